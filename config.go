@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/framework"
+)
+
+// Config is everything the command line and the environment can set. Each field's
+// comment gives its flag, its environment fallback and its default.
+type Config struct {
+	Command string // watch
+
+	RedisURL               string        // --redis, REDIS_URL
+	Prefixes               []string      // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
+	NoDefaultPrefixes      bool          // --no-default-prefixes: watch only the --prefix ones
+	JSON                   bool          // --json, SESSIONSCOPE_JSON: NDJSON instead of lines
+	RevealIDs              bool          // --reveal-ids, SESSIONSCOPE_REVEAL_IDS: print full session ids
+	ConfigureNotifications bool          // --configure-notifications: merge missing flags with CONFIG SET
+	ReadBudget             float64       // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
+	MaxPayload             int           // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
+	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
+	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
+	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
+	Color                  string        // --color auto|always|never; default auto
+	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
+
+	frameworks []framework.Framework // parsed from Prefixes by Validate
+}
+
+// errUsage marks errors that are the user's invocation, for exit status 2.
+var errUsage = errors.New("usage")
+
+// errHelp is returned when --help was asked for; it exits 0.
+var errHelp = flag.ErrHelp
+
+const usageText = `sessionscope shows what happens to a web app's sessions while it happens.
+
+Usage:
+  sessionscope watch --redis URL [flags]   stream session lifecycle events from a Redis store
+  sessionscope help                        this text
+
+Run 'sessionscope watch --help' for the flags.
+`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+// parseArgs turns argv (without the program name) into a Config.
+func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return Config{}, fmt.Errorf("%w: no command given", errUsage)
+	}
+	switch args[0] {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stderr, usageText)
+		return Config{}, errHelp
+	case "watch":
+		return parseWatch(args[1:], getenv, stderr)
+	}
+	fmt.Fprint(stderr, usageText)
+	return Config{}, fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+func parseWatch(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{Command: "watch"}
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: sessionscope watch --redis URL [flags]
+
+Streams session lifecycle events (created, updated, touched, regenerated, expired,
+evicted, destroyed) from a Redis session store. Read-only: it never writes to Redis
+unless --configure-notifications is given, and never uses KEYS or MONITOR.
+
+Flags (environment fallbacks in brackets):
+`)
+		fs.PrintDefaults()
+	}
+	var prefixes, markers stringList
+	fs.StringVar(&cfg.RedisURL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
+	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
+	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
+	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
+	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "print full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
+	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
+	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis [SESSIONSCOPE_READ_BUDGET]")
+	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", 64<<10), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
+	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", 300*time.Millisecond), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
+	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
+	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
+	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
+	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, errHelp
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q; flags come as --name value", errUsage, fs.Arg(0))
+	}
+	cfg.Prefixes = append(splitList(getenv("SESSIONSCOPE_PREFIX")), prefixes...)
+	cfg.AuthMarkers = splitList(getenv("SESSIONSCOPE_AUTH_MARKERS"))
+	if len(markers) > 0 {
+		cfg.AuthMarkers = markers
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the configuration and names the offending flag.
+func (c *Config) Validate() error {
+	if c.Command == "watch" && c.RedisURL == "" {
+		return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0", errUsage)
+	}
+	if c.ReadBudget == 0 {
+		return fmt.Errorf("%w: --read-budget must not be 0; use a negative value for no limit", errUsage)
+	}
+	if c.MaxPayload < 64 {
+		return fmt.Errorf("%w: --max-payload %d is too small to show anything; use at least 64", errUsage, c.MaxPayload)
+	}
+	if c.Window <= 0 || c.Window > time.Minute {
+		return fmt.Errorf("%w: --window %s: want a duration between 1ms and 1m", errUsage, c.Window)
+	}
+	if c.ScanCount <= 0 {
+		return fmt.Errorf("%w: --scan-count must be positive", errUsage)
+	}
+	switch c.Color {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("%w: --color %q: want auto, always or never", errUsage, c.Color)
+	}
+	c.frameworks = nil
+	if !c.NoDefaultPrefixes {
+		c.frameworks = framework.Builtin()
+	}
+	for _, p := range c.Prefixes {
+		fw, err := framework.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		c.frameworks = append(c.frameworks, fw)
+	}
+	if len(c.frameworks) == 0 {
+		return fmt.Errorf("%w: --no-default-prefixes needs at least one --prefix", errUsage)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func envBool(getenv func(string) string, name string) bool {
+	b, _ := strconv.ParseBool(getenv(name))
+	return b
+}
+
+func envFloat(getenv func(string) string, name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(getenv(name), 64); err == nil {
+		return f
+	}
+	return def
+}
+
+func envInt(getenv func(string) string, name string, def int) int {
+	if n, err := strconv.Atoi(getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(name)); err == nil {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,221 @@
+// Package backend defines what a session store delivers to the tracker: raw key
+// events, the inventory of sessions that already exist, status changes, and payload
+// reads. Stores (Redis, the embedded memory store, PHP session files) implement Store.
+package backend
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/codec"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// Op is a raw key operation, named after Redis keyspace events.
+type Op uint8
+
+// Raw operations.
+const (
+	OpSet Op = iota + 1
+	OpExpire
+	OpDel
+	OpExpired
+	OpEvicted
+	OpRenameFrom
+	OpRenameTo
+	OpHSet
+	OpNew
+	OpPersist
+	OpHDel
+	// OpGap marks lost events between From and To (queue overflow or disconnect).
+	OpGap
+)
+
+var opNames = map[string]Op{
+	"set": OpSet, "expire": OpExpire, "del": OpDel, "expired": OpExpired, "evicted": OpEvicted,
+	"rename_from": OpRenameFrom, "rename_to": OpRenameTo, "hset": OpHSet, "new": OpNew,
+	"persist": OpPersist, "hdel": OpHDel,
+}
+
+// ParseOp maps a Redis keyevent name to an Op; ok is false for events sessionscope
+// does not use (append, incrby, lpush, ...).
+func ParseOp(name string) (Op, bool) {
+	op, ok := opNames[name]
+	return op, ok
+}
+
+// String names the op as Redis does.
+func (o Op) String() string {
+	for n, v := range opNames {
+		if v == o {
+			return n
+		}
+	}
+	if o == OpGap {
+		return "gap"
+	}
+	return "unknown"
+}
+
+// RawEvent is one key operation as the store reported it.
+type RawEvent struct {
+	Time time.Time
+	Op   Op
+	Key  string
+	Node string
+	// For OpGap.
+	GapFrom, GapTo time.Time
+	Dropped        int64
+	Reason         string
+}
+
+// InventoryItem is a session that existed when sessionscope attached.
+type InventoryItem struct {
+	Key  string
+	Node string
+	TTL  time.Duration // -1: no TTL
+	Size int
+	Type framework.KeyType
+	Read time.Time // when the metadata was read
+}
+
+// ReadRequest asks for a key's payload and TTL.
+type ReadRequest struct {
+	Key      string
+	Type     framework.KeyType
+	MaxBytes int  // size cap; 0 means the default cap
+	TTLOnly  bool // read only the TTL (a touch needs no payload)
+}
+
+// ReadResult is the answer to a ReadRequest.
+type ReadResult struct {
+	Key       string
+	Exists    bool
+	Data      []byte            // string payloads, at most MaxBytes
+	Hash      []codec.HashField // hash payloads
+	Size      int               // full size in bytes (string length or field count)
+	TTL       time.Duration     // -1: no TTL
+	Truncated bool
+	TTLOnly   bool // the request asked for the TTL only
+	Err       error
+}
+
+// Feed carries a store's output to the tracker. Raw is bounded and the store never
+// blocks on it: overflow is counted and reported as an OpGap once there is room.
+// Inventory and Status are paced by the tracker: a slow tracker slows the scan, never
+// the watched store.
+type Feed struct {
+	Raw       chan RawEvent
+	Inventory chan []InventoryItem
+	Status    chan model.Status
+}
+
+// NewFeed makes a feed with a raw queue of the given capacity.
+func NewFeed(rawCapacity int) Feed {
+	return Feed{
+		Raw:       make(chan RawEvent, rawCapacity),
+		Inventory: make(chan []InventoryItem, 4),
+		Status:    make(chan model.Status, 64),
+	}
+}
+
+// Store is a watched session store.
+type Store interface {
+	// Name is the backend id shown in events ("redis", "memory", "files").
+	Name() string
+	// Describe is a human description with secrets hidden.
+	Describe() string
+	// Run streams raw events and the inventory into feed until ctx ends.
+	Run(ctx context.Context, feed Feed) error
+	// Read fetches payloads, pipelined. It returns one result per request, in order.
+	Read(ctx context.Context, reqs []ReadRequest) []ReadResult
+}
+
+// Queue is the bounded, never-blocking hand-off from a subscription reader to the
+// tracker. One goroutine pushes; overflow is counted and turned into one OpGap event
+// as soon as the queue has room again.
+type Queue struct {
+	ch       chan RawEvent
+	dropped  atomic.Int64 // total since start
+	pending  int64        // dropped since the last gap event (pusher goroutine only)
+	gapStart time.Time
+	node     string
+}
+
+// NewQueue wraps feed.Raw for one pushing goroutine.
+func NewQueue(ch chan RawEvent, node string) *Queue { return &Queue{ch: ch, node: node} }
+
+// Push enqueues ev without blocking. It reports false when ev was dropped.
+func (q *Queue) Push(ev RawEvent) bool {
+	if q.pending > 0 {
+		gap := RawEvent{Time: ev.Time, Op: OpGap, Node: q.node, GapFrom: q.gapStart, GapTo: ev.Time,
+			Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}
+		select {
+		case q.ch <- gap:
+			q.pending = 0
+		default:
+			q.drop(ev)
+			return false
+		}
+	}
+	select {
+	case q.ch <- ev:
+		return true
+	default:
+		q.drop(ev)
+		return false
+	}
+}
+
+func (q *Queue) drop(ev RawEvent) {
+	if q.pending == 0 {
+		q.gapStart = ev.Time
+	}
+	q.pending++
+	q.dropped.Add(1)
+}
+
+// PushGap reports events lost between from and to for another reason (a disconnect).
+// When the queue is full it folds into the overflow gap instead of blocking.
+func (q *Queue) PushGap(from, to time.Time, reason string) {
+	gap := RawEvent{Time: to, Op: OpGap, Node: q.node, GapFrom: from, GapTo: to, Reason: reason}
+	if q.pending > 0 {
+		gap.GapFrom, gap.Dropped = minTime(q.gapStart, from), q.pending
+	}
+	select {
+	case q.ch <- gap:
+		q.pending = 0
+	default:
+		if q.pending == 0 {
+			q.gapStart = from
+		}
+		q.pending++ // the gap marker itself stands for the lost stretch
+	}
+}
+
+// Flush emits a pending overflow gap when the queue has room again, so that a burst
+// followed by silence is still reported.
+func (q *Queue) Flush(now time.Time) {
+	if q.pending == 0 {
+		return
+	}
+	gap := RawEvent{Time: now, Op: OpGap, Node: q.node, GapFrom: q.gapStart, GapTo: now,
+		Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}
+	select {
+	case q.ch <- gap:
+		q.pending = 0
+	default:
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Dropped is the number of events dropped since start.
+func (q *Queue) Dropped() int64 { return q.dropped.Load() }

@@ -1,0 +1,157 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// inventory lists the sessions that exist with SCAN (never KEYS) and reads their TTL
+// and size in pipelines. A scanner goroutine feeds key batches to two metadata workers
+// so that the next SCAN page is in flight while the previous page's metadata is read.
+//
+// With one prefix the SCAN uses MATCH <prefix>*. With several (the default table has
+// a dozen) it walks the keyspace once without MATCH and filters here: a MATCH scan per
+// prefix would make Redis walk its whole keyspace a dozen times.
+func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Inventory, error) {
+	var scanned, sessions atomic.Int64
+	fws := s.cfg.Matcher.Frameworks()
+	pattern := ""
+	if len(fws) == 1 {
+		pattern = fws[0].ScanPattern()
+	}
+	batches := make(chan []string, 4)
+	errs := make(chan error, 3)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for keys := range batches {
+				items, err := s.readMeta(ctx, keys)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(items) == 0 {
+					continue
+				}
+				sessions.Add(int64(len(items)))
+				select {
+				case feed.Inventory <- items:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	progressDone := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-t.C:
+				s.sendStatus(feed, model.StateInventory, &model.Inventory{Scanned: scanned.Load(), Sessions: sessions.Load()}, "")
+			}
+		}
+	}()
+
+	scanErr := func() error {
+		defer close(batches)
+		var cursor uint64
+		for {
+			keys, next, err := s.client.Scan(ctx, cursor, pattern, s.cfg.ScanCount).Result()
+			if err != nil {
+				return fmt.Errorf("redis backend: scan %q: %w", pattern, explainPerm(err, "+scan"))
+			}
+			scanned.Add(int64(len(keys)))
+			batch := keys[:0]
+			for _, k := range keys {
+				if _, ok := s.cfg.Matcher.Match(k); ok {
+					batch = append(batch, k)
+				}
+			}
+			if len(batch) > 0 {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					return ctx.Err()
+				case err := <-errs:
+					return err
+				}
+			}
+			cursor = next
+			if cursor == 0 {
+				return nil
+			}
+		}
+	}()
+	wg.Wait()
+	close(progressDone)
+	inv := &model.Inventory{Scanned: scanned.Load(), Sessions: sessions.Load()}
+	if scanErr != nil {
+		return inv, scanErr
+	}
+	select {
+	case err := <-errs:
+		return inv, err
+	default:
+	}
+	return inv, nil
+}
+
+// readMeta reads PTTL and size for a page of keys in one pipeline. Keys that vanished
+// between SCAN and the read (PTTL -2) are left out.
+func (s *Store) readMeta(ctx context.Context, keys []string) ([]backend.InventoryItem, error) {
+	type pair struct {
+		ttl  *redis.DurationCmd
+		size *redis.IntCmd
+		typ  framework.KeyType
+	}
+	cmds := make([]pair, len(keys))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			m, _ := s.cfg.Matcher.Match(k)
+			cmds[i].typ = m.Framework.Type
+			cmds[i].ttl = p.PTTL(ctx, k)
+			if m.Framework.Type == framework.KeyHash {
+				cmds[i].size = p.HLen(ctx, k)
+			} else {
+				cmds[i].size = p.StrLen(ctx, k)
+			}
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil && !isWrongType(err) {
+		return nil, fmt.Errorf("redis backend: read TTL and size of %d keys: %w", len(keys), explainPerm(err, "+pttl +strlen +hlen (@read)"))
+	}
+	now := time.Now()
+	items := make([]backend.InventoryItem, 0, len(keys))
+	for i, k := range keys {
+		ttl, err := cmds[i].ttl.Result()
+		if err != nil || ttl == -2 {
+			continue // gone since SCAN saw it
+		}
+		if ttl < 0 {
+			ttl = -1
+		}
+		size, _ := cmds[i].size.Result()
+		items = append(items, backend.InventoryItem{Key: k, Node: s.node, TTL: ttl, Size: int(size), Type: cmds[i].typ, Read: now})
+	}
+	return items, nil
+}
+
+func isWrongType(err error) bool {
+	return err != nil && len(err.Error()) >= 9 && err.Error()[:9] == "WRONGTYPE"
+}

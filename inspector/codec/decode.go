@@ -1,0 +1,82 @@
+package codec
+
+import (
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// decoderFunc is the shape of every byte-slice decoder.
+type decoderFunc func(data []byte, b *budget) (*Payload, error)
+
+// Decode decodes a session payload written in format. FormatAuto (or "")
+// sniffs the format first, as Sniff does. The zero Limits means
+// DefaultLimits; a zero field takes its default.
+//
+// An explicitly named format that does not decode returns a nil Payload and
+// an error wrapping ErrSyntax, ErrTruncated, ErrTooDeep or ErrTooLarge; show
+// such bytes with OpaqueOf(data, FormatOpaque, truncated), which is safe for
+// any input. FormatAuto returns an error only when the format was recognised
+// but exceeds lim (ErrTooDeep, ErrTooLarge); bytes it cannot decode come back
+// as an opaque Payload. Pickle, Ruby Marshal, Java serialization and gob are
+// never deserialized: they decode to a Payload with only Opaque set.
+//
+// Decode never panics, reads data only, and keeps no reference to data:
+// decoded strings share one copy of it.
+//
+// Fields by format (keys in payload order):
+//   - php, php_binary, php_serialize, igbinary: the session variables
+//     ($_SESSION's keys). PHP arrays are KindMap with integer keys as decimal
+//     text; objects are KindObject with Class and properties (visibility
+//     markers stripped); C: objects carry an Opaque; enum cases have Class
+//     and Str; r:/R: back-references are KindRef.
+//   - laravel: the session attributes (_token, _previous, _flash, login_web_*,
+//     ...) from the inner layer; encrypted sessions have no Fields, only an
+//     Opaque of type laravel_encrypted.
+//   - symfony: the attribute bag's entries, then _symfony_flashes when it
+//     holds a flash, then other variables; _sf2_meta is in Meta.Symfony.
+//   - express: every top-level key, "cookie" included; Meta.Express.
+//   - json, msgpack: a top-level object's (map's) keys; any other top-level
+//     value is one field named "".
+//   - pickle, ruby_marshal, java_serialized, gob, opaque: no Fields; Opaque.
+//   - spring_hash (DecodeSpringHash): one field per sessionAttr:NAME, named
+//     NAME; the bookkeeping fields fill Meta.Spring.
+func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
+	b := newBudget(lim)
+	var p *Payload
+	var err error
+	switch format {
+	case FormatAuto, "":
+		_, p, err = detect(data, *b)
+	case FormatPHP:
+		p, err = decodePHPSession(data, b)
+	case FormatPHPSerialize:
+		p, err = decodePHPSerialize(data, b)
+	case FormatPHPBinary:
+		p, err = decodePHPBinary(data, b)
+	case FormatIgbinary:
+		p, err = decodeIgbinary(data, b)
+	case FormatLaravel:
+		p, err = decodeLaravel(data, b)
+	case FormatSymfony:
+		p, err = decodeSymfony(data, b)
+	case FormatJSON:
+		p, err = decodeJSON(data, b)
+	case FormatExpress:
+		p, err = decodeExpress(data, b)
+	case FormatMsgpack:
+		p, err = decodeMsgpack(data, b)
+	case FormatPickle, FormatRubyMarshal, FormatJavaSerial, FormatGob, FormatOpaque:
+		p = opaquePayload(format, data)
+	case FormatSpringHash:
+		return nil, fmt.Errorf("codec: %s payloads are Redis hashes, decode them with DecodeSpringHash: %w", format, ErrUnsupported)
+	default:
+		return nil, fmt.Errorf("codec: format %q: %w", format, ErrUnsupported)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Size = len(data)
+	p.Digest = xxhash.Sum64(data)
+	return p, nil
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Regenerates the seed payloads under testdata/ from real serializers:
+# php-cli (with igbinary), python3, java and Go; handmade.py writes the few no
+# installed tool produces (Ruby Marshal, PHP 5 markers). express/ and json/
+# hold hand-written JSON. The tests only read the committed files, so none of
+# these tools are needed to run them. CSRF tokens and Laravel's encryption use
+# fresh random bytes on every run.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+td=$(dirname "$here")
+root=$(cd "$td/../../.." && pwd)
+for h in php php_binary php_serialize igbinary; do
+	mkdir -p "$td/$h"
+	php -d session.serialize_handler=$h "$here/sessions.php" $h "$td/$h"
+done
+php "$here/frameworks.php" "$td"
+for h in php php_binary php_serialize igbinary; do
+	php -d session.serialize_handler=$h "$here/symfony_encode.php" $h "$td"
+done
+rm "$td/symfony/attributes.json"
+python3 "$here/pickles.py" "$td"
+python3 "$here/handmade.py" "$td"
+(cd "$here" && java SpringSeeds.java "$td")
+(cd "$root" && go run ./inspector/codec/testdata/gen/gengo.go "$td")

@@ -1,0 +1,188 @@
+// Package diagnose turns events (and, later, HTTP exchanges) into findings. Each rule
+// lives in its own file; the engine aggregates what rules report so that a finding is
+// about a cause: when the same rule fires again for the same cause it updates the one
+// finding (count, first and last seen, a bounded sample of sessions).
+package diagnose
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// maxSampleSessions bounds the sessions a finding lists: a million keys without a TTL
+// are one finding with a sample, not a million refs.
+const maxSampleSessions = 20
+
+// maxEvidence bounds the evidence lines kept per finding.
+const maxEvidence = 10
+
+// SessionFact is what the inventory knows of an existing session.
+type SessionFact struct {
+	Session model.SessionInfo
+	TTL     time.Duration // -1: no TTL
+	Time    time.Time
+}
+
+// Rule is one diagnosis. Rules run on the tracker goroutine.
+type Rule interface {
+	// ID is the stable rule id from DESIGN.md.
+	ID() string
+	OnEvent(ev *model.Event, r *Recorder)
+	OnInventory(f SessionFact, r *Recorder)
+	Tick(now time.Time, r *Recorder)
+}
+
+// Config tunes the rules.
+type Config struct {
+	// Window is the correlation window; rules that wait for a regeneration wait this long.
+	Window time.Duration
+}
+
+// Engine runs the rules and keeps the findings.
+type Engine struct {
+	cfg   Config
+	rules []Rule
+
+	mu       sync.Mutex
+	findings map[string]*model.Finding
+	dirty    map[string]bool
+}
+
+// NewEngine builds an engine with every store-side rule.
+func NewEngine(cfg Config) *Engine {
+	if cfg.Window <= 0 {
+		cfg.Window = 300 * time.Millisecond
+	}
+	return &Engine{
+		cfg:      cfg,
+		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry()},
+		findings: map[string]*model.Finding{},
+		dirty:    map[string]bool{},
+	}
+}
+
+// OnEvent feeds an emitted event to every rule.
+func (e *Engine) OnEvent(ev *model.Event) {
+	for _, rule := range e.rules {
+		rule.OnEvent(ev, &Recorder{e: e, rule: rule.ID()})
+	}
+}
+
+// OnInventory feeds an existing session to every rule.
+func (e *Engine) OnInventory(f SessionFact) {
+	for _, rule := range e.rules {
+		rule.OnInventory(f, &Recorder{e: e, rule: rule.ID()})
+	}
+}
+
+// Tick lets rules that wait for something (a regeneration that never came) decide.
+func (e *Engine) Tick(now time.Time) {
+	for _, rule := range e.rules {
+		rule.Tick(now, &Recorder{e: e, rule: rule.ID()})
+	}
+}
+
+// Drain returns copies of the findings created or updated since the last Drain, in a
+// stable order, for publishing.
+func (e *Engine) Drain() []*model.Finding {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.dirty) == 0 {
+		return nil
+	}
+	out := make([]*model.Finding, 0, len(e.dirty))
+	for id := range e.dirty {
+		f := *e.findings[id]
+		f.Sessions = append([]string(nil), f.Sessions...)
+		f.Evidence = append([]string(nil), f.Evidence...)
+		f.Exchanges = append([]string(nil), f.Exchanges...)
+		out = append(out, &f)
+	}
+	clear(e.dirty)
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })
+	return out
+}
+
+// Findings returns a copy of every finding, oldest first.
+func (e *Engine) Findings() []model.Finding {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]model.Finding, 0, len(e.findings))
+	for _, f := range e.findings {
+		c := *f
+		c.Sessions = append([]string(nil), f.Sessions...)
+		c.Evidence = append([]string(nil), f.Evidence...)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })
+	return out
+}
+
+// Recorder is how a rule reports. It is bound to one rule.
+type Recorder struct {
+	e    *Engine
+	rule string
+}
+
+// Report describes one occurrence of a cause.
+type Report struct {
+	Cause    string // what makes two occurrences the same finding
+	Severity model.Severity
+	Title    string
+	Detail   string
+	Fix      string
+	Session  string // ref, may be empty
+	Event    uint64 // seq, may be 0
+	Evidence string
+	Time     time.Time
+}
+
+// Report creates the finding for the cause or updates it.
+func (r *Recorder) Report(rep Report) {
+	e := r.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := findingID(r.rule, rep.Cause)
+	f, ok := e.findings[id]
+	if !ok {
+		f = &model.Finding{Type: model.TypeFinding, ID: id, Rule: r.rule, Severity: rep.Severity,
+			Title: rep.Title, Detail: rep.Detail, Fix: rep.Fix, FirstSeen: rep.Time,
+			Sessions: []string{}, Exchanges: []string{}, Evidence: []string{}}
+		e.findings[id] = f
+	}
+	f.Count++
+	f.Time = rep.Time
+	f.LastSeen = rep.Time
+	if rep.Detail != "" {
+		f.Detail = rep.Detail
+	}
+	if rep.Session != "" && len(f.Sessions) < maxSampleSessions && !contains(f.Sessions, rep.Session) {
+		f.Sessions = append(f.Sessions, rep.Session)
+	}
+	if rep.Event != 0 && len(f.Events) < maxSampleSessions {
+		f.Events = append(f.Events, rep.Event)
+	}
+	if rep.Evidence != "" && len(f.Evidence) < maxEvidence {
+		f.Evidence = append(f.Evidence, rep.Evidence)
+	}
+	e.dirty[id] = true
+}
+
+func findingID(rule, cause string) string {
+	sum := sha256.Sum256([]byte(rule + "\x00" + cause))
+	return rule + "-" + hex.EncodeToString(sum[:4])
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,89 @@
+// Package inspector is sessionscope's domain: it wires a watched store to the tracker,
+// the diagnosis rules and the subscribers. It knows nothing of the web; the CLI and the
+// dashboard consume it through Subscribe and its queries.
+package inspector
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/diagnose"
+	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/stream"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+)
+
+// DefaultQueueSize is the raw event queue between the store's subscription reader and
+// the tracker. It absorbs bursts (a loader writing 300k SETEX per second) so that
+// nothing is dropped while the tracker catches up.
+const DefaultQueueSize = 1 << 20
+
+// Config assembles an Inspector.
+type Config struct {
+	Tracker   tracker.Config
+	QueueSize int // raw event queue capacity; default DefaultQueueSize
+}
+
+// Inspector watches one store.
+type Inspector struct {
+	cfg     Config
+	store   backend.Store
+	hub     *stream.Hub
+	rules   *diagnose.Engine
+	tracker *tracker.Tracker
+}
+
+// New builds an inspector over store.
+func New(store backend.Store, cfg Config) *Inspector {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	cfg.Tracker.Backend = store.Name()
+	hub := stream.NewHub()
+	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window})
+	return &Inspector{
+		cfg:     cfg,
+		store:   store,
+		hub:     hub,
+		rules:   rules,
+		tracker: tracker.New(cfg.Tracker, store, hub, rules),
+	}
+}
+
+// Subscribe returns a bounded subscription to every emitted object. Subscribe before
+// Run to see the first status objects.
+func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hub.Subscribe(capacity) }
+
+// Findings returns every finding so far.
+func (in *Inspector) Findings() []model.Finding { return in.rules.Findings() }
+
+// Stats returns the tracker's live counters.
+func (in *Inspector) Stats() *tracker.Stats { return in.tracker.Stats() }
+
+// SessionCount is the number of tracked sessions.
+func (in *Inspector) SessionCount() int { return in.tracker.SessionCount() }
+
+// Run watches the store until ctx ends. It returns the store's error if the store
+// stops on its own; a cancelled ctx is a clean stop and returns nil.
+func (in *Inspector) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	feed := backend.NewFeed(in.cfg.QueueSize)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = in.tracker.Run(ctx, feed)
+	}()
+	err := in.store.Run(ctx, feed)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}

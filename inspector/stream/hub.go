@@ -1,0 +1,96 @@
+// Package stream fans emitted objects out to subscribers. It stamps the process-wide
+// sequence number and never blocks the publisher: each subscriber has a bounded queue,
+// and one that falls behind loses objects, counted and reported to it as a gap.
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// Hub is the publish side.
+type Hub struct {
+	seq  atomic.Uint64
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{subs: map[*Subscription]struct{}{}} }
+
+// Subscription is one consumer's bounded queue.
+type Subscription struct {
+	c       chan model.Object
+	hub     *Hub
+	dropped int64 // since the last gap marker; guarded by hub.mu
+	gapFrom time.Time
+	total   atomic.Int64
+}
+
+// C is the channel to read objects from. It is closed by Cancel.
+func (s *Subscription) C() <-chan model.Object { return s.c }
+
+// Dropped is how many objects this subscriber lost in total.
+func (s *Subscription) Dropped() int64 { return s.total.Load() }
+
+// Subscribe registers a consumer with a queue of the given capacity.
+func (h *Hub) Subscribe(capacity int) *Subscription {
+	s := &Subscription{c: make(chan model.Object, capacity), hub: h}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Cancel unregisters the subscription and closes its channel.
+func (s *Subscription) Cancel() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.c)
+	}
+}
+
+// Publish stamps o with the next sequence number and offers it to every subscriber.
+func (h *Hub) Publish(o model.Object) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o.SetSeq(h.seq.Add(1))
+	for s := range h.subs {
+		h.offer(s, o)
+	}
+}
+
+// Seq is the last sequence number handed out.
+func (h *Hub) Seq() uint64 { return h.seq.Load() }
+
+func (h *Hub) offer(s *Subscription, o model.Object) {
+	if s.dropped > 0 {
+		from, to := s.gapFrom, time.Now()
+		gap := &model.Event{Type: model.TypeEvent, Seq: h.seq.Add(1), Time: to, Kind: model.KindGap,
+			Backend: "sessionscope", FromTime: &from, ToTime: &to, Dropped: s.dropped,
+			Reason: "this consumer fell behind and missed objects"}
+		select {
+		case s.c <- gap:
+			s.dropped = 0
+		default:
+			s.dropped++
+			s.total.Add(1)
+			return
+		}
+	}
+	select {
+	case s.c <- o:
+	default:
+		if s.dropped == 0 {
+			s.gapFrom = time.Now()
+		}
+		s.dropped++
+		s.total.Add(1)
+	}
+}

@@ -1,0 +1,182 @@
+package tracker
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+)
+
+// entry collects the raw operations on one key during its correlation window.
+type entry struct {
+	key          string
+	m            framework.Match
+	node         string
+	first        time.Time
+	deadline     time.Time
+	ops          uint32 // bit per backend.Op
+	writes       int
+	knownAtStart bool // the key was a tracked session when the entry opened
+
+	reading     bool // a read is in flight
+	readTTLOnly bool // the last read asked only for the TTL
+	wantPayload bool // ask for the payload when the TTL read returns
+	result      *fetchResult
+	unread      string
+
+	renameFrom string // for rename_to: the source key
+	consumed   bool   // absorbed into a regeneration or rename: emits nothing
+	done       bool
+	waits      int
+	postponed  int
+	index      int // heap position
+}
+
+func (e *entry) has(op backend.Op) bool { return e.ops&(1<<op) != 0 }
+
+const endOps = 1<<backend.OpDel | 1<<backend.OpExpired | 1<<backend.OpEvicted | 1<<backend.OpRenameFrom
+
+// conflictsWith reports whether op starts a new chapter of the key's life that cannot
+// share this entry: anything after an end, or an end after writes. Writes within one
+// window merge (one SETEX is a set and an expire; a quick double write is one update).
+func (e *entry) conflictsWith(op backend.Op) bool {
+	if e.ops&endOps != 0 {
+		return true
+	}
+	return e.ops != 0 && (1<<op)&endOps != 0
+}
+
+// entryHeap orders pending entries by deadline.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+// Push implements heap.Interface.
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+
+// Pop implements heap.Interface.
+func (h *entryHeap) Pop() any {
+	old := *h
+	n := len(old)
+	e := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return e
+}
+
+// recentWrites remembers the last writes per framework, so that a new session that
+// carries the payload of a session written a moment before (a regeneration that kept
+// the old key: phpredis regenerate(false) writes the old key, then the new one) can be
+// found. Only the last recentPerFramework writes are kept: under a heavy write load the
+// old_kept link degrades to "created" rather than costing a scan of every recent write.
+type recentWrites struct {
+	byFramework map[*framework.Framework]*writeRing
+}
+
+const recentPerFramework = 64
+
+type writeRing struct {
+	items [recentPerFramework]recentWrite
+	next  int
+	n     int
+}
+
+type recentWrite struct {
+	key string
+	at  time.Time
+}
+
+func (r *recentWrites) add(fw *framework.Framework, key string, at time.Time) {
+	ring := r.byFramework[fw]
+	if ring == nil {
+		ring = &writeRing{}
+		r.byFramework[fw] = ring
+	}
+	ring.items[ring.next] = recentWrite{key: key, at: at}
+	ring.next = (ring.next + 1) % recentPerFramework
+	ring.n = min(ring.n+1, recentPerFramework)
+}
+
+// each calls fn for the remembered writes of fw, newest first.
+func (r *recentWrites) each(fw *framework.Framework, fn func(recentWrite)) {
+	ring := r.byFramework[fw]
+	if ring == nil {
+		return
+	}
+	for i := 1; i <= ring.n; i++ {
+		fn(ring.items[(ring.next-i+recentPerFramework)%recentPerFramework])
+	}
+}
+
+// fetchJob is one read request on its way to the store.
+type fetchJob struct {
+	entry *entry
+	req   backend.ReadRequest
+	fw    *framework.Framework
+}
+
+// fetchResult is a read decoded off the tracker goroutine.
+type fetchResult struct {
+	entry  *entry
+	res    backend.ReadResult
+	cached *cachedPayload
+}
+
+// maxReadBatch bounds one pipeline so a burst does not become one giant round trip.
+const maxReadBatch = 256
+
+// fetchLoop batches queued reads into pipelines and decodes the payloads, so that the
+// tracker goroutine never waits on the network or a decoder.
+func (t *Tracker) fetchLoop(ctx context.Context) {
+	for {
+		var first fetchJob
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-t.fetchReq:
+		}
+		jobs := []fetchJob{first}
+	drain:
+		for len(jobs) < maxReadBatch {
+			select {
+			case j := <-t.fetchReq:
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		reqs := make([]backend.ReadRequest, len(jobs))
+		for i, j := range jobs {
+			reqs[i] = j.req
+		}
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		results := t.store.Read(readCtx, reqs)
+		cancel()
+		out := make([]fetchResult, len(jobs))
+		for i, j := range jobs {
+			out[i] = fetchResult{entry: j.entry}
+			if i < len(results) {
+				out[i].res = results[i]
+			}
+			out[i].res.TTLOnly = j.req.TTLOnly
+			if out[i].res.Exists && !j.req.TTLOnly && out[i].res.Err == nil && (out[i].res.Data != nil || out[i].res.Hash != nil) {
+				out[i].cached = decodePayload(out[i].res, j.fw, t.cfg.AuthMarkers)
+			}
+		}
+		select {
+		case t.fetchRes <- out:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

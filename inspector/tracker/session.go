@@ -1,0 +1,184 @@
+package tracker
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/cespare/xxhash/v2"
+	"path"
+	"strings"
+
+	"github.com/sessionscope/sessionscope/inspector/codec"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+)
+
+// session is one tracked key. It is kept small on purpose (DESIGN: at most 512 bytes of
+// metadata per session) because a staging Redis can hold a million of them; the
+// decoded payload lives in the bounded cache, not here.
+type session struct {
+	key          string
+	fw           *framework.Framework
+	ref          [6]byte
+	flags        uint8
+	size         int32
+	born         int64 // unix nanos; 0 when unknown (inventory)
+	lastWrite    int64
+	lastActivity int64
+	ttlDeadline  int64 // unix nanos of the expected expiry; 0 unknown; -1 no TTL
+	payload      *cachedPayload
+}
+
+const (
+	flagAuthenticated uint8 = 1 << iota
+	flagBornRegenerated
+	flagFromInventory
+)
+
+func (s *session) storeID() string {
+	if s.fw.IDIncludesPrefix {
+		return s.key
+	}
+	return s.key[len(s.fw.Prefix):]
+}
+
+func (s *session) refString() string { return hex.EncodeToString(s.ref[:]) }
+
+func refOf(storeID string) [6]byte {
+	sum := sha256.Sum256([]byte(storeID))
+	var r [6]byte
+	copy(r[:], sum[:6])
+	return r
+}
+
+// cachedPayload is what sessionscope remembers of a session's last read payload, so
+// that a later update can name changed fields and a delete or expiry can be described
+// and matched to a regeneration.
+type cachedPayload struct {
+	key     string
+	decoded *codec.Payload
+	fields  map[string]uint64 // top-level field -> fingerprint, framework bookkeeping removed
+	digest  uint64            // the raw bytes' digest
+	// contentHash identifies the field set and values, to find a session written with
+	// the same content without comparing against every recent write.
+	contentHash uint64
+	bytes       int64
+	auth        bool
+	// LRU links, most recent at the head.
+	prev, next *cachedPayload
+}
+
+// comparable reports whether the payload has content that can identify it: an empty
+// session (or one with only framework bookkeeping) matches any other empty session.
+func (c *cachedPayload) comparable() bool { return c != nil && len(c.fields) > 0 }
+
+// newCached builds the cache entry for a decoded payload.
+func newCached(key string, p *codec.Payload, fw *framework.Framework, markers []string) *cachedPayload {
+	c := &cachedPayload{key: key, decoded: p, digest: p.Digest, bytes: int64(p.Size) + 256}
+	fps := p.FieldFingerprints()
+	c.fields = make(map[string]uint64, len(fps))
+	for name, fp := range fps {
+		if ignored(fw, name) {
+			continue
+		}
+		c.fields[name] = fp
+		c.bytes += int64(len(name)) + 16
+	}
+	c.auth = hasAuthMarker(p, markers)
+	c.contentHash = contentHash(c.fields)
+	return c
+}
+
+func ignored(fw *framework.Framework, field string) bool {
+	for _, f := range fw.IgnoreFields {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+// carries reports whether newer holds every field of older with the same value: the
+// new session carries the old payload, the signature of a regeneration that moves data
+// to a new id.
+func carries(newer, older *cachedPayload) bool {
+	if !newer.comparable() || !older.comparable() {
+		return false
+	}
+	for name, fp := range older.fields {
+		if newer.fields[name] != fp {
+			return false
+		}
+	}
+	return true
+}
+
+// sameContent reports whether both payloads hold exactly the same fields and values.
+func sameContent(a, b *cachedPayload) bool {
+	return carries(a, b) && len(a.fields) == len(b.fields)
+}
+
+// changedFields lists the top-level fields that were added, removed or changed, and
+// whether anything outside framework bookkeeping changed at all.
+func changedFields(before, after *cachedPayload) (changed []string, added []string) {
+	for name, fp := range after.fields {
+		old, ok := before.fields[name]
+		if !ok {
+			added = append(added, name)
+			changed = append(changed, name)
+		} else if old != fp {
+			changed = append(changed, name)
+		}
+	}
+	for name := range before.fields {
+		if _, ok := after.fields[name]; !ok {
+			changed = append(changed, name)
+		}
+	}
+	return changed, added
+}
+
+// DefaultAuthMarkers are payload fields whose appearance means a user logged in:
+// PHP apps, Django, Laravel, passport, Spring Security, Symfony's firewall token and the
+// common plain "user".
+var DefaultAuthMarkers = []string{"user_id", "_auth_user_id", "login_web_*", "passport.user",
+	"SPRING_SECURITY_CONTEXT", "user", "_security_*", "userId"}
+
+// hasAuthMarker reports whether any marker is present. A marker is a top-level field
+// name, a glob over top-level names (login_web_*), or a dotted path (passport.user).
+func hasAuthMarker(p *codec.Payload, markers []string) bool {
+	if p == nil {
+		return false
+	}
+	for _, m := range markers {
+		if strings.Contains(m, ".") {
+			if _, ok := p.Lookup(strings.Split(m, ".")...); ok {
+				return true
+			}
+			continue
+		}
+		for _, f := range p.Fields {
+			if ok, _ := path.Match(m, f.Key); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func contentHash(fields map[string]uint64) uint64 {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	d := xxhash.New()
+	var buf [8]byte
+	for _, n := range names {
+		_, _ = d.WriteString(n)
+		binary.LittleEndian.PutUint64(buf[:], fields[n])
+		_, _ = d.Write(buf[:])
+	}
+	return d.Sum64()
+}

@@ -1,0 +1,219 @@
+// Package testredis starts throwaway redis-server processes for tests.
+//
+// Every test that concerns Redis talks to a real server started here, on a free
+// loopback port, with no persistence and the keyspace notification flags that
+// sessionscope needs, so tests never depend on the state of a shared Redis.
+package testredis
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionscope/sessionscope/internal/realenv"
+)
+
+// DefaultNotifications is the notify-keyspace-events value the helper configures
+// unless a test asks for another one.
+const DefaultNotifications = "Eg$hxen"
+
+// Server is a running redis-server owned by one test.
+type Server struct {
+	Addr string // host:port on loopback
+	Port int
+	Dir  string
+	cmd  *exec.Cmd
+	log  string
+}
+
+// Options tune the server a test starts.
+type Options struct {
+	// Notifications is the notify-keyspace-events value; "" means DefaultNotifications,
+	// "off" starts with notifications disabled.
+	Notifications string
+	// Args are extra redis-server arguments, e.g. "--maxmemory", "1mb".
+	Args []string
+}
+
+// Start starts a redis-server for the test and stops it when the test ends. Without a
+// redis-server binary the test is skipped, or fails under SESSIONSCOPE_REQUIRE_REAL=1.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin := realenv.Need(t, "redis-server", "apt-get install redis-server")
+	notify := opts.Notifications
+	switch notify {
+	case "":
+		notify = DefaultNotifications
+	case "off":
+		notify = ""
+	}
+	dir := t.TempDir()
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatalf("testredis: find a free port: %v", err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir,
+			log: filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))}
+		args := []string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--logfile", s.log, "--notify-keyspace-events", notify,
+		}
+		args = append(args, opts.Args...)
+		s.cmd = exec.Command(bin, args...)
+		if err := s.cmd.Start(); err != nil {
+			t.Fatalf("testredis: start %s: %v", bin, err)
+		}
+		if err := waitReady(s.Addr, 10*time.Second); err != nil {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+			lastErr = fmt.Errorf("%w; log: %s", err, tail(s.log))
+			continue
+		}
+		t.Cleanup(s.Stop)
+		return s
+	}
+	t.Fatalf("testredis: redis-server did not start: %v", lastErr)
+	return nil
+}
+
+// URL is the redis:// URL of the server's db 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Stop kills the server; it is safe to call twice.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Do runs one command on a fresh connection and returns the reply as text. It keeps
+// tests free of a client library when they only need to set up state.
+func (s *Server) Do(t testing.TB, args ...string) string {
+	t.Helper()
+	reply, err := Command(s.Addr, args...)
+	if err != nil {
+		t.Fatalf("testredis: %v: %v", args, err)
+	}
+	return reply
+}
+
+// Command sends one RESP command and returns a simple rendering of the reply.
+func Command(addr string, args ...string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(conn))
+}
+
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", fmt.Errorf("empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", fmt.Errorf("redis error: %s", line[1:])
+	case '$':
+		n, _ := strconv.Atoi(line[1:])
+		if n < 0 {
+			return "", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := ioReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, _ := strconv.Atoi(line[1:])
+		parts := make([]string, 0, max(n, 0))
+		for i := 0; i < n; i++ {
+			p, err := readReply(r)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, "\n"), nil
+	}
+	return line, nil
+}
+
+func ioReadFull(r *bufio.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(addr string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	for {
+		reply, err := Command(addr, "PING")
+		if err == nil && reply == "PONG" || err != nil && strings.Contains(err.Error(), "NOAUTH") {
+			return nil // a NOAUTH answer is a server that is up and wants a password
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis-server on %s did not answer PING within %s", addr, limit)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log)"
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}

@@ -1,0 +1,107 @@
+// Command sessionscope shows what happens to a web app's sessions while it happens.
+// main only wires: it parses flags into a Config, builds the components, runs them and
+// maps the outcome to an exit status (0 ok or Ctrl-C, 1 failure, 2 usage or attach).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+	"github.com/sessionscope/sessionscope/output"
+)
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, getenv, stderr)
+	switch {
+	case errors.Is(err, errHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "sessionscope: %v\n", trimUsage(err))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "sessionscope: %v\n", err)
+		if errors.Is(err, redisstore.ErrConnect) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// trimUsage drops the "usage: " marker from an error for display.
+func trimUsage(err error) string {
+	msg := err.Error()
+	const p = "usage: "
+	if len(msg) > len(p) && msg[:len(p)] == p {
+		return msg[len(p):]
+	}
+	return msg
+}
+
+func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	logLevel := slog.LevelWarn
+	if cfg.Verbose {
+		logLevel = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	matcher := framework.NewMatcher(cfg.frameworks)
+	store, err := redisstore.Open(ctx, redisstore.Config{
+		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications,
+		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{
+		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
+		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
+	}})
+	sub := in.Subscribe(1 << 16)
+	var w output.Writer
+	if cfg.JSON {
+		w = output.NewJSON(stdout)
+	} else {
+		w = output.NewText(stdout, stderr, useColor(cfg.Color, stdout))
+	}
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- output.Copy(w, sub.C()) }()
+
+	runErr := in.Run(ctx)
+	sub.Cancel()
+	if err := <-writeErr; err != nil && runErr == nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return runErr
+}
+
+func useColor(mode string, w io.Writer) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+}
