@@ -21,7 +21,9 @@ type entry struct {
 
 	reading     bool // a read is in flight
 	readTTLOnly bool // the last read asked only for the TTL
-	wantPayload bool // ask for the payload when the TTL read returns
+	wantPayload bool // read the payload again when the read in flight returns
+	writeGen    int  // writes seen so far
+	readGen     int  // writeGen when the last read was issued
 	result      *fetchResult
 	unread      string
 

@@ -79,7 +79,8 @@ func newCached(key string, p *codec.Payload, fw *framework.Framework, markers []
 	fps := p.FieldFingerprints()
 	c.fields = make(map[string]uint64, len(fps))
 	for name, fp := range fps {
-		if ignored(fw, name) {
+		// An empty payload (PHP writes "" for an empty session) identifies nothing.
+		if ignored(fw, name) || p.Size == 0 {
 			continue
 		}
 		c.fields[name] = fp

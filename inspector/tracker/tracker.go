@@ -290,6 +290,7 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	switch ev.Op {
 	case backend.OpSet, backend.OpHSet, backend.OpHDel:
 		e.writes++
+		e.writeGen++
 		if !e.knownAtStart {
 			t.index(t.pendingBirths, fw, e)
 		}
@@ -311,6 +312,7 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 			src.consumed = true
 		}
 		t.lastRename = nil
+		e.writeGen++
 		t.index(t.pendingBirths, fw, e)
 		t.requestRead(e, false)
 	}
@@ -340,13 +342,15 @@ func (t *Tracker) unindex(e *entry) {
 // for when that read returns.
 func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
 	if e.reading {
-		if !ttlOnly && e.readTTLOnly {
+		// The read in flight may have seen the store before this write: read again
+		// when it returns, so the event describes the last write of the window.
+		if !ttlOnly {
 			e.wantPayload = true
 		}
 		return
 	}
-	if !ttlOnly && e.result != nil && !e.readTTLOnly && e.writes <= 1 {
-		return
+	if !ttlOnly && e.result != nil && !e.result.res.TTLOnly && e.readGen == e.writeGen {
+		return // the payload read already saw the last write
 	}
 	if !t.limiter.Allow() {
 		t.stats.BudgetDenied.Add(1)
@@ -358,7 +362,7 @@ func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
 	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}, fw: e.m.Framework}
 	select {
 	case t.fetchReq <- job:
-		e.reading, e.readTTLOnly = true, ttlOnly
+		e.reading, e.readTTLOnly, e.readGen = true, ttlOnly, e.writeGen
 		t.stats.Reads.Add(1)
 	default:
 		// The read pipeline is saturated: treat it as budget spent rather than wait.
@@ -543,9 +547,8 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 		if len(changed) == 0 {
 			ev = t.newEvent(e, model.KindTouched, s)
 		} else {
-			sort.Strings(changed)
 			ev = t.newEvent(e, model.KindUpdated, s)
-			ev.Changed = changed
+			ev.Changed = namedOnly(changed)
 			// Only a marker that appears counts; a marker that was already there
 			// belongs to a login sessionscope has seen (or judged) before.
 			ev.AuthAdded = newC.auth && s.flags&flagAuthenticated == 0 && len(added) > 0
@@ -805,4 +808,20 @@ func decodePayload(res backend.ReadResult, fw *framework.Framework, markers []st
 func opaquePayload(data []byte, truncated bool) *codec.Payload {
 	return &codec.Payload{Format: codec.FormatOpaque, Opaque: codec.OpaqueOf(data, codec.FormatOpaque, truncated),
 		Digest: xxhash.Sum64(data), Size: len(data)}
+}
+
+// namedOnly drops the unnamed pseudo-field of opaque payloads: a pickle that changed is
+// an update, but it has no field names to list.
+func namedOnly(fields []string) []string {
+	out := fields[:0]
+	for _, f := range fields {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	return out
 }

@@ -119,3 +119,13 @@ func (s *Store) supportsNewKeyEvents(ctx context.Context) bool {
 	}
 	return false
 }
+
+// CheckNotifications reads (and, with ConfigureNotifications, merges) the flags, as
+// Run does at start, and returns what it found.
+func (s *Store) CheckNotifications(ctx context.Context) model.Notifications {
+	n, _ := s.checkNotifications(ctx)
+	s.mu.Lock()
+	s.notif = n
+	s.mu.Unlock()
+	return n
+}

@@ -1,0 +1,54 @@
+# sessionscope — see README.md. Every target is phony: the Go tool does the caching.
+GO      ?= go
+REDIS_URL ?= redis://127.0.0.1:6379/0
+FUZZTIME ?= 5m
+NODE_APP := testdata/apps/node
+
+.PHONY: all generate build run test lint bench fuzz node-deps clean
+
+all: lint test
+
+# generate regenerates code from sources (templ views once the dashboard lands).
+generate:
+	$(GO) generate ./...
+
+build:
+	$(GO) build -o bin/sessionscope .
+
+run:
+	$(GO) run . watch --redis $(REDIS_URL)
+
+# test runs the whole suite with the race detector. Tests that need a real component
+# (redis-server, php with phpredis, node) skip with a message when it is missing,
+# unless SESSIONSCOPE_REQUIRE_REAL=1 (as in CI), which makes them fail instead.
+test: node-deps
+	$(GO) test -race -count=1 ./...
+
+# node-deps installs the Node test app from its lock file when npm is available.
+node-deps:
+	@if [ ! -d $(NODE_APP)/node_modules ] && command -v npm >/dev/null 2>&1; then \
+		cd $(NODE_APP) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(NODE_APP)/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# bench runs the Go benchmarks and the end-to-end ingest/impact benchmark against a
+# throwaway redis-server; README's Performance section records the results.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./inspector/...
+	$(GO) run ./cmd/ssbench -out bench/ingest.json
+
+# fuzz runs every fuzz target for FUZZTIME each (not part of CI).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseWatch(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "redis flag", args: []string{"watch", "--redis", "redis://h:1/0"}, check: func(t *testing.T, c Config) {
+			if c.RedisURL != "redis://h:1/0" || c.ReadBudget != 1000 || c.MaxPayload != 65536 || c.Window != 300*time.Millisecond {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "env fallbacks", args: []string{"watch"}, env: map[string]string{"REDIS_URL": "redis://e:2/1", "SESSIONSCOPE_JSON": "1",
+			"SESSIONSCOPE_READ_BUDGET": "50", "SESSIONSCOPE_PREFIX": "a=a:,b=b::json", "SESSIONSCOPE_REVEAL_IDS": "true"},
+			check: func(t *testing.T, c Config) {
+				if c.RedisURL != "redis://e:2/1" || !c.JSON || c.ReadBudget != 50 || len(c.Prefixes) != 2 || !c.RevealIDs {
+					t.Errorf("env not applied: %+v", c)
+				}
+			}},
+		{name: "flag beats env", args: []string{"watch", "--redis", "redis://flag:1/0", "--read-budget", "7"}, env: map[string]string{"REDIS_URL": "redis://env:1/0", "SESSIONSCOPE_READ_BUDGET": "50"},
+			check: func(t *testing.T, c Config) {
+				if c.RedisURL != "redis://flag:1/0" || c.ReadBudget != 7 {
+					t.Errorf("flags should win: %+v", c)
+				}
+			}},
+		{name: "repeatable prefix", args: []string{"watch", "--redis", "redis://h/0", "--prefix", "a=x:", "--prefix", "b=y::json", "--no-default-prefixes"},
+			check: func(t *testing.T, c Config) {
+				if len(c.frameworks) != 2 || c.frameworks[1].Prefix != "y:" {
+					t.Errorf("frameworks %+v", c.frameworks)
+				}
+			}},
+		{name: "missing redis", args: []string{"watch"}, wantErr: "--redis is required"},
+		{name: "bad prefix", args: []string{"watch", "--redis", "redis://h/0", "--prefix", "nope"}, wantErr: "--prefix \"nope\""},
+		{name: "zero budget", args: []string{"watch", "--redis", "redis://h/0", "--read-budget", "0"}, wantErr: "--read-budget"},
+		{name: "bad color", args: []string{"watch", "--redis", "redis://h/0", "--color", "pink"}, wantErr: "--color"},
+		{name: "stray argument", args: []string{"watch", "--redis", "redis://h/0", "extra"}, wantErr: "unexpected argument"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantErr: "unknown command"},
+		{name: "no default prefixes alone", args: []string{"watch", "--redis", "redis://h/0", "--no-default-prefixes"}, wantErr: "at least one --prefix"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseArgs(tc.args, env(tc.env), &stderr)
+			if tc.wantErr != "" {
+				if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want a usage error naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := realMain([]string{"watch", "--help"}, env(nil), &out, &errOut); code != 0 {
+		t.Errorf("--help exits %d, want 0", code)
+	}
+	if !strings.Contains(errOut.String(), "--redis") || !strings.Contains(errOut.String(), "REDIS_URL") {
+		t.Errorf("help text lacks the flags and their env fallbacks:\n%s", errOut.String())
+	}
+	errOut.Reset()
+	if code := realMain([]string{"watch"}, env(nil), &out, &errOut); code != 2 {
+		t.Errorf("missing flag exits %d, want 2", code)
+	}
+	if lines := strings.Count(strings.TrimSpace(errOut.String()), "\n"); lines != 0 {
+		t.Errorf("want one line, got %q", errOut.String())
+	}
+}
