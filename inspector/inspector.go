@@ -65,6 +65,50 @@ func (in *Inspector) Stats() *tracker.Stats { return in.tracker.Stats() }
 // SessionCount is the number of tracked sessions.
 func (in *Inspector) SessionCount() int { return in.tracker.SessionCount() }
 
+// Sessions runs a query over the session table (search, sort, cursor paging).
+func (in *Inspector) Sessions(q tracker.Query) (tracker.Page, error) { return in.tracker.Sessions(q) }
+
+// Session returns one tracked session by ref; the error wraps tracker.ErrNotFound when
+// no tracked session has it (it may have ended: its events are still in Since).
+func (in *Inspector) Session(ref string) (tracker.SessionDetail, error) { return in.tracker.Session(ref) }
+
+// Since returns the recent objects after seq from the ring; complete is false when
+// the consumer is too far behind and must refresh its whole view.
+func (in *Inspector) Since(after uint64, limit int) ([]model.Object, bool) {
+	return in.hub.Since(after, limit)
+}
+
+// Seq is the last sequence number handed out.
+func (in *Inspector) Seq() uint64 { return in.hub.Seq() }
+
+// BackendStatus describes the watched store for status screens.
+type BackendStatus struct {
+	Name       string       // backend id: redis, memory, files
+	Describe   string       // where, with secrets hidden
+	Mode       string       // how changes are seen: notifications, polling
+	Last       model.Status // the latest status object
+	ReadBudget float64      // payload reads per second allowed; negative means unlimited
+	Reads      int64
+	Denied     int64 // reads skipped because the budget was spent
+	Dropped    int64
+	Gaps       int64
+	RawEvents  int64
+	Emitted    int64
+	Sessions   int
+}
+
+// Status summarises the backend and the tracker's counters.
+func (in *Inspector) Status() BackendStatus {
+	st := in.tracker.Stats()
+	return BackendStatus{
+		Name: in.store.Name(), Describe: in.store.Describe(), Mode: "notifications",
+		Last: in.tracker.LastStatus(), ReadBudget: in.tracker.ReadBudget(),
+		Reads: st.Reads.Load(), Denied: st.BudgetDenied.Load(), Dropped: st.Dropped.Load(),
+		Gaps: st.Gaps.Load(), RawEvents: st.RawEvents.Load(), Emitted: st.Emitted.Load(),
+		Sessions: in.tracker.SessionCount(),
+	}
+}
+
 // Run watches the store until ctx ends. It returns the store's error if the store
 // stops on its own; a cancelled ctx is a clean stop and returns nil.
 func (in *Inspector) Run(ctx context.Context) error {

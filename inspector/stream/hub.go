@@ -11,15 +11,62 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// Hub is the publish side.
+// Hub is the publish side. It also keeps the most recent objects in a ring, so that a
+// consumer that reconnects can resume from its last seq.
 type Hub struct {
 	seq  atomic.Uint64
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	ring []model.Object
+	next int // ring write position
+	full bool
 }
 
-// NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[*Subscription]struct{}{}} }
+// DefaultRingSize is how many recent objects a hub keeps for resuming consumers.
+const DefaultRingSize = 10_000
+
+// NewHub returns an empty hub with a ring of DefaultRingSize objects.
+func NewHub() *Hub { return NewHubWithRing(DefaultRingSize) }
+
+// NewHubWithRing returns an empty hub keeping the last ringSize objects.
+func NewHubWithRing(ringSize int) *Hub {
+	if ringSize < 1 {
+		ringSize = 1
+	}
+	return &Hub{subs: map[*Subscription]struct{}{}, ring: make([]model.Object, ringSize)}
+}
+
+// Since returns the kept objects with a seq above after, oldest first, at most limit
+// of them. complete is false when objects after that seq have already left the ring:
+// the consumer must then refresh its whole view instead of resuming.
+func (h *Hub) Since(after uint64, limit int) (objs []model.Object, complete bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.next
+	if h.full {
+		n = len(h.ring)
+	}
+	start := h.next - n
+	if start < 0 {
+		start += len(h.ring)
+	}
+	oldest := uint64(0)
+	if n > 0 {
+		oldest = h.ring[start].ObjectSeq()
+	}
+	complete = n == 0 || after+1 >= oldest || !h.full
+	for i := 0; i < n; i++ {
+		o := h.ring[(start+i)%len(h.ring)]
+		if o.ObjectSeq() <= after {
+			continue
+		}
+		objs = append(objs, o)
+		if limit > 0 && len(objs) >= limit {
+			break
+		}
+	}
+	return objs, complete
+}
 
 // Subscription is one consumer's bounded queue.
 type Subscription struct {
@@ -61,6 +108,11 @@ func (h *Hub) Publish(o model.Object) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	o.SetSeq(h.seq.Add(1))
+	h.ring[h.next] = o
+	h.next = (h.next + 1) % len(h.ring)
+	if h.next == 0 {
+		h.full = true
+	}
 	for s := range h.subs {
 		h.offer(s, o)
 	}

@@ -65,3 +65,27 @@ func TestStalledSubscriberNeverBlocks(t *testing.T) {
 	fast.Cancel()
 	stalled.Cancel() // idempotent
 }
+
+func TestSinceResumesFromTheRing(t *testing.T) {
+	h := NewHubWithRing(5)
+	for i := 0; i < 3; i++ {
+		h.Publish(&model.Event{Type: model.TypeEvent})
+	}
+	objs, complete := h.Since(1, 0)
+	if !complete || len(objs) != 2 || objs[0].ObjectSeq() != 2 {
+		t.Fatalf("since 1: %d objects complete=%v", len(objs), complete)
+	}
+	for i := 0; i < 10; i++ {
+		h.Publish(&model.Event{Type: model.TypeEvent})
+	}
+	// seqs 9..13 are kept; resuming after 8 is complete, after 2 is not.
+	if objs, complete := h.Since(8, 0); !complete || len(objs) != 5 || objs[0].ObjectSeq() != 9 {
+		t.Errorf("since 8: %d objects complete=%v", len(objs), complete)
+	}
+	if _, complete := h.Since(2, 0); complete {
+		t.Error("resuming from a seq that left the ring must ask for a full refresh")
+	}
+	if objs, _ := h.Since(10, 2); len(objs) != 2 || objs[1].ObjectSeq() != 12 {
+		t.Errorf("limit: %d objects", len(objs))
+	}
+}

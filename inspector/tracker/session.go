@@ -21,6 +21,8 @@ type session struct {
 	key          string
 	fw           *framework.Framework
 	ref          [6]byte
+	fromRef      [6]byte // regenerated from (flagBornRegenerated)
+	toRef        [6]byte // regenerated to while this key was kept (flagRegeneratedTo)
 	flags        uint8
 	size         int32
 	born         int64 // unix nanos; 0 when unknown (inventory)
@@ -34,6 +36,7 @@ const (
 	flagAuthenticated uint8 = 1 << iota
 	flagBornRegenerated
 	flagFromInventory
+	flagRegeneratedTo
 )
 
 func (s *session) storeID() string {
@@ -44,6 +47,8 @@ func (s *session) storeID() string {
 }
 
 func (s *session) refString() string { return hex.EncodeToString(s.ref[:]) }
+
+func hexRef(r [6]byte) string { return hex.EncodeToString(r[:]) }
 
 func refOf(storeID string) [6]byte {
 	sum := sha256.Sum256([]byte(storeID))

@@ -109,6 +109,9 @@ type Tracker struct {
 	inventoryDone bool
 	tombstones    map[string]struct{}
 
+	statusMu   sync.Mutex
+	lastStatus model.Status
+
 	fetchReq chan fetchJob
 	fetchRes chan []fetchResult
 }
@@ -141,6 +144,17 @@ func New(cfg Config, store backend.Store, pub Publisher, rules *diagnose.Engine)
 
 // Stats returns the live counters.
 func (t *Tracker) Stats() *Stats { return &t.stats }
+
+// LastStatus is the latest status the backend reported, with the last known inventory
+// and notification flags filled in.
+func (t *Tracker) LastStatus() model.Status {
+	t.statusMu.Lock()
+	defer t.statusMu.Unlock()
+	return t.lastStatus
+}
+
+// ReadBudget is the configured payload reads per second (negative: unlimited).
+func (t *Tracker) ReadBudget() float64 { return t.cfg.ReadBudget }
 
 // SessionCount is the number of tracked sessions.
 func (t *Tracker) SessionCount() int {
@@ -220,6 +234,17 @@ func (t *Tracker) flushDue(now time.Time) {
 
 func (t *Tracker) onStatus(st model.Status) {
 	st.Dropped = t.stats.Dropped.Load()
+	t.statusMu.Lock()
+	prev := t.lastStatus
+	merged := st
+	if merged.Inventory == nil {
+		merged.Inventory = prev.Inventory
+	}
+	if merged.Notifications == nil {
+		merged.Notifications = prev.Notifications
+	}
+	t.lastStatus = merged
+	t.statusMu.Unlock()
 	if st.Inventory != nil && st.Inventory.Done && !t.inventoryDone {
 		t.inventoryDone = true
 		t.tombstones = nil
@@ -614,7 +639,11 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		ev.Evidence = evidence
 		ev.OldKept = oldKept
 		s.flags |= flagBornRegenerated
-		if !oldKept {
+		s.fromRef = from.ref
+		if oldKept {
+			from.flags |= flagRegeneratedTo
+			from.toRef = s.ref
+		} else {
 			t.removeSession(from)
 		}
 	} else {
@@ -679,7 +708,10 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) (*session, stri
 			}
 			seen[w.key] = true
 			old := t.sessions[w.key]
-			if old == nil || !carries(newC, old.payload) {
+			// The old key is rewritten as part of the regeneration; a session whose
+			// recent write was its own birth is a neighbour, not a predecessor (two
+			// visitors getting the same fresh payload at once must not be linked).
+			if old == nil || !carries(newC, old.payload) || old.born != 0 && !time.Unix(0, old.born).Before(w.at) {
 				return
 			}
 			score := len(old.payload.fields)

@@ -1,0 +1,301 @@
+package tracker
+
+import (
+	"container/heap"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/codec"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// Sort orders for session queries.
+const (
+	SortActivity = "activity" // most recent activity first
+	SortTTL      = "ttl"      // soonest expiry first; sessions without a TTL last
+	SortSize     = "size"     // largest first
+)
+
+// ErrBadCursor means a paging cursor was not produced by this query.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// ErrNotFound means no tracked session has the ref.
+var ErrNotFound = errors.New("session not found")
+
+// Query selects sessions. Text is a space-separated list of terms that must all
+// match: ref:PREFIX, id:PREFIX (the id as shown), fw:NAME, format:NAME,
+// field:NAME or field:NAME=VALUE (payload fields, cached payloads only), or a bare word
+// that matches a ref or shown-id prefix, a framework or a field name.
+type Query struct {
+	Text   string
+	Sort   string
+	Limit  int
+	Cursor string
+}
+
+// SessionRow is one tracked session as lists show it.
+type SessionRow struct {
+	Ref           string
+	ID            string
+	Framework     string
+	KeyPrefix     string
+	Format        string
+	Born          time.Time // zero when unknown (found by the inventory)
+	LastActivity  time.Time // zero when unknown
+	ExpiresAt     time.Time // zero when unknown or no TTL
+	NoTTL         bool
+	Size          int
+	Authenticated bool
+	FromRef       string // the session it was regenerated from
+	ToRef         string // the session it was regenerated to, when the old key was kept
+	Inventory     bool   // found by the inventory, not seen being created
+}
+
+// Page is one page of a query.
+type Page struct {
+	Rows    []SessionRow
+	Next    string // cursor of the next page; empty on the last
+	Matched int    // sessions matching the query
+	Total   int    // sessions tracked
+}
+
+// SessionDetail is one session with its decoded payload.
+type SessionDetail struct {
+	Row     SessionRow
+	Payload *codec.Payload // nil when not read (budget) or evicted from the cache
+}
+
+type queryTerm struct {
+	key, value, fieldValue string
+}
+
+func parseQuery(text string) []queryTerm {
+	var terms []queryTerm
+	for _, w := range strings.Fields(text) {
+		k, v, ok := strings.Cut(w, ":")
+		switch {
+		case ok && (k == "ref" || k == "id" || k == "fw" || k == "framework" || k == "format" || k == "field"):
+			term := queryTerm{key: k, value: v}
+			if k == "framework" {
+				term.key = "fw"
+			}
+			if k == "field" {
+				term.value, term.fieldValue, _ = strings.Cut(v, "=")
+			}
+			terms = append(terms, term)
+		default:
+			terms = append(terms, queryTerm{value: w})
+		}
+	}
+	return terms
+}
+
+func (t *Tracker) matches(s *session, terms []queryTerm) bool {
+	for _, term := range terms {
+		if !t.matchTerm(s, term) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
+	switch term.key {
+	case "ref":
+		return strings.HasPrefix(s.refString(), strings.ToLower(term.value))
+	case "id":
+		return strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), term.value)
+	case "fw":
+		return strings.EqualFold(s.fw.Name, term.value)
+	case "format":
+		return s.payload != nil && s.payload.decoded != nil && strings.EqualFold(string(s.payload.decoded.Format), term.value)
+	case "field":
+		return fieldMatches(s.payload, term.value, term.fieldValue)
+	}
+	v := term.value
+	return strings.HasPrefix(s.refString(), strings.ToLower(v)) ||
+		strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), v) ||
+		strings.EqualFold(s.fw.Name, v) || fieldMatches(s.payload, v, "")
+}
+
+// fieldMatches reports whether the cached payload has the top-level field, and when
+// want is given, whether its rendered value contains want (case-insensitive).
+func fieldMatches(c *cachedPayload, name, want string) bool {
+	if c == nil || c.decoded == nil {
+		return false
+	}
+	for _, f := range c.decoded.Fields {
+		if f.Key != name {
+			continue
+		}
+		if want == "" {
+			return true
+		}
+		return strings.Contains(strings.ToLower(f.Value.String()), strings.ToLower(want))
+	}
+	return false
+}
+
+// sortKey orders sessions: a larger key comes first, ties by ref ascending.
+func sortKey(s *session, order string) int64 {
+	switch order {
+	case SortTTL:
+		if s.ttlDeadline <= 0 {
+			return -1 << 62 // no TTL or unknown: last
+		}
+		return -s.ttlDeadline
+	case SortSize:
+		return int64(s.size)
+	}
+	return s.lastActivity
+}
+
+type ranked struct {
+	key int64
+	ref string
+	s   *session
+}
+
+// before reports whether a comes before b in the listing.
+func (a ranked) before(b ranked) bool {
+	if a.key != b.key {
+		return a.key > b.key
+	}
+	return a.ref < b.ref
+}
+
+// worstFirst is a heap whose top is the entry that would be listed last, so a page is
+// selected in one pass over the table without sorting it (a million sessions).
+type worstFirst []ranked
+
+func (h worstFirst) Len() int           { return len(h) }
+func (h worstFirst) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h worstFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *worstFirst) Push(x any)        { *h = append(*h, x.(ranked)) }
+func (h *worstFirst) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func encodeCursor(r ranked) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.key, 10) + ":" + r.ref))
+}
+
+func decodeCursor(c string) (ranked, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return ranked{}, ErrBadCursor
+	}
+	k, ref, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(k, 10, 64)
+	if !ok || err != nil || len(ref) > 12 {
+		return ranked{}, ErrBadCursor
+	}
+	return ranked{key: n, ref: ref}, nil
+}
+
+// Sessions runs a query over the session table.
+func (t *Tracker) Sessions(q Query) (Page, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 50
+	}
+	switch q.Sort {
+	case SortActivity, SortTTL, SortSize:
+	case "":
+		q.Sort = SortActivity
+	default:
+		return Page{}, fmt.Errorf("unknown sort %q: use activity, ttl or size", q.Sort)
+	}
+	var after *ranked
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		after = &c
+	}
+	terms := parseQuery(q.Text)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h := make(worstFirst, 0, q.Limit+1)
+	matched := 0
+	for _, s := range t.sessions {
+		if len(terms) > 0 && !t.matches(s, terms) {
+			continue
+		}
+		matched++
+		r := ranked{key: sortKey(s, q.Sort), ref: s.refString(), s: s}
+		if after != nil && !after.before(r) {
+			continue
+		}
+		if len(h) < q.Limit+1 {
+			heap.Push(&h, r)
+		} else if r.before(h[0]) {
+			h[0] = r
+			heap.Fix(&h, 0)
+		}
+	}
+	page := Page{Matched: matched, Total: len(t.sessions)}
+	ordered := make([]ranked, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		ordered[i] = heap.Pop(&h).(ranked)
+	}
+	if len(ordered) > q.Limit {
+		ordered = ordered[:q.Limit]
+		page.Next = encodeCursor(ordered[len(ordered)-1])
+	}
+	for _, r := range ordered {
+		page.Rows = append(page.Rows, t.row(r.s))
+	}
+	return page, nil
+}
+
+// Session returns one tracked session by ref.
+func (t *Tracker) Session(ref string) (SessionDetail, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, s := range t.sessions {
+		if s.refString() == ref {
+			d := SessionDetail{Row: t.row(s)}
+			if s.payload != nil {
+				d.Payload = s.payload.decoded
+			}
+			return d, nil
+		}
+	}
+	return SessionDetail{}, fmt.Errorf("session %s: %w", ref, ErrNotFound)
+}
+
+func (t *Tracker) row(s *session) SessionRow {
+	r := SessionRow{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs), Framework: s.fw.Name,
+		KeyPrefix: s.fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
+		Inventory: s.flags&flagFromInventory != 0}
+	if s.born != 0 {
+		r.Born = time.Unix(0, s.born)
+	}
+	if s.lastActivity != 0 {
+		r.LastActivity = time.Unix(0, s.lastActivity)
+	}
+	switch {
+	case s.ttlDeadline == -1:
+		r.NoTTL = true
+	case s.ttlDeadline > 0:
+		r.ExpiresAt = time.Unix(0, s.ttlDeadline)
+	}
+	if s.payload != nil && s.payload.decoded != nil {
+		r.Format = string(s.payload.decoded.Format)
+	}
+	if s.flags&flagBornRegenerated != 0 {
+		r.FromRef = hexRef(s.fromRef)
+	}
+	if s.flags&flagRegeneratedTo != 0 {
+		r.ToRef = hexRef(s.toRef)
+	}
+	return r
+}
