@@ -70,7 +70,9 @@ func (in *Inspector) Sessions(q tracker.Query) (tracker.Page, error) { return in
 
 // Session returns one tracked session by ref; the error wraps tracker.ErrNotFound when
 // no tracked session has it (it may have ended: its events are still in Since).
-func (in *Inspector) Session(ref string) (tracker.SessionDetail, error) { return in.tracker.Session(ref) }
+func (in *Inspector) Session(ref string) (tracker.SessionDetail, error) {
+	return in.tracker.Session(ref)
+}
 
 // Since returns the recent objects after seq from the ring; complete is false when
 // the consumer is too far behind and must refresh its whole view.
