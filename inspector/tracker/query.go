@@ -1,8 +1,10 @@
 package tracker
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -106,7 +108,7 @@ func (t *Tracker) matches(s *session, terms []queryTerm) bool {
 func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 	switch term.key {
 	case "ref":
-		return strings.HasPrefix(s.refString(), strings.ToLower(term.value))
+		return refHasPrefix(s.ref, term.value)
 	case "id":
 		return strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), term.value)
 	case "fw":
@@ -117,7 +119,7 @@ func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 		return fieldMatches(s.payload, term.value, term.fieldValue)
 	}
 	v := term.value
-	return strings.HasPrefix(s.refString(), strings.ToLower(v)) ||
+	return refHasPrefix(s.ref, v) ||
 		strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), v) ||
 		strings.EqualFold(s.fw.Name, v) || fieldMatches(s.payload, v, "")
 }
@@ -156,7 +158,7 @@ func sortKey(s *session, order string) int64 {
 
 type ranked struct {
 	key int64
-	ref string
+	ref [6]byte // compared as bytes: the same order as the hex refs, without formatting a million of them
 	s   *session
 }
 
@@ -165,7 +167,7 @@ func (a ranked) before(b ranked) bool {
 	if a.key != b.key {
 		return a.key > b.key
 	}
-	return a.ref < b.ref
+	return bytes.Compare(a.ref[:], b.ref[:]) < 0
 }
 
 // worstFirst is a heap whose top is the entry that would be listed last, so a page is
@@ -184,7 +186,7 @@ func (h *worstFirst) Pop() any {
 }
 
 func encodeCursor(r ranked) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.key, 10) + ":" + r.ref))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.key, 10) + ":" + hexRef(r.ref)))
 }
 
 func decodeCursor(c string) (ranked, error) {
@@ -194,10 +196,13 @@ func decodeCursor(c string) (ranked, error) {
 	}
 	k, ref, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(k, 10, 64)
-	if !ok || err != nil || len(ref) > 12 {
+	raw, herr := hex.DecodeString(ref)
+	if !ok || err != nil || herr != nil || len(raw) != 6 {
 		return ranked{}, ErrBadCursor
 	}
-	return ranked{key: n, ref: ref}, nil
+	r := ranked{key: n}
+	copy(r.ref[:], raw)
+	return r, nil
 }
 
 // Sessions runs a query over the session table.
@@ -230,7 +235,7 @@ func (t *Tracker) Sessions(q Query) (Page, error) {
 			continue
 		}
 		matched++
-		r := ranked{key: sortKey(s, q.Sort), ref: s.refString(), s: s}
+		r := ranked{key: sortKey(s, q.Sort), ref: s.ref, s: s}
 		if after != nil && !after.before(r) {
 			continue
 		}
@@ -298,4 +303,28 @@ func (t *Tracker) row(s *session) SessionRow {
 		r.ToRef = hexRef(s.toRef)
 	}
 	return r
+}
+
+// refHasPrefix compares a hex prefix with a binary ref digit by digit, so a search over a
+// million sessions formats none of them.
+func refHasPrefix(ref [6]byte, prefix string) bool {
+	if len(prefix) > 12 {
+		return false
+	}
+	const digits = "0123456789abcdef"
+	for i := 0; i < len(prefix); i++ {
+		b := ref[i/2]
+		d := b >> 4
+		if i%2 == 1 {
+			d = b & 0x0f
+		}
+		c := prefix[i]
+		if c >= 'A' && c <= 'F' {
+			c += 'a' - 'A'
+		}
+		if digits[d] != c {
+			return false
+		}
+	}
+	return true
 }
