@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/ui"
 )
 
 // Config is everything the command line and the environment can set. Each field's
@@ -31,6 +32,12 @@ type Config struct {
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
 
+	// serve only.
+	Listen       string   // --listen, SESSIONSCOPE_LISTEN: dashboard address; default 127.0.0.1:7070
+	Token        string   // --token, SESSIONSCOPE_TOKEN: required to listen beyond loopback
+	AllowedHosts []string // --allowed-host, repeatable: extra Host header values to accept
+	RevealValues bool     // --reveal-values: show payload values whose key looks secret
+
 	frameworks []framework.Framework // parsed from Prefixes by Validate
 }
 
@@ -43,10 +50,11 @@ var errHelp = flag.ErrHelp
 const usageText = `sessionscope shows what happens to a web app's sessions while it happens.
 
 Usage:
-  sessionscope watch --redis URL [flags]   stream session lifecycle events from a Redis store
+  sessionscope watch --redis URL [flags]   stream session lifecycle events to the terminal
+  sessionscope serve --redis URL [flags]   the live dashboard in the browser (127.0.0.1:7070)
   sessionscope help                        this text
 
-Run 'sessionscope watch --help' for the flags.
+Run 'sessionscope watch --help' or 'sessionscope serve --help' for the flags.
 `
 
 // stringList is a repeatable flag.
@@ -68,42 +76,65 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stderr, usageText)
 		return Config{}, errHelp
-	case "watch":
-		return parseWatch(args[1:], getenv, stderr)
+	case "watch", "serve":
+		return parseCommand(args[0], args[1:], getenv, stderr)
 	}
 	fmt.Fprint(stderr, usageText)
 	return Config{}, fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
-func parseWatch(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := Config{Command: "watch"}
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: sessionscope watch --redis URL [flags]
+const watchHelp = `Usage: sessionscope watch --redis URL [flags]
 
 Streams session lifecycle events (created, updated, touched, regenerated, expired,
 evicted, destroyed) from a Redis session store. Read-only: it never writes to Redis
 unless --configure-notifications is given, and never uses KEYS or MONITOR.
 
 Flags (environment fallbacks in brackets):
-`)
+`
+
+const serveHelp = `Usage: sessionscope serve --redis URL [flags]
+
+Serves the live dashboard (sessions, events, findings) on --listen, by default
+127.0.0.1:7070. Listening beyond loopback requires --token. Read-only against Redis,
+like watch.
+
+Flags (environment fallbacks in brackets):
+`
+
+func parseCommand(command string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{Command: command}
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	help := watchHelp
+	if command == "serve" {
+		help = serveHelp
+	}
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
 		fs.PrintDefaults()
 	}
-	var prefixes, markers stringList
+	var prefixes, markers, hosts stringList
 	fs.StringVar(&cfg.RedisURL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
-	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
-	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "print full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
+	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
 	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
-	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis [SESSIONSCOPE_READ_BUDGET]")
+	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis; negative for no limit [SESSIONSCOPE_READ_BUDGET]")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", 64<<10), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
 	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", 300*time.Millisecond), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
-	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
+	cfg.Color = "auto"
+	if command == "watch" {
+		fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
+		fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
+	} else {
+		fs.StringVar(&cfg.Listen, "listen", envString(getenv, "SESSIONSCOPE_LISTEN", "127.0.0.1:7070"), "dashboard `address`; beyond loopback it needs --token [SESSIONSCOPE_LISTEN]")
+		fs.StringVar(&cfg.Token, "token", getenv("SESSIONSCOPE_TOKEN"), "access token for the dashboard, its API and websocket [SESSIONSCOPE_TOKEN]")
+		fs.Var(&hosts, "allowed-host", "extra Host header `name` to accept (behind a proxy or a DNS name), repeatable")
+		fs.BoolVar(&cfg.RevealValues, "reveal-values", envBool(getenv, "SESSIONSCOPE_REVEAL_VALUES"), "show payload values whose key looks secret (password, token, csrf, ...) [SESSIONSCOPE_REVEAL_VALUES]")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, errHelp
@@ -118,12 +149,20 @@ Flags (environment fallbacks in brackets):
 	if len(markers) > 0 {
 		cfg.AuthMarkers = markers
 	}
+	cfg.AllowedHosts = hosts
 	return cfg, cfg.Validate()
+}
+
+func envString(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // Validate checks the configuration and names the offending flag.
 func (c *Config) Validate() error {
-	if c.Command == "watch" && c.RedisURL == "" {
+	if c.RedisURL == "" {
 		return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0", errUsage)
 	}
 	if c.ReadBudget == 0 {
@@ -142,6 +181,11 @@ func (c *Config) Validate() error {
 	case "auto", "always", "never":
 	default:
 		return fmt.Errorf("%w: --color %q: want auto, always or never", errUsage, c.Color)
+	}
+	if c.Command == "serve" {
+		if err := ui.CheckBind(c.Listen, c.Token); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	c.frameworks = nil
 	if !c.NoDefaultPrefixes {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/output"
+	"github.com/sessionscope/sessionscope/ui"
 )
 
 func main() {
@@ -77,6 +79,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 	}})
+	if cfg.Command == "serve" {
+		return serve(ctx, cfg, in, stderr, logger)
+	}
 	sub := in.Subscribe(1 << 16)
 	var w output.Writer
 	if cfg.JSON {
@@ -91,6 +96,32 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	sub.Cancel()
 	if err := <-writeErr; err != nil && runErr == nil {
 		return fmt.Errorf("write events: %w", err)
+	}
+	return runErr
+}
+
+// serve runs the inspector behind the dashboard until ctx ends.
+func serve(ctx context.Context, cfg Config, in *inspector.Inspector, stderr io.Writer, logger *slog.Logger) error {
+	uiCfg := ui.DefaultConfig()
+	uiCfg.Listen, uiCfg.Token, uiCfg.AllowedHosts = cfg.Listen, cfg.Token, cfg.AllowedHosts
+	uiCfg.RevealValues, uiCfg.Logger = cfg.RevealValues, logger
+	srv, err := ui.New(uiCfg, in)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen on %s: %w; pick another address with --listen", cfg.Listen, err)
+	}
+	fmt.Fprintf(stderr, "sessionscope: dashboard on http://%s/ (watching %s)\n", ln.Addr(), in.Status().Describe)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ctx, ln) }()
+	runErr := in.Run(ctx)
+	cancel()
+	if err := <-serveErr; err != nil && runErr == nil {
+		return fmt.Errorf("dashboard: %w", err)
 	}
 	return runErr
 }

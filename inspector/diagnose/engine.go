@@ -101,6 +101,7 @@ func (e *Engine) Drain() []*model.Finding {
 		f.Sessions = append([]string(nil), f.Sessions...)
 		f.Evidence = append([]string(nil), f.Evidence...)
 		f.Exchanges = append([]string(nil), f.Exchanges...)
+		f.Events = append([]uint64(nil), f.Events...)
 		out = append(out, &f)
 	}
 	clear(e.dirty)
@@ -117,6 +118,8 @@ func (e *Engine) Findings() []model.Finding {
 		c := *f
 		c.Sessions = append([]string(nil), f.Sessions...)
 		c.Evidence = append([]string(nil), f.Evidence...)
+		c.Exchanges = append([]string(nil), f.Exchanges...)
+		c.Events = append([]uint64(nil), f.Events...)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })

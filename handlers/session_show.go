@@ -1,0 +1,172 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+	"github.com/sessionscope/sessionscope/views"
+)
+
+// validRef reports whether s looks like a session ref (hex, at most 12 digits), so a
+// malformed path gets a clear 404 without a table scan.
+func validRef(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// SessionShow renders one session: payload tree, TTL, lineage, timeline, findings.
+func (h *Handlers) SessionShow(c echo.Context) error {
+	ref := c.Param("ref")
+	var d tracker.SessionDetail
+	err := tracker.ErrNotFound
+	if validRef(ref) {
+		d, err = h.d.Src.Session(ref)
+	}
+	if errors.Is(err, tracker.ErrNotFound) {
+		// A session that ended (the "from" of a regeneration, a logout) is no longer
+		// tracked, but its events may still be in the ring: show what is known.
+		if events := sessionEvents(h.d.Src, ref); validRef(ref) && len(events) > 0 {
+			return h.endedSession(c, ref, events)
+		}
+		return h.ErrorPage(c, http.StatusNotFound, "Session not found",
+			fmt.Sprintf("No tracked session has the ref %q. The session may have ended (destroyed, expired or regenerated to a new id); its last events may still be in the Live feed.", ref),
+			views.Link{Text: "Go to Live", URL: "/"}, views.Link{Text: "Search sessions", URL: "/sessions"})
+	}
+	if err != nil {
+		return fmt.Errorf("session %s: %w", ref, err)
+	}
+	r := d.Row
+	now := h.d.Now()
+	vm := views.SessionPage{Layout: h.Layout("Session "+r.Ref, "sessions"), Ref: r.Ref, ID: r.ID, Framework: r.Framework,
+		KeyPrefix: r.KeyPrefix, Format: r.Format, Size: bytesText(int64(r.Size)), Born: stamp(r.Born),
+		LastActivity: stamp(r.LastActivity), Authenticated: r.Authenticated, Inventory: r.Inventory, Revealed: h.d.RevealValues}
+	vm.ExpiresISO, vm.TTL = ttlText(r.ExpiresAt, r.NoTTL, now)
+	if vm.ExpiresISO == "" {
+		vm.ExpiresISO = "none" // unknown: the countdown has nothing to tick
+	}
+	if r.FromRef != "" {
+		vm.From = &views.Link{Text: r.FromRef, URL: sessionURL(r.FromRef)}
+	}
+	if r.ToRef != "" {
+		vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
+	}
+	events := sessionEvents(h.d.Src, r.Ref)
+	vm.Payload = viewPayload(buildPayload(d.Payload, h.d.RevealValues))
+	if vm.Payload == nil {
+		vm.PayloadNote = payloadNote(events)
+	}
+	vm.Timeline = timeline(events, r.Ref)
+	for _, f := range sessionFindings(h.d.Src, r.Ref) {
+		vm.Findings = append(vm.Findings, findingView(f))
+	}
+	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// payloadNote says why there is no payload, from the latest event that tells.
+func payloadNote(events []*model.Event) string {
+	for i := len(events) - 1; i >= 0; i-- {
+		switch events[i].PayloadUnread {
+		case model.UnreadBudget:
+			return "Not read: the payload read budget was spent when this session changed. Raise --read-budget, or wait for its next write."
+		case model.UnreadGone:
+			return "Not read: the key was gone when sessionscope read it."
+		case model.UnreadTimeout, model.UnreadError:
+			return "Not read: reading the payload failed (" + events[i].PayloadUnread + "); see Status."
+		}
+	}
+	return "No payload read yet: sessionscope reads a payload when the session is written (sessions found by the inventory are read on their next write)."
+}
+
+// Timeline geometry: one row per event.
+const (
+	timelineTop = 16
+	timelineRow = 28
+)
+
+// timeline lays out a session's events for the SVG, oldest at the top.
+func timeline(events []*model.Event, ref string) views.Timeline {
+	tl := views.Timeline{Height: timelineTop * 2}
+	for i, e := range events {
+		label := string(e.Kind)
+		if e.Kind == model.KindRegenerated && e.From != nil && e.From.Ref == ref {
+			label = "regenerated →" // this session was the predecessor
+		}
+		detail := eventDetail(e)
+		if m := eventMeta(e); m != "" {
+			detail = m + "  " + detail
+		}
+		detail = truncate(detail, 60)
+		tl.Items = append(tl.Items, views.TimelineItem{Y: timelineTop + i*timelineRow, Seq: e.Seq, Kind: string(e.Kind),
+			Label: label, Time: clock(e.Time), Detail: detail})
+	}
+	if n := len(events); n > 0 {
+		tl.Height = timelineTop*2 + (n-1)*timelineRow
+	}
+	return tl
+}
+
+func eventURL(seq uint64) string {
+	return "/api/events?after=" + strconv.FormatUint(seq-1, 10) + "&limit=1"
+}
+
+// truncate cuts s to at most n runes, ending in "…" when cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// endedSession renders a session that is no longer tracked from its events in the ring.
+func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Event) error {
+	var info *model.SessionInfo
+	ended := "This session is no longer in the store; its events below are what sessionscope still remembers."
+	vm := views.SessionPage{Ref: ref, Size: "—", TTL: "ended", ExpiresISO: "none"}
+	for _, e := range events {
+		switch {
+		case e.Session != nil && e.Session.Ref == ref:
+			info = e.Session
+			switch e.Kind {
+			case model.KindDestroyed, model.KindExpired, model.KindEvicted:
+				ended = fmt.Sprintf("This session ended: %s at %s.", e.Kind, e.Time.Local().Format("15:04:05.000"))
+			case model.KindRegenerated:
+				if e.From != nil {
+					vm.From = &views.Link{Text: e.From.Ref, URL: sessionURL(e.From.Ref)}
+				}
+			}
+		case e.From != nil && e.From.Ref == ref:
+			info = e.From
+			vm.To = &views.Link{Text: e.Session.Ref, URL: sessionURL(e.Session.Ref)}
+			if !e.OldKept {
+				ended = fmt.Sprintf("This session ended at %s when it was regenerated to %s (%s evidence).",
+					e.Time.Local().Format("15:04:05.000"), e.Session.Ref, e.Evidence)
+			}
+		}
+	}
+	if info != nil {
+		vm.ID, vm.Framework, vm.KeyPrefix = info.ID, info.Framework, info.KeyPrefix
+	}
+	vm.Layout = h.Layout("Session "+ref, "sessions")
+	vm.Ended = ended
+	vm.PayloadNote = "The payload is gone with the session."
+	vm.Timeline = timeline(events, ref)
+	for _, f := range sessionFindings(h.d.Src, ref) {
+		vm.Findings = append(vm.Findings, findingView(f))
+	}
+	return Render(c, http.StatusOK, views.SessionView(vm))
+}

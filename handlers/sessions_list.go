@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+	"github.com/sessionscope/sessionscope/views"
+)
+
+// PageSize is how many sessions one page of the list shows.
+const PageSize = 50
+
+var sortOptions = [...]views.Option{
+	{Value: tracker.SortActivity, Label: "last activity"},
+	{Value: tracker.SortTTL, Label: "expires soonest"},
+	{Value: tracker.SortSize, Label: "largest"},
+}
+
+// parseSessionsQuery reads q, sort, limit and cursor. Its errors are meant for the
+// user: they say which parameter is wrong and what it accepts.
+func parseSessionsQuery(c echo.Context, defaultLimit int) (tracker.Query, error) {
+	q := tracker.Query{Text: c.QueryParam("q"), Sort: c.QueryParam("sort"), Cursor: c.QueryParam("cursor"), Limit: defaultLimit}
+	switch q.Sort {
+	case "", tracker.SortActivity, tracker.SortTTL, tracker.SortSize:
+	default:
+		return q, fmt.Errorf("unknown sort %q: use activity, ttl or size", q.Sort)
+	}
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return q, fmt.Errorf("limit %q: use a number from 1 to 1000", s)
+		}
+		q.Limit = n
+	}
+	if len(q.Text) > 1000 {
+		return q, errors.New("the search is longer than 1000 characters: shorten it")
+	}
+	return q, nil
+}
+
+// queryError turns a tracker error into a message that says what to fix.
+func queryError(err error) string {
+	if errors.Is(err, tracker.ErrBadCursor) {
+		return "this page link is no longer valid (bad cursor): start again from the first page"
+	}
+	return err.Error()
+}
+
+// SessionsList renders the session table with search, sort and cursor paging.
+func (h *Handlers) SessionsList(c echo.Context) error {
+	vm := views.SessionsPage{Layout: h.Layout("Sessions", "sessions")}
+	q, err := parseSessionsQuery(c, PageSize)
+	vm.Query = q.Text
+	for _, o := range sortOptions {
+		o.Selected = o.Value == q.Sort || (q.Sort == "" && o.Value == tracker.SortActivity)
+		vm.Sorts = append(vm.Sorts, o)
+	}
+	status := http.StatusOK
+	var page tracker.Page
+	if err == nil {
+		page, err = h.d.Src.Sessions(q)
+	}
+	if err != nil {
+		vm.Error = queryError(err)
+		status = http.StatusBadRequest
+		page.Total = h.d.Src.Status().Sessions
+	}
+	vm.Matched, vm.Total = page.Matched, page.Total
+	now := h.d.Now()
+	for _, r := range page.Rows {
+		expires, ttl := ttlText(r.ExpiresAt, r.NoTTL, now)
+		vm.Rows = append(vm.Rows, views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
+			URL: sessionURL(r.Ref), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
+			Size: bytesText(int64(r.Size)), Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef})
+	}
+	if page.Next != "" {
+		v := url.Values{}
+		if q.Text != "" {
+			v.Set("q", q.Text)
+		}
+		if q.Sort != "" {
+			v.Set("sort", q.Sort)
+		}
+		if q.Limit != PageSize {
+			v.Set("limit", strconv.Itoa(q.Limit))
+		}
+		v.Set("cursor", page.Next)
+		vm.NextURL = "/sessions?" + v.Encode()
+	}
+	return Render(c, status, views.SessionsView(vm))
+}

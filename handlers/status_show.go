@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"runtime"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sessionscope/sessionscope/views"
+)
+
+// StatusShow renders the backend, notifications, inventory, read budget, dashboard
+// clients and sessionscope's own memory.
+func (h *Handlers) StatusShow(c echo.Context) error {
+	st := h.d.Src.Status()
+	vm := views.StatusPage{Layout: h.Layout("Status", "status"), Backend: st.Name, Describe: st.Describe, Mode: st.Mode,
+		State: st.Last.State, Node: st.Last.Node, Message: st.Last.Message, Since: stamp(st.Last.Time),
+		Sessions: st.Sessions, Reads: st.Reads, Denied: st.Denied, RawEvents: st.RawEvents, Emitted: st.Emitted,
+		Dropped: st.Dropped, Gaps: st.Gaps}
+	if vm.State == "" {
+		vm.State = "connecting"
+	}
+	if n := st.Last.Notifications; n != nil {
+		vm.Flags, vm.Missing, vm.Fix, vm.Hints, vm.NotifError = n.Flags, n.Missing, n.Fix, n.Hints, n.Error
+	}
+	if inv := st.Last.Inventory; inv != nil {
+		vm.Scanned, vm.InvSessions, vm.InvDone = inv.Scanned, inv.Sessions, inv.Done
+	}
+	var perSec float64
+	if h.d.Live != nil {
+		counters := h.d.Live.Counters()
+		perSec = counters.ReadsPerSec
+		vm.Clients = h.d.Live.Clients()
+	}
+	vm.ReadsPerSec = fmt.Sprintf("%.0f", perSec)
+	if st.ReadBudget < 0 {
+		vm.Budget = "unlimited"
+	} else {
+		vm.Budget = fmt.Sprintf("%.0f", st.ReadBudget)
+		if st.ReadBudget > 0 {
+			vm.BudgetPercent = min(int(perSec*100/st.ReadBudget), 100)
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	vm.HeapAlloc, vm.Sys = bytesText(int64(ms.HeapAlloc)), bytesText(int64(ms.Sys))
+	return Render(c, http.StatusOK, views.StatusView(vm))
+}

@@ -1,0 +1,5 @@
+package ui
+
+import "golang.org/x/net/html"
+
+type htmlNode = html.Node
