@@ -16,7 +16,7 @@ build:
 	$(GO) build -o bin/sessionscope .
 
 run:
-	$(GO) run . watch --redis $(REDIS_URL)
+	$(GO) run . serve --redis $(REDIS_URL)
 
 # test runs the whole suite with the race detector. Tests that need a real component
 # (redis-server, php with phpredis, node) skip with a message when it is missing,

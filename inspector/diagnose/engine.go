@@ -109,6 +109,16 @@ func (e *Engine) Drain() []*model.Finding {
 	return out
 }
 
+// Published records the seq a finding was last published with, so that Findings
+// reports the same seq as the stream did.
+func (e *Engine) Published(id string, seq uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f := e.findings[id]; f != nil {
+		f.Seq = seq
+	}
+}
+
 // Findings returns a copy of every finding, oldest first.
 func (e *Engine) Findings() []model.Finding {
 	e.mu.Lock()

@@ -35,9 +35,15 @@ func TestSameCauseUpdatesOneFinding(t *testing.T) {
 		t.Errorf("drain gave %d, then more", len(drained))
 	}
 	e.OnInventory(SessionFact{Session: model.SessionInfo{Ref: "x", Framework: "php", KeyPrefix: "PHPREDIS_SESSION:"}, TTL: -1, Time: at})
+	e.Published(php.ID, 77)
 	again := e.Drain()
 	if len(again) != 1 || again[0].ID != php.ID || again[0].Count != 1001 {
 		t.Errorf("an update must re-emit the same finding id: %+v", again)
+	}
+	for _, f := range e.Findings() {
+		if f.ID == php.ID && f.Seq != 77 {
+			t.Errorf("Findings() seq %d, want the published 77", f.Seq)
+		}
 	}
 }
 

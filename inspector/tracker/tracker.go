@@ -811,6 +811,7 @@ func (t *Tracker) emit(ev *model.Event) {
 func (t *Tracker) publishFindings() {
 	for _, f := range t.rules.Drain() {
 		t.pub.Publish(f)
+		t.rules.Published(f.ID, f.Seq)
 	}
 }
 
