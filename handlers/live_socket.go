@@ -23,7 +23,7 @@ func (h *Handlers) LiveSocket(c echo.Context) error {
 	if h.d.Live == nil || !h.d.Live.Running() {
 		return jsonError(c, http.StatusServiceUnavailable, "the live feed is not running: restart sessionscope")
 	}
-	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{InsecureSkipVerify: true})
+	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
 		// Accept has already written the HTTP error response.
 		h.d.Logger.Debug("websocket accept", "err", err, "remote", c.RealIP())
