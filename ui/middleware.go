@@ -85,6 +85,14 @@ func sameOrigin(r *http.Request) bool {
 	if o == "" {
 		return true
 	}
+	if o == "null" {
+		// Browsers send "Origin: null" on form posts from pages served with
+		// Referrer-Policy: no-referrer, as ours are, so the login form's own post
+		// arrives so. Sec-Fetch-Site is set by the browser alone: same-origin still
+		// proves the post came from this dashboard (the Host check already passed),
+		// while a sandboxed or foreign page's null origin comes with cross-site.
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
 	u, err := url.Parse(o)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
