@@ -65,10 +65,16 @@ type RawEvent struct {
 	Op   Op
 	Key  string
 	Node string
-	// For OpGap.
-	GapFrom, GapTo time.Time
-	Dropped        int64
-	Reason         string
+	// Gap is set for OpGap only; a pointer keeps the common event small, since the raw
+	// queue holds up to a few hundred thousand of them.
+	Gap *GapInfo
+}
+
+// GapInfo describes lost events.
+type GapInfo struct {
+	From, To time.Time
+	Dropped  int64
+	Reason   string
 }
 
 // InventoryItem is a session that existed when sessionscope attached.
@@ -150,8 +156,8 @@ func NewQueue(ch chan RawEvent, node string) *Queue { return &Queue{ch: ch, node
 // Push enqueues ev without blocking. It reports false when ev was dropped.
 func (q *Queue) Push(ev RawEvent) bool {
 	if q.pending > 0 {
-		gap := RawEvent{Time: ev.Time, Op: OpGap, Node: q.node, GapFrom: q.gapStart, GapTo: ev.Time,
-			Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}
+		gap := RawEvent{Time: ev.Time, Op: OpGap, Node: q.node, Gap: &GapInfo{From: q.gapStart, To: ev.Time,
+			Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}}
 		select {
 		case q.ch <- gap:
 			q.pending = 0
@@ -180,9 +186,9 @@ func (q *Queue) drop(ev RawEvent) {
 // PushGap reports events lost between from and to for another reason (a disconnect).
 // When the queue is full it folds into the overflow gap instead of blocking.
 func (q *Queue) PushGap(from, to time.Time, reason string) {
-	gap := RawEvent{Time: to, Op: OpGap, Node: q.node, GapFrom: from, GapTo: to, Reason: reason}
+	gap := RawEvent{Time: to, Op: OpGap, Node: q.node, Gap: &GapInfo{From: from, To: to, Reason: reason}}
 	if q.pending > 0 {
-		gap.GapFrom, gap.Dropped = minTime(q.gapStart, from), q.pending
+		gap.Gap.From, gap.Gap.Dropped = minTime(q.gapStart, from), q.pending
 	}
 	select {
 	case q.ch <- gap:
@@ -201,8 +207,8 @@ func (q *Queue) Flush(now time.Time) {
 	if q.pending == 0 {
 		return
 	}
-	gap := RawEvent{Time: now, Op: OpGap, Node: q.node, GapFrom: q.gapStart, GapTo: now,
-		Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}
+	gap := RawEvent{Time: now, Op: OpGap, Node: q.node, Gap: &GapInfo{From: q.gapStart, To: now,
+		Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}}
 	select {
 	case q.ch <- gap:
 		q.pending = 0

@@ -22,11 +22,11 @@ func TestQueueOverflowBecomesOneGap(t *testing.T) {
 	}
 	q.Push(RawEvent{Time: t0.Add(time.Second), Op: OpDel, Key: "k"})
 	gap := <-ch
-	if gap.Op != OpGap || gap.Dropped != 6 || gap.Node != "node1" {
+	if gap.Op != OpGap || gap.Gap.Dropped != 6 || gap.Node != "node1" {
 		t.Fatalf("want a gap of 6 first, got %+v", gap)
 	}
-	if !gap.GapFrom.Equal(t0.Add(4*time.Millisecond)) || !gap.GapTo.Equal(t0.Add(time.Second)) {
-		t.Errorf("gap from %v to %v", gap.GapFrom, gap.GapTo)
+	if !gap.Gap.From.Equal(t0.Add(4*time.Millisecond)) || !gap.Gap.To.Equal(t0.Add(time.Second)) {
+		t.Errorf("gap from %v to %v", gap.Gap.From, gap.Gap.To)
 	}
 	if ev := <-ch; ev.Op != OpDel {
 		t.Errorf("the event after the gap is %v, want del", ev.Op)
@@ -41,7 +41,7 @@ func TestQueueFlushReportsGapAfterSilence(t *testing.T) {
 	<-ch
 	q.Flush(time.Unix(3, 0))
 	gap := <-ch
-	if gap.Op != OpGap || gap.Dropped != 1 {
+	if gap.Op != OpGap || gap.Gap.Dropped != 1 {
 		t.Errorf("flush gave %+v", gap)
 	}
 }

@@ -287,11 +287,11 @@ func deadlineFor(at time.Time, ttl time.Duration) int64 {
 }
 
 func (t *Tracker) onRaw(ev backend.RawEvent) {
-	t.stats.RawEvents.Add(1)
 	if ev.Op == backend.OpGap {
 		t.emitGap(ev)
 		return
 	}
+	t.stats.RawEvents.Add(1)
 	m, ok := t.cfg.Matcher.Match(ev.Key)
 	if !ok {
 		return
@@ -793,11 +793,15 @@ func (t *Tracker) info(s *session) model.SessionInfo {
 }
 
 func (t *Tracker) emitGap(raw backend.RawEvent) {
-	t.stats.Dropped.Add(raw.Dropped)
+	g := raw.Gap
+	if g == nil {
+		g = &backend.GapInfo{From: raw.Time, To: raw.Time}
+	}
+	t.stats.Dropped.Add(g.Dropped)
 	t.stats.Gaps.Add(1)
-	from, to := raw.GapFrom, raw.GapTo
+	from, to := g.From, g.To
 	ev := &model.Event{Type: model.TypeEvent, Time: raw.Time, Kind: model.KindGap, Backend: t.cfg.Backend,
-		Node: raw.Node, FromTime: &from, ToTime: &to, Dropped: raw.Dropped, Reason: raw.Reason}
+		Node: raw.Node, FromTime: &from, ToTime: &to, Dropped: g.Dropped, Reason: g.Reason}
 	t.emit(ev)
 }
 

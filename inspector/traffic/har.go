@@ -1,0 +1,666 @@
+package traffic
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// HAR import defaults.
+const (
+	DefaultHARMaxString     = 8 << 20 // bytes in any one string other than a body
+	DefaultHAREntryBytes    = 8 << 20 // bytes of one entry, bodies excluded
+	DefaultHARMaxDepth      = 128
+	DefaultHARMaxHeaders    = 1000 // headers or cookies in one list
+	harRedactedPlaceholders = "redacted,[redacted],<redacted>,sanitized,[sanitized],<sanitized>,[filtered],filtered,removed,[removed],hidden,[hidden],xxx,xxxx,xxxxx"
+)
+
+// ErrHAR is wrapped by every error about the HAR's content (not about reading it).
+var ErrHAR = errors.New("har")
+
+// HAROptions configures ReadHAR. Zero values take the defaults.
+type HAROptions struct {
+	// Mapping fills session refs from cookies. Default framework.RefMapper(nil).
+	Mapping func(name, value string) (ref string, ok bool)
+	// IDPrefix starts every exchange id, followed by the entry index. Default "h" and
+	// random hex, so two imports do not collide.
+	IDPrefix string
+	// MaxString bounds any string other than a body (bodies are skipped unread).
+	MaxString int
+	// MaxEntryBytes bounds one entry's JSON, bodies excluded.
+	MaxEntryBytes int64
+	// MaxDepth bounds the nesting of the JSON.
+	MaxDepth int
+	// MaxHeaders bounds one list of headers or cookies.
+	MaxHeaders int
+}
+
+// HARSummary describes an imported HAR.
+type HARSummary struct {
+	Entries int    // exchanges emitted
+	Creator string // log.creator name and version, e.g. "WebInspector 537.36"
+	Browser string // log.browser, when given
+	// ValuesStripped is set when cookie values were removed or replaced (a sanitized
+	// export): conclusions that need values (session refs, cookie sizes) could not be
+	// reached for StrippedExchanges of the exchanges.
+	ValuesStripped    bool
+	StrippedExchanges int
+	// CookiesAbsent is set when no entry carried a Cookie or Set-Cookie header or a
+	// cookie at all: Chrome's sanitized export drops them, so cookie-based conclusions
+	// (login loops, rejected cookies) cannot be drawn from this file.
+	CookiesAbsent    bool
+	BodyBytesSkipped int64     // bytes of bodies skipped without being kept
+	First, Last      time.Time // earliest and latest entry start
+}
+
+// ReadHAR reads a HAR 1.2 file (Chrome, Firefox, and other exports) as a stream and
+// calls emit with one exchange per entry, in file order. Only one entry is in memory at
+// a time and bodies are skipped as they stream past, so a file of any size costs
+// little memory. Errors about the content wrap ErrHAR and name the entry; an error from
+// emit stops the import and is returned wrapped. The summary covers the entries read
+// before any error.
+func ReadHAR(r io.Reader, opts HAROptions, emit func(*model.Exchange) error) (HARSummary, error) {
+	if opts.MaxString <= 0 {
+		opts.MaxString = DefaultHARMaxString
+	}
+	if opts.MaxEntryBytes <= 0 {
+		opts.MaxEntryBytes = DefaultHAREntryBytes
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = DefaultHARMaxDepth
+	}
+	if opts.MaxHeaders <= 0 {
+		opts.MaxHeaders = DefaultHARMaxHeaders
+	}
+	if opts.IDPrefix == "" {
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		opts.IDPrefix = "h" + hex.EncodeToString(b[:]) + "-"
+	}
+	f := newBodyFilter(r, opts.MaxString, opts.MaxDepth)
+	p := &harParser{dec: json.NewDecoder(f), filter: f, opts: opts, mapping: defaultMapping(opts.Mapping), emit: emit, index: -1}
+	err := p.file()
+	p.sum.BodyBytesSkipped = f.dropped
+	p.sum.ValuesStripped = p.sum.StrippedExchanges > 0
+	p.sum.CookiesAbsent = p.sum.Entries > 0 && !p.sawCookies
+	return p.sum, err
+}
+
+type harParser struct {
+	dec        *json.Decoder
+	filter     *bodyFilter
+	opts       HAROptions
+	mapping    Mapping
+	emit       func(*model.Exchange) error
+	sum        HARSummary
+	index      int   // current entry, -1 outside entries
+	entryStart int64 // decoder offset where the entry began
+	path       []string
+	sawCookies bool
+	emitErr    error
+}
+
+// errorf wraps ErrHAR with where the parser is.
+func (p *harParser) errorf(format string, args ...any) error {
+	where := ""
+	if p.index >= 0 {
+		where = "entry " + strconv.Itoa(p.index)
+	}
+	if len(p.path) > 0 {
+		if where != "" {
+			where += ": "
+		}
+		where += strings.Join(p.path, ".")
+	}
+	if where != "" {
+		where += ": "
+	}
+	return fmt.Errorf("%w: %s%s", ErrHAR, where, fmt.Sprintf(format, args...))
+}
+
+// token reads the next token, enforcing the entry bound and explaining errors.
+func (p *harParser) token() (json.Token, error) {
+	t, err := p.dec.Token()
+	if err != nil {
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, p.errorf("unexpected end of input (truncated file?)")
+		case errors.Is(err, errDepth), errors.Is(err, errLongString):
+			return nil, p.errorf("%v", err)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, p.errorf("invalid JSON: %v", se)
+		}
+		return nil, fmt.Errorf("har: read: %w", err) // an I/O error, not the content's
+	}
+	if p.index >= 0 && p.dec.InputOffset()-p.entryStart > p.opts.MaxEntryBytes {
+		return nil, p.errorf("entry larger than %d bytes (bodies excluded)", p.opts.MaxEntryBytes)
+	}
+	return t, nil
+}
+
+func describe(t json.Token) string {
+	switch v := t.(type) {
+	case json.Delim:
+		return "'" + v.String() + "'"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", t)
+}
+
+// object reads an object, calling field for each key; field must consume the value.
+// null counts as an empty object.
+func (p *harParser) object(field func(key string) error) error {
+	t, err := p.token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil
+	}
+	if d, ok := t.(json.Delim); !ok || d != '{' {
+		return p.errorf("want an object, got %s", describe(t))
+	}
+	for p.dec.More() {
+		kt, err := p.token()
+		if err != nil {
+			return err
+		}
+		key, _ := kt.(string)
+		p.path = append(p.path, key)
+		err = field(key)
+		p.path = p.path[:len(p.path)-1]
+		if err != nil {
+			return err
+		}
+	}
+	_, err = p.token() // '}'
+	return err
+}
+
+// array reads an array, calling elem for each element; elem must consume it. null
+// counts as empty. max bounds the elements (0: unbounded).
+func (p *harParser) array(max int, elem func(i int) error) error {
+	t, err := p.token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil
+	}
+	if d, ok := t.(json.Delim); !ok || d != '[' {
+		return p.errorf("want an array, got %s", describe(t))
+	}
+	for i := 0; p.dec.More(); i++ {
+		if max > 0 && i >= max {
+			return p.errorf("more than %d elements", max)
+		}
+		if err := elem(i); err != nil {
+			return err
+		}
+	}
+	_, err = p.token() // ']'
+	return err
+}
+
+// skip consumes one value of any shape.
+func (p *harParser) skip() error {
+	depth := 0
+	for {
+		t, err := p.token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				depth++
+			default:
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+func (p *harParser) str() (string, error) {
+	t, err := p.token()
+	if err != nil {
+		return "", err
+	}
+	switch v := t.(type) {
+	case string:
+		return v, nil
+	case nil:
+		return "", nil
+	}
+	return "", p.errorf("want a string, got %s", describe(t))
+}
+
+// num reads a number; null reads as -1, HAR's "not available".
+func (p *harParser) num() (float64, error) {
+	t, err := p.token()
+	if err != nil {
+		return 0, err
+	}
+	switch v := t.(type) {
+	case float64:
+		return v, nil
+	case nil:
+		return -1, nil
+	}
+	return 0, p.errorf("want a number, got %s", describe(t))
+}
+
+func (p *harParser) boolean() (bool, error) {
+	t, err := p.token()
+	if err != nil {
+		return false, err
+	}
+	switch v := t.(type) {
+	case bool:
+		return v, nil
+	case nil:
+		return false, nil
+	}
+	return false, p.errorf("want true or false, got %s", describe(t))
+}
+
+func (p *harParser) file() error {
+	sawLog, sawEntries := false, false
+	err := p.object(func(key string) error {
+		if key != "log" {
+			return p.skip()
+		}
+		sawLog = true
+		return p.object(func(key string) error {
+			switch key {
+			case "entries":
+				sawEntries = true
+				return p.array(0, func(i int) error {
+					p.index, p.entryStart = i, p.dec.InputOffset()
+					saved := p.path
+					p.path = nil
+					err := p.entry()
+					p.path, p.index = saved, -1
+					return err
+				})
+			case "creator", "browser":
+				var name, version string
+				if err := p.object(func(k string) error {
+					switch k {
+					case "name":
+						return p.into(&name)
+					case "version":
+						return p.into(&version)
+					}
+					return p.skip()
+				}); err != nil {
+					return err
+				}
+				s := strings.TrimSpace(name + " " + version)
+				if key == "creator" {
+					p.sum.Creator = s
+				} else {
+					p.sum.Browser = s
+				}
+				return nil
+			}
+			return p.skip()
+		})
+	})
+	if err != nil {
+		if p.emitErr != nil {
+			return p.emitErr
+		}
+		return err
+	}
+	if !sawLog || !sawEntries {
+		return p.errorf("not a HAR file: no log.entries")
+	}
+	if _, err := p.dec.Token(); err != io.EOF {
+		return p.errorf("unexpected data after the HAR's closing brace")
+	}
+	return nil
+}
+
+func (p *harParser) into(s *string) error {
+	v, err := p.str()
+	*s = v
+	return err
+}
+
+type harPair struct{ name, value string }
+
+type harCookie struct {
+	name, value, path, domain, expires, sameSite string
+	httpOnly, secure                             bool
+}
+
+type harEntry struct {
+	started, serverIP, method, url, redirectURL, errText string
+	time                                                 float64
+	status                                               int
+	reqHeaders, respHeaders                              []harPair
+	reqCookies                                           []harCookie
+	respCookies                                          []harCookie
+	timings                                              map[string]float64
+	hasStarted, hasTime                                  bool
+}
+
+func (p *harParser) entry() error {
+	var e harEntry
+	e.time = -1
+	err := p.object(func(key string) error {
+		switch key {
+		case "startedDateTime":
+			e.hasStarted = true
+			return p.into(&e.started)
+		case "time":
+			v, err := p.num()
+			e.time, e.hasTime = v, err == nil && v >= 0
+			return err
+		case "serverIPAddress":
+			return p.into(&e.serverIP)
+		case "request":
+			return p.object(func(k string) error {
+				switch k {
+				case "method":
+					return p.into(&e.method)
+				case "url":
+					return p.into(&e.url)
+				case "headers":
+					return p.pairs(&e.reqHeaders)
+				case "cookies":
+					return p.cookies(&e.reqCookies)
+				}
+				return p.skip()
+			})
+		case "response":
+			return p.object(func(k string) error {
+				switch k {
+				case "status":
+					v, err := p.num()
+					if err != nil {
+						return err
+					}
+					if v > 999 || v != float64(int64(v)) {
+						return p.errorf("%v is not an HTTP status", v)
+					}
+					e.status = max(int(v), 0) // Chrome writes 0 for failed requests, some tools -1
+					return nil
+				case "redirectURL":
+					return p.into(&e.redirectURL)
+				case "headers":
+					return p.pairs(&e.respHeaders)
+				case "cookies":
+					return p.cookies(&e.respCookies)
+				case "_error": // Chrome: the network error of a failed request
+					return p.into(&e.errText)
+				}
+				return p.skip() // content: its text was dropped by the filter
+			})
+		case "timings":
+			e.timings = map[string]float64{}
+			return p.object(func(k string) error {
+				v, err := p.num()
+				e.timings[k] = v
+				return err
+			})
+		}
+		return p.skip()
+	})
+	if err != nil {
+		return err
+	}
+	x, err := p.exchange(&e)
+	if err != nil {
+		return err
+	}
+	p.sum.Entries++
+	if x.ValuesStripped {
+		p.sum.StrippedExchanges++
+	}
+	if p.sum.First.IsZero() || x.Start.Before(p.sum.First) {
+		p.sum.First = x.Start
+	}
+	if x.Start.After(p.sum.Last) {
+		p.sum.Last = x.Start
+	}
+	if err := p.emit(x); err != nil {
+		p.emitErr = fmt.Errorf("har: entry %d: %w", p.index, err)
+		return p.emitErr
+	}
+	return nil
+}
+
+func (p *harParser) pairs(out *[]harPair) error {
+	return p.array(p.opts.MaxHeaders, func(int) error {
+		var h harPair
+		err := p.object(func(k string) error {
+			switch k {
+			case "name":
+				return p.into(&h.name)
+			case "value":
+				return p.into(&h.value)
+			}
+			return p.skip()
+		})
+		*out = append(*out, h)
+		return err
+	})
+}
+
+func (p *harParser) cookies(out *[]harCookie) error {
+	return p.array(p.opts.MaxHeaders, func(int) error {
+		var c harCookie
+		err := p.object(func(k string) error {
+			switch k {
+			case "name":
+				return p.into(&c.name)
+			case "value":
+				return p.into(&c.value)
+			case "path":
+				return p.into(&c.path)
+			case "domain":
+				return p.into(&c.domain)
+			case "expires":
+				return p.into(&c.expires)
+			case "sameSite":
+				return p.into(&c.sameSite)
+			case "httpOnly":
+				v, err := p.boolean()
+				c.httpOnly = v
+				return err
+			case "secure":
+				v, err := p.boolean()
+				c.secure = v
+				return err
+			}
+			return p.skip()
+		})
+		*out = append(*out, c)
+		return err
+	})
+}
+
+// exchange turns a parsed entry into an exchange.
+func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
+	p.path = nil
+	if !e.hasStarted {
+		return nil, p.errorf("startedDateTime missing")
+	}
+	start, err := time.Parse(time.RFC3339Nano, e.started)
+	if err != nil {
+		return nil, p.errorf("startedDateTime %q is not an ISO 8601 time", truncate(e.started, 40))
+	}
+	if e.method == "" || e.url == "" {
+		return nil, p.errorf("request.method or request.url missing")
+	}
+	x := &model.Exchange{
+		Type:     model.TypeExchange,
+		ID:       p.opts.IDPrefix + strconv.Itoa(p.index),
+		Start:    start,
+		Method:   e.method,
+		URL:      MaskURL(e.url, p.mapping),
+		RawURL:   e.url,
+		Status:   e.status,
+		Upstream: e.serverIP,
+		Source:   model.SourceHAR,
+		Error:    e.errText,
+	}
+	if e.hasTime {
+		x.End = start.Add(msDuration(e.time))
+	}
+	if e.timings != nil {
+		var d time.Duration
+		for _, k := range []string{"blocked", "dns", "connect", "send", "wait"} {
+			d += msDuration(e.timings[k])
+		}
+		x.HeadersSent = start.Add(d)
+		if !e.hasTime {
+			x.End = x.HeadersSent.Add(msDuration(e.timings["receive"]))
+		}
+	}
+	if x.End.IsZero() {
+		x.End = start
+	}
+	if x.HeadersSent.IsZero() || x.HeadersSent.After(x.End) {
+		x.HeadersSent = x.End
+	}
+
+	var cookieLines, setCookieLines []string
+	for _, h := range e.reqHeaders {
+		switch strings.ToLower(h.name) {
+		case "user-agent":
+			x.Client.UA = h.value
+		case "cookie":
+			cookieLines = append(cookieLines, h.value)
+		case "upgrade":
+			x.Upgraded = strings.EqualFold(h.value, "websocket")
+		}
+	}
+	for _, h := range e.respHeaders {
+		switch strings.ToLower(h.name) {
+		case "location":
+			x.RawLocation = h.value
+		case "set-cookie":
+			// Chrome and Firefox join repeated Set-Cookie headers with newlines.
+			for _, line := range strings.Split(h.value, "\n") {
+				if line = strings.TrimSpace(line); line != "" {
+					setCookieLines = append(setCookieLines, line)
+				}
+			}
+		}
+	}
+	if x.RawLocation == "" {
+		x.RawLocation = e.redirectURL
+	}
+	if x.RawLocation != "" {
+		x.Location = MaskURL(x.RawLocation, p.mapping)
+	}
+
+	if len(cookieLines) > 0 {
+		x.CookiesSent, x.SessionRef = sentCookies(cookieLines, p.mapping, "")
+	} else {
+		for _, c := range e.reqCookies {
+			sc := model.SentCookie{Name: c.name, Value: c.value}
+			if ref, ok := p.mapping(c.name, c.value); ok {
+				sc.SessionRef = ref
+				if x.SessionRef == "" {
+					x.SessionRef = ref
+				}
+			}
+			x.CookiesSent = append(x.CookiesSent, sc)
+		}
+	}
+	if len(setCookieLines) > 0 {
+		for _, line := range setCookieLines {
+			x.SetCookies = append(x.SetCookies, parseSetCookie(line, p.mapping))
+		}
+	} else {
+		for _, c := range e.respCookies {
+			x.SetCookies = append(x.SetCookies, p.harSetCookie(c))
+		}
+	}
+	if len(x.CookiesSent) > 0 || len(x.SetCookies) > 0 {
+		p.sawCookies = true
+	}
+	for _, c := range x.CookiesSent {
+		x.ValuesStripped = x.ValuesStripped || redacted(c.Value)
+	}
+	for _, c := range x.SetCookies {
+		// An empty Set-Cookie value with an expiry in the past is a deletion, not a strip.
+		deletion := c.MaxAge != nil && *c.MaxAge == 0 || c.Expires != nil && c.Expires.Before(start)
+		x.ValuesStripped = x.ValuesStripped || (redacted(c.Value) && !(c.Value == "" && deletion))
+	}
+	return x, nil
+}
+
+// harSetCookie converts a response.cookies element, for HARs without Set-Cookie
+// headers.
+func (p *harParser) harSetCookie(c harCookie) model.SetCookie {
+	sc := model.SetCookie{Name: c.name, Value: c.value, Domain: c.domain, Path: c.path,
+		Secure: c.secure, HTTPOnly: c.httpOnly}
+	switch strings.ToLower(c.sameSite) {
+	case "lax":
+		sc.SameSite = "Lax"
+	case "strict":
+		sc.SameSite = "Strict"
+	case "none":
+		sc.SameSite = "None"
+	}
+	if c.expires != "" {
+		if t, err := time.Parse(time.RFC3339Nano, c.expires); err == nil {
+			t = t.UTC()
+			sc.Expires = &t
+		}
+	}
+	if ref, ok := p.mapping(c.name, c.value); ok {
+		sc.SessionRef = ref
+	}
+	return sc
+}
+
+// redacted reports whether a cookie value was stripped or replaced by a sanitizer.
+func redacted(v string) bool {
+	v = strings.TrimSpace(strings.Trim(v, `"`))
+	if v == "" || strings.Trim(v, "*") == "" {
+		return true
+	}
+	if len(v) > 12 {
+		return false
+	}
+	l := strings.ToLower(v)
+	for _, s := range strings.Split(harRedactedPlaceholders, ",") {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,394 @@
+package traffic
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// Proxy defaults.
+const (
+	DefaultListen   = "127.0.0.1:7080"
+	DefaultRingSize = 10000
+	// StickyCookie is the cookie the proxy sets to pin a client to one upstream when
+	// ProxyConfig.Sticky is on. It is stripped from requests before they go upstream.
+	StickyCookie = "sessionscope_upstream"
+)
+
+// ProxyConfig configures a capturing reverse proxy.
+type ProxyConfig struct {
+	// Listen is the address ListenAndServe binds. Default DefaultListen.
+	Listen string
+	// Upstreams are the application servers; requests go round-robin across them.
+	Upstreams []*url.URL
+	// Sticky pins each client to one upstream with StickyCookie, as a load balancer's
+	// session affinity would. Default off: round-robin, which is what exposes servers
+	// that do not share a session store.
+	Sticky bool
+	// RingSize is how many exchanges are kept for Recent and Since. Default
+	// DefaultRingSize.
+	RingSize int
+	// Mapping fills session refs from cookies. Default framework.RefMapper(nil).
+	Mapping func(name, value string) (ref string, ok bool)
+	// Sink receives every exchange, its own copy, when the response has been streamed.
+	// It is called on the request's goroutine and must not block.
+	Sink func(*model.Exchange)
+	// Seq stamps exchanges with the process-wide sequence number, so Since can answer
+	// in it. Default: a counter of the proxy's own, starting at 1.
+	Seq func() uint64
+	// RewriteHost sends the upstream's host as Host. Default off: the client's Host
+	// goes upstream, so the application builds redirects and cookie domains for the
+	// address the browser uses.
+	RewriteHost bool
+	// TrustForwarded keeps X-Forwarded-Proto and X-Forwarded-Host from the client (a
+	// TLS terminator in front of sessionscope) instead of setting them for this hop.
+	TrustForwarded bool
+	// Transport is the upstream transport. Default: a clone of http.DefaultTransport
+	// that ignores HTTP_PROXY, since upstreams are usually local.
+	Transport http.RoundTripper
+	// Logger logs upstream errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Proxy is a reverse proxy that records one model.Exchange per request. Bodies are
+// streamed, never stored; the exchanges kept are bounded by RingSize.
+type Proxy struct {
+	cfg     ProxyConfig
+	mapping Mapping
+	rp      *httputil.ReverseProxy
+	ring    *ring
+	rr      atomic.Uint64 // round-robin position
+	n       atomic.Uint64 // exchange counter, for ids
+	seq     atomic.Uint64 // own sequence when cfg.Seq is nil
+	run     string        // distinguishes this proxy's exchange ids from another run's
+}
+
+// NewProxy validates cfg, applies defaults and builds the proxy.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	if len(cfg.Upstreams) == 0 {
+		return nil, errors.New("proxy: no upstream: give the application's address, e.g. --upstream http://127.0.0.1:8080")
+	}
+	for i, u := range cfg.Upstreams {
+		if u == nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("proxy: upstream %d %v: want an absolute http(s) URL such as http://127.0.0.1:8080", i+1, u)
+		}
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.RingSize <= 0 {
+		cfg.RingSize = DefaultRingSize
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		t.MaxIdleConnsPerHost = 64
+		cfg.Transport = t
+	}
+	var rid [4]byte
+	_, _ = rand.Read(rid[:])
+	p := &Proxy{cfg: cfg, mapping: defaultMapping(cfg.Mapping), ring: newRing(cfg.RingSize), run: hex.EncodeToString(rid[:])}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      cfg.Transport,
+		FlushInterval:  -1, // stream: flush after every write
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return p, nil
+}
+
+// capture is the per-request state shared by the proxy's hooks. The hooks all run on
+// the request's goroutine, so it needs no lock.
+type capture struct {
+	upstream    *url.URL
+	setSticky   int // upstream index to pin in a cookie, -1: none
+	status      int // from the upstream's response
+	location    string
+	setCookies  []string
+	wroteStatus int
+	headersSent time.Time
+	upgraded    bool
+	err         string
+}
+
+type captureKey struct{}
+
+// ServeHTTP proxies one request and records it.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &capture{setSticky: -1}
+	c.upstream, c.setSticky = p.pick(r)
+	rec := &recorder{ResponseWriter: w, c: c}
+	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), captureKey{}, c)))
+	p.record(r, c, start, time.Now())
+}
+
+// pick chooses the upstream: the pinned one for a sticky client, else the next in turn.
+func (p *Proxy) pick(r *http.Request) (*url.URL, int) {
+	ups := p.cfg.Upstreams
+	if p.cfg.Sticky {
+		if ck, err := r.Cookie(StickyCookie); err == nil {
+			if i, err := strconv.Atoi(ck.Value); err == nil && i >= 0 && i < len(ups) {
+				return ups[i], -1
+			}
+		}
+	}
+	i := int((p.rr.Add(1) - 1) % uint64(len(ups)))
+	if p.cfg.Sticky {
+		return ups[i], i
+	}
+	return ups[i], -1
+}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	c := pr.In.Context().Value(captureKey{}).(*capture)
+	pr.SetURL(c.upstream)
+	if !p.cfg.RewriteHost {
+		pr.Out.Host = pr.In.Host
+	}
+	// Rewrite starts from a request without forwarding headers; append to the
+	// client's X-Forwarded-For chain as a Director-style proxy would.
+	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	if v := pr.In.Header["Forwarded"]; v != nil {
+		pr.Out.Header["Forwarded"] = v
+	}
+	pr.SetXForwarded()
+	if p.cfg.TrustForwarded {
+		for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+			if v := pr.In.Header.Get(h); v != "" {
+				pr.Out.Header.Set(h, v)
+			}
+		}
+	}
+	if p.cfg.Sticky {
+		stripCookie(pr.Out.Header, StickyCookie)
+	}
+}
+
+// stripCookie removes one cookie from the Cookie header lines, leaving the other pairs
+// as they were written.
+func stripCookie(h http.Header, name string) {
+	lines := h.Values("Cookie")
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		var pairs []string
+		for _, pair := range strings.Split(line, ";") {
+			n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
+			if n != name {
+				pairs = append(pairs, strings.TrimSpace(pair))
+			}
+		}
+		if len(pairs) > 0 {
+			kept = append(kept, strings.Join(pairs, "; "))
+		}
+	}
+	h.Del("Cookie")
+	for _, line := range kept {
+		h.Add("Cookie", line)
+	}
+}
+
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	c, ok := res.Request.Context().Value(captureKey{}).(*capture)
+	if !ok {
+		return nil
+	}
+	c.status = res.StatusCode
+	c.location = res.Header.Get("Location")
+	c.setCookies = append([]string(nil), res.Header.Values("Set-Cookie")...)
+	if c.setSticky >= 0 {
+		res.Header.Add("Set-Cookie", (&http.Cookie{Name: StickyCookie, Value: strconv.Itoa(c.setSticky),
+			Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
+	}
+	return nil
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if c, ok := r.Context().Value(captureKey{}).(*capture); ok {
+		c.err = err.Error()
+	}
+	if r.Context().Err() != nil {
+		return // the client went away; nobody to answer
+	}
+	p.cfg.Logger.Warn("proxy: upstream request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.WriteHeader(http.StatusBadGateway)
+}
+
+// record builds the exchange, keeps it and hands a copy to the sink.
+func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	rawURL := scheme + "://" + r.Host + r.URL.RequestURI()
+	x := &model.Exchange{
+		Type:        model.TypeExchange,
+		ID:          "p" + p.run + "-" + strconv.FormatUint(p.n.Add(1), 10),
+		Start:       start,
+		HeadersSent: c.headersSent,
+		End:         end,
+		Method:      r.Method,
+		URL:         MaskURL(rawURL, p.mapping),
+		RawURL:      rawURL,
+		Status:      c.status,
+		Client:      model.Client{Addr: r.RemoteAddr, UA: r.UserAgent()},
+		Upstream:    c.upstream.Host,
+		Source:      model.SourceProxy,
+		Upgraded:    c.upgraded,
+		Error:       c.err,
+	}
+	if x.Status == 0 {
+		x.Status = c.wroteStatus
+	}
+	if x.HeadersSent.IsZero() {
+		x.HeadersSent = end
+	}
+	if c.location != "" {
+		x.Location, x.RawLocation = MaskURL(c.location, p.mapping), c.location
+	}
+	skip := ""
+	if p.cfg.Sticky {
+		skip = StickyCookie
+	}
+	x.CookiesSent, x.SessionRef = sentCookies(r.Header.Values("Cookie"), p.mapping, skip)
+	for _, line := range c.setCookies {
+		x.SetCookies = append(x.SetCookies, parseSetCookie(line, p.mapping))
+	}
+	if p.cfg.Seq != nil {
+		x.Seq = p.cfg.Seq()
+	} else {
+		x.Seq = p.seq.Add(1)
+	}
+	p.ring.add(x)
+	if p.cfg.Sink != nil {
+		p.cfg.Sink(x.Clone())
+	}
+}
+
+// Recent returns up to n of the latest exchanges, oldest first (n <= 0: all kept).
+// Each is the caller's own copy.
+func (p *Proxy) Recent(n int) []*model.Exchange { return p.ring.collect(n, nil) }
+
+// Since returns the kept exchanges with a sequence number above seq, oldest first.
+// Exchanges that fell out of the ring are not returned: compare with Stats to see a gap.
+func (p *Proxy) Since(seq uint64) []*model.Exchange {
+	return p.ring.collect(0, func(x *model.Exchange) bool { return x.Seq > seq })
+}
+
+// ProxyStats counts the proxy's exchanges.
+type ProxyStats struct {
+	Total uint64 // exchanges recorded since start
+	Kept  int    // exchanges in the ring now
+}
+
+// Stats returns the exchange counts.
+func (p *Proxy) Stats() ProxyStats {
+	kept, total := p.ring.stats()
+	return ProxyStats{Total: total, Kept: kept}
+}
+
+// Listen returns the configured listen address.
+func (p *Proxy) Listen() string { return p.cfg.Listen }
+
+// ListenAndServe listens on cfg.Listen and serves until ctx is done.
+func (p *Proxy) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy: listen on %s: %w (choose another address with --proxy-listen)", p.cfg.Listen, err)
+	}
+	return p.Serve(ctx, ln)
+}
+
+// Serve proxies connections from ln until ctx is done, then shuts down: in-flight
+// requests get a few seconds to finish, after which they and open websocket tunnels
+// are cut. It returns nil after a shutdown by ctx.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 30 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		cancelBase() // ends hijacked tunnels, which Shutdown does not track
+		_ = srv.Close()
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	cancelBase()
+	_ = srv.Close()
+	return fmt.Errorf("proxy: serve on %s: %w", ln.Addr(), err)
+}
+
+// recorder notes when the response headers went out. It exposes the underlying writer
+// through Unwrap, so http.ResponseController finds Flush, and intercepts Hijack to see
+// upgrades.
+type recorder struct {
+	http.ResponseWriter
+	c *capture
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if code >= 200 && w.c.headersSent.IsZero() {
+		w.c.headersSent, w.c.wroteStatus = time.Now(), code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.c.headersSent.IsZero() {
+		w.c.headersSent, w.c.wroteStatus = time.Now(), http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *recorder) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.c.upgraded = true
+		if w.c.headersSent.IsZero() {
+			// The 101 is written on the hijacked connection right after this.
+			w.c.headersSent = time.Now()
+		}
+	}
+	return conn, brw, err
+}
