@@ -419,7 +419,7 @@ func TestProxyCookieCapture(t *testing.T) {
 		if name == "MYSESS" {
 			return model.Ref(value), true
 		}
-		return RefMapperForTest(name, value)
+		return builtinRef(name, value)
 	}
 	var seq atomic.Uint64
 	seq.Store(100)
@@ -495,8 +495,8 @@ func TestProxyCookieCapture(t *testing.T) {
 	}
 }
 
-// RefMapperForTest is the builtin table's mapping.
-func RefMapperForTest(name, value string) (string, bool) { return defaultMapping(nil)(name, value) }
+// builtinRef is the builtin table's mapping.
+func builtinRef(name, value string) (string, bool) { return defaultMapping(nil)(name, value) }
 
 func TestProxyRingBound(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
