@@ -39,7 +39,9 @@ lint:
 # throwaway redis-server; README's Performance section records the results.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./inspector/...
-	$(GO) run ./cmd/ssbench -out bench/ingest.json
+	$(GO) test -run '^$$' -bench SessionsScreen1M -benchtime 5x ./ui/
+	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
+	$(GO) run ./cmd/ssbench -out bench/ssbench.json > bench/ssbench.md
 
 # fuzz runs every fuzz target for FUZZTIME each (not part of CI).
 fuzz:
