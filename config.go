@@ -16,7 +16,7 @@ import (
 // Config is everything the command line and the environment can set. Each field's
 // comment gives its flag, its environment fallback and its default.
 type Config struct {
-	Command string // watch
+	Command string // watch, serve or analyze
 
 	RedisURL               string        // --redis, REDIS_URL
 	Prefixes               []string      // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
@@ -38,6 +38,11 @@ type Config struct {
 	AllowedHosts []string // --allowed-host, repeatable: extra Host header values to accept
 	RevealValues bool     // --reveal-values: show payload values whose key looks secret
 
+	// analyze only.
+	HARPath   string // the HAR file to analyze (positional; - for stdin)
+	Exchanges bool   // --exchanges: with --json, print the exchanges too
+	FailOn    string // --fail-on error|warning|info: exit 1 on a finding this severe or worse; default warning
+
 	frameworks []framework.Framework // parsed from Prefixes by Validate
 }
 
@@ -52,9 +57,11 @@ const usageText = `sessionscope shows what happens to a web app's sessions while
 Usage:
   sessionscope watch --redis URL [flags]   stream session lifecycle events to the terminal
   sessionscope serve --redis URL [flags]   the live dashboard in the browser (127.0.0.1:7070)
+  sessionscope analyze FILE.har [flags]    diagnose a browser's HAR export (- reads stdin):
+                                           rejected or unsent session cookies, login loops
   sessionscope help                        this text
 
-Run 'sessionscope watch --help' or 'sessionscope serve --help' for the flags.
+Run 'sessionscope COMMAND --help' for a command's flags.
 `
 
 // stringList is a repeatable flag.
@@ -78,6 +85,8 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 		return Config{}, errHelp
 	case "watch", "serve":
 		return parseCommand(args[0], args[1:], getenv, stderr)
+	case "analyze":
+		return parseAnalyze(args[1:], getenv, stderr)
 	}
 	fmt.Fprint(stderr, usageText)
 	return Config{}, fmt.Errorf("%w: unknown command %q", errUsage, args[0])
@@ -153,6 +162,56 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	return cfg, cfg.Validate()
 }
 
+const analyzeHelp = `Usage: sessionscope analyze FILE.har [flags]
+
+Replays a HAR export (Chrome, Firefox; - reads stdin) through a model of the
+browser's cookie rules and reports why a session did not stick: session cookies
+the browser refused (cookie-rejected) or did not send back (cookie-not-sent), and
+login loops with their root cause. Exit status: 0 clean, 1 a finding at or above
+--fail-on, 2 unreadable HAR or bad usage.
+
+Flags:
+`
+
+// parseAnalyze parses `analyze FILE.har [flags]`; flags may come before or after
+// the file.
+func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{Command: "analyze", Color: "auto", FailOn: "warning"}
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, analyzeHelp)
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON: one `type: finding` object per line [SESSIONSCOPE_JSON]")
+	fs.BoolVar(&cfg.Exchanges, "exchanges", false, "print the HAR's exchanges too (cookie values and session ids masked)")
+	fs.StringVar(&cfg.FailOn, "fail-on", "warning", "exit 1 when a finding is this severe or worse: error, warning or info")
+	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return cfg, errHelp
+			}
+			return cfg, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	switch len(positional) {
+	case 0:
+		return cfg, fmt.Errorf("%w: analyze needs a HAR file, e.g. sessionscope analyze login.har (or - for stdin)", errUsage)
+	case 1:
+		cfg.HARPath = positional[0]
+	default:
+		return cfg, fmt.Errorf("%w: analyze takes one HAR file, got %d: %s", errUsage, len(positional), strings.Join(positional, " "))
+	}
+	return cfg, cfg.Validate()
+}
+
 func envString(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {
 		return v
@@ -162,6 +221,9 @@ func envString(getenv func(string) string, name, def string) string {
 
 // Validate checks the configuration and names the offending flag.
 func (c *Config) Validate() error {
+	if c.Command == "analyze" {
+		return c.validateAnalyze()
+	}
 	if c.RedisURL == "" {
 		return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0", errUsage)
 	}
@@ -200,6 +262,23 @@ func (c *Config) Validate() error {
 	}
 	if len(c.frameworks) == 0 {
 		return fmt.Errorf("%w: --no-default-prefixes needs at least one --prefix", errUsage)
+	}
+	return nil
+}
+
+func (c *Config) validateAnalyze() error {
+	if c.HARPath == "" {
+		return fmt.Errorf("%w: analyze needs a HAR file (or - for stdin)", errUsage)
+	}
+	switch c.FailOn {
+	case "error", "warning", "info":
+	default:
+		return fmt.Errorf("%w: --fail-on %q: want error, warning or info", errUsage, c.FailOn)
+	}
+	switch c.Color {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("%w: --color %q: want auto, always or never", errUsage, c.Color)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Command sessionscope shows what happens to a web app's sessions while it happens.
 // main only wires: it parses flags into a Config, builds the components, runs them and
-// maps the outcome to an exit status (0 ok or Ctrl-C, 1 failure, 2 usage or attach).
+// maps the outcome to an exit status (0 ok or Ctrl-C, 1 failure, 2 usage or attach;
+// analyze: 0 clean, 1 findings at or above --fail-on, 2 unreadable HAR).
 package main
 
 import (
@@ -36,6 +37,9 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 	case err != nil:
 		fmt.Fprintf(stderr, "sessionscope: %v\n", trimUsage(err))
 		return 2
+	}
+	if cfg.Command == "analyze" {
+		return analyze(cfg, os.Stdin, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

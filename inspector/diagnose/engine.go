@@ -151,6 +151,7 @@ type Report struct {
 	Fix      string
 	Session  string // ref, may be empty
 	Event    uint64 // seq, may be 0
+	Exchange string // exchange id, may be empty
 	Evidence string
 	Time     time.Time
 }
@@ -179,6 +180,9 @@ func (r *Recorder) Report(rep Report) {
 	}
 	if rep.Event != 0 && len(f.Events) < maxSampleSessions {
 		f.Events = append(f.Events, rep.Event)
+	}
+	if rep.Exchange != "" && len(f.Exchanges) < maxSampleSessions && !contains(f.Exchanges, rep.Exchange) {
+		f.Exchanges = append(f.Exchanges, rep.Exchange)
 	}
 	if rep.Evidence != "" && len(f.Evidence) < maxEvidence {
 		f.Evidence = append(f.Evidence, rep.Evidence)

@@ -1,0 +1,217 @@
+package diagnose
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/cookies"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// AnalyzeOptions tunes AnalyzeExchanges.
+type AnalyzeOptions struct {
+	// Cookies are custom session cookie names, added to the builtin table.
+	Cookies []framework.CookieMapping
+	// ValuesStripped marks a sanitized HAR (traffic.HARSummary.ValuesStripped): cookie
+	// values were removed, so conclusions that need them are not drawn.
+	ValuesStripped bool
+	// CookiesAbsent marks a HAR without any cookie (traffic.HARSummary.CookiesAbsent).
+	CookiesAbsent bool
+}
+
+// replayed is one exchange after it went through the browser model.
+type replayed struct {
+	x        *model.Exchange
+	u        *url.URL
+	nav      bool
+	sentHAR  map[string]bool // session cookie names the HAR says the request carried
+	sentJar  map[string]bool // session cookie names the jar would send
+	blocked  []cookies.Blocked
+	rejected []rejection
+	issued   []model.SetCookie // session cookies the response set and the jar stored
+}
+
+type rejection struct {
+	sc      model.SetCookie
+	verdict cookies.Verdict
+}
+
+// AnalyzeExchanges replays HTTP exchanges (one browser, e.g. one HAR) through a
+// model of Chromium's cookie jar and returns the findings of the HTTP-side rules:
+// cookie-rejected, cookie-not-sent and login-loop. It annotates each session
+// Set-Cookie with the jar's verdict (Stored, Reason).
+func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.Finding {
+	xs := append([]*model.Exchange(nil), exchanges...)
+	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
+
+	e := &Engine{findings: map[string]*model.Finding{}, dirty: map[string]bool{}}
+	isSession := func(name string) bool { return framework.IsSessionCookieName(name, opts.Cookies) }
+
+	var jar cookies.Jar
+	var top *url.URL
+	rs := make([]*replayed, 0, len(xs))
+	for _, x := range xs {
+		u, err := url.Parse(x.RawURL)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		r := &replayed{x: x, u: u, nav: isNavigation(x, u), sentHAR: map[string]bool{}, sentJar: map[string]bool{}}
+		if r.nav {
+			top = u
+		}
+		ctx := cookies.Context{URL: u, Method: x.Method, TopLevelNav: r.nav, Now: x.Start}
+		if !r.nav {
+			ctx.SiteForCookies = top
+		}
+		for _, c := range x.CookiesSent {
+			if isSession(c.Name) {
+				r.sentHAR[c.Name] = true
+			}
+		}
+		sent, blocked := jar.Send(ctx)
+		for _, c := range sent {
+			if isSession(c.Name) {
+				r.sentJar[c.Name] = true
+			}
+		}
+		for _, b := range blocked {
+			if isSession(b.Cookie.Name) {
+				r.blocked = append(r.blocked, b)
+			}
+		}
+		for i := range x.SetCookies {
+			sc := &x.SetCookies[i]
+			line := sc.Raw
+			if line == "" {
+				line = setCookieLine(*sc)
+			}
+			v := jar.Store(ctx, line)
+			if !isSession(sc.Name) {
+				continue
+			}
+			stored := v.Stored || v.Deleted
+			sc.Stored = &stored
+			if len(v.Reasons) > 0 {
+				sc.Reason = string(v.Reasons[0])
+				r.rejected = append(r.rejected, rejection{sc: *sc, verdict: v})
+			} else if v.Stored {
+				r.issued = append(r.issued, *sc)
+			}
+		}
+		rs = append(rs, r)
+	}
+
+	cited := map[string][]citation{} // by exchange id: cookie findings explaining it
+	cookieRejected(rs, &Recorder{e: e, rule: "cookie-rejected"}, cited)
+	cookieNotSent(rs, &Recorder{e: e, rule: "cookie-not-sent"}, cited)
+	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
+	strippedNotice(rs, &Recorder{e: e, rule: "sanitized-har"}, opts, missing)
+	return e.Findings()
+}
+
+// citation is a cookie finding that explains what happened on an exchange.
+type citation struct {
+	id      string
+	summary string
+}
+
+// isNavigation guesses a top-level navigation: HAR entries do not always say the
+// resource type, so a GET or POST answered with a redirect, or for a path that does
+// not look like a static asset or an API call, counts as a document load.
+func isNavigation(x *model.Exchange, u *url.URL) bool {
+	m := strings.ToUpper(x.Method)
+	if m != "GET" && m != "POST" {
+		return false
+	}
+	if x.Status >= 300 && x.Status < 400 {
+		return true
+	}
+	p := strings.ToLower(u.Path)
+	if strings.HasPrefix(p, "/api/") {
+		return false
+	}
+	switch path.Ext(p) {
+	case ".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp",
+		".woff", ".woff2", ".ttf", ".map", ".json", ".xml", ".txt", ".mp4", ".webm":
+		return false
+	}
+	return true
+}
+
+// setCookieLine rebuilds a Set-Cookie line from a HAR response.cookies element.
+func setCookieLine(sc model.SetCookie) string {
+	var b strings.Builder
+	b.WriteString(sc.Name + "=" + sc.Value)
+	if sc.Domain != "" {
+		b.WriteString("; Domain=" + sc.Domain)
+	}
+	if sc.Path != "" {
+		b.WriteString("; Path=" + sc.Path)
+	}
+	if sc.Expires != nil {
+		b.WriteString("; Expires=" + sc.Expires.UTC().Format(time.RFC1123))
+	}
+	if sc.MaxAge != nil {
+		b.WriteString("; Max-Age=" + strconv.Itoa(*sc.MaxAge))
+	}
+	if sc.Secure {
+		b.WriteString("; Secure")
+	}
+	if sc.HTTPOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if sc.SameSite != "" {
+		b.WriteString("; SameSite=" + sc.SameSite)
+	}
+	return b.String()
+}
+
+// strippedNotice reports, as one info finding, what a sanitized HAR kept from view.
+func strippedNotice(rs []*replayed, rec *Recorder, opts AnalyzeOptions, missing []string) {
+	if !opts.ValuesStripped && !opts.CookiesAbsent || len(rs) == 0 {
+		return
+	}
+	var lines []string
+	detail := "The HAR's cookie values were removed or redacted (a sanitized export)."
+	if opts.CookiesAbsent {
+		detail = "The HAR carries no Cookie or Set-Cookie headers at all (Chrome's sanitized export drops them)."
+		lines = append(lines, "not reached: whether the browser rejected a session cookie (cookie-rejected)",
+			"not reached: whether a stored session cookie was left out of a request (cookie-not-sent)",
+			"not reached: the root cause of any login loop")
+	} else {
+		lines = append(lines, "not reached: which session each request carried (session refs)",
+			"not reached: cookie sizes (NameValuePairExceedsMaxSize)",
+			"not reached: whether each response issued a fresh session id")
+	}
+	lines = append(lines, missing...)
+	detail += " Conclusions that need cookie values could not be reached; the ones listed in the evidence are missing from this report."
+	for _, l := range lines {
+		rec.Report(Report{
+			Cause:    "stripped",
+			Severity: model.SeverityInfo,
+			Title:    "Cookie values missing from the HAR: some conclusions could not be reached",
+			Detail:   detail,
+			Fix: "Export the HAR again with cookies and values: in Chrome DevTools, Network panel → " +
+				"\"Export HAR (with sensitive data)\" (enable it in Settings → Preferences → Network → \"Allow to generate HAR with sensitive data\"); " +
+				"in Firefox, Save All As HAR. Use a throwaway test account: the file then holds live session ids.",
+			Evidence: l,
+			Time:     rs[0].x.Start,
+		})
+	}
+}
+
+// describeURL is the part of a request URL safe to print: scheme, host and path (the
+// query may carry session ids).
+func describeURL(u *url.URL) string {
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
+func evidencePrefix(x *model.Exchange) string {
+	return fmt.Sprintf("%s %s %s %s", x.ID, x.Start.UTC().Format("15:04:05.000"), x.Method, x.URL)
+}
