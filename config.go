@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,13 @@ type Config struct {
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
+
+	// Reverse proxy capture (watch and serve).
+	ProxyTo     []string // --proxy-to URL, repeatable: the app's upstream(s)
+	ProxyListen string   // --proxy-listen, SESSIONSCOPE_PROXY_LISTEN: default 127.0.0.1:7080
+	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
+
+	proxyUpstreams []*url.URL // parsed from ProxyTo by Validate
 
 	// serve only.
 	Listen       string   // --listen, SESSIONSCOPE_LISTEN: dashboard address; default 127.0.0.1:7070
@@ -122,7 +130,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, help)
 		fs.PrintDefaults()
 	}
-	var prefixes, markers, hosts stringList
+	var prefixes, markers, hosts, proxyTo stringList
 	fs.StringVar(&cfg.RedisURL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
@@ -134,6 +142,9 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
+	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `URL` and record every exchange, repeatable (several: round-robin)")
+	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
+	fs.BoolVar(&cfg.Sticky, "sticky", false, "pin each client to one upstream by a cookie, as a load balancer's session affinity would")
 	cfg.Color = "auto"
 	if command == "watch" {
 		fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
@@ -159,6 +170,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		cfg.AuthMarkers = markers
 	}
 	cfg.AllowedHosts = hosts
+	cfg.ProxyTo = proxyTo
 	return cfg, cfg.Validate()
 }
 
@@ -248,6 +260,14 @@ func (c *Config) Validate() error {
 		if err := ui.CheckBind(c.Listen, c.Token); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+	}
+	c.proxyUpstreams = nil
+	for _, raw := range c.ProxyTo {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: --proxy-to %q: want the app's base URL, e.g. --proxy-to http://127.0.0.1:8080", errUsage, raw)
+		}
+		c.proxyUpstreams = append(c.proxyUpstreams, u)
 	}
 	c.frameworks = nil
 	if !c.NoDefaultPrefixes {

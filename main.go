@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -21,6 +22,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
+	"github.com/sessionscope/sessionscope/inspector/traffic"
 	"github.com/sessionscope/sessionscope/output"
 	"github.com/sessionscope/sessionscope/ui"
 )
@@ -83,6 +85,19 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 	}})
+	if len(cfg.proxyUpstreams) > 0 {
+		proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: cfg.ProxyListen, Upstreams: cfg.proxyUpstreams,
+			Sticky: cfg.Sticky, Sink: in.PublishExchange, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		proxyErr := make(chan error, 1)
+		go func() { proxyErr <- proxy.ListenAndServe(ctx) }()
+		defer func() { cancel(); <-proxyErr }()
+		fmt.Fprintf(stderr, "sessionscope: proxy on http://%s/ -> %s (open the app through it)\n", cfg.ProxyListen, strings.Join(cfg.ProxyTo, ", "))
+	}
 	if cfg.Command == "serve" {
 		return serve(ctx, cfg, in, stderr, logger)
 	}

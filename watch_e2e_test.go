@@ -75,6 +75,8 @@ func decodeLine(b []byte) (line, error) {
 			return l, err
 		}
 		l.Rule, l.Sessions = f.Rule, f.Sessions
+	case model.TypeExchange:
+		// Exchanges are checked from the raw line.
 	case model.TypeStatus:
 		var s model.Status
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -422,5 +424,66 @@ func TestWatchAttachErrors(t *testing.T) {
 				t.Errorf("message leaks the password: %q", text)
 			}
 		})
+	}
+}
+
+// TestWatchProxyRealPHP puts sessionscope in front of a real PHP app as a reverse proxy:
+// every request becomes an exchange in `watch --json`, joined to the store's events by
+// session ref.
+func TestWatchProxyRealPHP(t *testing.T) {
+	t.Parallel()
+	srv := testredis.Start(t, testredis.Options{})
+	app := realapp.StartPHP(t, srv.Addr)
+	port, err := testredis.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", proxyAddr)
+	w.waitLive()
+	proxied := *app
+	proxied.BaseURL = "http://" + proxyAddr
+	client := proxied.NewClient()
+	flow, err := client.PHPLoginFlow("true")
+	if err != nil {
+		t.Fatalf("login flow through the proxy: %v", err)
+	}
+	anonRef, userRef := realapp.Ref(flow.AnonID), realapp.Ref(flow.LoggedInID)
+	w.waitFor("regenerated", isEvent(model.KindRegenerated, userRef))
+	var exchanges []map[string]any
+	w.waitFor("the logout exchange", func(l line) bool { return l.Type == model.TypeExchange && strings.Contains(l.raw, "logout.php") })
+	for _, raw := range strings.Split(strings.TrimSpace(w.dump()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(raw), &m) == nil && m["type"] == model.TypeExchange {
+			exchanges = append(exchanges, m)
+		}
+	}
+	if len(exchanges) < 4 {
+		t.Fatalf("%d exchanges, want one per request (4)", len(exchanges))
+	}
+	var login, dashboard map[string]any
+	for _, x := range exchanges {
+		u, _ := x["url"].(string)
+		switch {
+		case strings.Contains(u, "login.php"):
+			login = x
+		case strings.Contains(u, "dashboard.php"):
+			dashboard = x
+		}
+	}
+	if login == nil || login["status"] != float64(302) || !strings.HasSuffix(fmt.Sprint(login["location"]), "dashboard.php") {
+		t.Fatalf("login exchange %v", login)
+	}
+	if got := fmt.Sprint(login["session_ref"]); got != anonRef {
+		t.Errorf("login request carried session %s, want the anonymous %s", got, anonRef)
+	}
+	if !strings.Contains(fmt.Sprint(login["set_cookies"]), userRef) {
+		t.Errorf("login Set-Cookie %v does not carry the regenerated session %s", login["set_cookies"], userRef)
+	}
+	if dashboard == nil || fmt.Sprint(dashboard["session_ref"]) != userRef {
+		t.Errorf("dashboard exchange %v, want session_ref %s", dashboard, userRef)
+	}
+	if strings.Contains(w.dump(), flow.LoggedInID) {
+		t.Error("a full session id leaked into the output")
 	}
 }

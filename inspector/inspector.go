@@ -57,6 +57,10 @@ func New(store backend.Store, cfg Config) *Inspector {
 // Run to see the first status objects.
 func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hub.Subscribe(capacity) }
 
+// PublishExchange hands an HTTP exchange (from the reverse proxy) to the stream, with
+// the process-wide sequence number. It never blocks.
+func (in *Inspector) PublishExchange(x *model.Exchange) { in.hub.Publish(x) }
+
 // Findings returns every finding so far.
 func (in *Inspector) Findings() []model.Finding { return in.rules.Findings() }
 

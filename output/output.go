@@ -110,6 +110,9 @@ func (t *Text) Write(o model.Object) error {
 		return t.finding(v)
 	case *model.Status:
 		return t.status(v)
+	case *model.Exchange:
+		_, err := t.out.WriteString(t.exchangeLine(v) + "\n")
+		return err
 	}
 	return nil
 }
@@ -253,4 +256,30 @@ func writeNotificationHelp(w io.Writer, node string, n *model.Notifications) {
 	for _, h := range n.Hints {
 		fmt.Fprintf(w, "  %s\n", h)
 	}
+}
+
+// exchangeLine renders one proxied request: method, URL, status, redirect, and the
+// session cookies that went each way (names and refs, never values).
+func (t *Text) exchangeLine(x *model.Exchange) string {
+	var b strings.Builder
+	b.WriteString(t.paint(ansiDim, x.Start.Local().Format("15:04:05.000")))
+	fmt.Fprintf(&b, "  %-11s  %s %s → %d", t.paint(ansiCyan, "http"), x.Method, x.URL, x.Status)
+	if x.Location != "" {
+		b.WriteString(" " + x.Location)
+	}
+	for _, c := range x.CookiesSent {
+		if c.SessionRef != "" {
+			fmt.Fprintf(&b, "  sent %s %s", c.Name, c.SessionRef)
+		}
+	}
+	for _, c := range x.SetCookies {
+		fmt.Fprintf(&b, "  set %s", c.Name)
+		if c.SessionRef != "" {
+			b.WriteString(" " + c.SessionRef)
+		}
+	}
+	if x.Upstream != "" {
+		b.WriteString(t.paint(ansiDim, "  via "+x.Upstream))
+	}
+	return b.String()
 }
