@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // notifyFlags are the keyspace notification classes sessionscope needs (DESIGN.md),
@@ -39,7 +41,7 @@ func startRedis(ctx context.Context, bin string) (*redisServer, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := testredis.FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
@@ -62,15 +64,6 @@ func startRedis(ctx context.Context, bin string) (*redisServer, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("redis-server did not start: %w", lastErr)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *redisServer) waitReady(ctx context.Context, limit time.Duration) error {
