@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -485,5 +486,76 @@ func TestWatchProxyRealPHP(t *testing.T) {
 	}
 	if strings.Contains(w.dump(), flow.LoggedInID) {
 		t.Error("a full session id leaked into the output")
+	}
+}
+
+// TestWatchProxyLoginLoopRealPHP: a real PHP app whose session cookie carries a Domain
+// the browser refuses loops on login; through the proxy, `watch --json` names the loop
+// and its cause live. The fixed app, the same flow, yields neither.
+func TestWatchProxyLoginLoopRealPHP(t *testing.T) {
+	cases := []struct {
+		name   string
+		ini    []string
+		broken bool
+	}{
+		{"wrong cookie domain", []string{"session.cookie_domain=app.example.com"}, true},
+		{"fixed", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testredis.Start(t, testredis.Options{})
+			app := realapp.StartPHP(t, srv.Addr, tc.ini...)
+			port, err := testredis.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxyAddr := fmt.Sprintf("127.0.0.1:%d", port)
+			w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", proxyAddr)
+			w.waitLive()
+			proxied := *app
+			proxied.BaseURL = "http://" + proxyAddr
+			c := proxied.NewClient()
+			// Two login attempts, as a user stuck in the loop would make.
+			for attempt := 0; attempt < 2; attempt++ {
+				if _, err := c.Get("/index.php"); err != nil {
+					t.Fatal(err)
+				}
+				login, err := c.PostForm("/login.php?regen=true", url.Values{"user": {"ada"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				dash, err := c.Follow(login)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bounced := dash.Status == 302; bounced != tc.broken {
+					t.Fatalf("dashboard answered %d; broken=%v", dash.Status, tc.broken)
+				}
+			}
+			dashboards := 0
+			w.waitFor("the second dashboard exchange", func(l line) bool {
+				if l.Type == model.TypeExchange && strings.Contains(l.raw, "dashboard.php") {
+					dashboards++
+				}
+				return dashboards == 2
+			})
+			if !tc.broken {
+				for _, raw := range strings.Split(w.dump(), "\n") {
+					if strings.Contains(raw, `"rule":"login-loop"`) || strings.Contains(raw, `"rule":"cookie-rejected"`) {
+						t.Errorf("the fixed app produced %s", raw)
+					}
+				}
+				return
+			}
+			rejected := w.waitFor("cookie-rejected", func(l line) bool { return l.Type == model.TypeFinding && l.Rule == "cookie-rejected" })
+			loop := w.waitFor("login-loop", func(l line) bool { return l.Type == model.TypeFinding && l.Rule == "login-loop" })
+			if !strings.Contains(rejected.raw, "InvalidDomain") || !strings.Contains(rejected.raw, "Domain=app.example.com") {
+				t.Errorf("cookie-rejected does not name the reason and the attribute: %s", rejected.raw)
+			}
+			if !strings.Contains(loop.raw, "Root cause: cookie-rejected") {
+				t.Errorf("login-loop does not name its cause: %s", loop.raw)
+			}
+		})
 	}
 }

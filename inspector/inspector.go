@@ -6,6 +6,7 @@ package inspector
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
@@ -34,6 +35,7 @@ type Inspector struct {
 	hub     *stream.Hub
 	rules   *diagnose.Engine
 	tracker *tracker.Tracker
+	traffic *trafficRules
 }
 
 // New builds an inspector over store.
@@ -50,6 +52,7 @@ func New(store backend.Store, cfg Config) *Inspector {
 		hub:     hub,
 		rules:   rules,
 		tracker: tracker.New(cfg.Tracker, store, hub, rules),
+		traffic: newTrafficRules(),
 	}
 }
 
@@ -59,10 +62,23 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hu
 
 // PublishExchange hands an HTTP exchange (from the reverse proxy) to the stream, with
 // the process-wide sequence number. It never blocks.
-func (in *Inspector) PublishExchange(x *model.Exchange) { in.hub.Publish(x) }
+// The HTTP-side rules then replay that client's recent exchanges and publish the
+// findings that are new or changed.
+func (in *Inspector) PublishExchange(x *model.Exchange) {
+	in.hub.Publish(x)
+	for _, f := range in.traffic.observe(x) {
+		f.Time = f.LastSeen
+		in.hub.Publish(f)
+		in.traffic.record(f)
+	}
+}
 
-// Findings returns every finding so far.
-func (in *Inspector) Findings() []model.Finding { return in.rules.Findings() }
+// Findings returns every finding so far, store side and HTTP side, oldest first.
+func (in *Inspector) Findings() []model.Finding {
+	all := append(in.rules.Findings(), in.traffic.all()...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].FirstSeen.Before(all[j].FirstSeen) })
+	return all
+}
 
 // Stats returns the tracker's live counters.
 func (in *Inspector) Stats() *tracker.Stats { return in.tracker.Stats() }

@@ -121,7 +121,9 @@ type App struct {
 // StartPHP serves testdata/apps/php with php -S on a free loopback port, storing
 // sessions through phpredis in the Redis at redisAddr (host:port). Without php or its
 // redis extension the test is skipped (or fails under SESSIONSCOPE_REQUIRE_REAL=1).
-func StartPHP(t testing.TB, redisAddr string) *App {
+// ini settings ("session.cookie_domain=app.example.com") override the defaults, to break
+// the app on purpose.
+func StartPHP(t testing.TB, redisAddr string, ini ...string) *App {
 	t.Helper()
 	php := realenv.Need(t, "php", phpInstallHint)
 	out, err := exec.Command(php, "-m").Output()
@@ -135,7 +137,11 @@ func StartPHP(t testing.TB, redisAddr string) *App {
 	}
 	dir := appDir(t, "php")
 	return start(t, PHP, dir, func(port int) *exec.Cmd {
-		cmd := exec.Command(php, phpArgs(dir, redisAddr, port)...)
+		args := phpArgs(dir, redisAddr, port)
+		for _, setting := range ini {
+			args = append(args, "-d", setting) // later -d flags win: a test can break the app
+		}
+		cmd := exec.Command(php, args...)
 		cmd.Dir = dir
 		cmd.Env = filterEnv(os.Environ(), "PHP_CLI_SERVER_WORKERS")
 		return cmd
