@@ -44,7 +44,7 @@ type rejection struct {
 
 // AnalyzeExchanges replays HTTP exchanges (one browser, e.g. one HAR) through a
 // model of Chromium's cookie jar and returns the findings of the HTTP-side rules:
-// cookie-rejected, cookie-not-sent and login-loop. It annotates each session
+// cookie-rejected, cookie-not-sent, login-loop and session-id-in-url. It annotates each session
 // Set-Cookie with the jar's verdict (Stored, Reason).
 func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.Finding {
 	xs := append([]*model.Exchange(nil), exchanges...)
@@ -111,6 +111,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	cookieRejected(rs, &Recorder{e: e, rule: "cookie-rejected"}, cited)
 	cookieNotSent(rs, &Recorder{e: e, rule: "cookie-not-sent"}, cited)
 	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
+	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession)
 	strippedNotice(rs, &Recorder{e: e, rule: "sanitized-har"}, opts, missing)
 	return e.Findings()
 }

@@ -52,6 +52,9 @@ func TestAnalyzeExchanges(t *testing.T) {
 			{"login-loop", model.SeverityError, []string{"cause cannot be told"}},
 			{"sanitized-har", model.SeverityInfo, []string{"not reached: whether the browser rejected"}},
 		}},
+		{name: "session id in the query string", file: "sid_in_url.har", want: []want{
+			{"session-id-in-url", model.SeverityWarning, []string{"PHPSESSID", "query parameter PHPSESSID", "session.use_only_cookies", "x3", "a1b2…a3"}},
+		}},
 		{name: "fixed twin", file: "fixed.har"},
 	}
 	for _, tc := range tests {
@@ -94,5 +97,16 @@ func TestAnalyzeExchangesAnnotatesVerdicts(t *testing.T) {
 	sc := xs[2].SetCookies[0]
 	if sc.Stored == nil || *sc.Stored || sc.Reason != "InvalidDomain" {
 		t.Fatalf("verdict not annotated: %+v", sc)
+	}
+}
+
+// A finding about an id in a URL must not repeat the id.
+func TestSessionIDInURLDoesNotLeakTheID(t *testing.T) {
+	xs, _ := readHAR(t, "sid_in_url.har")
+	for _, f := range AnalyzeExchanges(xs, AnalyzeOptions{}) {
+		text := f.Title + f.Detail + f.Fix + strings.Join(f.Evidence, "\n")
+		if strings.Contains(text, "a1b2c3d4e5f6a7b8c9d0e1f2a3") {
+			t.Errorf("%s finding contains the full session id: %s", f.Rule, text)
+		}
 	}
 }
