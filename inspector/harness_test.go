@@ -201,18 +201,6 @@ func (h *harness) events(keys ...string) []*model.Event {
 	return out
 }
 
-func (h *harness) findings(rule string) []*model.Finding {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*model.Finding
-	for _, o := range h.objs {
-		if f, ok := o.(*model.Finding); ok && f.Rule == rule {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 func kinds(events []*model.Event) string {
 	var out []string
 	for _, e := range events {

@@ -37,17 +37,6 @@ func (pc *payloadCache) put(s *session, c *cachedPayload) {
 	}
 }
 
-// touch marks c as recently used.
-func (pc *payloadCache) touch(c *cachedPayload) {
-	if c == nil || pc.head == c {
-		return
-	}
-	pc.unlink(c)
-	c.next = pc.head
-	pc.head.prev = c
-	pc.head = c
-}
-
 // drop removes the session's payload from the cache.
 func (pc *payloadCache) drop(s *session) {
 	if s.payload != nil {

@@ -120,11 +120,6 @@ func carries(newer, older *cachedPayload) bool {
 	return true
 }
 
-// sameContent reports whether both payloads hold exactly the same fields and values.
-func sameContent(a, b *cachedPayload) bool {
-	return carries(a, b) && len(a.fields) == len(b.fields)
-}
-
 // changedFields lists the top-level fields that were added, removed or changed, and
 // whether anything outside framework bookkeeping changed at all.
 func changedFields(before, after *cachedPayload) (changed []string, added []string) {
