@@ -1,7 +1,8 @@
 package tracker
 
 // payloadCache bounds the decoded payloads kept for live sessions by bytes, evicting
-// the least recently used. It is owned by the tracker goroutine.
+// the least recently written: a session written lately is the one whose next update,
+// regeneration or end needs its payload. It is owned by the tracker goroutine.
 type payloadCache struct {
 	limit      int64
 	used       int64
