@@ -37,6 +37,12 @@ type Config struct {
 	ProxyTo     []string // --proxy-to URL, repeatable: the app's upstream(s)
 	ProxyListen string   // --proxy-listen, SESSIONSCOPE_PROXY_LISTEN: default 127.0.0.1:7080
 	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
+	ExchangeLog int      // --exchange-log: exchanges kept for the Requests screen and the API; default 10000
+
+	// SessionCookies are custom session cookie names, --session-cookie NAME=FRAMEWORK,
+	// repeatable (watch, serve, analyze); SESSIONSCOPE_SESSION_COOKIE (comma-separated).
+	SessionCookies []string
+	cookieMappings []framework.CookieMapping // parsed from SessionCookies by Validate
 
 	proxyUpstreams []*url.URL // parsed from ProxyTo by Validate
 
@@ -130,7 +136,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, help)
 		fs.PrintDefaults()
 	}
-	var prefixes, markers, hosts, proxyTo stringList
+	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
 	fs.StringVar(&cfg.RedisURL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
@@ -145,6 +151,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `URL` and record every exchange, repeatable (several: round-robin)")
 	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
 	fs.BoolVar(&cfg.Sticky, "sticky", false, "pin each client to one upstream by a cookie, as a load balancer's session affinity would")
+	fs.IntVar(&cfg.ExchangeLog, "exchange-log", envInt(getenv, "SESSIONSCOPE_EXCHANGE_LOG", 10000), "how many proxied exchanges to keep (about 1 KB each; bodies are never kept) [SESSIONSCOPE_EXCHANGE_LOG]")
+	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	cfg.Color = "auto"
 	if command == "watch" {
 		fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
@@ -171,6 +179,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	cfg.AllowedHosts = hosts
 	cfg.ProxyTo = proxyTo
+	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	return cfg, cfg.Validate()
 }
 
@@ -199,6 +208,8 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&cfg.Exchanges, "exchanges", false, "print the HAR's exchanges too (cookie values and session ids masked)")
 	fs.StringVar(&cfg.FailOn, "fail-on", "warning", "exit 1 when a finding is this severe or worse: error, warning or info")
 	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
+	var sessionCookies stringList
+	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -221,6 +232,7 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	default:
 		return cfg, fmt.Errorf("%w: analyze takes one HAR file, got %d: %s", errUsage, len(positional), strings.Join(positional, " "))
 	}
+	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	return cfg, cfg.Validate()
 }
 
@@ -269,6 +281,12 @@ func (c *Config) Validate() error {
 		}
 		c.proxyUpstreams = append(c.proxyUpstreams, u)
 	}
+	if c.ExchangeLog < 1 {
+		return fmt.Errorf("%w: --exchange-log %d: want at least 1", errUsage, c.ExchangeLog)
+	}
+	if err := c.parseSessionCookies(); err != nil {
+		return err
+	}
 	c.frameworks = nil
 	if !c.NoDefaultPrefixes {
 		c.frameworks = framework.Builtin()
@@ -289,6 +307,9 @@ func (c *Config) Validate() error {
 func (c *Config) validateAnalyze() error {
 	if c.HARPath == "" {
 		return fmt.Errorf("%w: analyze needs a HAR file (or - for stdin)", errUsage)
+	}
+	if err := c.parseSessionCookies(); err != nil {
+		return err
 	}
 	switch c.FailOn {
 	case "error", "warning", "info":
@@ -337,4 +358,24 @@ func envDuration(getenv func(string) string, name string, def time.Duration) tim
 		return d
 	}
 	return def
+}
+
+const sessionCookieUsage = "custom session cookie `NAME=FRAMEWORK` (framework: php, express, spring, django, rails, flask, gorilla, ... as in the framework table), repeatable [SESSIONSCOPE_SESSION_COOKIE, comma-separated]"
+
+// parseSessionCookies checks --session-cookie NAME=FRAMEWORK against the framework
+// table, since the framework decides how the cookie value becomes a store id.
+func (c *Config) parseSessionCookies() error {
+	c.cookieMappings = nil
+	for _, spec := range c.SessionCookies {
+		name, fw, ok := strings.Cut(spec, "=")
+		name, fw = strings.TrimSpace(name), strings.TrimSpace(fw)
+		if !ok || name == "" || fw == "" {
+			return fmt.Errorf("%w: --session-cookie %q: want NAME=FRAMEWORK, e.g. --session-cookie myapp_sid=express", errUsage, spec)
+		}
+		if !framework.Known(fw) {
+			return fmt.Errorf("%w: --session-cookie %q: unknown framework %q; known: %s", errUsage, spec, fw, strings.Join(framework.Names(), ", "))
+		}
+		c.cookieMappings = append(c.cookieMappings, framework.CookieMapping{CookieName: name, Framework: fw})
+	}
+	return nil
 }

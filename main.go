@@ -84,10 +84,11 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
-	}})
+	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings})
 	if len(cfg.proxyUpstreams) > 0 {
 		proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: cfg.ProxyListen, Upstreams: cfg.proxyUpstreams,
-			Sticky: cfg.Sticky, Sink: in.PublishExchange, Logger: logger})
+			Sticky: cfg.Sticky, Sink: in.PublishExchange, Logger: logger, RingSize: cfg.ExchangeLog,
+			Mapping: framework.RefMapper(cfg.cookieMappings)})
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}

@@ -15,24 +15,27 @@ const maxExchangesPerClient = 200
 // login-loop) on proxied exchanges as they arrive. Each client (address and
 // User-Agent) is one browser with its own cookie jar, as in a HAR.
 type trafficRules struct {
+	opts      diagnose.AnalyzeOptions
 	mu        sync.Mutex
 	byClient  map[model.Client][]*model.Exchange
 	findings  map[string]model.Finding // by id, as last published
 	published map[string]string        // id -> signature of what was published
 }
 
-func newTrafficRules() *trafficRules {
-	return &trafficRules{byClient: map[model.Client][]*model.Exchange{},
+func newTrafficRules(opts diagnose.AnalyzeOptions) *trafficRules {
+	return &trafficRules{opts: opts, byClient: map[model.Client][]*model.Exchange{},
 		findings: map[string]model.Finding{}, published: map[string]string{}}
 }
 
-// observe adds an exchange and returns the findings that are new or changed.
-func (r *trafficRules) observe(x *model.Exchange) []*model.Finding {
+// observe adds an exchange and returns it annotated with the cookie verdicts (a copy
+// of its own) and the findings that are new or changed.
+func (r *trafficRules) observe(x *model.Exchange) (*model.Exchange, []*model.Finding) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The replay annotates Set-Cookie verdicts, and the published exchange may be
-	// read by subscribers right now: analyse a copy.
-	hist := append(r.byClient[x.Client], x.Clone())
+	// The replay annotates the history's exchanges again on every call: keep them
+	// private and hand out a copy.
+	own := x.Clone()
+	hist := append(r.byClient[x.Client], own)
 	if len(hist) > maxExchangesPerClient {
 		hist = hist[len(hist)-maxExchangesPerClient:]
 	}
@@ -41,7 +44,9 @@ func (r *trafficRules) observe(x *model.Exchange) []*model.Finding {
 		r.byClient = map[model.Client][]*model.Exchange{x.Client: hist}
 	}
 	var changed []*model.Finding
-	for _, f := range diagnose.AnalyzeExchanges(hist, diagnose.AnalyzeOptions{}) {
+	found := diagnose.AnalyzeExchanges(hist, r.opts)
+	annotated := own.Clone()
+	for _, f := range found {
 		sig := f.LastSeen.String() + "|" + itoa(f.Count) + "|" + f.Detail
 		if r.published[f.ID] == sig {
 			continue
@@ -50,7 +55,7 @@ func (r *trafficRules) observe(x *model.Exchange) []*model.Finding {
 		f := f
 		changed = append(changed, &f)
 	}
-	return changed
+	return annotated, changed
 }
 
 func (r *trafficRules) record(f *model.Finding) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/diagnose"
+	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -26,16 +27,21 @@ const DefaultQueueSize = 1 << 19
 type Config struct {
 	Tracker   tracker.Config
 	QueueSize int // raw event queue capacity; default DefaultQueueSize
+	// ExchangeLog is how many exchanges are kept for Exchanges; default DefaultExchangeLog.
+	ExchangeLog int
+	// Cookies are custom session cookie names (--session-cookie), added to the builtin table.
+	Cookies []framework.CookieMapping
 }
 
 // Inspector watches one store.
 type Inspector struct {
-	cfg     Config
-	store   backend.Store
-	hub     *stream.Hub
-	rules   *diagnose.Engine
-	tracker *tracker.Tracker
-	traffic *trafficRules
+	cfg       Config
+	store     backend.Store
+	hub       *stream.Hub
+	rules     *diagnose.Engine
+	tracker   *tracker.Tracker
+	traffic   *trafficRules
+	exchanges *exchangeLog
 }
 
 // New builds an inspector over store.
@@ -47,12 +53,13 @@ func New(store backend.Store, cfg Config) *Inspector {
 	hub := stream.NewHub()
 	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window})
 	return &Inspector{
-		cfg:     cfg,
-		store:   store,
-		hub:     hub,
-		rules:   rules,
-		tracker: tracker.New(cfg.Tracker, store, hub, rules),
-		traffic: newTrafficRules(),
+		cfg:       cfg,
+		store:     store,
+		hub:       hub,
+		rules:     rules,
+		tracker:   tracker.New(cfg.Tracker, store, hub, rules),
+		traffic:   newTrafficRules(diagnose.AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies)}),
+		exchanges: newExchangeLog(cfg.ExchangeLog),
 	}
 }
 
@@ -65,8 +72,10 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hu
 // The HTTP-side rules then replay that client's recent exchanges and publish the
 // findings that are new or changed.
 func (in *Inspector) PublishExchange(x *model.Exchange) {
-	in.hub.Publish(x)
-	for _, f := range in.traffic.observe(x) {
+	annotated, changed := in.traffic.observe(x)
+	in.hub.Publish(annotated)
+	in.exchanges.add(annotated)
+	for _, f := range changed {
 		f.Time = f.LastSeen
 		in.hub.Publish(f)
 		in.traffic.record(f)

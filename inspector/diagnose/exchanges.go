@@ -23,6 +23,9 @@ type AnalyzeOptions struct {
 	ValuesStripped bool
 	// CookiesAbsent marks a HAR without any cookie (traffic.HARSummary.CookiesAbsent).
 	CookiesAbsent bool
+	// Mapping turns a cookie into a session ref for the blocked-cookie annotations.
+	// Default: none (blocked cookies carry no ref).
+	Mapping func(name, value string) (ref string, ok bool)
 }
 
 // replayed is one exchange after it went through the browser model.
@@ -45,7 +48,8 @@ type rejection struct {
 // AnalyzeExchanges replays HTTP exchanges (one browser, e.g. one HAR) through a
 // model of Chromium's cookie jar and returns the findings of the HTTP-side rules:
 // cookie-rejected, cookie-not-sent, login-loop and session-id-in-url. It annotates each session
-// Set-Cookie with the jar's verdict (Stored, Reason).
+// Set-Cookie with the jar's verdict (Stored, Reason) and each exchange with the session
+// cookies the jar held back (CookiesBlocked).
 func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.Finding {
 	xs := append([]*model.Exchange(nil), exchanges...)
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
@@ -80,10 +84,22 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 				r.sentJar[c.Name] = true
 			}
 		}
+		x.CookiesBlocked = x.CookiesBlocked[:0]
 		for _, b := range blocked {
-			if isSession(b.Cookie.Name) {
-				r.blocked = append(r.blocked, b)
+			if !isSession(b.Cookie.Name) || len(b.Reasons) == 0 {
+				continue
 			}
+			r.blocked = append(r.blocked, b)
+			_, why, _ := notSentText(b.Reasons[0], b.Cookie, r)
+			ref := ""
+			if opts.Mapping != nil && !x.ValuesStripped {
+				ref, _ = opts.Mapping(b.Cookie.Name, b.Cookie.Value)
+			}
+			x.CookiesBlocked = append(x.CookiesBlocked, model.BlockedCookie{
+				Name: b.Cookie.Name, SessionRef: ref, Reason: string(b.Reasons[0]), Detail: why})
+		}
+		if len(x.CookiesBlocked) == 0 {
+			x.CookiesBlocked = nil
 		}
 		for i := range x.SetCookies {
 			sc := &x.SetCookies[i]

@@ -336,3 +336,21 @@ func isSecureCookie(v string) bool {
 	}
 	return strings.Contains(rest, "|")
 }
+
+// cookieFrameworks are the names --session-cookie accepts: the frameworks whose
+// cookie value decodeCookie knows how to turn into a store id.
+var cookieFrameworks = []string{"php", "symfony", "laravel", "express", "spring", "django", "rails", "flask", "gorilla", "plain"}
+
+// Known reports whether a custom session cookie may name this framework ("plain":
+// the cookie value is the store id).
+func Known(fw string) bool {
+	for _, n := range cookieFrameworks {
+		if n == fw {
+			return true
+		}
+	}
+	return false
+}
+
+// Names lists the frameworks Known accepts, for messages.
+func Names() []string { return append([]string(nil), cookieFrameworks...) }

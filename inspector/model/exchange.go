@@ -31,6 +31,9 @@ type Exchange struct {
 	SetCookies  []SetCookie  `json:"set_cookies"`
 	SessionRef  string       `json:"session_ref,omitempty"` // the session the request carried
 	Source      string       `json:"source,omitempty"`      // SourceProxy or SourceHAR
+	// CookiesBlocked are the session cookies the browser held but would not send on
+	// this request, with Chromium's reason (filled by the cookie-rule replay).
+	CookiesBlocked []BlockedCookie `json:"cookies_blocked,omitempty"`
 
 	// Internal annotations for traffic consumers and diagnosis rules; never serialised.
 
@@ -47,6 +50,19 @@ type Exchange struct {
 	RawURL string `json:"-"`
 	// RawLocation is the unmasked Location header.
 	RawLocation string `json:"-"`
+	// RawReferer is the unmasked Referer request header; it may hold session ids.
+	RawReferer string `json:"-"`
+	// InjectedHeaders are response header lines that carry CR/LF-smuggled request input
+	// or a raw CR/LF (response splitting), found at capture time; values masked.
+	InjectedHeaders []string `json:"-"`
+}
+
+// BlockedCookie is a cookie the browser held but did not send, and why.
+type BlockedCookie struct {
+	Name       string `json:"name"`
+	SessionRef string `json:"session_ref,omitempty"`
+	Reason     string `json:"reason"`           // Chromium's name, e.g. NotOnPath
+	Detail     string `json:"detail,omitempty"` // the attribute at fault and the URL, in words
 }
 
 // Client is the requesting client of an exchange.
@@ -109,6 +125,8 @@ func (x *Exchange) MarshalJSON() ([]byte, error) {
 func (x *Exchange) Clone() *Exchange {
 	c := *x
 	c.CookiesSent = append([]SentCookie(nil), x.CookiesSent...)
+	c.CookiesBlocked = append([]BlockedCookie(nil), x.CookiesBlocked...)
+	c.InjectedHeaders = append([]string(nil), x.InjectedHeaders...)
 	c.SetCookies = make([]SetCookie, len(x.SetCookies))
 	for i, sc := range x.SetCookies {
 		if sc.Expires != nil {
