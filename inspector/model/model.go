@@ -71,6 +71,10 @@ type SessionInfo struct {
 	ID        string `json:"id"`
 	Framework string `json:"framework"`
 	KeyPrefix string `json:"key_prefix"`
+
+	// StoreID is the full store id, for rules that study ids (weak-session-id). It is a
+	// bearer credential: never serialised.
+	StoreID string `json:"-"`
 }
 
 // Event is one lifecycle event (`type: event`).

@@ -788,8 +788,9 @@ func (t *Tracker) fillFromSession(ev *model.Event, s *session, c *cachedPayload)
 }
 
 func (t *Tracker) info(s *session) model.SessionInfo {
-	return model.SessionInfo{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs),
-		Framework: s.fw.Name, KeyPrefix: s.fw.Prefix}
+	id := s.storeID()
+	return model.SessionInfo{Ref: s.refString(), ID: model.ShowID(id, t.cfg.RevealIDs),
+		Framework: s.fw.Name, KeyPrefix: s.fw.Prefix, StoreID: id}
 }
 
 func (t *Tracker) emitGap(raw backend.RawEvent) {
