@@ -38,6 +38,7 @@ type Config struct {
 	ProxyListen string   // --proxy-listen, SESSIONSCOPE_PROXY_LISTEN: default 127.0.0.1:7080
 	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
 	ExchangeLog int      // --exchange-log: exchanges kept for the Requests screen and the API; default 10000
+	HAROut      string   // --har-out FILE: also write every proxied exchange to a HAR 1.2 file; default none
 
 	// SessionCookies are custom session cookie names, --session-cookie NAME=FRAMEWORK,
 	// repeatable (watch, serve, analyze); SESSIONSCOPE_SESSION_COOKIE (comma-separated).
@@ -151,6 +152,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `URL` and record every exchange, repeatable (several: round-robin)")
 	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
 	fs.BoolVar(&cfg.Sticky, "sticky", false, "pin each client to one upstream by a cookie, as a load balancer's session affinity would")
+	fs.StringVar(&cfg.HAROut, "har-out", "", "write every proxied exchange to this HAR `file` as it happens, to analyze later (sessionscope analyze FILE); needs --proxy-to. "+
+		"The file holds live session cookies and ids unmasked: keep it private and use test accounts")
 	fs.IntVar(&cfg.ExchangeLog, "exchange-log", envInt(getenv, "SESSIONSCOPE_EXCHANGE_LOG", 10000), "how many proxied exchanges to keep (about 1 KB each; bodies are never kept) [SESSIONSCOPE_EXCHANGE_LOG]")
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	cfg.Color = "auto"
@@ -280,6 +283,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: --proxy-to %q: want the app's base URL, e.g. --proxy-to http://127.0.0.1:8080", errUsage, raw)
 		}
 		c.proxyUpstreams = append(c.proxyUpstreams, u)
+	}
+	if c.HAROut != "" && len(c.ProxyTo) == 0 {
+		return fmt.Errorf("%w: --har-out %s needs --proxy-to: only proxied traffic is captured", errUsage, c.HAROut)
 	}
 	if c.ExchangeLog < 1 {
 		return fmt.Errorf("%w: --exchange-log %d: want at least 1", errUsage, c.ExchangeLog)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/term"
@@ -21,6 +22,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/inspector/traffic"
 	"github.com/sessionscope/sessionscope/output"
@@ -86,8 +88,28 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings})
 	if len(cfg.proxyUpstreams) > 0 {
+		sink := in.PublishExchange
+		if cfg.HAROut != "" {
+			har, err := traffic.CreateHARFile(cfg.HAROut, traffic.HARWriterOptions{})
+			if err != nil {
+				return fmt.Errorf("--har-out: %w", err)
+			}
+			defer func() {
+				if err := har.Close(); err != nil {
+					logger.Error("har-out: the capture may be incomplete", "file", cfg.HAROut, "err", err)
+				}
+			}()
+			var warnOnce sync.Once // a write error sticks: say it once
+			sink = func(x *model.Exchange) {
+				if err := har.Add(x); err != nil && !errors.Is(err, traffic.ErrHARClosed) {
+					warnOnce.Do(func() { logger.Error("har-out: exchanges are no longer written", "file", cfg.HAROut, "err", err) })
+				}
+				in.PublishExchange(x)
+			}
+			fmt.Fprintf(stderr, "sessionscope: writing proxied exchanges to %s (it holds live session cookies: keep it private)\n", cfg.HAROut)
+		}
 		proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: cfg.ProxyListen, Upstreams: cfg.proxyUpstreams,
-			Sticky: cfg.Sticky, Sink: in.PublishExchange, Logger: logger, RingSize: cfg.ExchangeLog,
+			Sticky: cfg.Sticky, Sink: sink, Logger: logger, RingSize: cfg.ExchangeLog,
 			Mapping: framework.RefMapper(cfg.cookieMappings)})
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
