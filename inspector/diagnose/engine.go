@@ -60,7 +60,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	return &Engine{
 		cfg:      cfg,
-		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry()},
+		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry(), newWeakSessionID()},
 		findings: map[string]*model.Finding{},
 		dirty:    map[string]bool{},
 	}

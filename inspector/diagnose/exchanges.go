@@ -47,7 +47,8 @@ type rejection struct {
 
 // AnalyzeExchanges replays HTTP exchanges (one browser, e.g. one HAR) through a
 // model of Chromium's cookie jar and returns the findings of the HTTP-side rules:
-// cookie-rejected, cookie-not-sent, login-loop and session-id-in-url. It annotates each session
+// cookie-rejected, cookie-not-sent, login-loop, session-id-in-url, cookie-flags,
+// sensitive-data-in-cookie, header-injection and weak-session-id. It annotates each session
 // Set-Cookie with the jar's verdict (Stored, Reason) and each exchange with the session
 // cookies the jar held back (CookiesBlocked).
 func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.Finding {
@@ -128,6 +129,10 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	cookieNotSent(rs, &Recorder{e: e, rule: "cookie-not-sent"}, cited)
 	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
 	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession)
+	cookieFlags(rs, &Recorder{e: e, rule: "cookie-flags"}, isSession)
+	sensitiveDataInCookie(rs, &Recorder{e: e, rule: "sensitive-data-in-cookie"})
+	headerInjection(rs, &Recorder{e: e, rule: "header-injection"})
+	weakSessionIDs(rs, &Recorder{e: e, rule: "weak-session-id"}, isSession, opts.Cookies)
 	strippedNotice(rs, &Recorder{e: e, rule: "sanitized-har"}, opts, missing)
 	return e.Findings()
 }

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/sessionscope/sessionscope/inspector/model"
@@ -15,7 +16,8 @@ const minIDLength = 16
 // like a session cookie, or as the value of a session cookie appearing in the query
 // string or the path. URLs end up in server and proxy logs, browser history, Referer
 // headers and shared links, so the id leaks, and a URL-borne id invites fixation
-// (seed rule 5: do not append the SID to URLs).
+// (seed rule 5: do not append the SID to URLs). A session id in a request's Referer
+// is the previous page's URL leaking it to whoever received the request.
 func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) {
 	ids := map[string]string{} // cookie value -> cookie name
 	for _, r := range rs {
@@ -31,26 +33,7 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 		}
 	}
 	for _, r := range rs {
-		where, name := "", ""
-		for param := range r.u.Query() {
-			if isSession(param) {
-				where, name = "query parameter "+param, param
-				break
-			}
-		}
-		if where == "" {
-			for v, cookie := range ids {
-				switch {
-				case strings.Contains(r.u.RawQuery, v):
-					where, name = "query string", cookie
-				case strings.Contains(r.u.Path, v):
-					where, name = "path", cookie
-				}
-				if where != "" {
-					break
-				}
-			}
-		}
+		where, name := idInURL(r.u, ids, isSession)
 		if where == "" {
 			continue
 		}
@@ -68,4 +51,81 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 			Time:     r.x.Start,
 		})
 	}
+	// The Referer repeats the previous page's URL: an id in it went to whoever
+	// received this request.
+	for _, r := range rs {
+		if r.x.RawReferer == "" {
+			continue
+		}
+		ru, err := url.Parse(r.x.RawReferer)
+		if err != nil || ru.Host == "" {
+			continue
+		}
+		where, name := idInURL(ru, ids, isSession)
+		if where == "" {
+			continue
+		}
+		shown := maskIDsInURL(r.x.RawReferer, ru, ids, isSession)
+		detail := fmt.Sprintf("The request to %s was sent with a Referer, the address of the page the user came from (%s), that carries the %s session id in its %s. ",
+			describeURL(r.u), shown, name, where)
+		if !strings.EqualFold(ru.Hostname(), r.u.Hostname()) {
+			detail += fmt.Sprintf("So the id leaked to %s — another site, its logs and its analytics — and whoever reads them can take over the session while it lives. "+
+				"(Browsers cut a cross-site Referer to the origin by default, so that page sets a looser Referrer-Policy, or the browser is old.)", r.u.Hostname())
+		} else {
+			detail += "Every request that page makes (images, scripts, links to other sites) repeats the id in a header that ends up in logs, " +
+				"and a link to another site hands it over."
+		}
+		rec.Report(Report{
+			Cause:    "referer\x00" + r.u.Host + "\x00" + name,
+			Severity: model.SeverityWarning,
+			Title:    "Session id leaked in the Referer to " + r.u.Host,
+			Detail:   detail,
+			Fix: "Carry the session id only in a cookie (seed rule 5), and keep URLs out of the Referer: Referrer-Policy: strict-origin-when-cross-origin or no-referrer. " +
+				"PHP: session.use_only_cookies = 1 and session.use_trans_sid = 0 in php.ini, and header('Referrer-Policy: no-referrer'). " +
+				"Node: never put req.sessionID into links or redirects, and res.set('Referrer-Policy', 'no-referrer') (helmet sets a safe policy).",
+			Session:  r.x.SessionRef,
+			Exchange: r.x.ID,
+			Evidence: fmt.Sprintf("%s: Referer %s carries the session id in its %s", evidencePrefix(r.x), shown, where),
+			Time:     r.x.Start,
+		})
+	}
+}
+
+// idInURL says where a URL carries a session id: a query parameter named like a
+// session cookie, or a known session cookie value in the query string or the path.
+func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (where, name string) {
+	for param := range u.Query() {
+		if isSession(param) {
+			return "query parameter " + param, param
+		}
+	}
+	for v, cookie := range ids {
+		switch {
+		case strings.Contains(u.RawQuery, v):
+			return "query string", cookie
+		case strings.Contains(u.Path, v):
+			return "path", cookie
+		}
+	}
+	return "", ""
+}
+
+// maskIDsInURL writes a URL for a finding with its session ids masked: known
+// session cookie values anywhere, and the values of session-named query parameters.
+func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool) string {
+	for v := range ids {
+		raw = strings.ReplaceAll(raw, v, model.Mask(v))
+	}
+	for param, vals := range u.Query() {
+		if !isSession(param) {
+			continue
+		}
+		for _, v := range vals {
+			if v != "" {
+				raw = strings.ReplaceAll(raw, param+"="+url.QueryEscape(v), param+"="+model.Mask(v))
+				raw = strings.ReplaceAll(raw, param+"="+v, param+"="+model.Mask(v))
+			}
+		}
+	}
+	return raw
 }

@@ -556,6 +556,8 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 			cookieLines = append(cookieLines, h.value)
 		case "upgrade":
 			x.Upgraded = strings.EqualFold(h.value, "websocket")
+		case "referer":
+			x.RawReferer = h.value
 		}
 	}
 	for _, h := range e.respHeaders {
@@ -571,6 +573,7 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 			}
 		}
 	}
+	x.InjectedHeaders = harInjectedHeaders(e, x.RawReferer, p.mapping)
 	if x.RawLocation == "" {
 		x.RawLocation = e.redirectURL
 	}

@@ -128,6 +128,10 @@ type capture struct {
 	headersSent time.Time
 	upgraded    bool
 	err         string
+	// injectable marks a request whose URL or Referer carries a CR/LF; only then is
+	// the response's header kept (respHeader) for the response-splitting check.
+	injectable bool
+	respHeader http.Header
 }
 
 type captureKey struct{}
@@ -135,7 +139,7 @@ type captureKey struct{}
 // ServeHTTP proxies one request and records it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := &capture{setSticky: -1}
+	c := &capture{setSticky: -1, injectable: requestMayInject(r)}
 	c.upstream, c.setSticky = p.pick(r)
 	rec := &recorder{ResponseWriter: w, c: c}
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), captureKey{}, c)))
@@ -218,6 +222,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	c.status = res.StatusCode
 	c.location = res.Header.Get("Location")
 	c.setCookies = append([]string(nil), res.Header.Values("Set-Cookie")...)
+	if c.injectable {
+		c.respHeader = res.Header.Clone()
+	}
 	if c.setSticky >= 0 {
 		res.Header.Add("Set-Cookie", (&http.Cookie{Name: StickyCookie, Value: strconv.Itoa(c.setSticky),
 			Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
@@ -273,6 +280,11 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 		skip = StickyCookie
 	}
 	x.CookiesSent, x.SessionRef = sentCookies(r.Header.Values("Cookie"), p.mapping, skip)
+	x.RawReferer = r.Header.Get("Referer")
+	if c.injectable && c.respHeader != nil {
+		x.InjectedHeaders = injectedHeaders(crlfPayloads(r.URL.EscapedPath()+"?"+r.URL.RawQuery, x.RawReferer),
+			responseHeaderLines(c.respHeader), p.mapping)
+	}
 	for _, line := range c.setCookies {
 		x.SetCookies = append(x.SetCookies, parseSetCookie(line, p.mapping))
 	}

@@ -1,0 +1,618 @@
+package diagnose
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// Thresholds of weak-session-id. Seed rule 7: long and unpredictable ids, never
+// sequential. 128 bits is what OWASP's session guidance and PHP's defaults give;
+// below 64 an id is within reach of guessing.
+const (
+	minIDsAssessed   = 100  // distinct ids before anything is said
+	maxIDsKept       = 2000 // ids a sample keeps (the most recent ones)
+	wantIDBits       = 128
+	guessableIDBits  = 64
+	fipsBlockBits    = 20000 // FIPS 140-2's statistical tests run on 20,000 bits
+	maxFIPSBlocks    = 4
+	maxIDLen         = 256 // characters of an id looked at
+	maxIDSamples     = 64  // samples a store-side rule keeps (one per framework/prefix)
+	uniformZ         = 6.0 // chi-square z beyond which a position is not uniform
+	uuidV4RandomBits = 122
+)
+
+// idSample collects distinct session ids of one kind (a key prefix, a cookie) and
+// judges them. Memory is bounded: it keeps the latest maxIDsKept ids.
+type idSample struct {
+	ring  []string
+	next  int
+	has   map[string]struct{}
+	total int // distinct ids added, forgotten ones included
+}
+
+func newIDSample() *idSample {
+	return &idSample{has: map[string]struct{}{}}
+}
+
+// add records an id and reports whether it was new to the sample.
+func (s *idSample) add(id string) bool {
+	if id == "" {
+		return false
+	}
+	if len(id) > maxIDLen {
+		id = id[:maxIDLen]
+	}
+	if _, ok := s.has[id]; ok {
+		return false
+	}
+	if len(s.ring) < maxIDsKept {
+		s.ring = append(s.ring, id)
+	} else {
+		delete(s.has, s.ring[s.next])
+		s.ring[s.next] = id
+		s.next = (s.next + 1) % maxIDsKept
+	}
+	s.has[id] = struct{}{}
+	s.total++
+	return true
+}
+
+// due reports whether the sample just reached a size worth judging: 100, 200, 500,
+// 1000, 2000, 5000, ... distinct ids (the kept ones are the latest maxIDsKept).
+// Judging at a few sizes rather than on every id bounds the work — an inventory of
+// a million sessions is judged 15 times — and the chance that a random sample fails
+// a statistical test by luck.
+func (s *idSample) due() bool {
+	n := s.total
+	if n < minIDsAssessed {
+		return false
+	}
+	for n%10 == 0 {
+		n /= 10
+	}
+	return n == 1 || n == 2 || n == 5
+}
+
+// ids returns the kept ids, oldest first.
+func (s *idSample) ids() []string {
+	if len(s.ring) < maxIDsKept {
+		return s.ring
+	}
+	return append(append([]string(nil), s.ring[s.next:]...), s.ring[:s.next]...)
+}
+
+// idAssessment is the verdict on a sample.
+type idAssessment struct {
+	IDs          int     // ids judged
+	Length       int     // characters of the most common length
+	Alphabet     string  // name of the character set
+	AlphabetSize int     // characters in it
+	BoundBits    float64 // varying characters × log2(AlphabetSize): the most the ids can hold
+	Bits         float64 // estimated entropy
+	Constant     int     // positions with the same character in every id
+	Skewed       int     // positions that vary, but less than random characters would
+	Sequential   bool    // the ids, read as numbers, sit close together
+	MedianGap    *big.Int
+	FIPSRun      bool     // enough bits for FIPS 140-2 (fipsBlockBits)
+	FIPSFailed   []string // FIPS 140-2 tests failed
+	Reasons      []string // why the ids are weak, in words; empty: not weak
+	Severity     model.Severity
+}
+
+// Weak reports whether the ids are weak.
+func (a idAssessment) Weak() bool { return len(a.Reasons) > 0 }
+
+// knownAlphabets are the character sets ids are written in, in index order (so that
+// a character's index is the value it encodes), smallest first.
+var knownAlphabets = []struct{ name, chars string }{
+	{"decimal digits", "0123456789"},
+	{"hex", "0123456789abcdef"},
+	{"hex", "0123456789ABCDEF"},
+	{"PHP 5-bit (0-9a-v)", "0123456789abcdefghijklmnopqrstuv"},
+	{"base32", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"},
+	{"base32", "abcdefghijklmnopqrstuvwxyz234567"},
+	{"base32hex", "0123456789ABCDEFGHIJKLMNOPQRSTUV"},
+	{"base36", "0123456789abcdefghijklmnopqrstuvwxyz"},
+	{"base36", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+	{"alphanumeric", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+	{"PHP 6-bit (0-9a-zA-Z,-)", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,-"},
+	{"base64", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
+	{"base64url", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
+}
+
+// assess judges the sample.
+//
+// Entropy: for ids of the most common length, every character position is tested
+// for uniformity over the alphabet (Pearson's chi-square, Wilson–Hilferty z above
+// uniformZ). A position that passes counts for the full log2(alphabet size) — the
+// plug-in Shannon estimate is biased low on a few hundred samples and would fail a
+// random 128-bit hex id — and one that fails counts for log2 of the symbols it uses
+// if it is uniform over those, else for its Miller–Madow corrected Shannon entropy;
+// a constant position counts for nothing. The sum, bounded by length × log2(alphabet
+// size), is the estimate.
+//
+// FIPS 140-2 (monobit, poker, runs, long run) runs on the bits of the positions that
+// passed, characters written as their alphabet index in log2(alphabet size) bits,
+// only for power-of-two alphabets and only on full 20,000-bit blocks: the tests'
+// bounds are defined for that length and do not scale linearly, so below it they are
+// skipped, not stretched. A test must fail in two blocks (of up to four) to count:
+// one block fails by luck about once in a thousand (a run of 26 alone, 3 in 10,000),
+// and the rule judges a sample many times over a long watch. So FIPS needs 40,000
+// bits: 250 ids of 160 bits, 313 of 128.
+func (s *idSample) assess() idAssessment {
+	ids := s.ids()
+	a := idAssessment{IDs: len(ids), Severity: model.SeverityWarning}
+	if len(ids) == 0 {
+		return a
+	}
+	trimmed := make([]string, len(ids))
+	lengths := map[int]int{}
+	for i, id := range ids {
+		trimmed[i] = strings.TrimRight(id, "=") // base64 padding carries nothing
+		lengths[len(trimmed[i])]++
+	}
+	for l, n := range lengths {
+		if n > lengths[a.Length] || n == lengths[a.Length] && l > a.Length {
+			a.Length = l
+		}
+	}
+	var same []string
+	for _, id := range trimmed {
+		if len(id) == a.Length {
+			same = append(same, id)
+		}
+	}
+	L, n := a.Length, len(same)
+
+	// Positions with one character throughout (a fixed prefix, UUID dashes) carry
+	// nothing and do not say which alphabet the rest is written in.
+	constant := make([]bool, L)
+	for p := 0; p < L; p++ {
+		constant[p] = true
+		for _, id := range same[1:] {
+			if id[p] != same[0][p] {
+				constant[p] = false
+				break
+			}
+		}
+		if constant[p] {
+			a.Constant++
+		}
+	}
+	var seen [256]bool
+	for _, id := range same {
+		for p := 0; p < L; p++ {
+			if !constant[p] {
+				seen[id[p]] = true
+			}
+		}
+	}
+	alphabet := ""
+	for _, k := range knownAlphabets {
+		ok := true
+		for c := 0; c < 256 && ok; c++ {
+			ok = !seen[c] || strings.IndexByte(k.chars, byte(c)) >= 0
+		}
+		if ok {
+			a.Alphabet, alphabet = k.name, k.chars
+			break
+		}
+	}
+	if alphabet == "" {
+		var b []byte
+		for c := 0; c < 256; c++ {
+			if seen[c] {
+				b = append(b, byte(c))
+			}
+		}
+		alphabet, a.Alphabet = string(b), fmt.Sprintf("%d distinct characters", len(b))
+	}
+	k := len(alphabet)
+	a.AlphabetSize = k
+	var index [256]int
+	for i := range index {
+		index[i] = -1
+	}
+	for i := 0; i < k; i++ {
+		index[alphabet[i]] = i
+	}
+	perChar := 0.0
+	if k > 1 {
+		perChar = math.Log2(float64(k))
+	}
+
+	a.BoundBits = float64(L-a.Constant) * perChar
+	uniform := make([]bool, L)
+	counts := make([]int, k)
+	for p := 0; p < L; p++ {
+		if constant[p] || k < 2 {
+			continue
+		}
+		clear(counts)
+		for _, id := range same {
+			if i := index[id[p]]; i >= 0 {
+				counts[i]++
+			}
+		}
+		if chiSquareZ(counts, n) <= uniformZ {
+			uniform[p] = true
+			a.Bits += perChar
+			continue
+		}
+		a.Skewed++
+		a.Bits += min(skewedBits(counts, n), perChar)
+	}
+	// Java's UUID.randomUUID (Spring Session) and crypto.randomUUID: 122 random bits
+	// from a CSPRNG, the fixed version and variant characters aside. That is the
+	// one shape accepted under 128 bits, as long as only the variant character is
+	// skewed.
+	uuid := isUUIDv4Sample(same) && a.Skewed <= 1
+	if uuid {
+		a.Bits = uuidV4RandomBits
+	}
+
+	// Sequential: read as numbers over the alphabet (varying positions only), sorted,
+	// neighbours sit close together. Sorting makes this work whatever the order the
+	// ids arrived in (an inventory SCANs in hash order).
+	if k >= 2 && n >= 2 {
+		base := big.NewInt(int64(k))
+		vals := make([]*big.Int, 0, n)
+		for _, id := range same {
+			v := new(big.Int)
+			for p := 0; p < L; p++ {
+				if constant[p] {
+					continue
+				}
+				v.Mul(v, base)
+				v.Add(v, big.NewInt(int64(max(index[id[p]], 0))))
+			}
+			vals = append(vals, v)
+		}
+		sort.Slice(vals, func(i, j int) bool { return vals[i].Cmp(vals[j]) < 0 })
+		gaps := make([]*big.Int, 0, len(vals)-1)
+		for i := 1; i < len(vals); i++ {
+			gaps = append(gaps, new(big.Int).Sub(vals[i], vals[i-1]))
+		}
+		sort.Slice(gaps, func(i, j int) bool { return gaps[i].Cmp(gaps[j]) < 0 })
+		med := gaps[len(gaps)/2]
+		varying := float64(L-a.Constant) * perChar
+		if med.Sign() > 0 && float64(med.BitLen()) <= math.Min(32, varying/2) {
+			a.Sequential, a.MedianGap = true, med
+		}
+	}
+
+	if bits := int(math.Round(math.Log2(float64(k)))); k >= 2 && 1<<bits == k && !uuid {
+		a.FIPSFailed, a.FIPSRun = fipsOnIDs(same, uniform, index, bits)
+	}
+
+	// Verdict.
+	if a.Bits < wantIDBits && !uuid {
+		what := fmt.Sprintf("about %.0f bits of entropy, below the %d bits a session id needs", a.Bits, wantIDBits)
+		if a.Bits < guessableIDBits {
+			what = fmt.Sprintf("about %.0f bits of entropy, few enough to guess (%d is the bare minimum, %d the goal)", a.Bits, guessableIDBits, wantIDBits)
+			a.Severity = model.SeverityError
+		}
+		a.Reasons = append(a.Reasons, fmt.Sprintf("%d characters of %s (%d symbols, %.1f bits each) hold at most %.0f bits; %s",
+			L-a.Constant, a.Alphabet, k, perChar, a.BoundBits, what))
+		if a.Constant > 0 {
+			a.Reasons = append(a.Reasons, fmt.Sprintf("%d of the %d characters are the same in every id", a.Constant, L))
+		}
+		if a.Skewed > 0 {
+			a.Reasons = append(a.Reasons, fmt.Sprintf("%d characters vary less than random ones would (a timestamp, a counter, a hash of guessable data?)", a.Skewed))
+		}
+	}
+	if k <= 10 {
+		a.Reasons = append(a.Reasons, fmt.Sprintf("small alphabet: only %d symbols (%s), typical of counters, timestamps and rand()", k, a.Alphabet))
+	}
+	if a.Sequential {
+		a.Severity = model.SeverityError
+		a.Reasons = append(a.Reasons, fmt.Sprintf("sequential: sorted, neighbouring ids differ by %s (median); knowing one id gives away the next", a.MedianGap))
+	}
+	if len(a.FIPSFailed) > 0 {
+		a.Reasons = append(a.Reasons, "their bits fail the FIPS 140-2 "+strings.Join(a.FIPSFailed, ", ")+" test: not the output of a good random generator")
+	}
+	return a
+}
+
+// chiSquareZ is Pearson's chi-square of counts against the uniform distribution over
+// len(counts) symbols, as a standard normal z by the Wilson–Hilferty transform.
+func chiSquareZ(counts []int, n int) float64 {
+	k := len(counts)
+	if k < 2 || n == 0 {
+		return 0
+	}
+	e := float64(n) / float64(k)
+	x := 0.0
+	for _, c := range counts {
+		d := float64(c) - e
+		x += d * d / e
+	}
+	df := float64(k - 1)
+	v := 2 / (9 * df)
+	return (math.Cbrt(x/df) - (1 - v)) / math.Sqrt(v)
+}
+
+// skewedBits is what a position that is not uniform over the whole alphabet holds:
+// log2(m) when it is uniform over the m symbols it uses (the last character of
+// base64 that encodes 2 spare bits, a UUID's variant character), else its Shannon
+// entropy.
+func skewedBits(counts []int, n int) float64 {
+	used := make([]int, 0, len(counts))
+	for _, c := range counts {
+		if c > 0 {
+			used = append(used, c)
+		}
+	}
+	if len(used) >= 2 && chiSquareZ(used, n) <= uniformZ {
+		return math.Log2(float64(len(used)))
+	}
+	return millerMadow(counts, n)
+}
+
+// millerMadow is the Shannon entropy of counts in bits, with the Miller–Madow
+// correction for the plug-in estimator's bias on small samples.
+func millerMadow(counts []int, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	h, m := 0.0, 0
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		m++
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h + float64(m-1)/(2*float64(n)*math.Ln2)
+}
+
+func isUUIDv4Sample(ids []string) bool {
+	for _, id := range ids {
+		if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '4' {
+			return false
+		}
+		if c := id[19] | 0x20; c != '8' && c != '9' && c != 'a' && c != 'b' {
+			return false
+		}
+	}
+	return len(ids) > 0
+}
+
+// fipsOnIDs writes the uniform positions' characters as bits and runs the FIPS 140-2
+// tests on up to maxFIPSBlocks blocks of fipsBlockBits. It returns the names of the
+// tests that failed in two blocks and whether there were enough bits (two blocks) to
+// run them at all.
+func fipsOnIDs(ids []string, uniform []bool, index [256]int, bitsPerChar int) ([]string, bool) {
+	bits := make([]byte, 0, fipsBlockBits*maxFIPSBlocks)
+	for _, id := range ids {
+		for p := 0; p < len(id) && p < len(uniform); p++ {
+			if !uniform[p] {
+				continue
+			}
+			v := max(index[id[p]], 0)
+			for b := bitsPerChar - 1; b >= 0; b-- {
+				bits = append(bits, byte(v>>b&1))
+			}
+		}
+		if len(bits) >= fipsBlockBits*maxFIPSBlocks {
+			break
+		}
+	}
+	blocks := len(bits) / fipsBlockBits
+	if blocks < 2 {
+		return nil, false
+	}
+	const need = 2
+	fails := map[string]int{}
+	for b := 0; b < blocks; b++ {
+		for _, name := range fips140(bits[b*fipsBlockBits : (b+1)*fipsBlockBits]) {
+			fails[name]++
+		}
+	}
+	var out []string
+	for _, name := range []string{"monobit", "poker", "runs", "long run"} {
+		if fails[name] >= need {
+			out = append(out, name)
+		}
+	}
+	return out, true
+}
+
+// fips140 runs FIPS 140-2's (change notice 1) statistical tests on 20,000 bits and
+// returns the names of those that fail.
+func fips140(bits []byte) []string {
+	var failed []string
+	ones := 0
+	for _, b := range bits {
+		ones += int(b)
+	}
+	if ones <= 9725 || ones >= 10275 {
+		failed = append(failed, "monobit")
+	}
+	var f [16]int
+	for i := 0; i+4 <= len(bits); i += 4 {
+		f[bits[i]<<3|bits[i+1]<<2|bits[i+2]<<1|bits[i+3]]++
+	}
+	sum := 0.0
+	for _, c := range f {
+		sum += float64(c * c)
+	}
+	if x := 16.0/5000.0*sum - 5000; x <= 2.16 || x >= 46.17 {
+		failed = append(failed, "poker")
+	}
+	var runs [2][7]int // by bit value, run length 1..6 (6: six or more)
+	longest, run := 0, 0
+	for i, b := range bits {
+		run++
+		if i == len(bits)-1 || bits[i+1] != b {
+			runs[b][min(run, 6)]++
+			longest = max(longest, run)
+			run = 0
+		}
+	}
+	bounds := [7][2]int{{}, {2315, 2685}, {1114, 1386}, {527, 723}, {240, 384}, {103, 209}, {103, 209}}
+	for v := 0; v < 2; v++ {
+		for l := 1; l <= 6; l++ {
+			if c := runs[v][l]; c < bounds[l][0] || c > bounds[l][1] {
+				if !contains(failed, "runs") {
+					failed = append(failed, "runs")
+				}
+			}
+		}
+	}
+	if longest >= 26 {
+		failed = append(failed, "long run")
+	}
+	return failed
+}
+
+// weakIDText writes the finding's detail and fix.
+func weakIDText(what string, a idAssessment) (detail, fix string) {
+	detail = fmt.Sprintf("Over %d distinct %s: %s. ", a.IDs, what, strings.Join(a.Reasons, "; ")) +
+		"A session id is the only thing between an attacker and a logged-in session: if ids can be guessed or worked out from one another, " +
+		"regeneration, HttpOnly and keeping ids out of URLs no longer matter, since the attacker computes a valid id instead of stealing it (seed rule 7: long, unpredictable, never sequential ids)."
+	fix = "Let the framework generate ids from a CSPRNG and make them long: at least 128 bits. " +
+		"PHP: keep the defaults or raise them — session.sid_length = 32 and session.sid_bits_per_character = 5 in php.ini (160 bits), never a custom session_id() built from time, uniqid(), rand() or user data. " +
+		"Node (express-session): keep the default genid (uid-safe, 24 random bytes); a custom genid must return crypto.randomBytes(32).toString('base64url') or crypto.randomUUID(), never a counter or Date.now()."
+	return detail, fix
+}
+
+// weakSessionIDs is weak-session-id over the ids the responses set (AnalyzeExchanges):
+// one sample per session cookie name, store ids where the cookie maps to one
+// (framework.SessionFromCookie), else the raw value.
+func weakSessionIDs(rs []*replayed, rec *Recorder, isSession func(string) bool, custom []framework.CookieMapping) {
+	type group struct {
+		sample *idSample
+		xs     []*replayed
+		fw     string
+	}
+	groups := map[string]*group{}
+	var names []string
+	for _, r := range rs {
+		if r.x.ValuesStripped {
+			continue
+		}
+		for _, sc := range r.x.SetCookies {
+			if !isSession(sc.Name) || isDeletion(sc, r) {
+				continue
+			}
+			id, fw := sc.Value, ""
+			if cs, ok := framework.SessionFromCookie(sc.Name, sc.Value, custom); ok {
+				fw = cs.Framework
+				if cs.Mapped() {
+					id = cs.StoreID
+				}
+			}
+			g := groups[sc.Name]
+			if g == nil {
+				g = &group{sample: newIDSample(), fw: fw}
+				groups[sc.Name] = g
+				names = append(names, sc.Name)
+			}
+			if g.sample.add(id) {
+				g.xs = append(g.xs, r)
+			}
+		}
+	}
+	for _, name := range names {
+		g := groups[name]
+		if g.sample.total < minIDsAssessed {
+			continue
+		}
+		a := g.sample.assess()
+		if !a.Weak() {
+			continue
+		}
+		detail, fix := weakIDText(name+" session ids set by the responses", a)
+		first, last := g.xs[0].x, g.xs[len(g.xs)-1].x
+		report := func(x *model.Exchange, evidence string) {
+			rec.Report(Report{
+				Cause:    "cookie\x00" + g.fw + "\x00" + name,
+				Severity: a.Severity,
+				Title:    "Weak session ids in " + name,
+				Detail:   detail,
+				Fix:      fix,
+				Exchange: x.ID,
+				Evidence: evidence,
+				Time:     x.Start,
+			})
+		}
+		report(first, fmt.Sprintf("%s: first of %d distinct %s ids, the last set by %s", evidencePrefix(first), a.IDs, name, last.ID))
+		for _, why := range a.Reasons {
+			report(last, last.ID+": "+why)
+		}
+	}
+}
+
+// weakSessionIDRule is weak-session-id at the store: the ids of new sessions
+// (created, and the new id of a regeneration) and of the inventory, one sample per
+// framework and key prefix. It reports when a sample reaches a size in idSample.due
+// and the ids are weak, updating the one finding as more ids arrive.
+type weakSessionIDRule struct {
+	samples map[string]*idSample
+}
+
+func newWeakSessionID() *weakSessionIDRule {
+	return &weakSessionIDRule{samples: map[string]*idSample{}}
+}
+
+func (*weakSessionIDRule) ID() string { return "weak-session-id" }
+
+func (w *weakSessionIDRule) OnEvent(ev *model.Event, rec *Recorder) {
+	if ev.Session == nil || ev.Kind != model.KindCreated && ev.Kind != model.KindRegenerated {
+		return
+	}
+	w.observe(*ev.Session, ev.Seq, ev.Time, rec)
+}
+
+func (w *weakSessionIDRule) OnInventory(f SessionFact, rec *Recorder) {
+	w.observe(f.Session, 0, f.Time, rec)
+}
+
+func (*weakSessionIDRule) Tick(time.Time, *Recorder) {}
+
+func (w *weakSessionIDRule) observe(s model.SessionInfo, seq uint64, at time.Time, rec *Recorder) {
+	if s.StoreID == "" {
+		return
+	}
+	key := s.Framework + "\x00" + s.KeyPrefix
+	sample := w.samples[key]
+	if sample == nil {
+		if len(w.samples) >= maxIDSamples {
+			return
+		}
+		sample = newIDSample()
+		w.samples[key] = sample
+	}
+	if !sample.add(s.StoreID) || !sample.due() {
+		return
+	}
+	a := sample.assess()
+	if !a.Weak() {
+		return
+	}
+	detail, fix := weakIDText(fmt.Sprintf("%s session ids under %q", s.Framework, s.KeyPrefix), a)
+	where := "inventory"
+	if seq != 0 {
+		where = fmt.Sprintf("seq %d", seq)
+	}
+	rec.Report(Report{
+		Cause:    "store\x00" + key,
+		Severity: a.Severity,
+		Title:    fmt.Sprintf("Weak session ids under %s (%s)", s.KeyPrefix, s.Framework),
+		Detail:   detail,
+		Fix:      fix,
+		Session:  s.Ref,
+		Event:    seq,
+		Evidence: fmt.Sprintf("%s %s: at %d ids (%d judged): %s", where, at.UTC().Format("15:04:05.000"), sample.total, a.IDs, strings.Join(a.Reasons, "; ")),
+		Time:     at,
+	})
+}
