@@ -29,6 +29,7 @@ type harness struct {
 	mu     sync.Mutex
 	objs   []model.Object
 	notify chan struct{}
+	stop   func() // ends the run (flushing pending events and decisions); idempotent
 }
 
 type harnessOptions struct {
@@ -82,11 +83,17 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}()
 	runDone := make(chan error, 1)
 	go func() { runDone <- h.in.Run(ctx) }()
+	var stopOnce sync.Once
+	h.stop = func() {
+		stopOnce.Do(func() {
+			cancel()
+			if err := <-runDone; err != nil {
+				t.Errorf("inspector run: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("inspector run: %v", err)
-		}
+		h.stop()
 		sub.Cancel()
 		<-done
 		_ = store.Close()
@@ -117,9 +124,23 @@ func (h *harness) dump() string {
 			if v.PayloadUnread != "" {
 				fmt.Fprintf(&b, " unread %s", v.PayloadUnread)
 			}
+			if v.TTL != nil {
+				fmt.Fprintf(&b, " ttl %d", *v.TTL)
+			}
+			if v.Exchange != "" || v.Cause != "" {
+				fmt.Fprintf(&b, " exchange %q cause %q", v.Exchange, v.Cause)
+			}
+			fmt.Fprintf(&b, " at %s", v.Time.Format("15:04:05.000"))
 			b.WriteString("\n")
 		case *model.Finding:
 			fmt.Fprintf(&b, "  finding %s %s sessions %v\n", v.Rule, v.Severity, v.Sessions)
+		case *model.Exchange:
+			var set []string
+			for _, sc := range v.SetCookies {
+				set = append(set, sc.Name+"→"+sc.SessionRef)
+			}
+			fmt.Fprintf(&b, "  exchange %d %s %s %s %d %s carried %q set %v upstream %s client %s %s–%s\n", v.Seq, v.ID, v.Method, v.URL, v.Status, v.Location,
+				v.SessionRef, set, v.Upstream, v.Client.Addr, v.Start.Format("15:04:05.000"), v.End.Format("15:04:05.000"))
 		case *model.Status:
 			fmt.Fprintf(&b, "  status %s %+v %q\n", v.State, v.Inventory, v.Message)
 		}

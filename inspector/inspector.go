@@ -52,14 +52,29 @@ func New(store backend.Store, cfg Config) *Inspector {
 	cfg.Tracker.Backend = store.Name()
 	hub := stream.NewHub()
 	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window})
-	return &Inspector{
-		cfg:       cfg,
-		store:     store,
-		hub:       hub,
-		rules:     rules,
-		tracker:   tracker.New(cfg.Tracker, store, hub, rules),
-		traffic:   newTrafficRules(diagnose.AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies)}),
+	in := &Inspector{
+		cfg:     cfg,
+		store:   store,
+		hub:     hub,
+		rules:   rules,
+		tracker: tracker.New(cfg.Tracker, store, hub, rules),
+		traffic: newTrafficRules(diagnose.AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies),
+			StoreCauses: rules.StoreCauses}),
 		exchanges: newExchangeLog(cfg.ExchangeLog),
+	}
+	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
+	// the exchanges it explains: replay that client so its login loop names it.
+	rules.OnStoreCause(in.replayClient)
+	return in
+}
+
+// replayClient re-runs the HTTP-side rules over one client's history and publishes
+// the findings that changed.
+func (in *Inspector) replayClient(c model.Client) {
+	for _, f := range in.traffic.replay(c) {
+		f.Time = f.LastSeen
+		in.hub.Publish(f)
+		in.traffic.record(f)
 	}
 }
 
@@ -75,6 +90,7 @@ func (in *Inspector) PublishExchange(x *model.Exchange) {
 	annotated, changed := in.traffic.observe(x)
 	in.hub.Publish(annotated)
 	in.exchanges.add(annotated)
+	in.rules.OnExchange(annotated)
 	for _, f := range changed {
 		f.Time = f.LastSeen
 		in.hub.Publish(f)

@@ -45,8 +45,10 @@ type Config struct {
 
 // Engine runs the rules and keeps the findings.
 type Engine struct {
-	cfg   Config
-	rules []Rule
+	cfg        Config
+	rules      []Rule
+	joint      *joint
+	jointRules []jointRule
 
 	mu       sync.Mutex
 	findings map[string]*model.Finding
@@ -60,9 +62,12 @@ func NewEngine(cfg Config) *Engine {
 	}
 	return &Engine{
 		cfg:      cfg,
-		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry(), newWeakSessionID()},
+		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry(), sessionsEvicted{}, newWeakSessionID()},
 		findings: map[string]*model.Finding{},
 		dirty:    map[string]bool{},
+		joint:    newJoint(cfg.Window),
+		jointRules: []jointRule{newHijackRule(cfg.Window), logoutNotDestroyed{window: cfg.Window}, cookieMissing{},
+			staleRead{}, sessionNotShared{}, cookieLifetimeRule{}, adoptedID{}},
 	}
 }
 
@@ -71,6 +76,7 @@ func (e *Engine) OnEvent(ev *model.Event) {
 	for _, rule := range e.rules {
 		rule.OnEvent(ev, &Recorder{e: e, rule: rule.ID()})
 	}
+	e.jointOnEvent(ev)
 }
 
 // OnInventory feeds an existing session to every rule.
@@ -85,6 +91,7 @@ func (e *Engine) Tick(now time.Time) {
 	for _, rule := range e.rules {
 		rule.Tick(now, &Recorder{e: e, rule: rule.ID()})
 	}
+	e.jointTick(now)
 }
 
 // Drain returns copies of the findings created or updated since the last Drain, in a

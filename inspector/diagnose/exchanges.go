@@ -23,6 +23,9 @@ type AnalyzeOptions struct {
 	ValuesStripped bool
 	// CookiesAbsent marks a HAR without any cookie (traffic.HARSummary.CookiesAbsent).
 	CookiesAbsent bool
+	// StoreCauses returns the store-side findings (stale-read, cookie-missing,
+	// session-not-shared) that explain an exchange, so a live login loop names them.
+	StoreCauses func(exchangeID string) []StoreCause
 	// Mapping turns a cookie into a session ref for the blocked-cookie annotations.
 	// Default: none (blocked cookies carry no ref).
 	Mapping func(name, value string) (ref string, ok bool)
@@ -127,6 +130,13 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	cited := map[string][]citation{} // by exchange id: cookie findings explaining it
 	cookieRejected(rs, &Recorder{e: e, rule: "cookie-rejected"}, cited)
 	cookieNotSent(rs, &Recorder{e: e, rule: "cookie-not-sent"}, cited)
+	if opts.StoreCauses != nil {
+		for _, r := range rs {
+			for _, c := range opts.StoreCauses(r.x.ID) {
+				cited[r.x.ID] = append(cited[r.x.ID], citation{id: c.FindingID, summary: c.Summary, store: true})
+			}
+		}
+	}
 	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
 	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession)
 	cookieFlags(rs, &Recorder{e: e, rule: "cookie-flags"}, isSession)
@@ -141,6 +151,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 type citation struct {
 	id      string
 	summary string
+	store   bool // a store-side finding rather than a cookie verdict
 }
 
 // isNavigation guesses a top-level navigation: HAR entries do not always say the

@@ -163,6 +163,11 @@ func reportLoop(rec *Recorder, navs []*replayed, from, to int, cause, what strin
 		}
 		detail += "Root cause: " + strings.Join(parts, "; ") + "."
 		fix = "Fix the root cause named in the detail (see its finding's fix): once the browser keeps and sends the session cookie, the loop ends."
+		for _, c := range causes {
+			if c.store {
+				fix = "Fix the root cause named in the detail (see its finding's fix): once the session the login wrote is there for the next request, the loop ends."
+			}
+		}
 	} else if opts.CookiesAbsent {
 		detail += "The HAR has no cookies, so the cause cannot be told from it: re-export it with cookies, or watch the session store."
 		fix = "Re-export the HAR with sensitive data, or run sessionscope watch --redis URL while reproducing the loop."

@@ -265,8 +265,10 @@ func (t *Tracker) Sessions(q Query) (Page, error) {
 func (t *Tracker) Session(ref string) (SessionDetail, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for _, s := range t.sessions {
-		if s.refString() == ref {
+	var key [6]byte
+	if b, err := hex.DecodeString(ref); err == nil && len(b) == len(key) {
+		copy(key[:], b)
+		if s := t.byRef[key]; s != nil {
 			d := SessionDetail{Row: t.row(s)}
 			if s.payload != nil {
 				d.Payload = s.payload.decoded

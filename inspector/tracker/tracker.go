@@ -11,6 +11,7 @@ package tracker
 import (
 	"container/heap"
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"sort"
 	"sync"
@@ -97,7 +98,10 @@ type Tracker struct {
 
 	mu       sync.RWMutex // guards sessions for readers on other goroutines
 	sessions map[string]*session
-	cache    *payloadCache
+	// byRef finds a session by ref, for Session(ref) and the rules' Lookup. Two keys
+	// with one store id (two frameworks) keep the latest.
+	byRef map[[6]byte]*session
+	cache *payloadCache
 
 	pending       map[string]*entry
 	queue         entryHeap
@@ -125,6 +129,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules *diagnose.Engine)
 		pub:           pub,
 		rules:         rules,
 		sessions:      map[string]*session{},
+		byRef:         map[[6]byte]*session{},
 		pending:       map[string]*entry{},
 		pendingDels:   map[*framework.Framework]map[*entry]struct{}{},
 		pendingBirths: map[*framework.Framework]map[*entry]struct{}{},
@@ -139,7 +144,31 @@ func New(cfg Config, store backend.Store, pub Publisher, rules *diagnose.Engine)
 		limit = rate.Inf
 	}
 	t.limiter = rate.NewLimiter(limit, max(1, int(cfg.ReadBudget)))
+	rules.SetLookup(t.lookupRef)
 	return t
+}
+
+// lookupRef answers the rules' question "is this session in the store now?". The
+// rules run on the tracker goroutine, the only writer of the table, so no lock.
+func (t *Tracker) lookupRef(ref string) (diagnose.LiveSession, bool) {
+	var key [6]byte
+	b, err := hex.DecodeString(ref)
+	if err != nil || len(b) != len(key) {
+		return diagnose.LiveSession{}, false
+	}
+	copy(key[:], b)
+	s := t.byRef[key]
+	if s == nil {
+		return diagnose.LiveSession{}, false
+	}
+	var live diagnose.LiveSession
+	switch {
+	case s.ttlDeadline == -1:
+		live.TTL = -1
+	case s.ttlDeadline > 0:
+		live.TTL = max(time.Until(time.Unix(0, s.ttlDeadline)), time.Nanosecond)
+	}
+	return live, true
 }
 
 // Stats returns the live counters.
@@ -269,7 +298,7 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 		s := &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory,
 			size: int32(min(it.Size, 1<<31-1))}
 		s.ttlDeadline = deadlineFor(it.Read, it.TTL)
-		t.sessions[it.Key] = s
+		t.addSession(s)
 		facts = append(facts, diagnose.SessionFact{Session: t.info(s), TTL: it.TTL, Time: it.Read})
 	}
 	t.mu.Unlock()
@@ -538,9 +567,17 @@ func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
 	return ev
 }
 
+func (t *Tracker) addSession(s *session) {
+	t.sessions[s.key] = s
+	t.byRef[s.ref] = s
+}
+
 func (t *Tracker) removeSession(s *session) {
 	t.cache.drop(s)
 	delete(t.sessions, s.key)
+	if t.byRef[s.ref] == s {
+		delete(t.byRef, s.ref)
+	}
 	if !t.inventoryDone && t.tombstones != nil {
 		t.tombstones[s.key] = struct{}{}
 	}
@@ -629,7 +666,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		t.removeSession(existing)
 	}
 	s := &session{key: e.key, fw: fw, ref: refOf(e.m.StoreID), born: e.first.UnixNano()}
-	t.sessions[e.key] = s
+	t.addSession(s)
 	from, evidence, oldKept := t.findPredecessor(e, newC)
 	var ev *model.Event
 	if from != nil {
@@ -732,12 +769,22 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) (*session, stri
 	}
 	if len(dels) == 1 && t.onlyBirth(e) {
 		d := dels[0]
+		// The proxy, when it saw the requests, knows better than timing: a logout's
+		// deletion and the next visitor's new session are two requests, not one
+		// regeneration.
+		evidence := model.EvidenceTiming
+		if same, known := t.rules.SameExchange(hexRef(refOf(d.m.StoreID)), d.first, hexRef(refOf(e.m.StoreID)), e.first); known {
+			if !same {
+				return nil, "", false
+			}
+			evidence = model.EvidenceHTTP
+		}
 		old := t.sessions[d.key]
 		if old == nil {
 			old = &session{key: d.key, fw: fw, ref: refOf(d.m.StoreID)}
 		}
 		t.consume(d)
-		return old, model.EvidenceTiming, false
+		return old, evidence, false
 	}
 	return nil, "", false
 }
@@ -808,6 +855,7 @@ func (t *Tracker) emitGap(raw backend.RawEvent) {
 
 func (t *Tracker) emit(ev *model.Event) {
 	t.stats.Emitted.Add(1)
+	t.rules.Annotate(ev)
 	t.pub.Publish(ev)
 	t.rules.OnEvent(ev)
 	t.publishFindings()

@@ -142,6 +142,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &capture{setSticky: -1, injectable: requestMayInject(r)}
 	c.upstream, c.setSticky = p.pick(r)
 	rec := &recorder{ResponseWriter: w, c: c}
+	// httputil.ReverseProxy aborts with panic(http.ErrAbortHandler) when the client
+	// goes away mid-body; the exchange still happened (the app served it, the store may
+	// have changed), so record it on the way out and let the panic continue.
+	defer func() {
+		if v := recover(); v != nil {
+			if c.err == "" {
+				c.err = "the client closed the connection before the response was complete"
+			}
+			p.record(r, c, start, time.Now())
+			panic(v)
+		}
+	}()
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), captureKey{}, c)))
 	p.record(r, c, start, time.Now())
 }

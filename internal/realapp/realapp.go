@@ -174,6 +174,13 @@ func phpArgs(dir, redisAddr string, port int) []string {
 // the test is skipped (or fails under SESSIONSCOPE_REQUIRE_REAL=1).
 func StartNode(t testing.TB, redisURL string) *App {
 	t.Helper()
+	return StartNodeEnv(t, redisURL)
+}
+
+// StartNodeEnv is StartNode with extra environment settings (NAME=value) for the
+// app's knobs, e.g. STORE_TTL=60.
+func StartNodeEnv(t testing.TB, redisURL string, env ...string) *App {
+	t.Helper()
 	node := realenv.Need(t, "node", "apt-get install nodejs npm, then: "+nodeInstallHint)
 	dir := appDir(t, "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "connect-redis")); err != nil {
@@ -185,6 +192,7 @@ func StartNode(t testing.TB, redisURL string) *App {
 		cmd.Dir = dir
 		cmd.Env = append(filterEnv(os.Environ(), "PORT", "REDIS_URL", "NODE_OPTIONS"),
 			"PORT="+strconv.Itoa(port), "REDIS_URL="+redisURL, "NODE_ENV=test")
+		cmd.Env = append(cmd.Env, env...)
 		return cmd
 	})
 }

@@ -1,0 +1,74 @@
+package diagnose
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+func TestDifferentNetwork(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"203.0.113.5:4431", "203.0.200.9:5555", false}, // same /16: a roaming client
+		{"203.0.113.5:4431", "198.51.100.7:5555", true},
+		{"127.0.0.1:40000", "127.0.0.1:40001", false}, // one loopback client, two ports
+		{"127.0.0.1:40000", "127.0.0.2:40001", true},  // the lab's second client
+		{"[2001:db8:1:2::1]:80", "[2001:db8:1:ffff::9]:80", false},
+		{"[2001:db8:1:2::1]:80", "[2001:db8:2:2::1]:80", true},
+		{"203.0.113.5", "[::ffff:203.0.113.9]:1", false}, // IPv4-mapped IPv6
+		{"garbage", "garbage", false},
+		{"garbage", "other", true},
+	}
+	for _, tc := range tests {
+		if got := differentNetwork(tc.a, tc.b); got != tc.want {
+			t.Errorf("differentNetwork(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestAnnotateJoinsByRefAndByUnambiguousTiming checks the event ↔ exchange join: by
+// session ref when the cookie maps to a store id, and by timing only when exactly one
+// request without a readable session (Laravel's encrypted cookie) was in flight.
+func TestAnnotateJoinsByRefAndByUnambiguousTiming(t *testing.T) {
+	t0 := time.Now()
+	x := func(id, ref string, from, to time.Duration) *model.Exchange {
+		return &model.Exchange{ID: id, SessionRef: ref, Start: t0.Add(from), HeadersSent: t0.Add(to), End: t0.Add(to),
+			Method: "GET", URL: "http://app.test/", Status: 200,
+			CookiesSent: []model.SentCookie{{Name: "laravel_session"}}}
+	}
+	ev := func(ref string, at time.Duration) *model.Event {
+		return &model.Event{Kind: model.KindUpdated, Time: t0.Add(at), Session: &model.SessionInfo{Ref: ref}}
+	}
+	tests := []struct {
+		name      string
+		exchanges []*model.Exchange
+		event     *model.Event
+		want      string
+	}{
+		{"by ref", []*model.Exchange{x("a", "aaaaaaaaaaaa", 0, 50*time.Millisecond), x("b", "", 0, 50*time.Millisecond)},
+			ev("aaaaaaaaaaaa", 20*time.Millisecond), "a"},
+		{"one unmapped request in flight", []*model.Exchange{x("l", "", 0, 50*time.Millisecond)},
+			ev("bbbbbbbbbbbb", 20*time.Millisecond), "l"},
+		{"two unmapped requests in flight: ambiguous", []*model.Exchange{x("l1", "", 0, 50*time.Millisecond), x("l2", "", 10*time.Millisecond, 40*time.Millisecond)},
+			ev("bbbbbbbbbbbb", 20*time.Millisecond), ""},
+		{"nothing in flight", []*model.Exchange{x("l", "", 0, 50*time.Millisecond)},
+			ev("bbbbbbbbbbbb", 500*time.Millisecond), ""},
+		{"a mapped request of another session does not count", []*model.Exchange{x("l", "", 0, 50*time.Millisecond), x("o", "cccccccccccc", 0, 50*time.Millisecond)},
+			ev("bbbbbbbbbbbb", 20*time.Millisecond), "l"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(Config{})
+			for _, x := range tc.exchanges {
+				e.OnExchange(x)
+			}
+			e.Annotate(tc.event)
+			if tc.event.Exchange != tc.want {
+				t.Fatalf("joined to %q, want %q", tc.event.Exchange, tc.want)
+			}
+		})
+	}
+}
