@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -391,8 +391,6 @@ func storeIDOf(t *testing.T, h *harness, ref string) string {
 	}).(*model.Event)
 	return ev.Session.StoreID
 }
-
-
 
 // TestFixationAdoptedIDRealPHP plants a session id the server never issued, as an
 // attacker would, and checks that PHP without strict mode adopting it is reported,
