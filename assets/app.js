@@ -48,10 +48,12 @@
 
   // ---- keyboard --------------------------------------------------------------------
   var feed = $("feed");
+  var reqBody = $("requests-body"); // the Requests table
+  var navList = feed || reqBody;    // what j/k move through
   var selected = null;
   function visibleRows() {
-    if (!feed) return [];
-    return Array.prototype.filter.call(feed.children, function (r) { return !r.hidden; });
+    if (!navList) return [];
+    return Array.prototype.filter.call(navList.children, function (r) { return !r.hidden; });
   }
   function select(row) {
     if (selected) selected.classList.remove("selected");
@@ -198,6 +200,249 @@
     if (empty) empty.hidden = true;
   }
 
+  // ---- requests ------------------------------------------------------------------------
+  // exchangeRow mirrors views/requests.templ (ExchangeRowView) and handlers/requests_list.go
+  // (exchangeRow, shortUA, statusClass, durationMS): keep the three in step.
+  var REQUESTS_LIMIT = 500, CELL_COOKIES = 4;
+  var UA_PRODUCTS = ["Edg/", "OPR/", "Firefox/", "Chrome/", "Version/", "curl/", "Wget/", "python-requests/", "Go-http-client/", "node-fetch/", "axios/"];
+  function shortUA(ua) {
+    ua = String(ua || "");
+    for (var i = 0; i < UA_PRODUCTS.length; i++) {
+      var p = UA_PRODUCTS[i], at = ua.indexOf(p);
+      if (at < 0) continue;
+      var name = p.slice(0, -1), ver = ua.slice(at + p.length);
+      var stop = ver.search(/[ ;)]/);
+      if (stop >= 0) ver = ver.slice(0, stop);
+      var dot = ver.indexOf(".");
+      if (dot >= 0 && name !== "curl") ver = ver.slice(0, dot);
+      if (name === "Version") name = "Safari";
+      return name + "/" + ver;
+    }
+    var first = ua.split(/\s+/).filter(Boolean)[0] || "";
+    return first.length > 24 ? first.slice(0, 23) + "…" : first;
+  }
+  function clientHost(addr) {
+    addr = String(addr || "");
+    var m = /^\[([^\]]*)\]:\d*$/.exec(addr);
+    if (m) return m[1];
+    var i = addr.lastIndexOf(":");
+    return i >= 0 && addr.indexOf(":") === i ? addr.slice(0, i) : addr;
+  }
+  function statusClass(x) {
+    var s = Number(x.status) || 0;
+    if (s === 0) return "s-failed";
+    if (s < 300) return "s-2xx";
+    if (s < 400) return "s-3xx";
+    if (s < 500) return "s-4xx";
+    return "s-5xx";
+  }
+  function durationMS(ms) {
+    if (ms < 0 || isNaN(ms)) return "—";
+    if (ms < 0.001) return "0 ms";
+    if (ms < 1) return Math.floor(ms * 1000) + " µs";
+    if (ms < 1000) return Math.floor(ms) + " ms";
+    if (ms < 60000) return (ms / 1000).toFixed(2) + " s";
+    return duration(Math.floor(ms / 1000));
+  }
+  function setCookieVerdict(c, start) {
+    if (typeof c.stored !== "boolean") return "";
+    if (!c.stored) return "rejected";
+    if (c.max_age === 0 || (c.expires && Date.parse(c.expires) < Date.parse(start))) return "deleted";
+    return "stored";
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function sessionLink(ref) { return "/sessions/" + encodeURIComponent(ref); }
+  // cookieMark mirrors cookieMark in views/requests.templ, attribute order included.
+  function cookieMark(name, verdict, reason, detail, ref) {
+    var s;
+    var mark = function (cls, testid) {
+      s = el("span", cls);
+      s.setAttribute("data-testid", testid);
+      s.setAttribute("data-name", name);
+    };
+    switch (verdict) {
+      case "blocked":
+        mark("ck ck-blocked", "cookie-blocked");
+        s.setAttribute("data-reason", reason || "");
+        s.title = detail || "";
+        s.appendChild(el("s", "", name));
+        s.appendChild(document.createTextNode(" "));
+        s.appendChild(el("span", "reason", reason || ""));
+        break;
+      case "sent":
+        mark("ck ck-sent", "cookie-sent");
+        s.textContent = name + " ";
+        if (ref) {
+          var a = el("a", "ref mono", ref);
+          a.setAttribute("href", sessionLink(ref));
+          a.setAttribute("data-testid", "cookie-ref");
+          s.appendChild(a);
+        }
+        break;
+      case "stored": case "deleted":
+        mark("ck ck-stored", "set-cookie");
+        s.setAttribute("data-verdict", verdict);
+        s.title = detail || "";
+        s.textContent = name + " ";
+        s.appendChild(el("span", "verdict", verdict === "deleted" ? "✓ deleted" : "✓"));
+        break;
+      case "rejected":
+        mark("ck ck-rejected", "set-cookie");
+        s.setAttribute("data-verdict", "rejected");
+        s.setAttribute("data-reason", reason || "rejected");
+        s.title = detail || "";
+        s.textContent = name + " ";
+        s.appendChild(el("span", "verdict", "✗"));
+        s.appendChild(document.createTextNode(" "));
+        s.appendChild(el("span", "reason", reason || "rejected"));
+        break;
+      default:
+        mark("ck ck-plain", "cookie-plain");
+        s.textContent = name;
+    }
+    return s;
+  }
+  // isoParts splits an RFC 3339 time into whole epoch milliseconds and nanoseconds, so that
+  // durations keep the precision Go computes them with.
+  function isoParts(v) {
+    var m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(String(v || ""));
+    if (!m || /^0001-/.test(m[1])) return null;
+    var ms = Date.parse(m[1] + m[3]);
+    if (isNaN(ms)) return null;
+    return { ms: ms, ns: Number(((m[2] || "") + "000000000").slice(0, 9)) };
+  }
+  function spanMS(a, b) {
+    var x = isoParts(a), y = isoParts(b);
+    return x && y ? (y.ms - x.ms) + (y.ns - x.ns) / 1e6 : NaN;
+  }
+  function td(cls, text) { return el("td", cls, text); }
+  function exchangeRow(x) {
+    var cls = statusClass(x), client = x.client || {};
+    var tr = el("tr", "req-row " + cls);
+    tr.setAttribute("data-testid", "request-row");
+    tr.setAttribute("data-id", String(x.id || ""));
+    tr.setAttribute("data-seq", String(x.seq || 0));
+    tr.setAttribute("data-status", x.status ? String(x.status) : "");
+    tr.setAttribute("data-ref", x.session_ref || "");
+    tr.tabIndex = -1;
+    var start = new Date(x.start);
+    var tc = td("c-time mono");
+    if (!isNaN(start)) {
+      var t = el("time", "", clock(start));
+      t.setAttribute("datetime", x.start);
+      t.title = x.start;
+      tc.appendChild(t);
+    }
+    tr.appendChild(tc);
+    tr.appendChild(td("c-method", x.method || ""));
+    var uc = td("c-url mono"), link = el("a", "", x.url || "");
+    link.setAttribute("href", "/requests/" + encodeURIComponent(x.id || ""));
+    link.title = x.url || "";
+    link.setAttribute("data-testid", "request-link");
+    uc.appendChild(link);
+    tr.appendChild(uc);
+    var sc = td("c-status");
+    sc.appendChild(el("span", "status " + cls, x.status ? String(x.status) : "—"));
+    tr.appendChild(sc);
+    var lc = td("c-loc mono", x.location || "");
+    lc.title = x.location || "";
+    tr.appendChild(lc);
+    var host = clientHost(client.addr), text = [host, shortUA(client.ua)].filter(Boolean).join(" · ");
+    var cc = td("c-client");
+    if (text) {
+      var q = [];
+      if (host) q.push("client=" + encodeURIComponent(host));
+      if (client.ua) q.push("ua=" + encodeURIComponent(client.ua));
+      var ca = el("a", "", text);
+      ca.setAttribute("href", "/requests?" + q.join("&"));
+      ca.title = client.ua || "";
+      cc.appendChild(ca);
+    } else {
+      var cs = el("span", "", "—");
+      cs.title = client.ua || "";
+      cc.appendChild(cs);
+    }
+    tr.appendChild(cc);
+    tr.appendChild(td("c-up mono", x.upstream || ""));
+    var sent = td("c-sent"), sess = [], others = [];
+    sent.setAttribute("data-testid", "cookies-sent");
+    (x.cookies_sent || []).forEach(function (c) { (c.session_ref ? sess : others).push(c); });
+    var list = sess.concat(others);
+    list.slice(0, CELL_COOKIES).forEach(function (c) { sent.appendChild(cookieMark(c.name, "sent", "", "", c.session_ref)); });
+    (x.cookies_blocked || []).forEach(function (b) { sent.appendChild(cookieMark(b.name, "blocked", b.reason, b.detail, b.session_ref)); });
+    if (list.length > CELL_COOKIES) sent.appendChild(el("span", "ck ck-more muted", "+" + (list.length - CELL_COOKIES)));
+    tr.appendChild(sent);
+    var set = td("c-set"), sets = x.set_cookies || [];
+    set.setAttribute("data-testid", "set-cookies");
+    sets.slice(0, CELL_COOKIES).forEach(function (c) {
+      var v = setCookieVerdict(c, x.start);
+      set.appendChild(cookieMark(c.name, v, v === "rejected" ? (c.reason || "rejected") : c.reason, "", c.session_ref));
+    });
+    if (sets.length > CELL_COOKIES) set.appendChild(el("span", "ck ck-more muted", "+" + (sets.length - CELL_COOKIES)));
+    tr.appendChild(set);
+    var span = spanMS(x.start, x.end);
+    tr.appendChild(td("num c-dur", isNaN(span) ? "" : durationMS(span)));
+    return tr;
+  }
+  function touches(x, ref) {
+    if (x.session_ref === ref) return true;
+    var lists = [x.cookies_sent, x.set_cookies, x.cookies_blocked];
+    for (var i = 0; i < lists.length; i++) {
+      var l = lists[i] || [];
+      for (var j = 0; j < l.length; j++) if (l[j].session_ref === ref) return true;
+    }
+    return false;
+  }
+  // matches applies a table's or a flow's filter (data-session, -client, -ua, -status).
+  function matches(x, box) {
+    var f = function (k) { return box.getAttribute("data-" + k) || ""; };
+    var client = x.client || {};
+    if (f("session") && !touches(x, f("session"))) return false;
+    if (f("client") && clientHost(client.addr) !== f("client")) return false;
+    if (f("ua") && client.ua !== f("ua")) return false;
+    if (f("status") && statusClass(x) !== "s-" + f("status")) return false;
+    return true;
+  }
+  function addExchange(x) {
+    var flow = $("flow");
+    if (flow && flow.getAttribute("data-live") === "true" && matches(x, flow)) {
+      var stale = $("flow-stale");
+      if (stale) stale.hidden = false;
+    }
+    if (!reqBody || reqBody.getAttribute("data-live") !== "true" || !matches(x, reqBody)) return;
+    if (reqBody.querySelector('[data-id="' + CSS.escape(String(x.id)) + '"]')) return;
+    reqBody.insertBefore(exchangeRow(x), reqBody.firstChild);
+    while (reqBody.children.length > REQUESTS_LIMIT) {
+      var last = reqBody.lastElementChild;
+      if (last === selected) selected = null;
+      reqBody.removeChild(last);
+    }
+    var table = $("requests-table"), empty = $("requests-empty");
+    if (table) table.hidden = false;
+    if (empty) empty.hidden = true;
+  }
+  // resyncRequests refetches a live table after the socket said the page missed objects.
+  function resyncRequests() {
+    var q = ["limit=100"];
+    ["session", "client", "ua", "status"].forEach(function (k) {
+      var v = reqBody.getAttribute("data-" + k);
+      if (v) q.push(k + "=" + encodeURIComponent(v));
+    });
+    fetch("/api/exchanges?" + q.join("&"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        while (reqBody.firstChild) reqBody.removeChild(reqBody.firstChild);
+        selected = null;
+        (data.exchanges || []).forEach(addExchange);
+      })
+      .catch(function () { location.reload(); });
+  }
+
   // ---- counters, strip -----------------------------------------------------------
   function setText(id, v) { var el = $(id); if (el) el.textContent = String(v); }
   function sparkPoints(rate) {
@@ -247,11 +492,14 @@
 
   function apply(o) {
     if (o.type === "event") addEvent(o);
+    else if (o.type === "exchange") addExchange(o);
     else if (o.type === "status") updateStatus(o);
   }
 
-  // resync rebuilds the feed after the socket said the page missed objects.
+  // resync rebuilds the feed (or the Requests table) after the socket said the page
+  // missed objects.
   function resync() {
+    if (reqBody && reqBody.getAttribute("data-live") === "true") { resyncRequests(); return; }
     if (!feed) return;
     fetch("/api/events?tail=" + FEED_LIMIT, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })

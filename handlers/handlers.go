@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -32,6 +33,19 @@ type Source interface {
 	Seq() uint64
 	Findings() []model.Finding
 	Status() inspector.BackendStatus
+
+	// Exchanges queries the log of proxied exchanges, oldest first, with cookie verdicts.
+	Exchanges(q inspector.ExchangeQuery) []*model.Exchange
+	// Exchange is one kept exchange; the error wraps inspector.ErrExchangeNotFound.
+	Exchange(id string) (*model.Exchange, error)
+	// ImportHAR analyses an uploaded HAR and keeps it among the last few imports.
+	ImportHAR(r io.Reader, name string) (inspector.HARImport, error)
+	// HARImports lists the kept imports, newest first.
+	HARImports() []inspector.HARImport
+	// HARImport is one kept import; the error wraps inspector.ErrHARImportNotFound.
+	HARImport(id string) (inspector.HARImport, error)
+	// HARExchanges queries one import's exchanges as Exchanges queries the log.
+	HARExchanges(id string, q inspector.ExchangeQuery) ([]*model.Exchange, error)
 }
 
 // Counters are the live screen's rolling numbers, pushed with every websocket batch.

@@ -8,7 +8,7 @@ package views
 // Layout is what every page shares: title, active nav entry and asset URLs.
 type Layout struct {
 	Title       string
-	Active      string // live, sessions, findings, status, or "" (login, errors)
+	Active      string // live, sessions, requests, findings, status, or "" (login, errors)
 	CSS         string // hashed asset URLs
 	JS          string
 	Icon        string
@@ -187,6 +187,11 @@ type Finding struct {
 	Last     Stamp
 	Sessions []Link
 	Events   []Link
+	// Exchanges is how many HTTP exchanges the finding cites; RequestsURL and FlowURL
+	// show them as a table and as a flow (empty when it cites none).
+	Exchanges   int
+	RequestsURL string
+	FlowURL     string
 }
 
 // SessionPage is one session in detail.
@@ -276,4 +281,241 @@ type ErrorPage struct {
 	Title   string
 	Message string
 	Links   []Link
+}
+
+// CookieMark is one cookie of an exchange with the browser's verdict, as the Requests
+// table, the request page and app.js show it.
+type CookieMark struct {
+	Name    string
+	Ref     string // the session the cookie belongs to, when known
+	RefURL  string
+	Verdict string // sent, blocked, stored, rejected, deleted; "" when the browser model gave none
+	Reason  string // Chromium's reason for blocked and rejected
+	Detail  string // the attribute at fault and the URL, in words
+}
+
+// ExchangeRow is one exchange in a Requests table; app.js builds the same row for
+// exchanges pushed over the websocket.
+type ExchangeRow struct {
+	ID          string
+	Seq         uint64
+	URL         string // the request's page
+	Time        Stamp
+	Method      string
+	Target      string // the request URL, session ids masked
+	Status      string // "" when no response came
+	StatusClass string // s-2xx, s-3xx, s-4xx, s-5xx, s-failed
+	Location    string // masked
+	Client      string // address and short User-Agent
+	ClientTitle string // the full User-Agent
+	ClientURL   string // the requests of this client
+	Upstream    string
+	SessionRef  string
+	Sent        []CookieMark // session cookies first, then up to a few others
+	Blocked     []CookieMark // session cookies the browser held but did not send
+	OtherSent   int          // further cookies not listed
+	SetCookies  []CookieMark
+	OtherSet    int
+	Duration    string
+}
+
+// ExchangeFilter is what a Requests table or a flow shows; app.js applies the same
+// filter to pushed exchanges.
+type ExchangeFilter struct {
+	Session string // session ref
+	Client  string // client address without the port
+	UA      string // exact User-Agent
+	Status  string // 2xx, 3xx, 4xx, 5xx, failed
+	Finding string // finding id
+	HAR     string // HAR import id
+}
+
+// RequestsTable is a table of exchanges, newest first, with its paging. The Requests
+// screen and a HAR import's page share it.
+type RequestsTable struct {
+	Rows      []ExchangeRow
+	NextURL   string // older exchanges; empty on the last page
+	NewestURL string // back to the newest page, when paged
+	Live      bool   // exchanges pushed over the websocket are added (first page, live log)
+	Filter    ExchangeFilter
+}
+
+// HARImportRow is one imported HAR in a list.
+type HARImportRow struct {
+	ID        string
+	Name      string
+	URL       string
+	Imported  Stamp
+	Entries   int
+	Findings  int
+	Worst     string // the worst finding severity, "" without findings
+	Truncated bool
+}
+
+// RequestsPage is the Requests screen: recent exchanges, filters, HAR upload.
+type RequestsPage struct {
+	Layout      Layout
+	Table       RequestsTable
+	Filter      ExchangeFilter
+	Filtered    bool     // a filter is set: an empty table means no match, not no traffic
+	Statuses    []Option // status class choices
+	ClientLabel string   // the client filter as shown (address and short UA)
+	Finding     *Finding // ?finding=ID: the finding whose exchanges are listed
+	Missing     int      // exchanges the finding cites that are no longer kept
+	FlowURL     string   // the same exchanges as a flow
+	Error       string   // what is wrong with the query, and how to fix it
+	UploadError string   // why the last HAR upload failed, and what to do
+	MaxUpload   string   // the upload size limit, as text
+	Imports     []HARImportRow
+}
+
+// SetCookieView is one Set-Cookie line of a response with every attribute and the
+// browser's verdict.
+type SetCookieView struct {
+	Name        string
+	Domain      string // "" : host-only
+	Path        string
+	Expires     string
+	MaxAge      string
+	SameSite    string
+	Secure      bool
+	HTTPOnly    bool
+	Partitioned bool
+	Ref         string
+	RefURL      string
+	Verdict     string // stored, rejected, deleted, ""
+	Reason      string
+	ParseError  string // why the line is not a valid cookie
+}
+
+// RequestEvent is a store event an exchange caused.
+type RequestEvent struct {
+	Seq     uint64
+	Kind    string
+	Ref     string
+	RefURL  string
+	Time    Stamp
+	After   string // time after the request started, e.g. "+12 ms"
+	Late    bool   // written after the response reached the browser
+	Detail  string
+	JSONURL string
+}
+
+// RequestPage is one exchange in detail.
+type RequestPage struct {
+	Layout      Layout
+	ID          string
+	Method      string
+	Target      string
+	Status      string
+	StatusClass string
+	Location    string
+	Failed      string // why there was no response
+	Start       Stamp
+	HeadersSent Stamp
+	End         Stamp
+	HeadersAt   string // "+12 ms" after the start
+	EndAt       string
+	Duration    string
+	ClientAddr  string
+	UA          string
+	ClientURL   string // the client's requests
+	Upstream    string
+	Source      string // proxy or har
+	Session     *Link
+	Cookies     []CookieMark // sent and blocked
+	SetCookies  []SetCookieView
+	Notes       []string // what the page cannot tell, and why
+	Findings    []Finding
+	Events      []RequestEvent
+	EventsNote  string
+	Links       []Link // flows and tables around this exchange
+	HAR         *Link  // the import it came from
+	JSONURL     string
+}
+
+// FlowLane is one column of the flow: the browser, an upstream, the store.
+type FlowLane struct {
+	Kind  string // browser, upstream, store
+	Name  string
+	Title string
+	X     int
+}
+
+// FlowMark is one line of annotation under an arrow or beside a store event.
+type FlowMark struct {
+	Text   string
+	Class  string // sent, blocked, stored, rejected, late, repeat, muted
+	X, Y   int
+	Anchor string // start, middle, end
+}
+
+// FlowRow is one step of the flow, laid out: a request or response arrow between the
+// browser and an upstream, a store event (with an arrow from the upstream that caused
+// it, when known), a pause, or a gap in what the store reported.
+type FlowRow struct {
+	Kind     string // request, response, event, pause, gap
+	Class    string // extra classes: redirect, repeat, error, late, cited, write
+	Y        int
+	X1, X2   int    // the arrow, X1 == X2: none
+	Head     string // the arrowhead's path
+	Label    string
+	Title    string // the full label and exact time, as a tooltip
+	LabelX   int
+	LabelY   int
+	Anchor   string
+	URL      string // the request's page
+	Marks    []FlowMark
+	DotX     int // store events: the dot on the store lane
+	Time     string
+	ISO      string // RFC 3339 time, for tests and tooltips
+	Exchange string
+	Status   string
+	Seq      uint64
+	// BandY and BandH are the row's background band (cited rows are highlighted).
+	BandY, BandH int
+}
+
+// Flow is the swimlane diagram, laid out for an SVG.
+type Flow struct {
+	Width, Height int
+	LaneTop       int
+	Lanes         []FlowLane
+	Rows          []FlowRow
+	Shown, Total  int // steps drawn, steps found
+}
+
+// FlowPage is the flow view of a session, a client, a finding or a HAR import.
+type FlowPage struct {
+	Layout      Layout
+	Title       string
+	Filter      ExchangeFilter
+	Flow        Flow
+	Finding     *Finding
+	Error       string
+	StoreNote   string // why the store lane may be empty
+	RequestsURL string // the same exchanges as a table
+	Links       []Link
+	Stale       bool // new exchanges are announced by app.js (live log only)
+}
+
+// HARPage is one imported HAR: its findings, its flow and its requests.
+type HARPage struct {
+	Layout    Layout
+	ID        string
+	Name      string
+	Imported  Stamp
+	Entries   int
+	Kept      int
+	Truncated bool
+	Creator   string
+	Browser   string
+	First     Stamp
+	Last      Stamp
+	Notes     []string
+	Groups    []FindingGroup
+	Flow      Flow
+	FlowURL   string
+	Table     RequestsTable
+	JSONURL   string
 }
