@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"github.com/sessionscope/sessionscope/inspector/diagnose"
 	"net/http"
 	"sort"
 	"strconv"
@@ -11,17 +12,18 @@ import (
 	"github.com/sessionscope/sessionscope/views"
 )
 
-// activeRules are the diagnosis rules the inspector runs today, for the empty state.
-// The inspector does not list its rules, so this mirrors inspector/diagnose.
-var activeRules = []views.Link{
-	{Text: "fixation", URL: "an authentication marker appeared in a session that kept its id"},
-	{Text: "old-session-kept", URL: "a regeneration left the old session alive in the store"},
-	{Text: "no-server-expiry", URL: "session keys without a TTL: the server never expires them"},
+// activeRules lists every diagnosis rule for the empty state.
+func activeRules() []views.Link {
+	var out []views.Link
+	for _, r := range diagnose.Catalog() {
+		out = append(out, views.Link{Text: r.ID, URL: r.Summary})
+	}
+	return out
 }
 
 // FindingsList renders every finding grouped by rule, worst severity first.
 func (h *Handlers) FindingsList(c echo.Context) error {
-	vm := views.FindingsPage{Layout: h.Layout("Findings", "findings"), Rules: activeRules}
+	vm := views.FindingsPage{Layout: h.Layout("Findings", "findings"), Rules: activeRules()}
 	byRule := map[string]*views.FindingGroup{}
 	var order []string
 	for _, f := range h.d.Src.Findings() {
@@ -59,5 +61,5 @@ func findingView(f model.Finding) views.Finding {
 		}
 		v.Events = append(v.Events, views.Link{Text: "#" + strconv.FormatUint(seq, 10), URL: eventURL(seq)})
 	}
-	return v
+	return findingTraffic(v, f, "")
 }

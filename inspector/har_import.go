@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/sessionscope/sessionscope/inspector/diagnose"
 	"github.com/sessionscope/sessionscope/inspector/framework"
@@ -65,22 +63,7 @@ type harImports struct {
 	list []*harImport // oldest first
 }
 
-// harStores holds each Inspector's imports. It stands in for a field of Inspector (the
-// zero harImports value is what the field would hold); a weak key lets a dropped
-// Inspector take its imports with it.
-var harStores sync.Map // weak.Pointer[Inspector] -> *harImports
-
-func (in *Inspector) harImports() *harImports {
-	key := weak.Make(in)
-	if s, ok := harStores.Load(key); ok {
-		return s.(*harImports)
-	}
-	s, loaded := harStores.LoadOrStore(key, &harImports{})
-	if !loaded {
-		runtime.AddCleanup(in, func(k weak.Pointer[Inspector]) { harStores.Delete(k) }, key)
-	}
-	return s.(*harImports)
-}
+func (in *Inspector) harImports() *harImports { return &in.imports }
 
 // ImportHAR reads a HAR as a stream (traffic.ReadHAR: bodies are skipped unread, one
 // entry in memory at a time), replays its exchanges through the browser's cookie rules

@@ -42,6 +42,7 @@ type Inspector struct {
 	tracker   *tracker.Tracker
 	traffic   *trafficRules
 	exchanges *exchangeLog
+	imports   harImports
 }
 
 // New builds an inspector over store.

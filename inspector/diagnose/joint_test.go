@@ -72,3 +72,30 @@ func TestAnnotateJoinsByRefAndByUnambiguousTiming(t *testing.T) {
 		})
 	}
 }
+
+// TestCatalogMatchesRules keeps the catalog honest: every rule id the engines report
+// under is listed once.
+func TestCatalogMatchesRules(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Catalog() {
+		if seen[r.ID] {
+			t.Errorf("%s listed twice", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	e := NewEngine(Config{})
+	ids := []string{}
+	for _, r := range e.rules {
+		ids = append(ids, r.ID())
+	}
+	for _, r := range e.jointRules {
+		ids = append(ids, r.ID())
+	}
+	ids = append(ids, "login-loop", "cookie-rejected", "cookie-not-sent", "session-id-in-url", "cookie-flags",
+		"sensitive-data-in-cookie", "header-injection", "hijack-ignored", "session-outlives-cookie")
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("rule %s is not in the catalog", id)
+		}
+	}
+}
