@@ -36,6 +36,11 @@ type bodyFilter struct {
 	key       [8]byte // the current or last key, when short
 	keyLen    int     // -1: longer than key, or escaped
 	lastText  bool    // the last key was "text" and its value is next
+	// space is set after a whitespace byte outside strings: further ones are dropped.
+	// encoding/json rescans a long run of insignificant whitespace on every refill,
+	// which made a pretty-printed HAR read from a pipe quadratic; one byte still
+	// separates tokens, so malformed input stays malformed.
+	space bool
 
 	dropped int64 // body bytes dropped
 	err     error // sticky
@@ -147,9 +152,17 @@ func (f *bodyFilter) filter(b []byte) (int, error) {
 		case ':':
 			f.expectKey = false
 		case ' ', '\t', '\r', '\n':
+			if f.space {
+				continue
+			}
+			f.space = true
+			b[w] = c
+			w++
+			continue
 		default:
 			f.lastText = false
 		}
+		f.space = false
 		b[w] = c
 		w++
 	}
