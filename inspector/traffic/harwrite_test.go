@@ -92,6 +92,10 @@ func TestHARWriterRoundTrip(t *testing.T) {
 			w.Header().Add("Set-Cookie", "bad cookie=1; Path=/") // net/http refuses the name
 			w.Header().Set("Location", "dashboard.php?PHPSESSID="+newSID)
 			w.WriteHeader(http.StatusFound)
+		case "/go": // as if it wrote ?next=... into its headers unsanitised
+			w.Header().Add("Set-Cookie", "sessionID=12345678")
+			w.Header().Set("Location", "/home")
+			w.WriteHeader(http.StatusFound)
 		case "/slow":
 			time.Sleep(20 * time.Millisecond)
 			w.WriteHeader(http.StatusOK)
@@ -144,6 +148,7 @@ func TestHARWriterRoundTrip(t *testing.T) {
 	do("POST", "/login.php", map[string]string{"User-Agent": "TestBrowser/1.0", "Cookie": "PHPSESSID=" + sid + "; theme=light"})
 	do("GET", "/dashboard.php?PHPSESSID="+newSID, map[string]string{"Cookie": "PHPSESSID=" + newSID, "Referer": base + "/login.php"})
 	do("GET", "/slow", nil)
+	do("GET", "/go?next=/home%0d%0aSet-Cookie:%20sessionID=12345678", map[string]string{"Referer": base + "/mail"})
 	if err := hw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +167,7 @@ func TestHARWriterRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, raw)
 	}
-	if doc.Log.Version != "1.2" || doc.Log.Creator.Name != "sessionscope" || doc.Log.Creator.Version != "test" || len(doc.Log.Entries) != 4 {
+	if doc.Log.Version != "1.2" || doc.Log.Creator.Name != "sessionscope" || doc.Log.Creator.Version != "test" || len(doc.Log.Entries) != 5 {
 		t.Fatalf("log header %+v, %d entries", doc.Log, len(doc.Log.Entries))
 	}
 
@@ -175,7 +180,7 @@ func TestHARWriterRoundTrip(t *testing.T) {
 		t.Run(want.RawURL, func(t *testing.T) {
 			if g.Method != want.Method || g.RawURL != want.RawURL || g.URL != want.URL || g.Status != want.Status ||
 				g.RawLocation != want.RawLocation || g.Location != want.Location || g.Client.UA != want.Client.UA ||
-				g.SessionRef != want.SessionRef {
+				g.SessionRef != want.SessionRef || g.RawReferer != want.RawReferer {
 				t.Errorf("exchange differs:\n got %+v\nwant %+v", g, want)
 			}
 			if host, _, _ := net.SplitHostPort(want.Upstream); g.Upstream != host {
@@ -191,6 +196,9 @@ func TestHARWriterRoundTrip(t *testing.T) {
 				if d := p.got.Sub(p.want); d > time.Microsecond || d < -time.Microsecond {
 					t.Errorf("%s %v, want %v", p.name, p.got, p.want)
 				}
+			}
+			if fmt.Sprint(g.InjectedHeaders) != fmt.Sprint(want.InjectedHeaders) {
+				t.Errorf("injected headers %q, want %q", g.InjectedHeaders, want.InjectedHeaders)
 			}
 			if fmt.Sprint(g.CookiesSent) != fmt.Sprint(want.CookiesSent) {
 				t.Errorf("cookies sent %+v, want %+v", g.CookiesSent, want.CookiesSent)
@@ -208,6 +216,12 @@ func TestHARWriterRoundTrip(t *testing.T) {
 	if x := got[1]; len(x.SetCookies) != 4 || x.SetCookies[0].Path != "/admin" || !x.SetCookies[0].HTTPOnly || x.SetCookies[0].SameSite != "Lax" ||
 		x.SetCookies[1].MaxAge == nil || *x.SetCookies[1].MaxAge != 3600 || x.SetCookies[3].ParseError == "" {
 		t.Errorf("login's Set-Cookie attributes lost: %+v", x.SetCookies)
+	}
+	if x := got[2]; x.RawReferer == "" {
+		t.Error("the Referer was lost")
+	}
+	if x := got[4]; len(x.InjectedHeaders) != 1 || !strings.HasPrefix(x.InjectedHeaders[0], "Set-Cookie: sessionID=") {
+		t.Errorf("the response splitting was lost: %q", x.InjectedHeaders)
 	}
 	if x := got[3]; x.End.Sub(x.HeadersSent) < 15*time.Millisecond {
 		t.Errorf("slow response: headers_sent %v, end %v: the receive time was lost", x.HeadersSent, x.End)

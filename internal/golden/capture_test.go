@@ -70,25 +70,28 @@ func TestCapture(t *testing.T) {
 	redis := testredis.Start(t, testredis.Options{})
 	browser := browsertest.New(t)
 
-	outDir := goldenDir
-	if !*update {
-		outDir = t.TempDir()
-	}
 	// One scenario at a time, each in its own browser context (cookie jar) with its
 	// own app and proxy: running them in parallel is slower, Chromium is CPU-bound.
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			path := filepath.Join(outDir, sc.name+".har")
+			path := filepath.Join(t.TempDir(), sc.name+".har")
 			run(t, sc, redis, browser, path)
 			got := ruleIDs(t, path)
 			if !slices.Equal(got, sc.want) {
-				t.Errorf("the capture yields rules %v, want %v", got, sc.want)
-			}
-			if *update {
-				t.Logf("wrote %s: rules %v", path, got)
-				return
+				t.Fatalf("the capture yields rules %v, want %v; the golden file is left as it was", got, sc.want)
 			}
 			committed := filepath.Join(goldenDir, sc.name+".har")
+			if *update {
+				b, err := os.ReadFile(path)
+				if err == nil {
+					err = os.WriteFile(committed, b, 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("wrote %s: rules %v", committed, got)
+				return
+			}
 			if _, err := os.Stat(committed); err != nil {
 				t.Fatalf("no committed golden file %s: run go test ./internal/golden -run TestCapture -update", committed)
 			}
@@ -370,13 +373,18 @@ func startRedirect(t *testing.T, env ...string) string {
 		ready <- ok
 		_, _ = io.Copy(io.Discard, out)
 	}()
+	fail := func(why string) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // stderr is complete once Wait returns
+		t.Fatalf("redirect.js %s: %s", why, stderr.String())
+	}
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatalf("redirect.js did not start: %s", stderr.String())
+			fail("did not start")
 		}
 	case <-time.After(hangGuard):
-		t.Fatalf("redirect.js not ready within %s", hangGuard)
+		fail("not ready within " + hangGuard.String())
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }

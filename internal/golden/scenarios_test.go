@@ -79,6 +79,32 @@ func helpThenLogin(s *session) {
 	s.click(`[data-testid="login"]`)
 }
 
+// injectionLink is seed rule 8's example ("?next_page=login\r\nSet-Cookie:
+// sessionID=12345678") as a link an attacker sends. (No ";" in it: Go's ReverseProxy,
+// and so sessionscope's proxy, drops query parameters that hold a raw semicolon.)
+const injectionLink = "/go?next=/home%0d%0aSet-Cookie:%20sessionID=12345678"
+
+func openInjectionLink(s *session) {
+	s.open(hostIP, injectionLink)
+	s.open(hostIP, "/home")
+}
+
+// weakIDVisitors is how many fresh sessions the weak-session-id scenarios start.
+const weakIDVisitors = 110
+
+// visitors has n visitors each load the start page twice: the first load starts a
+// session, the second carries it back (so the capture is n new visitors, not one
+// visitor losing the session every time).
+func visitors(n int) func(s *session) {
+	return func(s *session) {
+		for range n {
+			s.clearCookies()
+			s.open(hostIP, "/index.php")
+			s.open(hostIP, "/index.php")
+		}
+	}
+}
+
 var scenarios = []scenario{
 	{
 		// session.cookie_path=/admin: the cookie is stored but never sent outside
@@ -121,8 +147,9 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
-		// The other fix, a parent Domain: the loop is gone, but the session id now
-		// goes to every subdomain of shop.localhost (cookie-flags, Domain).
+		// The other fix, the parent Domain shop.localhost. It hands the id to every
+		// subdomain, which cookie-flags reports — unless, as here, the capture shows
+		// the session really spanning two of them.
 		name: "loop_domain_mismatch_parent", app: appPHP,
 		ini:  []string{"session.cookie_domain=shop.localhost", "sessionscope.after_login=http://" + hostApp + ":{port}/dashboard.php"},
 		flow: phpLogin(hostLogin, "/form.php?to=signin"),
@@ -164,8 +191,55 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
+		// PHP's own cookie defaults: no HttpOnly, no SameSite, not Secure.
+		name: "cookie_flags", app: appPHP, phpDefaults: true,
+		flow: phpLogin(hostIP, "/form.php"),
+		want: []string{"cookie-flags"},
+	},
+	{
+		name: "cookie_flags_fixed", app: appPHP,
+		flow: phpLogin(hostIP, "/form.php"),
+		want: []string{},
+	},
+	{
+		// The user's profile and roles kept in a base64 JSON cookie (seed rule 3).
+		name: "sensitive_data_in_cookie", app: appPHP, ini: []string{"sessionscope.roles_cookie=1"},
+		flow: phpLogin(hostIP, "/form.php?to=signin"),
+		want: []string{"sensitive-data-in-cookie"},
+	},
+	{
+		name: "sensitive_data_in_cookie_fixed", app: appPHP, ini: []string{"sessionscope.roles_cookie=0"},
+		flow: phpLogin(hostIP, "/form.php?to=signin"),
+		want: []string{},
+	},
+	{
+		// Seed rule 8's link: a redirect parameter carrying CR LF and a Set-Cookie.
+		name: "header_injection", app: appRedirect,
+		flow: openInjectionLink,
+		want: []string{"header-injection"},
+	},
+	{
+		name: "header_injection_fixed", app: appRedirect, env: []string{"SANITIZE=1"},
+		flow: openInjectionLink,
+		want: []string{},
+	},
+	{
+		// session.sid_length=22 with 4 bits per character: 88 bits, hex ids. Many
+		// visitors, so the ids' alphabet and length can be told.
+		name: "weak_session_id", app: appPHP, ini: []string{"session.sid_length=22", "session.sid_bits_per_character=4"},
+		flow: visitors(weakIDVisitors),
+		want: []string{"weak-session-id"},
+	},
+	{
+		name: "weak_session_id_fixed", app: appPHP, ini: []string{"session.sid_length=32", "session.sid_bits_per_character=5"},
+		flow: visitors(weakIDVisitors),
+		want: []string{},
+	},
+	{
 		// express-session's login, logout included: the Node cookie mapping
-		// (connect.sid=s:<id>.<signature>) on a healthy flow.
+		// (connect.sid=s:<id>.<signature>) on a healthy flow. The app keeps
+		// express-session's cookie defaults, which set neither Secure nor SameSite
+		// (cookie-flags, info).
 		name: "express_login", app: appNode,
 		flow: func(s *session) {
 			s.open(hostIP, "/")
@@ -175,6 +249,6 @@ var scenarios = []scenario{
 			s.open(hostIP, "/dashboard")
 			s.open(hostIP, "/logout")
 		},
-		want: []string{},
+		want: []string{"cookie-flags"},
 	},
 }
