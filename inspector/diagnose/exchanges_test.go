@@ -1,9 +1,12 @@
 package diagnose
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
@@ -109,4 +112,51 @@ func TestSessionIDInURLDoesNotLeakTheID(t *testing.T) {
 			t.Errorf("%s finding contains the full session id: %s", f.Rule, text)
 		}
 	}
+}
+
+// TestFreshSessionLoopNeedsOneBrowser: many one-page visitors each get a new session,
+// which is not a loop; one browser handed a new session although it sent its cookie is.
+func TestFreshSessionLoopNeedsOneBrowser(t *testing.T) {
+	t0 := mustParseTime(t, "2026-11-22T10:00:00Z")
+	visit := func(i int, sendPrev bool) *model.Exchange {
+		x := &model.Exchange{ID: "v" + strconv.Itoa(i), Method: "GET", RawURL: "http://app.test/page", URL: "http://app.test/page",
+			Status: 200, Start: t0.Add(time.Duration(i) * time.Second)}
+		x.End = x.Start.Add(10 * time.Millisecond)
+		val := fmt.Sprintf("sess%024d", i)
+		line := "PHPSESSID=" + val + "; Path=/; HttpOnly; SameSite=Lax"
+		x.SetCookies = []model.SetCookie{{Name: "PHPSESSID", Value: val, Path: "/", Raw: line}}
+		if sendPrev && i > 0 {
+			x.CookiesSent = []model.SentCookie{{Name: "PHPSESSID", Value: fmt.Sprintf("sess%024d", i-1)}}
+		}
+		return x
+	}
+	var visitors, ignored []*model.Exchange
+	for i := 0; i < 6; i++ {
+		visitors = append(visitors, visit(i, false))
+		ignored = append(ignored, visit(i, true))
+	}
+	if fs := AnalyzeExchanges(visitors, AnalyzeOptions{}); hasRule(fs, "login-loop") {
+		t.Fatalf("six one-page visitors reported as a login loop")
+	}
+	if fs := AnalyzeExchanges(ignored, AnalyzeOptions{}); !hasRule(fs, "login-loop") {
+		t.Fatalf("a browser handed a fresh session on every page although it sent its cookie: no login-loop (%v)", fs)
+	}
+}
+
+func hasRule(fs []model.Finding, rule string) bool {
+	for _, f := range fs {
+		if f.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func mustParseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

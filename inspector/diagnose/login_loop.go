@@ -103,7 +103,7 @@ func loginLoop(rs []*replayed, rec *Recorder, cited map[string][]citation, opts 
 				v = sc.Name + "=" + sc.Value
 			}
 		}
-		if v == "" || v == prev {
+		if v == "" || v == prev || start >= 0 && strangerRequest(r) {
 			start, prev = -1, v
 			continue
 		}
@@ -196,4 +196,12 @@ func reportLoop(rec *Recorder, navs []*replayed, from, to int, cause, what strin
 			Time:     last.Start,
 		})
 	}
+}
+
+// strangerRequest reports a request that carried no session cookie although the
+// replayed browser held one it would have sent: it came from another browser (a
+// capture of a proxy several clients used, or a second visitor), so it cannot
+// continue one browser's loop of fresh sessions.
+func strangerRequest(r *replayed) bool {
+	return len(r.sentJar) > 0 && len(r.sentHAR) == 0
 }
