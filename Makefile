@@ -35,13 +35,15 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# bench runs the Go benchmarks and the end-to-end ingest/impact benchmark against a
-# throwaway redis-server; README's Performance section records the results.
+# bench runs the Go benchmarks, the end-to-end ingest/impact benchmark against a
+# throwaway redis-server, and the proxy-overhead and 100 MB HAR benchmarks; README's
+# Performance section records the results.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./inspector/...
 	$(GO) test -run '^$$' -bench SessionsScreen1M -benchtime 5x ./ui/
 	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
 	$(GO) run ./cmd/ssbench -out bench/ssbench.json > bench/ssbench.md
+	$(GO) run ./cmd/ssbench -phases proxy,analyze -out bench/proxy.json > bench/proxy.md
 
 # fuzz runs every fuzz target for FUZZTIME each (not part of CI).
 fuzz:

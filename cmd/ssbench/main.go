@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,9 +50,20 @@ type config struct {
 	CLIBin     string        `json:"-"`
 	RBBin      string        `json:"-"`
 	Quick      bool          `json:"quick"`
+	// Proxy phase.
+	ProxyConns      []int         `json:"proxy_conns"`
+	ProxyDur        time.Duration `json:"proxy_duration_ns"`
+	ProxyPin        string        `json:"proxy_pin"`
+	ProxyCPUProfile string        `json:"-"`
+	// Analyze phase.
+	HARMB           float64 `json:"har_mb"`
+	SessionscopeBin string  `json:"-"`
 }
 
 func main() {
+	if role := os.Getenv(roleEnv); role != "" { // a child of the proxy phase
+		os.Exit(runRole(role))
+	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -109,7 +121,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.RedisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&c.CLIBin, "redis-cli", "redis-cli", "redis-cli binary (the bare subscriber); \"\" to use none")
 	fs.StringVar(&c.RBBin, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; \"\" to skip its runs")
-	fs.BoolVar(&c.Quick, "quick", false, "smoke run: -n 50000 -keys 10000 -memkeys 50000 -runs 1 unless set")
+	fs.BoolVar(&c.Quick, "quick", false, "smoke run: -n 50000 -keys 10000 -memkeys 50000 -runs 1 -proxy-duration 1s unless set")
+	proxyConns := fs.String("proxy-conns", "1,16,32,64", "proxy phase: concurrent connections of the load generator, comma-separated")
+	fs.DurationVar(&c.ProxyDur, "proxy-duration", 2*time.Second, "proxy phase: measured length of each run (a quarter of it more is warm-up)")
+	fs.StringVar(&c.ProxyPin, "proxy-pin", "none,split", "proxy phase: CPU layouts, comma-separated: none (all share every CPU), split (load generator and upstream on CPU 0, proxy on CPU 1)")
+	fs.StringVar(&c.ProxyCPUProfile, "proxy-cpuprofile", "", "proxy phase: write a CPU profile of the proxy process (first layout) to this file")
+	fs.Float64Var(&c.HARMB, "har-mb", 100, "analyze phase: size of the generated HAR in MB")
+	fs.StringVar(&c.SessionscopeBin, "sessionscope", "", "analyze phase: the sessionscope binary to run (default: go build it)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -122,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		quick := map[string]func(){
 			"n": func() { c.N = 50_000 }, "keys": func() { c.Keys = 10_000 },
 			"memkeys": func() { c.MemKeys = 50_000 }, "runs": func() { c.Runs = 1 },
+			"proxy-duration": func() { c.ProxyDur = time.Second },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -153,10 +172,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	for _, p := range strings.Split(c.Phases, ",") {
 		switch strings.TrimSpace(p) {
-		case "ingest", "memory", "impact":
+		case "ingest", "memory", "impact", "proxy", "analyze":
 		default:
-			return c, fmt.Errorf("-phases: unknown phase %q (want ingest, memory, impact)", p)
+			return c, fmt.Errorf("-phases: unknown phase %q (want ingest, memory, impact, proxy, analyze)", p)
 		}
+	}
+	for _, f := range strings.Split(*proxyConns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return c, fmt.Errorf("-proxy-conns %q: want numbers 1..1024", *proxyConns)
+		}
+		c.ProxyConns = append(c.ProxyConns, n)
+	}
+	if c.HARMB < 1 || c.HARMB > 10_000 {
+		return c, fmt.Errorf("-har-mb %g: want 1..10000", c.HARMB)
+	}
+	if c.ProxyDur < 100*time.Millisecond {
+		return c, fmt.Errorf("-proxy-duration %s: want at least 100ms", c.ProxyDur)
 	}
 	return c, nil
 }
@@ -172,13 +204,15 @@ func (c config) phase(name string) bool {
 
 // results is the JSON document ssbench writes.
 type results struct {
-	Machine machine       `json:"machine"`
-	Config  config        `json:"config"`
-	Ingest  *ingestResult `json:"ingest,omitempty"`
-	Memory  *memoryResult `json:"memory,omitempty"`
-	Impact  *impactResult `json:"impact,omitempty"`
-	Errors  []string      `json:"errors,omitempty"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	Machine machine        `json:"machine"`
+	Config  config         `json:"config"`
+	Ingest  *ingestResult  `json:"ingest,omitempty"`
+	Memory  *memoryResult  `json:"memory,omitempty"`
+	Impact  *impactResult  `json:"impact,omitempty"`
+	Proxy   *proxyResult   `json:"proxy,omitempty"`
+	Analyze *analyzeResult `json:"analyze,omitempty"`
+	Errors  []string       `json:"errors,omitempty"`
+	Elapsed time.Duration  `json:"elapsed_ns"`
 }
 
 type machine struct {
@@ -257,6 +291,21 @@ func run(ctx context.Context, cfg config, log io.Writer) (*results, error) {
 		res.Impact = r
 		if err != nil {
 			fail("impact", err)
+		}
+	}
+	if cfg.phase("proxy") && ctx.Err() == nil {
+		fmt.Fprintf(log, "ssbench: proxy: %d rounds of %s per configuration, connections %v, layouts %s\n", cfg.Runs, cfg.ProxyDur, cfg.ProxyConns, cfg.ProxyPin)
+		r, err := runProxy(ctx, cfg, srv, log)
+		res.Proxy = r
+		if err != nil {
+			fail("proxy", err)
+		}
+	}
+	if cfg.phase("analyze") && ctx.Err() == nil {
+		r, err := runAnalyze(ctx, cfg, log)
+		res.Analyze = r
+		if err != nil {
+			fail("analyze", err)
 		}
 	}
 	res.Machine.SHA256MBpsEnd = cpuCalibration()

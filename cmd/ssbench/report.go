@@ -95,6 +95,12 @@ func writeMarkdown(w io.Writer, r *results) {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.Proxy != nil {
+		writeProxyMarkdown(w, r.Proxy)
+	}
+	if r.Analyze != nil {
+		writeAnalyzeMarkdown(w, r.Analyze)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "Error: %s\n", e)
 	}

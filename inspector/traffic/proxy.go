@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,15 +107,32 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	_, _ = rand.Read(rid[:])
 	p := &Proxy{cfg: cfg, mapping: defaultMapping(cfg.Mapping), ring: newRing(cfg.RingSize), run: hex.EncodeToString(rid[:])}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      cfg.Transport,
-		FlushInterval:  -1, // stream: flush after every write
+		Rewrite:   p.rewrite,
+		Transport: cfg.Transport,
+		// FlushInterval 0: ReverseProxy still flushes every write of a response without
+		// a Content-Length (chunked, streamed) and of text/event-stream, so streams
+		// stream; a response of known length goes out as the server's buffer fills.
+		// (-1 flushed every write of every response and armed a timer per request.)
+		BufferPool:     &copyBuffers{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return p, nil
 }
+
+// copyBuffers recycles the 32 KB buffers ReverseProxy copies bodies through; without
+// a pool it allocates one per request.
+type copyBuffers struct{ pool sync.Pool }
+
+func (b *copyBuffers) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *copyBuffers) Put(buf []byte) { b.pool.Put(&buf) }
 
 // capture is the per-request state shared by the proxy's hooks. The hooks all run on
 // the request's goroutine, so it needs no lock.

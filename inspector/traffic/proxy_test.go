@@ -611,3 +611,108 @@ func TestMaskURL(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyConcurrentCapture runs many clients at once through the proxy, with a slow
+// upstream on some requests and bodies larger than the copy buffer on others, under
+// -race: every response arrives whole and every exchange records its own request's
+// cookies, status and Set-Cookie, never another request's.
+func TestProxyConcurrentCapture(t *testing.T) {
+	const clients, perClient = 24, 15
+	id := func(c int) string { return fmt.Sprintf("sess%022d", c) }
+	body := func(c, i int) string {
+		if i%3 == 0 { // past the 32 KB buffers ReverseProxy copies through, which are reused
+			return strings.Repeat(fmt.Sprintf("<%d.%d>", c, i), 10000)
+		}
+		return fmt.Sprintf("page %d.%d", c, i)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c, i int
+		if _, err := fmt.Sscanf(r.URL.Path, "/c/%d/%d", &c, &i); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if i%5 == 0 {
+			time.Sleep(5 * time.Millisecond) // a slow page; others overtake it
+		}
+		ck, err := r.Cookie("PHPSESSID")
+		if err != nil || ck.Value != id(c) {
+			http.Error(w, "wrong session", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Set-Cookie", "PHPSESSID="+id(c)+"; Path=/; HttpOnly")
+		w.WriteHeader(200 + i%3)
+		io.WriteString(w, body(c, i))
+	}))
+	defer up.Close()
+	var mu sync.Mutex
+	got := map[string]*model.Exchange{}
+	_, pu, _ := startProxy(t, ProxyConfig{Sink: func(x *model.Exchange) {
+		mu.Lock()
+		got[x.URL] = x
+		mu.Unlock()
+	}}, up)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*perClient)
+	for c := range clients {
+		wg.Go(func() {
+			cl := client()
+			defer cl.CloseIdleConnections()
+			for i := range perClient {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("%s/c/%d/%d", pu, c, i), nil)
+				req.Header.Set("Cookie", "PHPSESSID="+id(c)+"; theme=dark")
+				res, err := cl.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil || res.StatusCode != 200+i%3 || string(b) != body(c, i) {
+					errs <- fmt.Errorf("client %d request %d: status %d, %d bytes, %v", c, i, res.StatusCode, len(b), err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// The sink runs after the response is streamed, so the last ones may still be on
+	// their way; Serve's shutdown in Cleanup waits for them, a poll here does too.
+	deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing assertion
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == clients*perClient || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != clients*perClient {
+		t.Fatalf("%d exchanges recorded, want %d", len(got), clients*perClient)
+	}
+	ids := map[string]bool{}
+	for c := range clients {
+		for i := range perClient {
+			x := got[fmt.Sprintf("%s/c/%d/%d", pu, c, i)]
+			if x == nil {
+				t.Errorf("client %d request %d not recorded", c, i)
+				continue
+			}
+			ref := model.Ref(id(c))
+			if x.Status != 200+i%3 || x.SessionRef != ref || len(x.SetCookies) != 1 || x.SetCookies[0].SessionRef != ref ||
+				x.SetCookies[0].Value != id(c) || x.End.Before(x.HeadersSent) || x.HeadersSent.Before(x.Start) {
+				t.Errorf("client %d request %d recorded as %+v", c, i, x)
+			}
+			if ids[x.ID] {
+				t.Errorf("exchange id %s given twice", x.ID)
+			}
+			ids[x.ID] = true
+		}
+	}
+}
