@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"net"
 	"net/url"
 	"path"
 	"slices"
@@ -55,17 +56,27 @@ const (
 type trafficRules struct {
 	opts      diagnose.AnalyzeOptions
 	mu        sync.Mutex
-	byClient  map[model.Client][]*model.Exchange
-	live      map[model.Client]*liveClient
-	findings  map[string]model.Finding // by id, as last published
-	published map[string]string        // id -> signature of what was published
-	replays   int                      // full replays done, for tests and benchmarks
+	byClient  map[model.Client][]*model.Exchange // by browserOf
+	live      map[model.Client]*liveClient       // by browserOf
+	findings  map[string]model.Finding           // by id, as last published
+	published map[string]string                  // id -> signature of what was published
+	replays   int                                // full replays done, for tests and benchmarks
 }
 
 func newTrafficRules(opts diagnose.AnalyzeOptions) *trafficRules {
 	return &trafficRules{opts: opts, byClient: map[model.Client][]*model.Exchange{},
 		live:     map[model.Client]*liveClient{},
 		findings: map[string]model.Finding{}, published: map[string]string{}}
+}
+
+// browserOf is the key one browser's exchanges share: its source IP and
+// User-Agent. The port is dropped because a browser opens a new connection (a new
+// source port) whenever it likes, and a login loop spans several.
+func browserOf(c model.Client) model.Client {
+	if host, _, err := net.SplitHostPort(c.Addr); err == nil {
+		c.Addr = host
+	}
+	return c
 }
 
 // observe adds an exchange and returns it annotated with the cookie verdicts (a copy
@@ -76,21 +87,22 @@ func (r *trafficRules) observe(x *model.Exchange) (*model.Exchange, []*model.Fin
 	// The replay annotates the history's exchanges again on every call: keep them
 	// private and hand out a copy.
 	own := x.Clone()
-	hist := append(r.byClient[x.Client], own)
+	key := browserOf(x.Client)
+	hist := append(r.byClient[key], own)
 	var gone []*model.Exchange
 	if len(hist) > maxExchangesPerClient {
 		gone = hist[:len(hist)-maxExchangesPerClient]
 		hist = hist[len(hist)-maxExchangesPerClient:]
 	}
-	r.byClient[x.Client] = hist
-	lc := r.live[x.Client]
+	r.byClient[key] = hist
+	lc := r.live[key]
 	if lc == nil {
 		lc = newLiveClient()
-		r.live[x.Client] = lc
+		r.live[key] = lc
 	}
 	if len(r.byClient) > maxClients { // many distinct clients: forget the others
-		r.byClient = map[model.Client][]*model.Exchange{x.Client: hist}
-		r.live = map[model.Client]*liveClient{x.Client: lc}
+		r.byClient = map[model.Client][]*model.Exchange{key: hist}
+		r.live = map[model.Client]*liveClient{key: lc}
 	}
 	for _, g := range gone {
 		lc.forget(g, r.isSession)

@@ -11,7 +11,7 @@ import (
 func (r *trafficRules) replay(c model.Client) []*model.Finding {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	hist := r.byClient[c]
+	hist := r.byClient[browserOf(c)]
 	if len(hist) == 0 {
 		return nil
 	}

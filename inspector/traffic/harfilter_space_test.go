@@ -29,7 +29,7 @@ func TestBodyFilterSqueezesWhitespace(t *testing.T) {
 		t.Fatalf("got %d exchanges: %+v", len(got), got)
 	}
 
-	f := newBodyFilter(strings.NewReader(`[1,` + pad + `2 ,"a  b"]`), 100, 10)
+	f := newBodyFilter(strings.NewReader(`[1,`+pad+`2 ,"a  b"]`), 100, 10)
 	out, err := io.ReadAll(f)
 	if err != nil {
 		t.Fatal(err)
