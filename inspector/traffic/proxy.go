@@ -196,6 +196,10 @@ func (p *Proxy) pick(r *http.Request) (*url.URL, int) {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	c := pr.In.Context().Value(captureKey{}).(*capture)
 	pr.SetURL(c.upstream)
+	// ReverseProxy drops query parameters it cannot parse (a raw ";", as old apps
+	// write "?a=1;b=2") from Out before Rewrite; headers and bodies pass unchanged,
+	// and so must the query.
+	pr.Out.URL.RawQuery = joinQuery(c.upstream.RawQuery, pr.In.URL.RawQuery)
 	if !p.cfg.RewriteHost {
 		pr.Out.Host = pr.In.Host
 	}
@@ -216,6 +220,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if p.cfg.Sticky {
 		stripCookie(pr.Out.Header, StickyCookie)
 	}
+}
+
+// joinQuery appends the client's query to the upstream URL's own, as SetURL does.
+func joinQuery(upstream, client string) string {
+	if upstream == "" || client == "" {
+		return upstream + client
+	}
+	return upstream + "&" + client
 }
 
 // stripCookie removes one cookie from the Cookie header lines, leaving the other pairs

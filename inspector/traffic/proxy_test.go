@@ -716,3 +716,40 @@ func TestProxyConcurrentCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyKeepsRawQuery: a query ReverseProxy finds unparsable (a raw ";") still
+// reaches the upstream byte for byte, as does the upstream URL's own query.
+func TestProxyKeepsRawQuery(t *testing.T) {
+	got := make(chan string, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.RawQuery
+	}))
+	defer up.Close()
+	for _, tc := range []struct{ upstreamQuery, client, want string }{
+		{"", "a=1;b=2&c=%3B", "a=1;b=2&c=%3B"},
+		{"", "", ""},
+		{"tenant=7", "a=1;b=2", "tenant=7&a=1;b=2"},
+		{"tenant=7", "", "tenant=7"},
+	} {
+		u := mustURL(t, up.URL)
+		u.RawQuery = tc.upstreamQuery
+		p, err := NewProxy(ProxyConfig{Upstreams: []*url.URL{u}, Sink: func(*model.Exchange) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(p)
+		target := srv.URL + "/page"
+		if tc.client != "" {
+			target += "?" + tc.client
+		}
+		res, err := http.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if q := <-got; q != tc.want {
+			t.Errorf("upstream %q, client %q: upstream saw %q, want %q", tc.upstreamQuery, tc.client, q, tc.want)
+		}
+		srv.Close()
+	}
+}
