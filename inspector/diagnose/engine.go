@@ -112,7 +112,7 @@ func (e *Engine) Drain() []*model.Finding {
 		out = append(out, &f)
 	}
 	clear(e.dirty)
-	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })
+	sort.Slice(out, func(i, j int) bool { return oldestFirst(out[i], out[j]) })
 	return out
 }
 
@@ -139,8 +139,17 @@ func (e *Engine) Findings() []model.Finding {
 		c.Events = append([]uint64(nil), f.Events...)
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })
+	sort.Slice(out, func(i, j int) bool { return oldestFirst(&out[i], &out[j]) })
 	return out
+}
+
+// oldestFirst orders findings by first sighting, then by id: findings first seen on
+// the same exchange come out in the same order every time.
+func oldestFirst(a, b *model.Finding) bool {
+	if !a.FirstSeen.Equal(b.FirstSeen) {
+		return a.FirstSeen.Before(b.FirstSeen)
+	}
+	return a.ID < b.ID
 }
 
 // Recorder is how a rule reports. It is bound to one rule.

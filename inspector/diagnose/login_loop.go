@@ -67,8 +67,8 @@ func loginLoop(rs []*replayed, rec *Recorder, cited map[string][]citation, opts 
 		}
 	}
 	repeated := ""
-	for k, n := range counts {
-		if n >= 2 && (repeated == "" || n > counts[repeated]) {
+	for k, n := range counts { // ties go to the smaller key, so replays agree
+		if n >= 2 && (repeated == "" || n > counts[repeated] || n == counts[repeated] && k < repeated) {
 			repeated = k
 		}
 	}

@@ -2,7 +2,9 @@ package diagnose
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/sessionscope/sessionscope/inspector/model"
@@ -94,12 +96,14 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 // idInURL says where a URL carries a session id: a query parameter named like a
 // session cookie, or a known session cookie value in the query string or the path.
 func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (where, name string) {
-	for param := range u.Query() {
+	// Sorted, so that a URL with several candidates gets the same answer every time.
+	for _, param := range slices.Sorted(maps.Keys(u.Query())) {
 		if isSession(param) {
 			return "query parameter " + param, param
 		}
 	}
-	for v, cookie := range ids {
+	for _, v := range longestFirst(ids) {
+		cookie := ids[v]
 		switch {
 		case strings.Contains(u.RawQuery, v):
 			return "query string", cookie
@@ -113,7 +117,7 @@ func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (wh
 // maskIDsInURL writes a URL for a finding with its session ids masked: known
 // session cookie values anywhere, and the values of session-named query parameters.
 func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool) string {
-	for v := range ids {
+	for _, v := range longestFirst(ids) { // a value inside another is masked after it
 		raw = strings.ReplaceAll(raw, v, model.Mask(v))
 	}
 	for param, vals := range u.Query() {
@@ -128,4 +132,16 @@ func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(
 		}
 	}
 	return raw
+}
+
+// longestFirst lists the session values, longest first, then in byte order.
+func longestFirst(ids map[string]string) []string {
+	vs := slices.Collect(maps.Keys(ids))
+	slices.SortFunc(vs, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return vs
 }
