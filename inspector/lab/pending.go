@@ -13,8 +13,6 @@ type runner struct{}
 
 var errPending = errors.New("lab: not built yet")
 
-func Scenarios() []Scenario                               { return nil }
-func Find(id string) (Scenario, bool)                     { return Scenario{}, false }
 func Start(ctx context.Context, cfg Config) (*Env, error) { return nil, errPending }
 func (e *Env) Close() error                               { return nil }
 func (r *Runner) Start(id string, fixed bool) (Run, error) {
