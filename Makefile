@@ -1,6 +1,5 @@
 # sessionscope — see README.md. Every target is phony: the Go tool does the caching.
 GO      ?= go
-REDIS_URL ?= redis://127.0.0.1:6379/0
 FUZZTIME ?= 5m
 NODE_APP := testdata/apps/node
 
@@ -15,8 +14,9 @@ generate:
 build:
 	$(GO) build -o bin/sessionscope .
 
+# run starts sessionscope on its embedded default: the dashboard and the lab, no Redis.
 run:
-	$(GO) run . serve --redis $(REDIS_URL)
+	$(GO) run .
 
 # test runs the whole suite with the race detector. Tests that need a real component
 # (redis-server, php with phpredis, node) skip with a message when it is missing,

@@ -1,23 +1,26 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/ui"
 )
 
 // Config is everything the command line and the environment can set. Each field's
 // comment gives its flag, its environment fallback and its default.
 type Config struct {
-	Command string // watch, serve or analyze
+	Command string // watch, serve, analyze or lab (sessionscope alone is serve with Lab)
 
 	RedisURL               string        // --redis, REDIS_URL
 	Prefixes               []string      // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
@@ -53,6 +56,16 @@ type Config struct {
 	AllowedHosts []string // --allowed-host, repeatable: extra Host header values to accept
 	RevealValues bool     // --reveal-values: show payload values whose key looks secret
 
+	// The training lab (serve --lab, and sessionscope with no command, which is serve
+	// with the lab on the embedded store; lab run).
+	Lab       bool   // --lab: run the lab app and show the Lab screen; RedisURL then stores the lab's sessions
+	LabListen string // --lab-listen, SESSIONSCOPE_LAB_LISTEN: the lab app's address; default 127.0.0.1:7071 (lab run: a free port)
+
+	// lab only.
+	LabAction   string // list or run
+	LabScenario string // lab run: the scenario id (positional)
+	Fixed       bool   // lab run --fixed: run the scenario's fixed twin
+
 	// analyze only.
 	HARPath   string // the HAR file to analyze (positional; - for stdin)
 	Exchanges bool   // --exchanges: with --json, print the exchanges too
@@ -70,8 +83,15 @@ var errHelp = flag.ErrHelp
 const usageText = `sessionscope shows what happens to a web app's sessions while it happens.
 
 Usage:
+  sessionscope [--redis URL] [flags]       the dashboard (127.0.0.1:7070) and the training lab app
+                                           (127.0.0.1:7071), on an embedded store or in that Redis
   sessionscope watch --redis URL [flags]   stream session lifecycle events to the terminal
-  sessionscope serve --redis URL [flags]   the live dashboard in the browser (127.0.0.1:7070)
+  sessionscope serve --redis URL [flags]   the live dashboard in the browser (127.0.0.1:7070);
+                                           --lab adds the lab app, its sessions in that Redis
+  sessionscope lab list                    the lab's scenarios
+  sessionscope lab run ID [--fixed] [--json] [--redis URL]
+                                           run one scenario (or its fixed twin) and print what
+                                           watch would; exit 0 when it behaved as expected
   sessionscope analyze FILE.har [flags]    diagnose a browser's HAR export (- reads stdin):
                                            rejected or unsent session cookies, login loops
   sessionscope help                        this text
@@ -90,9 +110,9 @@ func (s *stringList) Set(v string) error {
 
 // parseArgs turns argv (without the program name) into a Config.
 func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return Config{}, fmt.Errorf("%w: no command given", errUsage)
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+		// No command: the zero-setup default, the dashboard with the lab.
+		return parseCommand("", args, getenv, stderr)
 	}
 	switch args[0] {
 	case "help", "-h", "--help", "-help":
@@ -102,6 +122,8 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 		return parseCommand(args[0], args[1:], getenv, stderr)
 	case "analyze":
 		return parseAnalyze(args[1:], getenv, stderr)
+	case "lab":
+		return parseLab(args[1:], getenv, stderr)
 	}
 	fmt.Fprint(stderr, usageText)
 	return Config{}, fmt.Errorf("%w: unknown command %q", errUsage, args[0])
@@ -117,28 +139,59 @@ Flags (environment fallbacks in brackets):
 `
 
 const serveHelp = `Usage: sessionscope serve --redis URL [flags]
+       sessionscope serve [--redis URL] --lab [flags]
 
 Serves the live dashboard (sessions, events, findings) on --listen, by default
 127.0.0.1:7070. Listening beyond loopback requires --token. Read-only against Redis,
-like watch.
+like watch. With --lab it also runs the training lab app on --lab-listen and the
+Lab screen; the lab's sessions go to --redis (phpredis format), or to an embedded
+store without it.
 
 Flags (environment fallbacks in brackets):
 `
 
+const defaultHelp = `Usage: sessionscope [--redis URL] [flags]
+
+With no command, sessionscope starts the dashboard on --listen (127.0.0.1:7070) and
+the training lab app behind its proxy on --lab-listen (127.0.0.1:7071, also
+localhost:7071), its sessions in an embedded store, or with --redis in that Redis
+(phpredis format; REDIS_URL is not read here, so no flags always means no Redis).
+Open the dashboard's Lab screen to run a scenario. Ctrl-C stops it.
+
+Flags (environment fallbacks in brackets):
+`
+
+// isHelp reports whether arg asks for the usage text.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "--help", "-help":
+		return true
+	}
+	return false
+}
+
+// parseCommand parses watch and serve; command "" is sessionscope alone, which is
+// serve with the lab.
 func parseCommand(command string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Command: command}
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs := flag.NewFlagSet(cmp.Or(command, "sessionscope"), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	help := watchHelp
-	if command == "serve" {
+	redisDefault := getenv("REDIS_URL")
+	switch command {
+	case "serve":
 		help = serveHelp
+	case "":
+		// The default run is the zero-setup one: a REDIS_URL left in the environment
+		// must not quietly turn it into an attach to some Redis.
+		cfg.Command, cfg.Lab, help, redisDefault = "serve", true, defaultHelp, ""
 	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, help)
 		fs.PrintDefaults()
 	}
 	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
-	fs.StringVar(&cfg.RedisURL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
+	fs.StringVar(&cfg.RedisURL, "redis", redisDefault, "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
@@ -165,6 +218,10 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fs.StringVar(&cfg.Token, "token", getenv("SESSIONSCOPE_TOKEN"), "access token for the dashboard, its API and websocket [SESSIONSCOPE_TOKEN]")
 		fs.Var(&hosts, "allowed-host", "extra Host header `name` to accept (behind a proxy or a DNS name), repeatable")
 		fs.BoolVar(&cfg.RevealValues, "reveal-values", envBool(getenv, "SESSIONSCOPE_REVEAL_VALUES"), "show payload values whose key looks secret (password, token, csrf, ...) [SESSIONSCOPE_REVEAL_VALUES]")
+		if !cfg.Lab {
+			fs.BoolVar(&cfg.Lab, "lab", false, "also run the training lab app on --lab-listen and the Lab screen; its sessions go to --redis, or to an embedded store without it")
+		}
+		fs.StringVar(&cfg.LabListen, "lab-listen", envString(getenv, "SESSIONSCOPE_LAB_LISTEN", DefaultLabListen), "`address` of the lab app (through sessionscope's proxy), loopback only [SESSIONSCOPE_LAB_LISTEN]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -197,6 +254,25 @@ login loops with their root cause. Exit status: 0 clean, 1 a finding at or above
 Flags:
 `
 
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments, which it returns in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // parseAnalyze parses `analyze FILE.har [flags]`; flags may come before or after
 // the file.
 func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
@@ -213,19 +289,9 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
 	var sessionCookies stringList
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return cfg, errHelp
-			}
-			return cfg, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return cfg, err
 	}
 	switch len(positional) {
 	case 0:
@@ -237,6 +303,99 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	return cfg, cfg.Validate()
+}
+
+// DefaultLabListen is where the lab app listens unless told otherwise (loopback only;
+// localhost:7071 reaches it too, which the cross-host cookie scenarios use).
+const DefaultLabListen = "127.0.0.1:7071"
+
+const labHelp = `Usage: sessionscope lab list
+       sessionscope lab run ID [--fixed] [--json] [--redis URL]
+
+list prints the training lab's scenarios: id, title and the findings each one yields.
+run starts a lab of its own (on a free port unless --lab-listen), drives the scenario
+with the virtual browser and prints its events, exchanges and findings as watch does,
+then a summary. Exit status: 0 when exactly the expected findings appeared (with
+--fixed: none of them), 1 when not, 2 for bad usage or an unknown id.
+
+Flags:
+`
+
+// parseLab parses lab list and lab run ID [flags]; flags may come before or after the id.
+func parseLab(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{Command: "lab", Color: "auto", ReadBudget: 1000, MaxPayload: 64 << 10, Window: 300 * time.Millisecond, ScanCount: 1000}
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, labHelp)
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&cfg.Fixed, "fixed", false, "run: the scenario's fixed twin, which must run clean")
+	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "run: print NDJSON, one object per line, as watch --json (the summary goes to stderr) [SESSIONSCOPE_JSON]")
+	fs.StringVar(&cfg.RedisURL, "redis", "", "run: store the lab's sessions in this Redis `URL` (phpredis format) instead of an embedded store; REDIS_URL is not read")
+	fs.StringVar(&cfg.LabListen, "lab-listen", "127.0.0.1:0", "run: `address` of the lab app; by default a free loopback port, so a running sessionscope is not disturbed")
+	fs.StringVar(&cfg.Color, "color", "auto", "run: colour the lines: auto (on a terminal), always or never")
+	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", false, "run: show full session ids")
+	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	if len(positional) == 0 {
+		fs.Usage()
+		return cfg, fmt.Errorf("%w: lab needs list or run ID, e.g. sessionscope lab run cookie-path-mismatch", errUsage)
+	}
+	cfg.LabAction = positional[0]
+	switch {
+	case cfg.LabAction == "list" && len(positional) == 1:
+	case cfg.LabAction == "list":
+		return cfg, fmt.Errorf("%w: lab list takes no argument, got %s", errUsage, strings.Join(positional[1:], " "))
+	case cfg.LabAction == "run" && len(positional) == 2:
+		cfg.LabScenario = positional[1]
+	case cfg.LabAction == "run" && len(positional) == 1:
+		return cfg, fmt.Errorf("%w: lab run needs a scenario id; sessionscope lab list shows them", errUsage)
+	case cfg.LabAction == "run":
+		return cfg, fmt.Errorf("%w: lab run takes one scenario id, got %d: %s", errUsage, len(positional)-1, strings.Join(positional[1:], " "))
+	default:
+		return cfg, fmt.Errorf("%w: unknown lab command %q: use lab list or lab run ID", errUsage, cfg.LabAction)
+	}
+	return cfg, cfg.Validate()
+}
+
+func (c *Config) validateLab() error {
+	switch c.Color {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("%w: --color %q: want auto, always or never", errUsage, c.Color)
+	}
+	if c.LabAction != "run" {
+		return nil
+	}
+	s, ok := lab.Find(c.LabScenario)
+	if !ok {
+		return fmt.Errorf("%w: unknown lab scenario %q: sessionscope lab list shows them", errUsage, c.LabScenario)
+	}
+	if s.NeedsRedis && c.RedisURL == "" {
+		return fmt.Errorf("%w: lab scenario %s needs a real Redis: add --redis URL (its sessions go there, in phpredis format)", errUsage, s.ID)
+	}
+	if err := checkLabListen(c.LabListen); err != nil {
+		return err
+	}
+	c.frameworks = framework.Builtin()
+	return nil
+}
+
+// checkLabListen keeps the lab on loopback: it is a deliberately broken login app.
+func checkLabListen(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: --lab-listen %q: %v (use host:port, e.g. %s)", errUsage, addr, err, DefaultLabListen)
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%w: --lab-listen %s: the lab is a deliberately broken login app and listens on loopback only, e.g. %s", errUsage, addr, DefaultLabListen)
+	}
+	return nil
 }
 
 func envString(getenv func(string) string, name, def string) string {
@@ -251,8 +410,22 @@ func (c *Config) Validate() error {
 	if c.Command == "analyze" {
 		return c.validateAnalyze()
 	}
-	if c.RedisURL == "" {
+	if c.Command == "lab" {
+		return c.validateLab()
+	}
+	if c.RedisURL == "" && !c.Lab {
+		if c.Command == "serve" {
+			return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0; or add --lab for the training lab on an embedded store (or run sessionscope with no arguments)", errUsage)
+		}
 		return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0", errUsage)
+	}
+	if c.Lab {
+		if len(c.ProxyTo) > 0 {
+			return fmt.Errorf("%w: --proxy-to cannot be combined with the lab, which sits behind its own proxy on --lab-listen; run the lab and your app in two sessionscopes", errUsage)
+		}
+		if err := checkLabListen(c.LabListen); err != nil {
+			return err
+		}
 	}
 	if c.ReadBudget == 0 {
 		return fmt.Errorf("%w: --read-budget must not be 0; use a negative value for no limit", errUsage)

@@ -51,20 +51,7 @@ func TestParseWatch(t *testing.T) {
 		{name: "no default prefixes alone", args: []string{"watch", "--redis", "redis://h/0", "--no-default-prefixes"}, wantErr: "at least one --prefix"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var stderr bytes.Buffer
-			c, err := parseArgs(tc.args, env(tc.env), &stderr)
-			if tc.wantErr != "" {
-				if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want a usage error naming %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc.args, tc.env, tc.check, tc.wantErr) })
 	}
 }
 
@@ -83,4 +70,78 @@ func TestExitCodes(t *testing.T) {
 	if lines := strings.Count(strings.TrimSpace(errOut.String()), "\n"); lines != 0 {
 		t.Errorf("want one line, got %q", errOut.String())
 	}
+}
+
+// TestParseDefaultAndLab: sessionscope alone is the dashboard with the lab on the
+// embedded store at the documented addresses; --redis moves the lab's sessions to a
+// Redis; serve keeps needing --redis unless --lab.
+func TestParseDefaultAndLab(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "no arguments", args: nil, env: map[string]string{"REDIS_URL": "redis://left-over:6379/0"}, check: func(t *testing.T, c Config) {
+			if c.Command != "serve" || !c.Lab || c.RedisURL != "" || c.Listen != "127.0.0.1:7070" || c.LabListen != "127.0.0.1:7071" {
+				t.Errorf("default run: %+v", c)
+			}
+		}},
+		{name: "top-level redis", args: []string{"--redis", "redis://h:1/0"}, check: func(t *testing.T, c Config) {
+			if c.Command != "serve" || !c.Lab || c.RedisURL != "redis://h:1/0" {
+				t.Errorf("--redis alone: %+v", c)
+			}
+		}},
+		{name: "top-level addresses", args: []string{"--listen", "127.0.0.1:9000", "--lab-listen", "localhost:9001"}, check: func(t *testing.T, c Config) {
+			if c.Listen != "127.0.0.1:9000" || c.LabListen != "localhost:9001" {
+				t.Errorf("addresses: %+v", c)
+			}
+		}},
+		{name: "serve lab", args: []string{"serve", "--redis", "redis://h:1/0", "--lab"}, check: func(t *testing.T, c Config) {
+			if !c.Lab || c.RedisURL != "redis://h:1/0" || c.LabListen != "127.0.0.1:7071" {
+				t.Errorf("serve --lab: %+v", c)
+			}
+		}},
+		{name: "serve without lab", args: []string{"serve", "--redis", "redis://h:1/0"}, check: func(t *testing.T, c Config) {
+			if c.Lab {
+				t.Errorf("serve alone turned the lab on: %+v", c)
+			}
+		}},
+		{name: "serve needs redis or lab", args: []string{"serve"}, wantErr: "add --lab"},
+		{name: "lab with proxy", args: []string{"serve", "--lab", "--proxy-to", "http://127.0.0.1:8080"}, wantErr: "--proxy-to cannot be combined"},
+		{name: "lab beyond loopback", args: []string{"--lab-listen", "0.0.0.0:7071"}, wantErr: "loopback only"},
+		{name: "stray argument", args: []string{"--redis", "redis://h/0", "extra"}, wantErr: "unexpected argument"},
+		{name: "lab list", args: []string{"lab", "list"}, check: func(t *testing.T, c Config) {
+			if c.Command != "lab" || c.LabAction != "list" {
+				t.Errorf("lab list: %+v", c)
+			}
+		}},
+		{name: "lab alone", args: []string{"lab"}, wantErr: "lab needs list or run ID"},
+		{name: "lab run without id", args: []string{"lab", "run"}, wantErr: "needs a scenario id"},
+		{name: "lab run unknown", args: []string{"lab", "run", "no-such-scenario", "--fixed"}, wantErr: `unknown lab scenario "no-such-scenario": sessionscope lab list`},
+		{name: "lab unknown action", args: []string{"lab", "frob"}, wantErr: "unknown lab command"},
+		{name: "lab list extra", args: []string{"lab", "list", "x"}, wantErr: "takes no argument"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc.args, tc.env, tc.check, tc.wantErr) })
+	}
+}
+
+// checkParse parses args and hands the Config to check, or expects a usage error
+// naming wantErr.
+func checkParse(t *testing.T, args []string, environ map[string]string, check func(*testing.T, Config), wantErr string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	c, err := parseArgs(args, env(environ), &stderr)
+	if wantErr != "" {
+		if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err %v, want a usage error naming %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, c)
 }

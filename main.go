@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,9 +20,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/inspector/traffic"
@@ -47,6 +50,9 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Command == "lab" {
+		return labCommand(ctx, cfg, stdout, stderr)
+	}
 	if err := run(ctx, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "sessionscope: %v\n", err)
 		if errors.Is(err, redisstore.ErrConnect) {
@@ -68,11 +74,10 @@ func trimUsage(err error) string {
 }
 
 func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	logLevel := slog.LevelWarn
-	if cfg.Verbose {
-		logLevel = slog.LevelDebug
+	logger := newLogger(cfg, stderr)
+	if cfg.Lab {
+		return serveLab(ctx, cfg, stderr, logger)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 	matcher := framework.NewMatcher(cfg.frameworks)
 	store, err := redisstore.Open(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications,
@@ -83,10 +88,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 
-	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{
-		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
-		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
-	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings})
+	in := inspector.New(store, inspectorConfig(cfg, matcher, logger))
 	if len(cfg.proxyUpstreams) > 0 {
 		sink := in.PublishExchange
 		if cfg.HAROut != "" {
@@ -142,18 +144,103 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	return runErr
 }
 
-// serve runs the inspector behind the dashboard until ctx ends.
-func serve(ctx context.Context, cfg Config, in *inspector.Inspector, stderr io.Writer, logger *slog.Logger) error {
+func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
+	logLevel := slog.LevelWarn
+	if cfg.Verbose {
+		logLevel = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+}
+
+// inspectorConfig is the inspector's part of cfg, shared by watch, serve and the lab.
+func inspectorConfig(cfg Config, matcher *framework.Matcher, logger *slog.Logger) inspector.Config {
+	return inspector.Config{Tracker: tracker.Config{
+		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
+		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
+	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings}
+}
+
+func dashboardConfig(cfg Config, logger *slog.Logger) ui.Config {
 	uiCfg := ui.DefaultConfig()
 	uiCfg.Listen, uiCfg.Token, uiCfg.AllowedHosts = cfg.Listen, cfg.Token, cfg.AllowedHosts
 	uiCfg.RevealValues, uiCfg.Logger = cfg.RevealValues, logger
-	srv, err := ui.New(uiCfg, in)
+	return uiCfg
+}
+
+// listen opens addr for what, and turns the common failure, a port already taken
+// (often by another sessionscope), into one line naming the flag that picks another.
+func listen(what, addr, flagName string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, listenError(what, addr, flagName, err)
+	}
+	return ln, nil
+}
+
+func listenError(what, addr, flagName string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s: %s is already in use (another sessionscope?); pick another address with %s", what, addr, flagName)
+	}
+	return fmt.Errorf("%s: listen on %s: %w; pick another address with %s", what, addr, err, flagName)
+}
+
+// serveLab runs the dashboard over the training lab: the lab's inspector is the
+// dashboard's source, and its runner drives the Lab screen. It runs until ctx ends.
+func serveLab(ctx context.Context, cfg Config, stderr io.Writer, logger *slog.Logger) error {
+	srvCfg := dashboardConfig(cfg, logger)
+	// The dashboard's port is taken first, so a second sessionscope fails before it
+	// builds a lab it cannot show.
+	ln, err := listen("dashboard", cfg.Listen, "--listen")
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	defer ln.Close()
+	env, err := lab.Start(ctx, lab.Config{RedisURL: cfg.RedisURL, Listen: cfg.LabListen,
+		Inspector: inspectorConfig(cfg, framework.NewMatcher(cfg.frameworks), logger), Logger: logger})
 	if err != nil {
-		return fmt.Errorf("dashboard: listen on %s: %w; pick another address with --listen", cfg.Listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return listenError("lab", cfg.LabListen, "--lab-listen", err)
+		}
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer func() {
+		if err := env.Close(); err != nil {
+			logger.Error("lab: stop", "err", err)
+		}
+	}()
+	srvCfg.Lab = handlers.LabEnv(env)
+	srv, err := ui.New(srvCfg, env.Inspector)
+	if err != nil {
+		return err
+	}
+	store := "an embedded store"
+	if cfg.RedisURL != "" {
+		store = "Redis " + env.Inspector.Status().Describe
+	}
+	fmt.Fprintf(stderr, "sessionscope: dashboard on http://%s/ (open Lab to run a scenario)\n", ln.Addr())
+	fmt.Fprintf(stderr, "sessionscope: lab app on %s/ (also %s/), sessions in %s\n", env.URL, localhostURL(env.URL), store)
+	return srv.Serve(ctx, ln)
+}
+
+// localhostURL is u with its host named localhost: the same lab, another cookie host.
+func localhostURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	p.Host = net.JoinHostPort("localhost", p.Port())
+	return p.String()
+}
+
+// serve runs the inspector behind the dashboard until ctx ends.
+func serve(ctx context.Context, cfg Config, in *inspector.Inspector, stderr io.Writer, logger *slog.Logger) error {
+	srv, err := ui.New(dashboardConfig(cfg, logger), in)
+	if err != nil {
+		return err
+	}
+	ln, err := listen("dashboard", cfg.Listen, "--listen")
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "sessionscope: dashboard on http://%s/ (watching %s)\n", ln.Addr(), in.Status().Describe)
 	ctx, cancel := context.WithCancel(ctx)

@@ -562,4 +562,42 @@
     setTimeout(connect, wait);
   }
   if (body.getAttribute("data-live") === "true" && indicator) connect();
+
+  // ---- lab run panel -----------------------------------------------------------
+  // While a run is in progress the panel polls its own fragment (data-poll) and swaps
+  // it in; when the run ends it also refreshes the scenario list, whose check marks and
+  // last-run states the run changed, and stops. The HTML is rendered and escaped by
+  // the server's templates; nothing from it is ever executed.
+  function fetchDoc(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) {
+      if (!r.ok) throw new Error("status " + r.status);
+      return r.text();
+    }).then(function (html) { return new DOMParser().parseFromString(html, "text/html"); });
+  }
+  function swap(id, doc) {
+    var cur = $(id), next = doc.getElementById(id);
+    if (cur && next) cur.replaceWith(document.importNode(next, true));
+  }
+  var pollWait = 500;
+  function pollRun() {
+    var panel = $("lab-run");
+    if (!panel || panel.getAttribute("data-state") !== "running" || !panel.getAttribute("data-poll")) return;
+    setTimeout(function () {
+      fetchDoc(panel.getAttribute("data-poll")).then(function (doc) {
+        pollWait = 500;
+        swap("lab-run", doc);
+        tickTimes();
+        var now = $("lab-run");
+        if (now && now.getAttribute("data-state") === "running") { pollRun(); return; }
+        return fetchDoc(location.pathname + location.search).then(function (page) {
+          swap("lab-scenarios", page);
+          tickTimes();
+        });
+      }).catch(function () {
+        pollWait = Math.min(pollWait * 2, 10000); // the dashboard restarting: back off, keep trying
+        pollRun();
+      });
+    }, pollWait);
+  }
+  pollRun();
 })();

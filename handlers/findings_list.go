@@ -21,12 +21,16 @@ func activeRules() []views.Link {
 	return out
 }
 
-// FindingsList renders every finding grouped by rule, worst severity first.
+// FindingsList renders every finding grouped by rule, worst severity first; ?rule=
+// keeps one rule's (the Lab screen links to a scenario's expected findings so).
 func (h *Handlers) FindingsList(c echo.Context) error {
-	vm := views.FindingsPage{Layout: h.Layout("Findings", "findings"), Rules: activeRules()}
+	vm := views.FindingsPage{Layout: h.Layout("Findings", "findings"), Rules: activeRules(), Rule: truncate(c.QueryParam("rule"), 60)}
 	byRule := map[string]*views.FindingGroup{}
 	var order []string
 	for _, f := range h.d.Src.Findings() {
+		if vm.Rule != "" && f.Rule != vm.Rule {
+			continue
+		}
 		g, ok := byRule[f.Rule]
 		if !ok {
 			g = &views.FindingGroup{Rule: f.Rule, Severity: string(f.Severity)}

@@ -37,6 +37,9 @@ type Config struct {
 	RingResume bool
 	Hub        HubOptions    // websocket hub tuning; zero means defaults
 	ShutdownIn time.Duration // graceful shutdown limit; default 5 s
+	// Lab is the training lab behind the Lab screen (handlers.LabEnv); nil when
+	// none runs, and the screen then says how to start one.
+	Lab handlers.Lab
 }
 
 // DefaultConfig is the configuration the dashboard runs with unless told otherwise.
@@ -111,7 +114,7 @@ func New(cfg Config, src handlers.Source) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, assets: set, auth: auth, bound: cfg.Listen}
 	s.hub = NewHub(resumeSource{src, cfg.RingResume}, cfg.Logger, cfg.Hub)
 	s.h = handlers.New(handlers.Deps{Src: src, Live: s.hub, Auth: auth, Asset: set.URL,
-		RevealValues: cfg.RevealValues, Logger: cfg.Logger})
+		RevealValues: cfg.RevealValues, Lab: cfg.Lab, Logger: cfg.Logger})
 	s.echo = s.routes()
 	return s, nil
 }

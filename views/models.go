@@ -8,7 +8,7 @@ package views
 // Layout is what every page shares: title, active nav entry and asset URLs.
 type Layout struct {
 	Title       string
-	Active      string // live, sessions, requests, findings, status, or "" (login, errors)
+	Active      string // live, sessions, requests, findings, status, lab, or "" (login, errors)
 	CSS         string // hashed asset URLs
 	JS          string
 	Icon        string
@@ -232,6 +232,7 @@ type FindingsPage struct {
 	Layout Layout
 	Groups []FindingGroup
 	Rules  []Link // the rules that run, with what they look for
+	Rule   string // the rule the page is filtered to (?rule=), or ""
 }
 
 // StatusPage describes the backend and sessionscope itself.
@@ -518,4 +519,62 @@ type HARPage struct {
 	FlowURL   string
 	Table     RequestsTable
 	JSONURL   string
+}
+
+// LabPage is the training lab: its scenarios, and the run panel.
+type LabPage struct {
+	Layout    Layout
+	NoLab     string // set when no lab runs here: how to start one
+	Message   string // one line above the panel: a run already in progress, an unknown scenario
+	LabURL    string // the lab app through the proxy
+	Scenarios []LabScenario
+	Run       *LabRun // the run shown in the panel, nil before the first
+}
+
+// LabScenario is one scenario's card.
+type LabScenario struct {
+	ID         string
+	Title      string
+	Symptom    string
+	Story      []string
+	Seed       string
+	Expected   []Link // rule ids, linking to the Findings screen filtered to the rule
+	Events     []string
+	Fix        string
+	NeedsRedis bool
+	Broken     Link // the last broken run: its state, linking to it; zero before one ran
+	Fixed      Link // the last fixed run
+	Checked    bool // the broken run yielded its findings and the fixed twin ran clean
+	TrySteps   []string
+	TryURL     string // the lab app configured for the scenario
+}
+
+// LabRun is the run panel.
+type LabRun struct {
+	ID         string
+	Scenario   string
+	Title      string
+	Fixed      bool
+	State      string // running, passed, failed, error
+	Running    bool   // the page polls PollURL while set
+	PollURL    string
+	Started    Stamp
+	Ended      Stamp
+	Summary    string
+	Steps      []LabStep
+	Findings   []Finding
+	Missing    []string
+	Unexpected []string
+	Err        string
+	Exchanges  int
+	Events     int
+	Links      []Link // Live, Requests, Flow, Findings, filtered to the run where they can be
+}
+
+// LabStep is one thing the virtual browser did.
+type LabStep struct {
+	Time        Stamp
+	Actor       string
+	Text        string
+	ExchangeURL string // the request it made, when one is known
 }
