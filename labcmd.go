@@ -42,17 +42,16 @@ func labCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 // it needs Redis.
 func labList(stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTITLE\tEXPECTED FINDINGS\t")
+	fmt.Fprintln(tw, "ID\tTITLE\tEXPECTED FINDINGS")
 	for _, s := range lab.Scenarios() {
 		expected := strings.Join(s.Expected, ", ")
 		if expected == "" {
 			expected = "none"
 		}
-		mark := ""
 		if s.NeedsRedis {
-			mark = "needs --redis"
+			expected += "\tneeds --redis"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Title, expected, mark)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Title, expected)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("lab list: %w", err)
@@ -67,7 +66,7 @@ func labRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) (bool, er
 	env, err := lab.Start(ctx, lab.Config{RedisURL: cfg.RedisURL, Listen: cfg.LabListen,
 		Inspector: inspectorConfig(cfg, framework.NewMatcher(cfg.frameworks), logger), Logger: logger})
 	if err != nil {
-		return false, fmt.Errorf("start the lab: %w", err)
+		return false, err
 	}
 	defer func() {
 		if err := env.Close(); err != nil {

@@ -201,6 +201,9 @@ func serveLab(ctx context.Context, cfg Config, stderr io.Writer, logger *slog.Lo
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return listenError("lab", cfg.LabListen, "--lab-listen", err)
 		}
+		if strings.HasPrefix(err.Error(), "lab") {
+			return err // the lab's errors already say they are the lab's
+		}
 		return fmt.Errorf("lab: %w", err)
 	}
 	defer func() {
