@@ -313,6 +313,8 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 	ctx := cookies.Context{URL: u, Method: x.Method, TopLevelNav: nav, Now: x.Start}
 	if !nav {
 		ctx.SiteForCookies = lc.top
+	} else {
+		ctx.Initiator = diagnose.NavigationInitiator(x)
 	}
 	sent, blocked := lc.jar.Send(ctx)
 	var keys []keptKey

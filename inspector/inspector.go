@@ -99,6 +99,12 @@ func (in *Inspector) PublishExchange(x *model.Exchange) {
 	}
 }
 
+// Settled reports whether everything the store and the proxy delivered so far has
+// been turned into events and findings: nothing is queued or waiting in the
+// correlation window, and no rule owes a decision. Exchanges handed to
+// PublishExchange before the call are included. It blocks until Run is running.
+func (in *Inspector) Settled(ctx context.Context) (bool, error) { return in.tracker.Idle(ctx) }
+
 // Findings returns every finding so far, store side and HTTP side, oldest first.
 func (in *Inspector) Findings() []model.Finding {
 	all := append(in.rules.Findings(), in.traffic.all()...)

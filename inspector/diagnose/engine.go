@@ -67,7 +67,7 @@ func NewEngine(cfg Config) *Engine {
 		dirty:    map[string]bool{},
 		joint:    newJoint(cfg.Window),
 		jointRules: []jointRule{newHijackRule(cfg.Window), logoutNotDestroyed{window: cfg.Window}, cookieMissing{},
-			staleRead{}, sessionNotShared{}, cookieLifetimeRule{}, adoptedID{}},
+			staleRead{}, sessionNotShared{window: cfg.Window}, cookieLifetimeRule{}, adoptedID{}},
 	}
 }
 
@@ -92,6 +92,30 @@ func (e *Engine) Tick(now time.Time) {
 		rule.Tick(now, &Recorder{e: e, rule: rule.ID()})
 	}
 	e.jointTick(now)
+}
+
+// waiter is a rule that holds candidates until a later tick decides them.
+type waiter interface {
+	pending() int
+}
+
+// Pending is the number of decisions the rules still owe: exchanges not yet looked
+// at, deferred joint decisions and rules' waiting candidates. Zero means every
+// finding the input so far causes has been reported. It runs on the tracker goroutine.
+func (e *Engine) Pending() int {
+	n := 0
+	for _, rule := range e.rules {
+		if w, ok := rule.(waiter); ok {
+			n += w.pending()
+		}
+	}
+	if j := e.joint; j != nil {
+		j.mu.Lock()
+		n += len(j.incoming)
+		j.mu.Unlock()
+		n += len(j.fresh) + len(j.pending)
+	}
+	return n
 }
 
 // Drain returns copies of the findings created or updated since the last Drain, in a

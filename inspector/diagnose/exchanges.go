@@ -76,6 +76,8 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		ctx := cookies.Context{URL: u, Method: x.Method, TopLevelNav: r.nav, Now: x.Start}
 		if !r.nav {
 			ctx.SiteForCookies = top
+		} else {
+			ctx.Initiator = NavigationInitiator(x)
 		}
 		for _, c := range x.CookiesSent {
 			if isSession(c.Name) {
@@ -145,6 +147,23 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	weakSessionIDs(rs, &Recorder{e: e, rule: "weak-session-id"}, isSession, opts.Cookies)
 	strippedNotice(rs, &Recorder{e: e, rule: "sanitized-har"}, opts, missing)
 	return e.Findings()
+}
+
+// NavigationInitiator is the origin of the document that started a navigation, as
+// far as the exchange tells: its Referer's origin. A link or form on another site
+// sends that site's origin (Chromium's default policy keeps at least the origin
+// across sites, also along the redirects that follow), which makes the navigation
+// cross-site for SameSite=Strict and Lax. Without a Referer (typed URL, bookmark,
+// or Referrer-Policy: no-referrer) it returns nil: the browser itself, same-site.
+func NavigationInitiator(x *model.Exchange) *url.URL {
+	if x.RawReferer == "" {
+		return nil
+	}
+	ref, err := url.Parse(x.RawReferer)
+	if err != nil || ref.Host == "" || (ref.Scheme != "http" && ref.Scheme != "https") {
+		return nil
+	}
+	return &url.URL{Scheme: ref.Scheme, Host: ref.Host}
 }
 
 // citation is a cookie finding that explains what happened on an exchange.

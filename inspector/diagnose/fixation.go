@@ -47,6 +47,9 @@ func (r *fixation) OnEvent(ev *model.Event, _ *Recorder) {
 
 func (r *fixation) OnInventory(SessionFact, *Recorder) {}
 
+// pending counts the logins waiting to see whether a regeneration follows.
+func (r *fixation) pending() int { return len(r.candidates) }
+
 func (r *fixation) Tick(now time.Time, rec *Recorder) {
 	for ref, ev := range r.candidates {
 		if now.Sub(ev.Time) < r.settle {

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
@@ -10,13 +11,18 @@ import (
 // on one upstream is unknown to another. The request carried the cookie that
 // upstream A issued, round-robin sent it to upstream B, and B — with its own local
 // store — handed out a fresh session or bounced the user to the login page.
-type sessionNotShared struct{}
+//
+// A fresh session is also what a server that does know the session hands out when it
+// regenerates it at login (seed rule 1): so the decision waits until the store's
+// events for the request have arrived, and a session the request itself ended was
+// known, not unknown.
+type sessionNotShared struct{ window time.Duration }
 
 func (sessionNotShared) ID() string { return "session-not-shared" }
 
 func (sessionNotShared) onEvent(*model.Event, *joint, *Recorder) {}
 
-func (sessionNotShared) onExchange(x *model.Exchange, j *joint, r *Recorder) {
+func (s sessionNotShared) onExchange(x *model.Exchange, j *joint, r *Recorder) {
 	ref := x.SessionRef
 	if ref == "" || x.Upstream == "" {
 		return
@@ -49,6 +55,15 @@ func (sessionNotShared) onExchange(x *model.Exchange, j *joint, r *Recorder) {
 	if what == "" {
 		return
 	}
+	j.later(x.End.Add(s.window+500*time.Millisecond), func(time.Time) {
+		if !f.ended.IsZero() && inFlight(x, f.ended) {
+			return // regenerated (or destroyed) while serving x: the server knew it
+		}
+		s.report(x, f, ref, origin, what, j, r)
+	})
+}
+
+func (sessionNotShared) report(x *model.Exchange, f *refFacts, ref, origin, what string, j *joint, r *Recorder) {
 	host := exchangeHost(x)
 	r.Report(Report{
 		Cause:    host,

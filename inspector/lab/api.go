@@ -50,6 +50,9 @@ type Step struct {
 	Actor    string    `json:"actor"` // "victim" or "attacker"
 	Text     string    `json:"text"`  // e.g. "POST http://localhost:7071/login → 302 /dashboard"
 	Exchange string    `json:"exchange,omitempty"`
+
+	// rawURL and method match the step to the proxy's exchange for it.
+	rawURL, method string
 }
 
 // Run states.
@@ -78,7 +81,10 @@ type Run struct {
 	// appeared without being expected (for a fixed run, every one that appeared).
 	Missing    []string `json:"missing"`
 	Unexpected []string `json:"unexpected"`
-	Err        string   `json:"error,omitempty"`
+	// MissingEvents are the scenario's expected events (Scenario.Events) that the
+	// broken run did not show.
+	MissingEvents []string `json:"missing_events"`
+	Err           string   `json:"error,omitempty"`
 }
 
 // ErrBusy is returned when a run is asked for while another is in progress.

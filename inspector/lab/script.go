@@ -19,8 +19,7 @@ const (
 	// initiator is that page, so a link to another site is a cross-site navigation.
 	DoClick = "click"
 	// DoSubmit submits the form with id Form on the actor's current page, with Fields
-	// over the form's own inputs. A field value "$cookie:NAME" is the actor's cookie
-	// NAME (the attacker copying its own session id into a trap).
+	// over the form's own inputs.
 	DoSubmit = "submit"
 	// DoWait lets time pass (a user reading, a session timing out).
 	DoWait = "wait"
@@ -45,7 +44,14 @@ type Action struct {
 	Wait   time.Duration     `json:"wait,omitempty"`   // DoWait
 	Cookie string            `json:"cookie,omitempty"` // DoSteal
 	Note   string            `json:"note,omitempty"`   // what this step means in the story
+	// Optional skips a click or submit whose link or form is not on the page: the
+	// fixed run may have gone elsewhere (the attacker was sent to the login page).
+	Optional bool `json:"optional,omitempty"`
 }
+
+// FieldNewID as a DoSubmit field value stands for a fresh, well-formed session id
+// of the actor's choosing (the fixation attacker's), new for every run.
+const FieldNewID = "$new-session-id"
 
 // Lab hosts. Everything is loopback: the virtual browser dials the proxy for each,
 // Chromium resolves *.localhost itself and needs --host-resolver-rules for *.test.
@@ -54,7 +60,7 @@ const (
 	hostOther = "127.0.0.1"           // another site: the partner (identity provider) page
 	hostLogin = "login.lab.localhost" // the login subdomain of the domain mismatch
 	hostApp   = "app.lab.localhost"   // the app subdomain
-	hostEvil  = "evil.lab.localhost"  // a sibling subdomain the attacker controls
+	hostEvil  = "evil.lab.localhost"  // a sibling subdomain the attacker controls, served outside the proxy
 	hostHTTP  = "shop.lab.test"       // plain http, not a secure context
 )
 
@@ -90,7 +96,7 @@ func loginTwice(host, path string) []Action {
 	return []Action{
 		open(ActorVictim, host, path, "open the login page"),
 		logIn(ActorVictim, "log in; the redirect should land on the dashboard"),
-		logIn(ActorVictim, "back on the login page: try again"),
+		optional(logIn(ActorVictim, "back on the login page: try again")),
 	}
 }
 
@@ -138,4 +144,9 @@ func (a Action) validate() error {
 		return fmt.Errorf("action %q needs %s", a.Do, missing)
 	}
 	return nil
+}
+
+func optional(a Action) Action {
+	a.Optional = true
+	return a
 }

@@ -118,6 +118,7 @@ type Tracker struct {
 
 	fetchReq chan fetchJob
 	fetchRes chan []fetchResult
+	idleReq  chan chan bool // Idle's questions, answered on the Run goroutine
 }
 
 // New builds a tracker reading payloads from store and publishing to pub.
@@ -136,6 +137,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules *diagnose.Engine)
 		tombstones:    map[string]struct{}{},
 		fetchReq:      make(chan fetchJob, 8192),
 		fetchRes:      make(chan []fetchResult, 64),
+		idleReq:       make(chan chan bool),
 	}
 	t.recent.byFramework = map[*framework.Framework]*writeRing{}
 	t.cache = newPayloadCache(cfg.PayloadCacheBytes, t.sessions)
@@ -223,6 +225,8 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			t.onStatus(st)
 		case res := <-t.fetchRes:
 			t.onFetched(res)
+		case reply := <-t.idleReq:
+			reply <- t.idle(feed)
 		case now := <-tick.C:
 			t.flushDue(now)
 			if now.Sub(lastRulesTick) >= 100*time.Millisecond {
@@ -232,6 +236,32 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			}
 		}
 	}
+}
+
+// Idle reports whether the tracker has nothing left to do for what the store has
+// delivered so far: the raw queue is drained, no key waits in its correlation window
+// or for a payload read, and no rule has a decision pending (a deferred joint
+// decision, a fixation candidate). A caller that stopped causing traffic can poll it
+// to know when every event and finding that traffic causes has been emitted. It
+// answers on the Run goroutine, so it blocks until Run is running (or ctx ends).
+func (t *Tracker) Idle(ctx context.Context) (bool, error) {
+	reply := make(chan bool, 1)
+	select {
+	case t.idleReq <- reply:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	select {
+	case ok := <-reply:
+		return ok, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+func (t *Tracker) idle(feed backend.Feed) bool {
+	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(t.fetchRes) == 0 &&
+		len(t.pending) == 0 && t.rules.Pending() == 0
 }
 
 // Flush emits everything pending regardless of the window; it is how a test or a

@@ -1,0 +1,671 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/lab/labstore"
+)
+
+// cookieName is the lab app's session cookie: PHP's default, which sessionscope maps
+// to the phpredis keys labstore writes.
+const cookieName = "PHPSESSID"
+
+// filler is the part of a Redis session store that can push it into eviction.
+type filler interface {
+	Fill(ctx context.Context, n, size int) error
+}
+
+// app is the lab's login app. Its nodes (web servers) share the app's configuration,
+// which /lab/use and the runner change for each scenario: runs are serialized, so one
+// configuration is in force at a time.
+type app struct {
+	store  labstore.SessionStore
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	scenario string
+	fixed    bool
+	knobs    Knobs
+	trapSID  string // the id the attacker planted in the trap page
+
+	// background counts session writes and cache fills still to land after their
+	// response went out, so the runner knows when the app has gone quiet.
+	background sync.WaitGroup
+	pending    chan struct{} // one token per background job, for a non-blocking check
+
+	proxyPort    string // the lab's port, for absolute links between lab hosts
+	attackerPort string // the attacker's site, outside the proxy
+}
+
+func newApp(store labstore.SessionStore, logger *slog.Logger) *app {
+	return &app{store: store, logger: logger, knobs: healthyKnobs(), scenario: "healthy",
+		pending: make(chan struct{}, 1<<16)}
+}
+
+// configure puts the app in a scenario's broken or fixed configuration.
+func (a *app) configure(d definition, fixed bool) {
+	k := d.broken
+	if fixed {
+		k = d.fixed
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.scenario, a.fixed, a.knobs, a.trapSID = d.ID, fixed, k, ""
+}
+
+func (a *app) current() Knobs {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.knobs
+}
+
+// quiet reports whether no background write or fill is outstanding.
+func (a *app) quiet() bool { return len(a.pending) == 0 }
+
+// later runs f after the response, counted so the runner can wait for it.
+func (a *app) later(f func()) {
+	a.background.Add(1)
+	a.pending <- struct{}{}
+	go func() {
+		defer func() { <-a.pending; a.background.Done() }()
+		f()
+	}()
+}
+
+// node is one of the app's web servers. With node-local stores its name is the
+// keyspace it keeps sessions in.
+type node struct {
+	name string
+	app  *app
+}
+
+// request is one request being served, with its session.
+type request struct {
+	a     *app
+	k     Knobs
+	store string // labstore node: "" for the shared store
+	w     http.ResponseWriter
+	r     *http.Request
+	s     *session
+	// redirected marks a redirect response: with WriteAfterResponse the session is
+	// written after it went out.
+	redirected bool
+	begun      bool
+}
+
+// session is the request's view of its session, as $_SESSION is PHP's.
+type session struct {
+	id       string
+	data     labstore.Session
+	loaded   bool // it exists in the store
+	issue    bool // the id is new to the browser: send Set-Cookie
+	dirty    bool
+	ended    bool // destroyed during this request
+	oldToDel string
+}
+
+func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := n.app
+	k := a.current()
+	if r.URL.Path == "/lab/use" {
+		a.use(w, r)
+		return
+	}
+	if k.CanonicalHost != "" && hostname(r.Host) != k.CanonicalHost {
+		u := *r.URL
+		u.Scheme, u.Host = "http", net.JoinHostPort(k.CanonicalHost, a.proxyPort)
+		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+		return
+	}
+	rq := &request{a: a, k: k, w: w, r: r}
+	if !k.SharedStore {
+		rq.store = n.name
+	}
+	if err := rq.serve(); err != nil {
+		a.logger.Warn("lab app: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		http.Error(w, "the lab app failed: "+err.Error(), http.StatusInternalServerError)
+	}
+}
+
+func (rq *request) serve() error {
+	r := rq.r
+	if r.ParseForm() != nil {
+		return rq.page(http.StatusBadRequest, "Bad request", "<p>The form could not be read.</p>")
+	}
+	path := r.URL.Path
+	if r.Method == http.MethodPost && path != "/trap" {
+		// Cross-site form posts are what SameSite guards against; the lab's forms are
+		// same-site, so other sites' posts are refused like a CSRF check would.
+		if o := r.Header.Get("Origin"); o != "" && !rq.sameHostFamily(o) {
+			return rq.page(http.StatusForbidden, "Forbidden", "<p>Cross-site form refused.</p>")
+		}
+	}
+	switch {
+	case path == "/login" || path == "/auth/login":
+		if r.Method == http.MethodPost {
+			return rq.loginPost()
+		}
+		return rq.loginForm("")
+	case path == "/dashboard":
+		return rq.dashboard()
+	case path == "/account":
+		return rq.account()
+	case path == "/logout" && r.Method == http.MethodPost:
+		return rq.logout()
+	case path == "/partner":
+		return rq.partner()
+	case path == "/reports":
+		return rq.reports()
+	case path == "/":
+		return rq.redirect(rq.appURL("/dashboard"))
+	}
+	http.NotFound(rq.w, r)
+	return nil
+}
+
+// sameHostFamily accepts origins on lab hosts (any port on loopback names).
+func (rq *request) sameHostFamily(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && isLabHost(u.Hostname())
+}
+
+// isLabHost reports the hosts the lab serves.
+func isLabHost(h string) bool {
+	h = strings.ToLower(h)
+	return h == hostMain || h == hostOther || h == hostHTTP || strings.HasSuffix(h, ".localhost") || h == "127.0.0.2"
+}
+
+// hostname is a Host header without its port.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return strings.ToLower(h)
+	}
+	return strings.ToLower(hostport)
+}
+
+// hostURL builds an absolute URL on a lab host at the lab's port; host "" is the
+// request's own host.
+func (rq *request) hostURL(host, path string) string {
+	if host == "" {
+		host = hostname(rq.r.Host)
+	}
+	return "http://" + net.JoinHostPort(host, rq.a.proxyPort) + path
+}
+
+func (rq *request) loginURL() string { return rq.hostURL(rq.k.LoginHost, rq.k.LoginPath) }
+func (rq *request) appURL(p string) string {
+	return rq.hostURL(rq.k.AppHost, p)
+}
+
+// begin loads the session the request carries, if any. It never creates one: pages
+// that need a session call start, as an app that only starts sessions it writes to.
+func (rq *request) begin() error {
+	rq.begun = true
+	ids := rq.candidateIDs()
+	for _, id := range ids {
+		data, ok, err := rq.a.store.Load(rq.r.Context(), rq.store, id)
+		if err != nil {
+			return fmt.Errorf("load the session: %w", err)
+		}
+		if ok {
+			// Several cookies of one name arrive when a sibling domain planted one:
+			// the first the store knows wins, so a planted unknown id cannot shadow
+			// the real session.
+			rq.s = &session{id: id, data: data, loaded: true}
+			return rq.checks()
+		}
+	}
+	if !rq.k.StrictMode && len(ids) > 0 {
+		// Without strict mode, PHP adopts an id it never issued (seed rule 4).
+		rq.s = &session{id: ids[0], data: labstore.Session{}}
+	}
+	return nil
+}
+
+// candidateIDs are the well-formed session ids the request carries, cookies first.
+// Everything read here is untrusted: anything but a plausible id is ignored.
+func (rq *request) candidateIDs() []string {
+	var ids []string
+	for _, c := range rq.r.Cookies() {
+		if c.Name == cookieName && validID(c.Value) {
+			ids = append(ids, c.Value)
+		}
+	}
+	if rq.k.SessionIDInURL {
+		if v := rq.r.URL.Query().Get(cookieName); validID(v) {
+			ids = append(ids, v)
+		}
+	}
+	return ids
+}
+
+// validID accepts what PHP accepts as a session id: 22 to 128 of [a-zA-Z0-9,-].
+func validID(id string) bool {
+	if len(id) < 22 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ',' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checks applies the fingerprint check (seed rule 2) and the absolute timeout (rule 6)
+// to a loaded session; either destroys it.
+func (rq *request) checks() error {
+	s := rq.s
+	if s.data.String("user") == "" {
+		return nil
+	}
+	if rq.k.CheckFingerprint && s.data.String("_ua") != "" {
+		net, ua := clientNetwork(rq.r), rq.r.UserAgent()
+		if net != s.data.String("_net") && ua != s.data.String("_ua") {
+			rq.a.logger.Info("lab app: possible session hijacking: session destroyed", "net", net)
+			return rq.destroy()
+		}
+	}
+	if t := rq.k.AbsoluteTimeout; t > 0 && time.Since(time.UnixMilli(s.data.Int("login_at"))) > t {
+		return rq.destroy()
+	}
+	return nil
+}
+
+// clientNetwork is the client's loose fingerprint network, as the seed's loose IP
+// check keeps the first two blocks of an IPv4 address (a /48 for IPv6). Loopback
+// addresses are kept whole: the lab plays a stranger on 127.0.0.2, which a /16 would
+// not tell from the user on 127.0.0.1 (sessionscope's hijack rules do the same).
+func clientNetwork(r *http.Request) string {
+	addr, err := netip.ParseAddr(clientIP(r))
+	if err != nil {
+		return "unknown"
+	}
+	addr = addr.Unmap()
+	if addr.IsLoopback() {
+		return addr.String()
+	}
+	bits := 16
+	if addr.Is6() {
+		bits = 48
+	}
+	p, _ := addr.Prefix(bits)
+	return p.String()
+}
+
+// clientIP is the browser's address: the last X-Forwarded-For entry, which the lab's
+// own proxy appended (the nodes listen on loopback ports only it dials), else the peer.
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		parts := strings.Split(xff[len(xff)-1], ",")
+		return strings.TrimSpace(parts[len(parts)-1])
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// start makes sure the request has a session, creating one with a fresh id.
+func (rq *request) start() {
+	if rq.s == nil {
+		rq.s = &session{id: newSessionID(), data: labstore.Session{}, issue: true, dirty: true}
+	}
+}
+
+// regenerate gives the session a new id; the old one is deleted (seed rule 1:
+// session_regenerate_id(true)).
+func (rq *request) regenerate() {
+	s := rq.s
+	if s.loaded {
+		s.oldToDel = s.id
+	}
+	s.id, s.loaded, s.issue, s.dirty = newSessionID(), false, true, true
+}
+
+// destroy deletes the session server-side and clears the cookie.
+func (rq *request) destroy() error {
+	s := rq.s
+	if s == nil {
+		return nil
+	}
+	if s.loaded {
+		rq.slowStore()
+		if err := rq.a.store.Destroy(rq.r.Context(), rq.store, s.id); err != nil {
+			return fmt.Errorf("destroy the session: %w", err)
+		}
+	}
+	s.ended = true
+	rq.clearCookie()
+	return nil
+}
+
+func (rq *request) slowStore() {
+	if d := rq.k.StoreLatency; d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// newSessionID makes a 26-character id from PHP's default alphabet
+// (sid_bits_per_character=5): 130 random bits.
+func newSessionID() string {
+	const chars = "0123456789abcdefghijklmnopqrstuv"
+	var b [26]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = chars[b[i]&31]
+	}
+	return string(b[:])
+}
+
+// cookieLine renders the session cookie as the knobs say.
+func (rq *request) cookieLine(value string, maxAge int) string {
+	k := rq.k
+	var b strings.Builder
+	b.WriteString(cookieName + "=" + value)
+	if maxAge != 0 {
+		b.WriteString("; Max-Age=" + strconv.Itoa(max(maxAge, 0)))
+	}
+	b.WriteString("; Path=" + k.CookiePath)
+	if k.CookieDomain != "" {
+		b.WriteString("; Domain=" + k.CookieDomain)
+	}
+	if k.Secure {
+		b.WriteString("; Secure")
+	}
+	if k.HTTPOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if k.SameSite != "" {
+		b.WriteString("; SameSite=" + k.SameSite)
+	}
+	return b.String()
+}
+
+func (rq *request) clearCookie() {
+	if rq.k.HeadersAlreadySent {
+		return
+	}
+	rq.w.Header().Add("Set-Cookie", rq.cookieLine("deleted", -1))
+}
+
+// commitHeaders adds the session cookie and, unless the write is to land after the
+// response, writes the session.
+func (rq *request) commit() error {
+	s := rq.s
+	if s == nil || s.ended {
+		return nil
+	}
+	if s.oldToDel != "" {
+		rq.slowStore()
+		if err := rq.a.store.Destroy(rq.r.Context(), rq.store, s.oldToDel); err != nil {
+			return fmt.Errorf("delete the old session at regeneration: %w", err)
+		}
+		s.oldToDel = ""
+	}
+	if s.issue && !rq.k.HeadersAlreadySent {
+		rq.w.Header().Add("Set-Cookie", rq.cookieLine(s.id, rq.k.MaxAge))
+	}
+	if rq.k.WriteAfterResponse && rq.redirected {
+		id, data, loaded, dirty, k, store := s.id, s.data, s.loaded, s.dirty, rq.k, rq.a.store
+		node := rq.store
+		rq.a.later(func() {
+			if d := k.StoreLatency; d > 0 {
+				time.Sleep(d)
+			}
+			if err := write(context.Background(), store, node, id, data, loaded, dirty, k.IdleTimeout); err != nil {
+				rq.a.logger.Warn("lab app: late session write failed", "err", err)
+			}
+		})
+		return nil
+	}
+	rq.slowStore()
+	return write(rq.r.Context(), rq.a.store, rq.store, s.id, s.data, s.loaded, s.dirty, rq.k.IdleTimeout)
+}
+
+// write saves a changed (or new) session, or refreshes the TTL of an unchanged one,
+// as phpredis' lazy write does.
+func write(ctx context.Context, store labstore.SessionStore, node, id string, data labstore.Session, loaded, dirty bool, ttl time.Duration) error {
+	switch {
+	case dirty || !loaded:
+		if err := store.Save(ctx, node, id, data, ttl); err != nil {
+			return fmt.Errorf("save the session: %w", err)
+		}
+	case ttl > 0:
+		if err := store.Touch(ctx, node, id, ttl); err != nil && !errors.Is(err, labstore.ErrNotFound) {
+			return fmt.Errorf("refresh the session's TTL: %w", err)
+		}
+	}
+	return nil
+}
+
+// redirect commits the session and sends a 302.
+func (rq *request) redirect(to string) error {
+	rq.redirected = true
+	if err := rq.commit(); err != nil {
+		return err
+	}
+	http.Redirect(rq.w, rq.r, to, http.StatusFound)
+	return nil
+}
+
+// page commits the session and renders a page.
+func (rq *request) page(status int, title, body string) error {
+	if err := rq.commit(); err != nil {
+		return err
+	}
+	h := rq.w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	rq.w.WriteHeader(status)
+	_, err := fmt.Fprintf(rq.w, `<!doctype html><html><head><meta charset="utf-8"><title>%s · sessionscope lab</title></head>`+
+		`<body data-testid="lab-page"><h1>%s</h1>%s</body></html>`, html.EscapeString(title), html.EscapeString(title), body)
+	return err
+}
+
+// link renders an <a> with an id the browser scripts follow; with SessionIDInURL the
+// session id is appended, as use_trans_sid does.
+func (rq *request) link(id, href, text string) string {
+	if rq.k.SessionIDInURL && rq.s != nil && !rq.s.ended && strings.Contains(href, "://"+hostname(rq.r.Host)) {
+		sep := "?"
+		if strings.Contains(href, "?") {
+			sep = "&"
+		}
+		href += sep + cookieName + "=" + url.QueryEscape(rq.s.id)
+	}
+	return fmt.Sprintf(`<p><a id="%s" href="%s">%s</a></p>`, id, html.EscapeString(href), html.EscapeString(text))
+}
+
+func (rq *request) loginForm(problem string) error {
+	if !rq.begun {
+		if err := rq.begin(); err != nil {
+			return err
+		}
+	}
+	status := http.StatusOK
+	msg := ""
+	if problem != "" {
+		status = http.StatusUnauthorized
+		msg = "<p role=alert>" + html.EscapeString(problem) + "</p>"
+	}
+	return rq.page(status, "Log in", msg+loginFormHTML(rq.loginURL()))
+}
+
+func loginFormHTML(action string) string {
+	return fmt.Sprintf(`<form id="login" method="post" action="%s">`+
+		`<label>User <input name="user" autocomplete="username"></label> `+
+		`<label>Password <input name="password" type="password" autocomplete="current-password"></label> `+
+		`<button type="submit">Log in</button></form>`, html.EscapeString(action))
+}
+
+func (rq *request) loginPost() error {
+	if err := rq.begin(); err != nil {
+		return err
+	}
+	if !credentialsOK(rq.r.PostFormValue("user"), rq.r.PostFormValue("password")) {
+		return rq.loginForm("Wrong user or password.")
+	}
+	if rq.s == nil || rq.k.Regenerate {
+		if rq.s == nil {
+			rq.start()
+		} else {
+			rq.regenerate()
+		}
+	}
+	s := rq.s
+	s.data["user"] = labUser
+	s.data["user_id"] = 1
+	s.data["login_at"] = time.Now().UnixMilli()
+	s.data["_net"] = clientNetwork(rq.r)
+	s.data["_ua"] = rq.r.UserAgent()
+	s.dirty = true
+	return rq.redirect(rq.appURL("/dashboard"))
+}
+
+// credentialsOK compares in constant time: the password is untrusted input.
+func credentialsOK(user, password string) bool {
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(labUser))
+	p := subtle.ConstantTimeCompare([]byte(password), []byte(labPassword))
+	return u&p == 1
+}
+
+// loggedIn loads the session and reports whether it belongs to a logged-in user;
+// otherwise it has sent the browser to the login page.
+func (rq *request) loggedIn() (bool, error) {
+	if err := rq.begin(); err != nil {
+		return false, err
+	}
+	if rq.s == nil || rq.s.ended || rq.s.data.String("user") == "" {
+		return false, rq.redirect(rq.loginURL())
+	}
+	return true, nil
+}
+
+func (rq *request) dashboard() error {
+	ok, err := rq.loggedIn()
+	if !ok || err != nil {
+		return err
+	}
+	partner := rq.hostURL(hostOther, "/partner?return="+url.QueryEscape("/dashboard"))
+	return rq.page(http.StatusOK, "Dashboard", "<p>Welcome, "+html.EscapeString(rq.s.data.String("user"))+".</p>"+
+		rq.link("dashboard", rq.appURL("/dashboard"), "Refresh")+
+		rq.link("account", rq.appURL("/account"), "Account")+
+		rq.link("reports", rq.appURL("/reports"), "Reports")+
+		rq.link("partner", partner, "Continue at PartnerPay")+
+		logoutFormHTML(rq.appURL("/logout")))
+}
+
+func logoutFormHTML(action string) string {
+	return fmt.Sprintf(`<form id="logout" method="post" action="%s"><button type="submit">Log out</button></form>`, html.EscapeString(action))
+}
+
+// account is the critical action: deleting the account asks for the password again
+// (seed rule 11), so a stolen session alone cannot do it.
+func (rq *request) account() error {
+	ok, err := rq.loggedIn()
+	if !ok || err != nil {
+		return err
+	}
+	form := fmt.Sprintf(`<form id="confirm" method="post" action="%s"><p>Delete the account: confirm with your password.</p>`+
+		`<label>Password <input name="password" type="password"></label> <button type="submit">Confirm</button></form>`,
+		html.EscapeString(rq.appURL("/account")))
+	back := rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard")
+	if rq.r.Method != http.MethodPost {
+		return rq.page(http.StatusOK, "Account", form+back)
+	}
+	if !credentialsOK(rq.s.data.String("user"), rq.r.PostFormValue("password")) {
+		return rq.page(http.StatusForbidden, "Account", "<p role=alert>The password is wrong: the critical action needs it.</p>"+form+back)
+	}
+	rq.s.data["confirmed_at"] = time.Now().UnixMilli()
+	rq.s.dirty = true
+	return rq.page(http.StatusOK, "Account", "<p>Confirmed (the lab deletes nothing).</p>"+back)
+}
+
+func (rq *request) logout() error {
+	if err := rq.begin(); err != nil {
+		return err
+	}
+	if rq.s != nil && !rq.s.ended {
+		if rq.k.LogoutDestroys {
+			if err := rq.destroy(); err != nil {
+				return err
+			}
+		} else {
+			// Only the cookie goes; the session stays in the store (seed rule 9's mistake).
+			rq.clearCookie()
+			rq.s = nil
+		}
+	}
+	return rq.redirect(rq.loginURL())
+}
+
+// partner is the other site's page (an identity provider, a payment page): a link
+// back to the shop, which is a cross-site navigation.
+func (rq *request) partner() error {
+	back := rq.r.URL.Query().Get("return")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\r\n\\") {
+		back = "/dashboard"
+	}
+	return rq.page(http.StatusOK, "PartnerPay", "<p>You are on another site.</p>"+
+		fmt.Sprintf(`<p><a id="back" href="%s">Back to the shop</a></p>`, html.EscapeString(rq.hostURL(hostMain, back))))
+}
+
+// reports fills the session store's Redis with cache entries after the response, as
+// a cache warmer sharing the sessions' Redis would.
+func (rq *request) reports() error {
+	ok, err := rq.loggedIn()
+	if !ok || err != nil {
+		return err
+	}
+	if n := rq.k.CacheBytes; n > 0 {
+		if f, ok := rq.a.store.(filler); ok {
+			rq.a.later(func() {
+				const size = 16 << 10
+				if err := f.Fill(context.Background(), n/size, size); err != nil {
+					rq.a.logger.Warn("lab app: cache fill failed", "err", err)
+				}
+			})
+		}
+	}
+	return rq.page(http.StatusOK, "Reports", "<p>The report is being cached.</p>"+rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard"))
+}
+
+// use configures the lab for a scenario and opens its start page on the right host:
+// the link a trainer gives a real browser.
+func (a *app) use(w http.ResponseWriter, r *http.Request) {
+	d, ok := definitionOf(r.URL.Query().Get("scenario"))
+	if !ok {
+		http.Error(w, ErrUnknownScenario.Error(), http.StatusNotFound)
+		return
+	}
+	fixed := r.URL.Query().Get("fixed") == "1"
+	a.configure(d, fixed)
+	start := d.script[0]
+	for _, act := range d.script {
+		if act.Actor == ActorVictim && act.Do == DoOpen {
+			start = act
+			break
+		}
+	}
+	port := a.proxyPort
+	if start.Host == hostEvil {
+		port = a.attackerPort
+	}
+	http.Redirect(w, r, "http://"+net.JoinHostPort(start.Host, port)+start.Path, http.StatusFound)
+}
