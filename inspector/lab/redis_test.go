@@ -1,0 +1,30 @@
+package lab
+
+import (
+	"testing"
+
+	"github.com/sessionscope/sessionscope/internal/testredis"
+)
+
+// TestScenariosRedis runs scenarios with the lab's sessions in a real Redis, in
+// phpredis format, watched through redisstore: the path `sessionscope --redis` takes.
+func TestScenariosRedis(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{})
+	env := startLab(t, srv.URL())
+	for _, id := range []string{"healthy", "no-sticky-sessions", "session-fixation", "hijack-detected"} {
+		t.Run(id, func(t *testing.T) {
+			checkBroken(t, env, runScenario(t, env, id, false))
+			checkFixed(t, runScenario(t, env, id, true))
+		})
+	}
+}
+
+// TestEvictionUnderMaxmemory fills a small Redis that evicts any key (allkeys-lru)
+// until it evicts the user's session. It skips without redis-server, unless
+// SESSIONSCOPE_REQUIRE_REAL=1.
+func TestEvictionUnderMaxmemory(t *testing.T) {
+	srv := testredis.Start(t, testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}})
+	env := startLab(t, srv.URL())
+	checkBroken(t, env, runScenario(t, env, "eviction-under-maxmemory", false))
+	checkFixed(t, runScenario(t, env, "eviction-under-maxmemory", true))
+}
