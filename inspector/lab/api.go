@@ -136,4 +136,6 @@ type Runner struct {
 //	func (r *Runner) Current() (Run, bool)          // the run in progress
 //	func (r *Runner) Get(runID string) (Run, bool)
 //	func (r *Runner) Last(scenario string, fixed bool) (Run, bool) // the latest finished run
+//	func (e *Env) AttackerURL() string              // the attacker's site (fixation), outside the proxy
+//	func Script(id string) ([]Action, error)        // a scenario's browser script, for a real browser to replay
 var _ = context.Background
