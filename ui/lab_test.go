@@ -119,6 +119,12 @@ func (f *fakeLab) URL() string { return "http://127.0.0.1:7071" }
 // labServer serves the dashboard with lab (nil: none) on a free port.
 func labServer(t *testing.T, l handlers.Lab) string {
 	t.Helper()
+	return serveWithLab(t, hubSource{hub: stream.NewHub()}, l)
+}
+
+// serveWithLab serves the dashboard over src with lab on a free port until the test ends.
+func serveWithLab(t *testing.T, src handlers.Source, l handlers.Lab) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +132,7 @@ func labServer(t *testing.T, l handlers.Lab) string {
 	cfg := ui.DefaultConfig()
 	cfg.Listen, cfg.Lab = ln.Addr().String(), l
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := ui.New(cfg, hubSource{hub: stream.NewHub()})
+	srv, err := ui.New(cfg, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +145,7 @@ func labServer(t *testing.T, l handlers.Lab) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	uitest.WaitFor(t, "the hub to run", srv.Hub().Running)
 	return "http://" + ln.Addr().String()
 }
 
