@@ -73,6 +73,11 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 
 	var store backend.Store
 	if cfg.RedisURL != "" {
+		// The lab writes its own sessions into this Redis, which the trainer asked for
+		// with --redis; the issue wants it to need no other setup, so the lab also turns
+		// on the keyspace notifications it watches (CONFIG SET, merged with the flags
+		// already set, as --configure-notifications does). Watching an app's Redis never
+		// does this unasked.
 		rs, err := redisstore.Open(ctx, redisstore.Config{URL: cfg.RedisURL, Matcher: cfg.Inspector.Tracker.Matcher,
 			ConfigureNotifications: true, Logger: cfg.Logger})
 		if err != nil {
