@@ -45,7 +45,7 @@ func (e labEnv) URL() string             { return e.url }
 func labRunURL(id string) string { return "/lab/runs/" + url.PathEscape(id) }
 
 // LabShow is GET /lab: the scenarios with their Run buttons, story and fix, and the
-// run panel (the run named by ?run=, else the one in progress).
+// run panel (the run named by ?run=, else the one in progress, else the latest).
 func (h *Handlers) LabShow(c echo.Context) error {
 	return h.labPage(c, http.StatusOK, "", c.QueryParam("run"))
 }
@@ -126,11 +126,29 @@ func (h *Handlers) labPage(c echo.Context, status int, msg, runID string) error 
 	if !ok {
 		run, ok = h.d.Lab.Current()
 	}
+	if !ok {
+		run, ok = latestRun(h.d.Lab, scenarios)
+	}
 	if ok {
 		r := h.labRun(run, titles)
 		vm.Run = &r
 	}
 	return Render(c, status, views.LabView(vm))
+}
+
+// latestRun is the most recently started finished run, so that the panel still
+// shows the last result when the Lab screen is opened afresh.
+func latestRun(l Lab, scenarios []lab.Scenario) (lab.Run, bool) {
+	var latest lab.Run
+	found := false
+	for _, s := range scenarios {
+		for _, fixed := range []bool{false, true} {
+			if r, ok := l.Last(s.ID, fixed); ok && (!found || r.Started.After(latest.Started)) {
+				latest, found = r, true
+			}
+		}
+	}
+	return latest, found
 }
 
 func (h *Handlers) labTitles() map[string]string {

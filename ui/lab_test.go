@@ -293,10 +293,15 @@ func TestLabScreen(t *testing.T) {
 		t.Errorf("unknown run = %d", resp.StatusCode)
 	}
 
-	// The check mark needs the fixed twin clean too.
+	// The check mark needs the fixed twin clean too. Opened afresh, the screen shows
+	// the latest run.
 	_, body = send(t, http.MethodGet, base+"/lab", nil)
-	if n := len(uitest.Parse(t, body).ByTestID("lab-check")); n != 0 {
+	doc = uitest.Parse(t, body)
+	if n := len(doc.ByTestID("lab-check")); n != 0 {
 		t.Errorf("check mark after the broken run alone")
+	}
+	if run, _ := uitest.Attr(doc.One("lab-run"), "data-run"); run != "r1" {
+		t.Errorf("the panel shows run %q, want the latest, r1", run)
 	}
 	resp, body = send(t, http.MethodPost, base+"/lab/run", url.Values{"scenario": {"cookie-path-mismatch"}, "fixed": {"1"}}, "Accept", "application/json")
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"fixed":true`) {
