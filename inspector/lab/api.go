@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/cookies"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -53,6 +54,20 @@ type Step struct {
 
 	// rawURL and method match the step to the proxy's exchange for it.
 	rawURL, method string
+	// sent, held and set are the browser's cookie verdicts for this request and its
+	// response, as data for the Chromium parity test (Text says the same in words):
+	// the cookies sent, those held back and why, and every Set-Cookie line with why
+	// it was refused (no reasons: accepted).
+	sent      []string
+	held, set []cookieVerdict
+}
+
+// cookieVerdict is the browser's decision on one cookie, by name: held back from a
+// request, or refused from a response, for reasons (Chromium's names); accepted when
+// there are none.
+type cookieVerdict struct {
+	name    string
+	reasons []cookies.Reason
 }
 
 // Run states.

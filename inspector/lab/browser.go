@@ -132,13 +132,19 @@ func (b *browser) navigate(ctx context.Context, method string, u *url.URL, body 
 		if err != nil {
 			return fmt.Errorf("virtual browser: read %s: %w", b.masked(u.String()), err)
 		}
+		step := Step{Time: now, Actor: b.actor, rawURL: u.String(), method: method}
+		for _, c := range sent {
+			step.sent = append(step.sent, c.Name)
+		}
 		var notes []string
 		for _, bl := range blocked {
 			notes = append(notes, fmt.Sprintf("%s held back: %s", bl.Cookie.Name, joinReasons(bl.Reasons)))
+			step.held = append(step.held, cookieVerdict{name: bl.Cookie.Name, reasons: bl.Reasons})
 		}
 		for _, line := range res.Header.Values("Set-Cookie") {
 			v := b.jar.Store(cookies.Context{URL: u, Method: method, TopLevelNav: true, Initiator: initiator, RedirectChain: chain, Now: now}, line)
 			name, _, _ := strings.Cut(line, "=")
+			step.set = append(step.set, cookieVerdict{name: name, reasons: v.Reasons})
 			switch {
 			case v.Deleted:
 				notes = append(notes, name+" deleted")
@@ -156,7 +162,8 @@ func (b *browser) navigate(ctx context.Context, method string, u *url.URL, body 
 		if len(notes) > 0 {
 			text += " (" + strings.Join(notes, "; ") + ")"
 		}
-		b.record(Step{Time: now, Actor: b.actor, Text: text, rawURL: u.String(), method: method})
+		step.Text = text
+		b.record(step)
 		if res.StatusCode >= 300 && res.StatusCode < 400 && loc != "" {
 			next, err := u.Parse(loc)
 			if err != nil {

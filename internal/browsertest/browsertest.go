@@ -94,7 +94,10 @@ func FindChromium() (string, error) {
 
 // New starts a headless Chromium for the test and closes it when the test ends.
 // Without Chromium the test is skipped, or fails under SESSIONSCOPE_REQUIRE_REAL=1.
-func New(t testing.TB) *Browser {
+// extra are further Chromium options, applied after the defaults, for tests that
+// need a command-line flag, e.g.
+// chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1").
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path, err := FindChromium()
 	if err != nil {
@@ -120,6 +123,7 @@ func New(t testing.TB) *Browser {
 		// Chromium refuses to start its sandbox as root (containers, CI).
 		opts = append(opts, chromedp.NoSandbox)
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b.ctx = ctx
