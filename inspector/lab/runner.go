@@ -204,12 +204,16 @@ func (r *runner) execute(ctx context.Context, d definition, run *Run) {
 	if d.attackerSameUA {
 		attackerAgent = victimAgent
 	}
+	// The proxy's count is the lab's since it started; the run waits for its own share.
+	publishedBefore := e.published.Load()
 	var proxied int64
 	record := func(s Step) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		run.Steps = append(run.Steps, s)
-		if host := hostOf(s.rawURL); host != hostEvil {
+		// Only requests through the proxy count: not the attacker's own site, and not
+		// the script's notes (a skipped optional action records a step with no URL).
+		if s.rawURL != "" && hostOf(s.rawURL) != hostEvil {
 			proxied++
 		}
 	}
@@ -221,7 +225,7 @@ func (r *runner) execute(ctx context.Context, d definition, run *Run) {
 	err := r.play(ctx, d.script, victim, attacker, record)
 	if err == nil {
 		r.mu.Lock()
-		want := proxied
+		want := publishedBefore + proxied
 		r.mu.Unlock()
 		err = r.settle(ctx, want, col)
 	}
@@ -280,8 +284,8 @@ func (r *runner) play(ctx context.Context, script []Action, victim, attacker *br
 }
 
 // settle waits until the inspector has turned everything the run caused into events
-// and findings: the app has no write or fill still to land, the proxy has published
-// every exchange of the run, and the inspector reports Settled — continuously for a
+// and findings: the app has no write or fill still to land, the proxy's published
+// count has reached proxied (the count before the run plus the run's requests), and the inspector reports Settled — continuously for a
 // correlation window or more, so that store notifications still on their way from a
 // Redis are not missed. Then it waits for the run's subscription to catch up.
 func (r *runner) settle(ctx context.Context, proxied int64, col *collector) error {

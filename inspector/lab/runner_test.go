@@ -60,3 +60,13 @@ func TestRunsAreSerialized(t *testing.T) {
 		t.Errorf("next run: %v\n%s", err, describe(run))
 	}
 }
+
+// TestFixedRunFirstInAFreshLab: `lab run ID --fixed` runs a fixed twin as the first
+// run of a new lab. Its script skips the second login (the first one worked), and a
+// skipped action sends no request: the run must not wait for an exchange that never
+// comes, nor count on exchanges from runs before it.
+func TestFixedRunFirstInAFreshLab(t *testing.T) {
+	env := startLab(t, "")
+	checkFixed(t, runScenario(t, env, "cookie-path-mismatch", true))
+	checkBroken(t, env, runScenario(t, env, "cookie-path-mismatch", false))
+}
