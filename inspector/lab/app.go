@@ -24,9 +24,12 @@ import (
 // to the phpredis keys labstore writes.
 const cookieName = "PHPSESSID"
 
-// filler is the part of a Redis session store that can push it into eviction.
+// filler is the part of a Redis session store that can push it into eviction. It
+// writes cache keys, not sessions: the story is a cache sharing the sessions' Redis,
+// and sessions written during a request without a cookie for them would read as
+// "headers already sent" (cookie-missing).
 type filler interface {
-	Fill(ctx context.Context, n, size int) error
+	FillCache(ctx context.Context, n, size int) error
 }
 
 // app is the lab's login app. Its nodes (web servers) share the app's configuration,
@@ -637,7 +640,7 @@ func (rq *request) reports() error {
 		if f, ok := rq.a.store.(filler); ok {
 			rq.a.later(func() {
 				const size = 16 << 10
-				if err := f.Fill(context.Background(), n/size, size); err != nil {
+				if err := f.FillCache(context.Background(), n/size, size); err != nil {
 					rq.a.logger.Warn("lab app: cache fill failed", "err", err)
 				}
 			})
