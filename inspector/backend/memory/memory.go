@@ -400,8 +400,12 @@ func (s *Store) snapshot(now time.Time) ([]backend.InventoryItem, int64) {
 	return items, scanned
 }
 
+// statusNode names the store in status lines ("sessionscope: memory: live; ..."),
+// where Redis gives its address; the lab's node keyspaces are named on events.
+const statusNode = "memory"
+
 func (s *Store) sendStatus(feed backend.Feed, state string, inv *model.Inventory) {
-	st := model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), State: state,
+	st := model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: statusNode, State: state,
 		Notifications: &model.Notifications{Flags: Notifications}, Inventory: inv}
 	select {
 	case feed.Status <- st:
