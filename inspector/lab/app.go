@@ -24,6 +24,10 @@ import (
 // to the phpredis keys labstore writes.
 const cookieName = "PHPSESSID"
 
+// cacheWarmerDelay is how long after the reports page its cache fill starts: more
+// than Redis' one-second LRU clock resolution.
+const cacheWarmerDelay = 2500 * time.Millisecond
+
 // filler is the part of a Redis session store that can push it into eviction. It
 // writes cache keys, not sessions: the story is a cache sharing the sessions' Redis,
 // and sessions written during a request without a cookie for them would read as
@@ -639,6 +643,11 @@ func (rq *request) reports() error {
 	if n := rq.k.CacheBytes; n > 0 {
 		if f, ok := rq.a.store.(filler); ok {
 			rq.a.later(func() {
+				// Redis' LRU clock ticks in seconds: a fill in the same second as the
+				// session's last use leaves the session as recent as the cache and its
+				// eviction a coin toss. The warmer runs a moment after the page, as a
+				// background job would, so the idle session is the oldest key.
+				time.Sleep(cacheWarmerDelay)
 				const size = 16 << 10
 				if err := f.FillCache(context.Background(), n/size, size); err != nil {
 					rq.a.logger.Warn("lab app: cache fill failed", "err", err)

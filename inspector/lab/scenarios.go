@@ -480,6 +480,7 @@ func definitions() []definition {
 				open(ActorVictim, hostMain, "/login", "open the login page"),
 				logIn(ActorVictim, "log in"),
 				click(ActorVictim, "reports", "open the reports page, which fills the cache"),
+				wait(cacheWarmerDelay+time.Second, "read the report while the cache warmer fills Redis"),
 				click(ActorVictim, "dashboard", "back to the dashboard"),
 			},
 		},

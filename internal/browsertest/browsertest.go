@@ -36,6 +36,11 @@ import (
 // a performance assertion.
 const HangGuard = 30 * time.Second
 
+// StartGuard is the same for starting Chromium, which on a loaded two-core CI
+// machine (other test packages running their own browsers and servers under -race)
+// has taken more than HangGuard.
+const StartGuard = 2 * time.Minute
+
 // Viewport is the window size pages are laid out at (and the README screenshots use).
 const (
 	ViewportWidth  = 1280
@@ -140,8 +145,8 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 		if err != nil {
 			t.Fatalf("browsertest: start %s: %v\n%s", path, err, b.out.String())
 		}
-	case <-time.After(HangGuard):
-		t.Fatalf("browsertest: %s did not start within %s\n%s", path, HangGuard, b.out.String())
+	case <-time.After(StartGuard):
+		t.Fatalf("browsertest: %s did not start within %s\n%s", path, StartGuard, b.out.String())
 	}
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
 		t.Fatalf("browsertest: listen: %v", err)
