@@ -8,6 +8,7 @@ package testredis
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -32,6 +33,9 @@ type Server struct {
 	Dir  string
 	cmd  *exec.Cmd
 	log  string
+	// Certs are the PEM files of a TLS server (Options.TLS); nil for plain TCP.
+	Certs   *Certs
+	tlsConf *tls.Config
 }
 
 // Options tune the server a test starts.
@@ -41,6 +45,13 @@ type Options struct {
 	Notifications string
 	// Args are extra redis-server arguments, e.g. "--maxmemory", "1mb".
 	Args []string
+	// TLS serves TLS only (--port 0 --tls-port P) with a CA, server and client
+	// certificates generated for this server (Server.Certs); client certificates
+	// are optional. The helper's own connections (Do) use TLS too.
+	TLS bool
+	// ACL are users created at start with ACL SETUSER through the default (admin)
+	// user, each "name rule rule ...", e.g. "ro on >pw ~sess:* +@read".
+	ACL []string
 }
 
 // Start starts a redis-server for the test and stops it when the test ends. Without a
@@ -56,6 +67,16 @@ func Start(t testing.TB, opts Options) *Server {
 		notify = ""
 	}
 	dir := t.TempDir()
+	var certs *Certs
+	var tlsConf *tls.Config
+	if opts.TLS {
+		c := GenerateCerts(t, dir, "tls")
+		conf, err := c.ClientConfig()
+		if err != nil {
+			t.Fatalf("testredis: TLS client config: %v", err)
+		}
+		certs, tlsConf = &c, conf
+	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := FreePort()
@@ -63,32 +84,45 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("testredis: find a free port: %v", err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir,
-			log: filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))}
+			log: filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)), Certs: certs, tlsConf: tlsConf}
 		args := []string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--logfile", s.log, "--notify-keyspace-events", notify,
+		}
+		if certs != nil {
+			args = replacePort(args, *certs)
 		}
 		args = append(args, opts.Args...)
 		s.cmd = exec.Command(bin, args...)
 		if err := s.cmd.Start(); err != nil {
 			t.Fatalf("testredis: start %s: %v", bin, err)
 		}
-		if err := waitReady(s.Addr, 10*time.Second); err != nil {
+		if err := waitReady(s, 10*time.Second); err != nil {
 			_ = s.cmd.Process.Kill()
 			_ = s.cmd.Wait()
 			lastErr = fmt.Errorf("%w; log: %s", err, tail(s.log))
 			continue
 		}
 		t.Cleanup(s.Stop)
+		for _, rule := range opts.ACL {
+			if err := aclSetUser(s, rule); err != nil {
+				t.Fatalf("testredis: ACL SETUSER %s: %v", rule, err)
+			}
+		}
 		return s
 	}
 	t.Fatalf("testredis: redis-server did not start: %v", lastErr)
 	return nil
 }
 
-// URL is the redis:// URL of the server's db 0.
-func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+// URL is the redis:// URL of the server's db 0 (rediss:// for a TLS server).
+func (s *Server) URL() string {
+	if s.Certs != nil {
+		return "rediss://" + s.Addr + "/0"
+	}
+	return "redis://" + s.Addr + "/0"
+}
 
 // Stop kills the server; it is safe to call twice.
 func (s *Server) Stop() {
@@ -104,11 +138,25 @@ func (s *Server) Stop() {
 // tests free of a client library when they only need to set up state.
 func (s *Server) Do(t testing.TB, args ...string) string {
 	t.Helper()
-	reply, err := Command(s.Addr, args...)
+	reply, err := s.command(args...)
 	if err != nil {
 		t.Fatalf("testredis: %v: %v", args, err)
 	}
 	return reply
+}
+
+// command is Command over TLS when the server serves TLS.
+func (s *Server) command(args ...string) (string, error) {
+	if s.tlsConf == nil {
+		return Command(s.Addr, args...)
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: s.tlsConf}
+	conn, err := d.Dial("tcp", s.Addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return commandOn(conn, args...)
 }
 
 // Command sends one RESP command and returns a simple rendering of the reply.
@@ -118,6 +166,10 @@ func Command(addr string, args ...string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
+	return commandOn(conn, args...)
+}
+
+func commandOn(conn net.Conn, args ...string) (string, error) {
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
@@ -191,17 +243,17 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitReady(addr string, limit time.Duration) error {
+func waitReady(s *Server, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for {
-		reply, err := Command(addr, "PING")
+		reply, err := s.command("PING")
 		if err == nil && reply == "PONG" || err != nil && strings.Contains(err.Error(), "NOAUTH") {
 			return nil // a NOAUTH answer is a server that is up and wants a password
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis-server on %s did not answer PING within %s", addr, limit)
+			return fmt.Errorf("redis-server on %s did not answer PING within %s", s.Addr, limit)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
