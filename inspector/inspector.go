@@ -43,6 +43,7 @@ type Inspector struct {
 	traffic   *trafficRules
 	exchanges *exchangeLog
 	imports   harImports
+	counts    *counters // what Metrics reports beyond the tracker's Stats
 }
 
 // New builds an inspector over store.
@@ -53,15 +54,17 @@ func New(store backend.Store, cfg Config) *Inspector {
 	cfg.Tracker.Backend = store.Name()
 	hub := stream.NewHub()
 	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window})
+	counts := &counters{}
 	in := &Inspector{
 		cfg:     cfg,
 		store:   store,
 		hub:     hub,
 		rules:   rules,
-		tracker: tracker.New(cfg.Tracker, store, hub, rules),
+		tracker: tracker.New(cfg.Tracker, store, countingPublisher{hub, counts}, rules),
 		traffic: newTrafficRules(diagnose.AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies),
 			StoreCauses: rules.StoreCauses}),
 		exchanges: newExchangeLog(cfg.ExchangeLog),
+		counts:    counts,
 	}
 	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
 	// the exchanges it explains: replay that client so its login loop names it.
@@ -88,6 +91,7 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hu
 // The HTTP-side rules then replay that client's recent exchanges and publish the
 // findings that are new or changed.
 func (in *Inspector) PublishExchange(x *model.Exchange) {
+	in.counts.exchanges.Add(1)
 	annotated, changed := in.traffic.observe(x)
 	in.hub.Publish(annotated)
 	in.exchanges.add(annotated)

@@ -68,6 +68,13 @@ type Text struct {
 	out, diag *bufio.Writer
 	color     bool
 	notified  bool
+
+	// barWidth is set by ShowProgressBar: inventory progress is then one line redrawn
+	// in place on diag. barShown says that line is on screen and must be cleared
+	// before anything else is written, or the next line would start inside it.
+	barWidth func() int
+	barShown bool
+	invStart map[string]time.Time // per node: the first inventory status' time
 }
 
 // NewText writes lines to out and status lines to diag. color enables ANSI colours.
@@ -100,8 +107,33 @@ func (t *Text) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
+// ShowProgressBar draws inventory progress as a bar with rate and ETA, redrawn in
+// place on the status writer, at most width() columns wide. Use it only when that
+// writer is a terminal (see ProgressBarFor).
+func (t *Text) ShowProgressBar(width func() int) {
+	t.barWidth = width
+	t.invStart = map[string]time.Time{}
+}
+
+// clearBar blanks the progress line, if one is drawn, so that what follows starts at
+// the left margin of an empty line. Lines for out go to the same terminal through
+// another writer, so the clearing is flushed now rather than left in diag's buffer.
+func (t *Text) clearBar() error {
+	if !t.barShown {
+		return nil
+	}
+	t.barShown = false
+	if _, err := t.diag.WriteString("\r\x1b[K"); err != nil {
+		return err
+	}
+	return t.diag.Flush()
+}
+
 // Write implements Writer.
 func (t *Text) Write(o model.Object) error {
+	if err := t.clearBar(); err != nil {
+		return err
+	}
 	switch v := o.(type) {
 	case *model.Event:
 		_, err := t.out.WriteString(t.eventLine(v) + "\n")
@@ -227,6 +259,9 @@ func (t *Text) status(s *model.Status) error {
 		writeNotificationHelp(w, s.Node, n)
 	}
 	if s.State == model.StateInventory && s.Inventory != nil && !s.Inventory.Done {
+		if t.barWidth != nil {
+			return t.drawBar(s)
+		}
 		// Progress only when the inventory is large enough to take a while.
 		if s.Inventory.Scanned < 10000 {
 			return nil
@@ -238,9 +273,26 @@ func (t *Text) status(s *model.Status) error {
 		fmt.Fprintf(w, "sessionscope: %s: %s\n", s.Node, s.Message)
 	}
 	if s.Inventory != nil && s.Inventory.Done {
+		delete(t.invStart, s.Node) // a later inventory (after a resync) times itself anew
 		fmt.Fprintf(w, "sessionscope: %s: live; %d existing sessions (inventory, not events); watching for changes\n", s.Node, s.Inventory.Sessions)
 	}
 	return nil
+}
+
+// drawBar draws the progress line for an inventory status. The rate counts from the
+// node's first inventory status, which the store sends as the scan starts.
+func (t *Text) drawBar(s *model.Status) error {
+	start, ok := t.invStart[s.Node]
+	if !ok {
+		start = s.Time
+		t.invStart[s.Node] = start
+	}
+	inv := s.Inventory
+	line := ProgressLine(Progress{Node: s.Node, Scanned: inv.Scanned, Sessions: inv.Sessions, Estimate: inv.Estimate,
+		Elapsed: s.Time.Sub(start)}, t.barWidth())
+	t.barShown = true
+	_, err := t.diag.WriteString("\r" + line + "\x1b[K")
+	return err
 }
 
 // writeNotificationHelp says which flags are missing and exactly how to fix it.

@@ -129,6 +129,8 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// isAPI tells machine endpoints, which get a 401 rather than the login form: a
+// Prometheus scraper on /metrics cannot follow a redirect to a login page.
 func isAPI(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/api" || path == "/ws"
+	return strings.HasPrefix(path, "/api/") || path == "/api" || path == "/ws" || path == "/metrics"
 }

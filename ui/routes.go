@@ -46,6 +46,7 @@ func (s *Server) routes() *echo.Echo {
 	g.GET("/api/exchanges/:id", s.h.APIExchange)
 	g.GET("/api/findings", s.h.APIFindings)
 	g.GET("/api/status", s.h.APIStatus)
+	g.GET("/metrics", s.metrics)
 	return e
 }
 

@@ -56,6 +56,9 @@ type Server struct {
 	assets *assets.Set
 	auth   *tokenAuth
 	h      *handlers.Handlers
+	// metrics serves /metrics; it reads the Source's counters when the Source is a
+	// MetricsSource.
+	metrics echo.HandlerFunc
 
 	mu    sync.RWMutex
 	bound string // host:port actually bound, set by Serve
@@ -115,6 +118,8 @@ func New(cfg Config, src handlers.Source) (*Server, error) {
 	s.hub = NewHub(resumeSource{src, cfg.RingResume}, cfg.Logger, cfg.Hub)
 	s.h = handlers.New(handlers.Deps{Src: src, Live: s.hub, Auth: auth, Asset: set.URL,
 		RevealValues: cfg.RevealValues, Lab: cfg.Lab, Logger: cfg.Logger})
+	ms, _ := src.(MetricsSource)
+	s.metrics = metricsHandler(ms, s.hub)
 	s.echo = s.routes()
 	return s, nil
 }

@@ -190,6 +190,10 @@ type Inventory struct {
 	Scanned  int64 `json:"scanned"`
 	Sessions int64 `json:"sessions"`
 	Done     bool  `json:"done"`
+	// Estimate is how many keys the scan is expected to walk (Redis' DBSIZE when the
+	// inventory started), 0 when unknown. SCAN itself cannot know its total, and keys
+	// come and go while it runs: this is for a progress bar, not a count.
+	Estimate int64 `json:"estimate,omitempty"`
 }
 
 // Status is a backend state change or inventory progress (`type: status`).

@@ -28,6 +28,7 @@ func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Invent
 	if len(fws) == 1 {
 		pattern = fws[0].ScanPattern()
 	}
+	estimate := s.scanEstimate(ctx, pattern)
 	batches := make(chan []string, 4)
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
@@ -62,7 +63,8 @@ func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Invent
 			case <-progressDone:
 				return
 			case <-t.C:
-				s.sendStatus(feed, model.StateInventory, &model.Inventory{Scanned: scanned.Load(), Sessions: sessions.Load()}, "")
+				s.sendStatus(feed, model.StateInventory, &model.Inventory{Scanned: scanned.Load(), Sessions: sessions.Load(),
+					Estimate: estimate}, "")
 			}
 		}
 	}()
@@ -109,6 +111,21 @@ func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Invent
 	default:
 	}
 	return inv, nil
+}
+
+// scanEstimate is the number of keys an unfiltered SCAN will walk, for progress: DBSIZE
+// (read-only, O(1)). A MATCH scan only counts the keys it returns, so DBSIZE would be
+// no total for it: 0, unknown. A user whose ACL lacks DBSIZE just gets no estimate.
+func (s *Store) scanEstimate(ctx context.Context, pattern string) int64 {
+	if pattern != "" {
+		return 0
+	}
+	n, err := s.client.DBSize(ctx).Result()
+	if err != nil {
+		s.cfg.Logger.Debug("redis backend: no key count for inventory progress", "err", err)
+		return 0
+	}
+	return n
 }
 
 // readMeta reads PTTL and size for a page of keys in one pipeline. Keys that vanished
