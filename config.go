@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/backend/files"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/ui"
@@ -35,6 +36,11 @@ type Config struct {
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
+
+	// PHP file sessions (watch and serve), instead of --redis.
+	Files         []string      // --files [LABEL=]DIR, repeatable: one PHP session.save_path per server
+	GCMaxLifetime time.Duration // --gc-maxlifetime: the app's session.gc_maxlifetime; default 1440s
+	fileDirs      []files.Dir   // parsed from Files by Validate
 
 	// Reverse proxy capture (watch and serve).
 	ProxyTo     []string // --proxy-to URL, repeatable: the app's upstream(s)
@@ -192,6 +198,10 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
 	fs.StringVar(&cfg.RedisURL, "redis", redisDefault, "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
+	var fileDirs stringList
+	fs.Var(&fileDirs, "files", "watch PHP session files instead of Redis: session.save_path `[LABEL=]DIR`, repeatable, one per server (LABEL names the server in events)")
+	cfg.GCMaxLifetime = files.DefaultGCMaxLifetime
+	fs.Var(secondsFlag{&cfg.GCMaxLifetime}, "gc-maxlifetime", "with --files: the app's session.gc_maxlifetime in `seconds` (or a duration, 24m); an unlinked file older than this expired (PHP's GC), a younger one was destroyed")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
@@ -239,6 +249,12 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	cfg.AllowedHosts = hosts
 	cfg.ProxyTo = proxyTo
+	cfg.Files = fileDirs
+	redisSet := false
+	fs.Visit(func(f *flag.Flag) { redisSet = redisSet || f.Name == "redis" })
+	if len(cfg.Files) > 0 && !redisSet {
+		cfg.RedisURL = "" // a REDIS_URL in the environment does not turn --files into a Redis attach
+	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	return cfg, cfg.Validate()
 }
@@ -413,7 +429,10 @@ func (c *Config) Validate() error {
 	if c.Command == "lab" {
 		return c.validateLab()
 	}
-	if c.RedisURL == "" && !c.Lab {
+	if err := c.validateFiles(); err != nil {
+		return err
+	}
+	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 {
 		if c.Command == "serve" {
 			return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0; or add --lab for the training lab on an embedded store (or run sessionscope with no arguments)", errUsage)
 		}
@@ -476,6 +495,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 		c.frameworks = append(c.frameworks, fw)
+	}
+	if len(c.Files) > 0 {
+		c.frameworks = append(c.frameworks, framework.PHPFiles())
 	}
 	if len(c.frameworks) == 0 {
 		return fmt.Errorf("%w: --no-default-prefixes needs at least one --prefix", errUsage)
@@ -556,5 +578,53 @@ func (c *Config) parseSessionCookies() error {
 		}
 		c.cookieMappings = append(c.cookieMappings, framework.CookieMapping{CookieName: name, Framework: fw})
 	}
+	return nil
+}
+
+// validateFiles checks --files and --gc-maxlifetime (watch and serve).
+func (c *Config) validateFiles() error {
+	c.fileDirs = nil
+	if len(c.Files) == 0 {
+		return nil
+	}
+	if c.Lab {
+		return fmt.Errorf("%w: --files cannot be combined with the lab, which keeps its sessions in an embedded store or in --redis; run sessionscope watch --files DIR", errUsage)
+	}
+	if c.RedisURL != "" {
+		return fmt.Errorf("%w: --files and --redis name two stores and sessionscope watches one; run one sessionscope for each", errUsage)
+	}
+	if c.GCMaxLifetime <= 0 {
+		return fmt.Errorf("%w: --gc-maxlifetime %s: want the app's session.gc_maxlifetime, a positive number of seconds (default 1440)", errUsage, c.GCMaxLifetime)
+	}
+	for _, spec := range c.Files {
+		if spec == "" {
+			return fmt.Errorf("%w: --files needs a directory, e.g. --files /var/lib/php/sessions or --files web1=/mnt/web1/sessions", errUsage)
+		}
+		c.fileDirs = append(c.fileDirs, files.ParseDir(spec))
+	}
+	return nil
+}
+
+// secondsFlag is a duration flag that also takes plain seconds, as php.ini does
+// (session.gc_maxlifetime = 1440).
+type secondsFlag struct{ d *time.Duration }
+
+func (f secondsFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return strconv.FormatInt(int64(*f.d/time.Second), 10)
+}
+
+func (f secondsFlag) Set(v string) error {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		*f.d = time.Duration(n) * time.Second
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want seconds (1440) or a duration (24m)")
+	}
+	*f.d = d
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/backend/files"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/lab"
@@ -55,7 +56,7 @@ func realMain(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	if err := run(ctx, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "sessionscope: %v\n", err)
-		if errors.Is(err, redisstore.ErrConnect) {
+		if errors.Is(err, redisstore.ErrConnect) || errors.Is(err, files.ErrOpen) {
 			return 2
 		}
 		return 1
@@ -79,6 +80,14 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return serveLab(ctx, cfg, stderr, logger)
 	}
 	matcher := framework.NewMatcher(cfg.frameworks)
+	if len(cfg.Files) > 0 {
+		fstore, err := files.Open(files.Options{Dirs: cfg.fileDirs, GCMaxLifetime: cfg.GCMaxLifetime,
+			MaxPayloadBytes: cfg.MaxPayload, Logger: logger})
+		if err != nil {
+			return err
+		}
+		return runInspector(ctx, cfg, inspector.New(fstore, inspectorConfig(cfg, matcher, logger)), stdout, stderr, logger)
+	}
 	store, err := redisstore.Open(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications,
 		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
@@ -89,6 +98,13 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer store.Close()
 
 	in := inspector.New(store, inspectorConfig(cfg, matcher, logger))
+	return runInspector(ctx, cfg, in, stdout, stderr, logger)
+}
+
+// runInspector runs a built inspector as the command asks, whatever its store: the
+// proxy with --proxy-to, then the dashboard (serve) or the terminal stream (watch),
+// until ctx ends.
+func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdout, stderr io.Writer, logger *slog.Logger) error {
 	if len(cfg.proxyUpstreams) > 0 {
 		sink := in.PublishExchange
 		if cfg.HAROut != "" {
@@ -131,11 +147,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if cfg.JSON {
 		w = output.NewJSON(stdout)
 	} else {
-		text := output.NewText(stdout, stderr, useColor(cfg.Color, stdout))
-		if output.ProgressBarFor(stderr, os.Getenv) {
-			text.ShowProgressBar(output.TerminalWidth(stderr))
-		}
-		w = text
+		w = output.NewText(stdout, stderr, useColor(cfg.Color, stdout))
 	}
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- output.Copy(w, sub.C()) }()

@@ -62,6 +62,15 @@ func Builtin() []Framework {
 	}
 }
 
+// PHPFiles is the row for PHP's default files save handler (session.save_handler =
+// files): one sess_<id> file per session, in the phpredis payload formats. It is not in
+// Builtin, whose rows are Redis key prefixes: sessionscope adds it when it watches
+// session files (--files), so a Redis key that happens to start with sess_ is not
+// taken for a PHP session.
+func PHPFiles() Framework {
+	return Framework{Name: "php", Variant: "files", Prefix: "sess_", Format: codec.FormatAuto, Cookie: "PHPSESSID"}
+}
+
 // Match is a key recognised as a session.
 type Match struct {
 	Framework *Framework
