@@ -147,7 +147,11 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 	if cfg.JSON {
 		w = output.NewJSON(stdout)
 	} else {
-		w = output.NewText(stdout, stderr, useColor(cfg.Color, stdout))
+		text := output.NewText(stdout, stderr, useColor(cfg.Color, stdout))
+		if output.ProgressBarFor(stderr, os.Getenv) {
+			text.ShowProgressBar(output.TerminalWidth(stderr))
+		}
+		w = text
 	}
 	writeErr := make(chan error, 1)
 	go func() { writeErr <- output.Copy(w, sub.C()) }()
