@@ -29,41 +29,66 @@ const barCells = 24
 // width <= 0): with an estimate, a bar, the share done, the keys against the estimate
 // and the time left; always the keys and sessions so far and the scan rate. The share
 // stops at 99% until the inventory reports done: keys written during the scan can
-// push it past the estimate.
+// push it past the estimate. On a narrow terminal the bar goes first, then the
+// sessions and the counts, so that the share, the rate and the ETA stay.
 func ProgressLine(p Progress, width int) string {
 	rate := 0.0
 	if p.Elapsed > 0 {
 		rate = float64(p.Scanned) / p.Elapsed.Seconds()
 	}
-	var bar, counts strings.Builder
+	var bar, pct, counts, short, speed, eta string
 	if p.Estimate > 0 {
 		frac := min(float64(p.Scanned)/float64(p.Estimate), 0.99)
 		filled := int(frac * barCells)
-		fmt.Fprintf(&bar, " [%s%s] %3d%%", strings.Repeat("#", filled), strings.Repeat(".", barCells-filled), int(frac*100))
-		fmt.Fprintf(&counts, "  %s of ~%s keys (estimate)", group(p.Scanned), group(p.Estimate))
+		bar = "[" + strings.Repeat("#", filled) + strings.Repeat(".", barCells-filled) + "]"
+		pct = fmt.Sprintf("%d%%", int(frac*100))
+		counts = fmt.Sprintf("%s of ~%s keys (estimate)", group(p.Scanned), group(p.Estimate))
+		short = fmt.Sprintf("%s/~%s keys", group(p.Scanned), group(p.Estimate))
 	} else {
-		fmt.Fprintf(&counts, "  %s keys scanned", group(p.Scanned))
+		counts = group(p.Scanned) + " keys scanned"
+		short = counts
 	}
-	fmt.Fprintf(&counts, ", %s sessions", group(p.Sessions))
 	if rate > 0 {
-		fmt.Fprintf(&counts, "  %s keys/s", group(int64(rate)))
+		speed = group(int64(rate)) + " keys/s"
 		if p.Estimate > p.Scanned {
-			left := time.Duration(float64(p.Estimate-p.Scanned) / rate * float64(time.Second))
-			counts.WriteString("  ETA " + shortDuration(left))
+			eta = "ETA " + shortDuration(time.Duration(float64(p.Estimate-p.Scanned)/rate*float64(time.Second)))
 		}
 	}
-	head := "sessionscope: inventory of " + p.Node
-	line := head + bar.String() + counts.String()
-	if width <= 0 || utf8.RuneCountInString(line) < width {
-		return line
+	sessions := group(p.Sessions) + " sessions"
+	head := "inventory of " + p.Node
+	last := join(head, pct, speed, eta)
+	if p.Estimate == 0 {
+		last = join(head, short, speed)
 	}
-	// Too wide: the numbers matter more than the bar. One column stays free, since a
-	// line filling the last column makes some terminals wrap before the redraw.
-	line = head + counts.String()
-	if utf8.RuneCountInString(line) >= width {
-		line = string([]rune(line)[:max(width-1, 0)])
+	variants := []string{
+		join("sessionscope: "+head, bar, pct, counts, sessions, speed, eta),
+		join("sessionscope: "+head, pct, counts, sessions, speed, eta),
+		join(head, pct, short, speed, eta),
+		last,
 	}
-	return line
+	// One column stays free: a line filling the last column makes some terminals wrap
+	// before the carriage return that redraws it.
+	for _, v := range variants {
+		if width <= 0 || utf8.RuneCountInString(v) < width {
+			return v
+		}
+	}
+	return string([]rune(last)[:max(width-1, 0)])
+}
+
+// join puts the non-empty parts on one line, two spaces apart.
+func join(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
 }
 
 // group writes n with thousands separators: 1,000,000 reads at a glance.

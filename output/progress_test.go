@@ -24,44 +24,56 @@ func TestProgressLine(t *testing.T) {
 		{
 			name: "estimate: bar, share, rate and ETA",
 			p:    Progress{Node: "127.0.0.1:6379", Scanned: 250_000, Sessions: 200_000, Estimate: 1_000_000, Elapsed: 2 * time.Second},
-			want: "sessionscope: inventory of 127.0.0.1:6379 [######..................]  25%  250,000 of ~1,000,000 keys (estimate), 200,000 sessions  125,000 keys/s  ETA 6s",
+			want: "sessionscope: inventory of 127.0.0.1:6379  [######..................]  25%  250,000 of ~1,000,000 keys (estimate)  200,000 sessions  125,000 keys/s  ETA 6s",
 		},
 		{
 			name: "ETA in minutes",
 			p:    Progress{Node: "n", Scanned: 1_000, Estimate: 151_000, Elapsed: time.Second},
-			want: "sessionscope: inventory of n [........................]   0%  1,000 of ~151,000 keys (estimate), 0 sessions  1,000 keys/s  ETA 2m30s",
+			want: "sessionscope: inventory of n  [........................]  0%  1,000 of ~151,000 keys (estimate)  0 sessions  1,000 keys/s  ETA 2m30s",
 		},
 		{
 			name: "ETA in hours",
 			p:    Progress{Node: "n", Scanned: 10, Estimate: 36_010, Elapsed: 10 * time.Second},
-			want: "sessionscope: inventory of n [........................]   0%  10 of ~36,010 keys (estimate), 0 sessions  1 keys/s  ETA 10h00m",
+			want: "sessionscope: inventory of n  [........................]  0%  10 of ~36,010 keys (estimate)  0 sessions  1 keys/s  ETA 10h00m",
 		},
 		{
 			name: "past the estimate: 99%, no ETA",
 			p:    Progress{Node: "n", Scanned: 1_200, Sessions: 3, Estimate: 1_000, Elapsed: time.Second},
-			want: "sessionscope: inventory of n [#######################.]  99%  1,200 of ~1,000 keys (estimate), 3 sessions  1,200 keys/s",
+			want: "sessionscope: inventory of n  [#######################.]  99%  1,200 of ~1,000 keys (estimate)  3 sessions  1,200 keys/s",
 		},
 		{
 			name: "no estimate (MATCH scan): counts and rate only",
 			p:    Progress{Node: "n", Scanned: 42_000, Sessions: 42_000, Elapsed: 4 * time.Second},
-			want: "sessionscope: inventory of n  42,000 keys scanned, 42,000 sessions  10,500 keys/s",
+			want: "sessionscope: inventory of n  42,000 keys scanned  42,000 sessions  10,500 keys/s",
 		},
 		{
 			name: "first report: nothing elapsed, no rate",
 			p:    Progress{Node: "n", Estimate: 500},
-			want: "sessionscope: inventory of n [........................]   0%  0 of ~500 keys (estimate), 0 sessions",
+			want: "sessionscope: inventory of n  [........................]  0%  0 of ~500 keys (estimate)  0 sessions",
 		},
 		{
 			name:  "narrow terminal drops the bar first",
 			p:     Progress{Node: "n", Scanned: 500, Estimate: 1_000, Elapsed: time.Second},
 			width: 100,
-			want:  "sessionscope: inventory of n  500 of ~1,000 keys (estimate), 0 sessions  500 keys/s  ETA 1s",
+			want:  "sessionscope: inventory of n  50%  500 of ~1,000 keys (estimate)  0 sessions  500 keys/s  ETA 1s",
+		},
+		{
+			name:  "80 columns keep the share, the rate and the ETA",
+			p:     Progress{Node: "127.0.0.1:6399", Scanned: 1_299_593, Sessions: 1_299_593, Estimate: 2_000_000, Elapsed: 6 * time.Second},
+			width: 80,
+			want:  "inventory of 127.0.0.1:6399  64%  216,598 keys/s  ETA 4s",
+		},
+		{
+			name:  "80 columns without an estimate keep the count and the rate",
+			p:     Progress{Node: "10.20.30.40:6379", Scanned: 1_299_593, Sessions: 1_299_593, Elapsed: 6 * time.Second},
+			width: 80,
+			want:  "inventory of 10.20.30.40:6379  1,299,593 keys scanned  216,598 keys/s",
 		},
 		{
 			name:  "very narrow terminal cuts the line one column short",
 			p:     Progress{Node: "n", Scanned: 500, Estimate: 1_000, Elapsed: time.Second},
-			width: 30,
-			want:  "sessionscope: inventory of n ",
+			width: 21,
+			want:  "inventory of n  50% ",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,9 +175,9 @@ func TestTextProgressBar(t *testing.T) {
 		feed(w)
 		d := diag.String()
 		for _, want := range []string{
-			"\rsessionscope: inventory of n [####....................]  20%  20,000 of ~100,000 keys (estimate), 10,000 sessions  10,000 keys/s  ETA 8s\x1b[K",
+			"\rsessionscope: inventory of n  [####....................]  20%  20,000 of ~100,000 keys (estimate)  10,000 sessions  10,000 keys/s  ETA 8s\x1b[K",
 			"\r\x1b[K", // cleared for the event line
-			"\rsessionscope: inventory of n [#########...............]  40%  40,000 of ~100,000 keys (estimate), 20,000 sessions  10,000 keys/s  ETA 6s\x1b[K",
+			"\rsessionscope: inventory of n  [#########...............]  40%  40,000 of ~100,000 keys (estimate)  20,000 sessions  10,000 keys/s  ETA 6s\x1b[K",
 		} {
 			if !strings.Contains(d, want) {
 				t.Errorf("stderr lacks %q:\n%q", want, d)
