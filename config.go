@@ -34,6 +34,8 @@ type Config struct {
 	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
 	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
+	Mode                   string        // --mode auto|notify|poll: how changes are seen; default auto (poll when notifications are off and cannot be set)
+	PollInterval           time.Duration // --poll-interval: time between SCAN passes in poll mode; default 2s
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
 
@@ -211,6 +213,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", 300*time.Millisecond), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
+	fs.StringVar(&cfg.Mode, "mode", "auto", "how changes are seen: notify (keyspace notifications), poll (SCAN every --poll-interval and diff; lower fidelity) or auto (poll when notifications are off and cannot be set)")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "time between SCAN passes in poll mode")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
 	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `URL` and record every exchange, repeatable (several: round-robin)")
 	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
@@ -457,6 +461,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ScanCount <= 0 {
 		return fmt.Errorf("%w: --scan-count must be positive", errUsage)
+	}
+	switch c.Mode {
+	case "", "auto", "notify", "poll":
+	default:
+		return fmt.Errorf("%w: --mode %q: want auto, notify or poll", errUsage, c.Mode)
+	}
+	if c.PollInterval < 0 || c.PollInterval > 0 && c.PollInterval < 100*time.Millisecond {
+		return fmt.Errorf("%w: --poll-interval %s: want at least 100ms (each pass SCANs every session key)", errUsage, c.PollInterval)
 	}
 	switch c.Color {
 	case "auto", "always", "never":

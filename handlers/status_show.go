@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/views"
 )
 
@@ -18,6 +19,9 @@ func (h *Handlers) StatusShow(c echo.Context) error {
 		State: st.Last.State, Node: st.Last.Node, Message: st.Last.Message, Since: stamp(st.Last.Time),
 		Sessions: st.Sessions, Reads: st.Reads, Denied: st.Denied, RawEvents: st.RawEvents, Emitted: st.Emitted,
 		Dropped: st.Dropped, Gaps: st.Gaps}
+	if st.Mode == "polling" {
+		vm.PollLimits = model.PollLimits()
+	}
 	if vm.State == "" {
 		vm.State = "connecting"
 	}

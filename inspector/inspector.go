@@ -159,9 +159,14 @@ type BackendStatus struct {
 // Status summarises the backend and the tracker's counters.
 func (in *Inspector) Status() BackendStatus {
 	st := in.tracker.Stats()
+	last := in.tracker.LastStatus()
+	mode := "notifications"
+	if last.Mode == model.ModePoll {
+		mode = "polling"
+	}
 	return BackendStatus{
-		Name: in.store.Name(), Describe: in.store.Describe(), Mode: "notifications",
-		Last: in.tracker.LastStatus(), ReadBudget: in.tracker.ReadBudget(),
+		Name: in.store.Name(), Describe: in.store.Describe(), Mode: mode,
+		Last: last, ReadBudget: in.tracker.ReadBudget(),
 		Reads: st.Reads.Load(), Denied: st.BudgetDenied.Load(), Dropped: st.Dropped.Load(),
 		Gaps: st.Gaps.Load(), RawEvents: st.RawEvents.Load(), Emitted: st.Emitted.Load(),
 		Sessions: in.tracker.SessionCount(),

@@ -283,7 +283,8 @@ func TestConfigRefusedProbesForEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{
 		redis: testredis.Options{Args: []string{"--rename-command", "CONFIG", ""}},
-		store: func(c *redisstore.Config) { c.ProbeWindow = 30 * time.Second },
+		// Auto mode would poll when CONFIG is refused; --mode notify listens and probes.
+		store: func(c *redisstore.Config) { c.ProbeWindow, c.Mode = 30*time.Second, redisstore.ModeNotify },
 	})
 	st := h.wait("a status saying CONFIG is refused", func(o model.Object) bool {
 		s, ok := o.(*model.Status)

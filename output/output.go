@@ -254,7 +254,8 @@ func (t *Text) finding(f *model.Finding) error {
 
 func (t *Text) status(s *model.Status) error {
 	w := t.diag
-	if n := s.Notifications; n != nil && !t.notified && (n.Missing != "" || n.Error != "") {
+	// In poll mode the status message already is the one warning line, fix included.
+	if n := s.Notifications; n != nil && !t.notified && s.Mode != model.ModePoll && (n.Missing != "" || n.Error != "") {
 		t.notified = true
 		writeNotificationHelp(w, s.Node, n)
 	}

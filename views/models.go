@@ -241,6 +241,7 @@ type StatusPage struct {
 	Backend       string
 	Describe      string
 	Mode          string
+	PollLimits    []string // what polling cannot see; set when Mode is polling
 	State         string
 	Node          string
 	Message       string

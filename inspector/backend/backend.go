@@ -68,6 +68,9 @@ type RawEvent struct {
 	// Gap is set for OpGap only; a pointer keeps the common event small, since the raw
 	// queue holds up to a few hundred thousand of them.
 	Gap *GapInfo
+	// Evidence, when set, is carried into the event built from this operation: "poll"
+	// marks an operation inferred by diffing two SCAN passes rather than reported.
+	Evidence string
 }
 
 // GapInfo describes lost events.

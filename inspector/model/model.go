@@ -40,6 +40,8 @@ const (
 	EvidencePayload = "payload"
 	EvidenceTiming  = "timing"
 	EvidenceResync  = "resync"
+	// EvidencePoll marks an event inferred by polling (--mode poll): lower fidelity.
+	EvidencePoll = "poll"
 )
 
 // Destroy causes.
@@ -176,6 +178,25 @@ const (
 	StateDisconnected = "disconnected"
 )
 
+// Backend modes, the status `mode` field: how a backend sees changes.
+const (
+	ModeNotify = "notify" // the store reports each operation (keyspace notifications)
+	ModePoll   = "poll"   // sessionscope diffs SCAN passes: lower fidelity
+)
+
+// PollLimits returns the fidelity limits of poll mode, for the Status screen and the
+// README: polling sees states, not operations, so everything between passes is inferred.
+func PollLimits() []string {
+	return []string{
+		"changes inside one interval merge: two updates between passes are one updated event",
+		"a session created and deleted inside one interval is never seen",
+		"destroyed vs expired is a guess: a key gone after its TTL ran out reads as expired, any other as destroyed; evictions read as one or the other",
+		"event times are when a pass noticed the change, up to one interval late (expiry: the TTL's deadline)",
+		"touched vs updated needs a digest read within the read budget; a rewrite that keeps the size and the TTL of a session is not seen",
+		"a deletion and an unrelated new session inside one interval may read as a regeneration (evidence timing)",
+	}
+}
+
 // Notifications describes the keyspace notification flags of a backend.
 type Notifications struct {
 	Flags   string   `json:"flags"`             // the value in force
@@ -204,6 +225,7 @@ type Status struct {
 	Backend       string         `json:"backend"`
 	Node          string         `json:"node,omitempty"`
 	State         string         `json:"state"`
+	Mode          string         `json:"mode,omitempty"` // how changes are seen: notify or poll
 	Notifications *Notifications `json:"notifications,omitempty"`
 	Inventory     *Inventory     `json:"inventory,omitempty"`
 	Dropped       int64          `json:"dropped"`

@@ -28,6 +28,7 @@ type entry struct {
 	unread      string
 
 	renameFrom string // for rename_to: the source key
+	evidence   string // from the raw event: "poll" when the op was inferred by polling
 	consumed   bool   // absorbed into a regeneration or rename: emits nothing
 	done       bool
 	waits      int

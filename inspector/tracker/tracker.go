@@ -361,7 +361,8 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		e = nil
 	}
 	if e == nil {
-		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node}
+		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node,
+			evidence: ev.Evidence}
 		t.mu.RLock()
 		_, known := t.sessions[ev.Key]
 		t.mu.RUnlock()
@@ -842,7 +843,7 @@ func (t *Tracker) consume(d *entry) {
 func (t *Tracker) newEvent(e *entry, kind model.Kind, s *session) *model.Event {
 	info := t.info(s)
 	return &model.Event{Type: model.TypeEvent, Time: e.first, Kind: kind, Session: &info,
-		Backend: t.cfg.Backend, Node: e.node}
+		Backend: t.cfg.Backend, Node: e.node, Evidence: e.evidence}
 }
 
 func (t *Tracker) fillFromSession(ev *model.Event, s *session, c *cachedPayload) {

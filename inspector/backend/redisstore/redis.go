@@ -30,6 +30,9 @@ type Config struct {
 	ScanCount              int64              // SCAN COUNT hint; default 1000
 	MaxPayloadBytes        int                // default 64 KiB
 	ProbeWindow            time.Duration      // how long to wait for events when CONFIG is refused; default 10 s
+	Mode                   string             // ModeAuto (default), ModeNotify or ModePoll
+	PollInterval           time.Duration      // time between SCAN passes in poll mode; default 2 s
+	ReadBudget             float64            // payload reads per second poll mode may spend on digests; default 1000, negative unlimited
 	Logger                 *slog.Logger
 }
 
@@ -45,6 +48,7 @@ type Store struct {
 	mu      sync.Mutex
 	notif   model.Notifications
 	version string
+	mode    string // ModeNotify or ModePoll once Run has chosen
 }
 
 // quietLibrary routes go-redis's own log lines (dial retries, pool messages) to slog at
@@ -172,9 +176,14 @@ func firstLine(s string) string {
 // until ctx ends. It returns nil when ctx is cancelled.
 func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 	notif, refused := s.checkNotifications(ctx)
+	mode, warning := s.chooseMode(notif)
 	s.mu.Lock()
 	s.notif = notif
+	s.mode = mode
 	s.mu.Unlock()
+	if mode == ModePoll {
+		return s.runPoll(ctx, feed, warning)
+	}
 	s.sendStatus(feed, model.StateConnecting, nil, "")
 
 	ps := s.client.PSubscribe(ctx, fmt.Sprintf("__keyevent@%d__:*", s.db))
@@ -210,8 +219,9 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 func (s *Store) sendStatus(feed backend.Feed, state string, inv *model.Inventory, msg string) {
 	s.mu.Lock()
 	n := s.notif
+	mode := s.mode
 	s.mu.Unlock()
-	st := model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: s.node, State: state,
+	st := model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: s.node, State: state, Mode: mode,
 		Notifications: &n, Inventory: inv, Message: msg}
 	select {
 	case feed.Status <- st:
