@@ -144,7 +144,11 @@
         if (e.reason) s += " (" + e.reason + ")";
         parts.push(s);
         break;
+      case "resynced":
+        if (e.reason) parts.push(e.reason);
+        break;
     }
+    if (e.evidence === "resync" && e.kind !== "resynced" && e.reason) parts.push("resync: " + e.reason);
     if (e.payload_unread) parts.push("payload unread: " + e.payload_unread);
     return parts.join(" · ");
   }

@@ -79,6 +79,12 @@ func eventDetail(e *model.Event) string {
 			s += " (" + e.Reason + ")"
 		}
 		parts = append(parts, s)
+	case model.KindResynced:
+		parts = append(parts, e.Reason)
+	}
+	if e.Evidence == model.EvidenceResync && e.Kind != model.KindResynced && e.Reason != "" {
+		// Reconstructed after a gap, not seen happening: say so on the row.
+		parts = append(parts, "resync: "+e.Reason)
 	}
 	if e.PayloadUnread != "" {
 		parts = append(parts, "payload unread: "+e.PayloadUnread)

@@ -119,6 +119,10 @@ type Feed struct {
 	Raw       chan RawEvent
 	Inventory chan []InventoryItem
 	Status    chan model.Status
+	// Resync carries the re-inventory of a node after a gap, framed by ResyncBegin and
+	// ResyncEnd (or ResyncAbort) on the one channel, so the tracker sees the frame and
+	// the items in order.
+	Resync chan Resync
 }
 
 // NewFeed makes a feed with a raw queue of the given capacity.
@@ -127,7 +131,35 @@ func NewFeed(rawCapacity int) Feed {
 		Raw:       make(chan RawEvent, rawCapacity),
 		Inventory: make(chan []InventoryItem, 4),
 		Status:    make(chan model.Status, 64),
+		Resync:    make(chan Resync, 4),
 	}
+}
+
+// ResyncPhase is a step of a re-inventory after a gap.
+type ResyncPhase uint8
+
+// Resync phases.
+const (
+	// ResyncBegin opens the re-inventory of Node. The tracker processes every raw event
+	// queued so far, then closes Started; the store scans only after that, so that any
+	// change the scan may miss reaches the tracker as a live event of this resync.
+	ResyncBegin ResyncPhase = iota + 1
+	// ResyncItems carries sessions the re-inventory found.
+	ResyncItems
+	// ResyncEnd means the scan completed: every session of Node not found was gone.
+	ResyncEnd
+	// ResyncAbort means the scan failed: the tracker forgets this resync and keeps its
+	// table; the store retries.
+	ResyncAbort
+)
+
+// Resync is one message of a re-inventory after a gap.
+type Resync struct {
+	Phase   ResyncPhase
+	Node    string
+	Gap     GapInfo         // ResyncBegin: the span being reconciled
+	Items   []InventoryItem // ResyncItems
+	Started chan struct{}   // ResyncBegin: closed by the tracker once the resync is open
 }
 
 // Store is a watched session store.
@@ -151,10 +183,44 @@ type Queue struct {
 	pending  int64        // dropped since the last gap event (pusher goroutine only)
 	gapStart time.Time
 	node     string
+	gaps     chan GapInfo // gaps enqueued, merged while nobody reads them
 }
 
 // NewQueue wraps feed.Raw for one pushing goroutine.
-func NewQueue(ch chan RawEvent, node string) *Queue { return &Queue{ch: ch, node: node} }
+func NewQueue(ch chan RawEvent, node string) *Queue {
+	return &Queue{ch: ch, node: node, gaps: make(chan GapInfo, 1)}
+}
+
+// Gaps delivers the gaps this queue has reported, so that the store can re-inventory
+// what they may have hidden. Gaps not yet received are merged into one; a store that
+// does not resync may ignore the channel.
+func (q *Queue) Gaps() <-chan GapInfo { return q.gaps }
+
+// reported records a gap that reached the tracker. Only the pushing goroutine sends on
+// q.gaps, so taking the unread one out and merging cannot race with another sender.
+func (q *Queue) reported(g GapInfo) {
+	select {
+	case old := <-q.gaps:
+		g = MergeGaps(old, g)
+	default:
+	}
+	select {
+	case q.gaps <- g:
+	default:
+	}
+}
+
+// MergeGaps is the smallest gap that covers a and b.
+func MergeGaps(a, b GapInfo) GapInfo {
+	m := GapInfo{From: minTime(a.From, b.From), To: a.To, Dropped: a.Dropped + b.Dropped, Reason: a.Reason}
+	if b.To.After(m.To) {
+		m.To = b.To
+	}
+	if m.Reason == "" || b.Reason != "" && b.Reason != a.Reason {
+		m.Reason = b.Reason
+	}
+	return m
+}
 
 // Push enqueues ev without blocking. It reports false when ev was dropped.
 func (q *Queue) Push(ev RawEvent) bool {
@@ -164,6 +230,7 @@ func (q *Queue) Push(ev RawEvent) bool {
 		select {
 		case q.ch <- gap:
 			q.pending = 0
+			q.reported(*gap.Gap)
 		default:
 			q.drop(ev)
 			return false
@@ -196,6 +263,7 @@ func (q *Queue) PushGap(from, to time.Time, reason string) {
 	select {
 	case q.ch <- gap:
 		q.pending = 0
+		q.reported(*gap.Gap)
 	default:
 		if q.pending == 0 {
 			q.gapStart = from
@@ -215,6 +283,7 @@ func (q *Queue) Flush(now time.Time) {
 	select {
 	case q.ch <- gap:
 		q.pending = 0
+		q.reported(*gap.Gap)
 	default:
 	}
 }

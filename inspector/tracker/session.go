@@ -24,6 +24,7 @@ type session struct {
 	fromRef      [6]byte // regenerated from (flagBornRegenerated)
 	toRef        [6]byte // regenerated to while this key was kept (flagRegeneratedTo)
 	flags        uint8
+	node         uint8 // index in Tracker.nodes; fits the padding before size
 	size         int32
 	born         int64 // unix nanos; 0 when unknown (inventory)
 	lastWrite    int64

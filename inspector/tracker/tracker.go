@@ -113,6 +113,12 @@ type Tracker struct {
 	inventoryDone bool
 	tombstones    map[string]struct{}
 
+	// resync is the re-inventory in progress after a gap, nil when none; nodes and
+	// nodeIdx give each session a one-byte node index so a resync judges its node only.
+	resync  *resyncState
+	nodes   []string
+	nodeIdx map[string]uint8
+
 	statusMu   sync.Mutex
 	lastStatus model.Status
 
@@ -135,6 +141,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules *diagnose.Engine)
 		pendingDels:   map[*framework.Framework]map[*entry]struct{}{},
 		pendingBirths: map[*framework.Framework]map[*entry]struct{}{},
 		tombstones:    map[string]struct{}{},
+		nodeIdx:       map[string]uint8{},
 		fetchReq:      make(chan fetchJob, 8192),
 		fetchRes:      make(chan []fetchResult, 64),
 		idleReq:       make(chan chan bool),
@@ -221,6 +228,8 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			t.onRaw(ev)
 		case items := <-feed.Inventory:
 			t.onInventory(items)
+		case r := <-feed.Resync:
+			t.onResync(r, feed)
 		case st := <-feed.Status:
 			t.onStatus(st)
 		case res := <-t.fetchRes:
@@ -260,8 +269,8 @@ func (t *Tracker) Idle(ctx context.Context) (bool, error) {
 }
 
 func (t *Tracker) idle(feed backend.Feed) bool {
-	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(t.fetchRes) == 0 &&
-		len(t.pending) == 0 && t.rules.Pending() == 0
+	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(feed.Resync) == 0 && t.resync == nil &&
+		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.rules.Pending() == 0
 }
 
 // Flush emits everything pending regardless of the window; it is how a test or a
@@ -326,7 +335,7 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 			continue
 		}
 		s := &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory,
-			size: int32(min(it.Size, 1<<31-1))}
+			size: int32(min(it.Size, 1<<31-1)), node: t.nodeIndex(it.Node)}
 		s.ttlDeadline = deadlineFor(it.Read, it.TTL)
 		t.addSession(s)
 		facts = append(facts, diagnose.SessionFact{Session: t.info(s), TTL: it.TTL, Time: it.Read})
@@ -354,6 +363,9 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	m, ok := t.cfg.Matcher.Match(ev.Key)
 	if !ok {
 		return
+	}
+	if t.resync != nil {
+		t.resync.live[ev.Key] = struct{}{}
 	}
 	e := t.pending[ev.Key]
 	if e != nil && e.conflictsWith(ev.Op) {
@@ -665,6 +677,7 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bool) {
 	at := e.first.UnixNano()
 	s.lastActivity = at
+	s.node = t.nodeIndex(e.node) // a key can move between cluster nodes (resharding)
 	if wrote {
 		s.lastWrite = at
 	}

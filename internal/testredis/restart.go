@@ -1,0 +1,71 @@
+package testredis
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Kill stops the server abruptly (SIGKILL, no save), as a crash would, and keeps its
+// port and directory for Restart. Clients see their connections drop.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		t.Fatalf("testredis: kill %s: not running", s.Addr)
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// Restart starts the server again on the same port, with the same arguments and
+// directory, after Kill (or a SHUTDOWN a test sent). With persistence on (e.g. Args
+// "--appendonly", "yes") it reloads its data; without, it comes back empty.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		t.Fatalf("testredis: restart %s: the server was stopped for good", s.Addr)
+	}
+	_ = s.cmd.Wait() // reaps a process that a SHUTDOWN ended; a no-op after Kill
+	path, args := s.cmd.Path, s.cmd.Args[1:]
+	var lastErr error
+	// The port was free a moment ago, but the kernel may still hold it briefly, or
+	// another test may have taken it: retry for a while before giving up.
+	for attempt := 0; attempt < 20; attempt++ {
+		cmd := exec.Command(path, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("testredis: restart %s: %v", path, err)
+		}
+		s.cmd = cmd
+		if lastErr = waitPing(s.Addr, 10*time.Second, cmd.Process.Pid); lastErr == nil {
+			return
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("testredis: restart on %s failed: %v; log: %s", s.Addr, lastErr, tail(s.log))
+}
+
+// waitPing waits until the redis-server started as pid answers on addr with its data
+// loaded (while it loads an append-only file it answers LOADING). The pid check makes
+// sure the answer is not another process that took the port in between.
+func waitPing(addr string, limit time.Duration, pid int) error {
+	deadline := time.Now().Add(limit)
+	want := fmt.Sprintf("process_id:%d", pid)
+	for time.Now().Before(deadline) {
+		reply, err := Command(addr, "PING")
+		if err == nil && reply == "PONG" {
+			info, err := Command(addr, "INFO", "server")
+			if err == nil && strings.Contains(info, want+"\r\n") {
+				return nil
+			}
+			if err == nil {
+				return fmt.Errorf("another process answers on %s", addr)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server on %s did not answer PING within %s", addr, limit)
+}
