@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ type Config struct {
 	Mode                   string             // ModeAuto (default), ModeNotify or ModePoll
 	PollInterval           time.Duration      // time between SCAN passes in poll mode; default 2 s
 	ReadBudget             float64            // payload reads per second poll mode may spend on digests; default 1000, negative unlimited
+	TLS                    TLSOptions         // CA, client certificate, server name for rediss://; default the system roots
 	Logger                 *slog.Logger
 }
 
@@ -49,6 +51,8 @@ type Store struct {
 	notif   model.Notifications
 	version string
 	mode    string // ModeNotify or ModePoll once Run has chosen
+
+	warnings []string // said once per start by the caller, e.g. TLS verification off
 }
 
 // quietLibrary routes go-redis's own log lines (dial retries, pool messages) to slog at
@@ -88,21 +92,36 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	// Reads are small and pipelined; a pool of a few connections is plenty and keeps
 	// sessionscope's footprint on the watched server small.
+	if err := applyTLS(opts, cfg.TLS); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+	}
 	opts.PoolSize = 4
 	opts.MaxRetries = 1
 	opts.DialTimeout = 5 * time.Second
 	opts.ReadTimeout = 10 * time.Second
 	s := &Store{cfg: cfg, opts: opts, db: opts.DB, display: Redact(cfg.URL)}
 	s.node = opts.Addr
+	if opts.TLSConfig != nil && opts.TLSConfig.InsecureSkipVerify {
+		s.warnings = append(s.warnings, insecureWarning(opts.Addr))
+		// Debug only: the caller prints Warnings() as the one user-facing line.
+		cfg.Logger.Debug("TLS certificate verification is off", "addr", opts.Addr)
+	}
 	s.client = redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 6*time.Second)
 	defer cancel()
 	if err := s.client.Ping(pingCtx).Err(); err != nil {
 		_ = s.client.Close()
+		if msg := explainTLSError(opts.Addr, opts, cfg.TLS, err); msg != "" {
+			return nil, fmt.Errorf("%w: %s", ErrConnect, msg)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrConnect, ExplainConnError(s.display, opts.Addr, err))
 	}
 	return s, nil
 }
+
+// Warnings are lines the caller must show on every start, such as TLS verification
+// being off; nil when there is nothing to warn about.
+func (s *Store) Warnings() []string { return s.warnings }
 
 // Close releases the connections.
 func (s *Store) Close() error { return s.client.Close() }
@@ -194,7 +213,10 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("redis backend: psubscribe %s: %w", fmt.Sprintf("__keyevent@%d__:*", s.db), explainPerm(err, "+psubscribe and the channel pattern __keyevent@*"))
+		// Redis 7 matches a PSUBSCRIBE pattern against the user's channel patterns
+		// literally, so &__keyevent@*__:* does not allow __keyevent@0__:*.
+		return fmt.Errorf("redis backend: psubscribe %s: %w", fmt.Sprintf("__keyevent@%d__:*", s.db),
+			explainPerm(err, fmt.Sprintf("+psubscribe and the channel pattern &__keyevent@%d__:*", s.db)))
 	}
 	queue := backend.NewQueue(feed.Raw, s.node)
 	readerDone := make(chan struct{})
@@ -212,6 +234,9 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		inv.Done = true
 		s.sendStatus(feed, model.StateLive, inv, "")
 	}
+	// Every gap (a reconnect, a queue overflow) may have hidden births and ends: the
+	// node is re-inventoried until ctx ends.
+	s.resyncLoop(ctx, feed, queue)
 	<-readerDone
 	return nil
 }
@@ -238,6 +263,11 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		disconnectedAt time.Time
 		probeUntil     time.Time
 		sawEvent       bool
+		// lastHeard is when the subscription last answered: anything published after
+		// it may be lost when the connection turns out to be broken.
+		lastHeard = time.Now()
+		retry     backoff
+		lastSaid  time.Time // when the last "still down" status went out
 	)
 	if probe {
 		probeUntil = time.Now().Add(s.cfg.ProbeWindow)
@@ -258,28 +288,40 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		if err != nil {
 			var netErr net.Error
 			if errors.As(err, &netErr) && netErr.Timeout() {
+				lastHeard = now
 				q.Flush(now)
 				continue
 			}
-			if disconnectedAt.IsZero() {
-				disconnectedAt = now
-				s.sendStatus(feed, model.StateDisconnected, nil, "lost the connection to Redis: "+firstLine(err.Error())+"; reconnecting")
+			wait := retry.next()
+			switch {
+			case disconnectedAt.IsZero():
+				disconnectedAt = lastHeard
+				lastSaid = now
+				s.sendStatus(feed, model.StateDisconnected, nil, "lost the connection to Redis: "+firstLine(err.Error())+
+					"; reconnecting (events are lost until then, and reconciled after)")
+			case now.Sub(lastSaid) >= stillDownEvery:
+				lastSaid = now
+				s.sendStatus(feed, model.StateDisconnected, nil, fmt.Sprintf("still no connection to Redis after %s: %s; retrying every %s",
+					now.Sub(disconnectedAt).Round(time.Second), firstLine(err.Error()), wait))
 			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(500 * time.Millisecond):
+			case <-time.After(wait):
 			}
 			continue
 		}
+		lastHeard = now
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if !disconnectedAt.IsZero() {
 				// go-redis resubscribed after a reconnect: whatever was published in
-				// between is lost, because Pub/Sub is fire-and-forget.
+				// between is lost, because Pub/Sub is fire-and-forget. The gap makes
+				// resyncLoop re-inventory the node.
 				q.PushGap(disconnectedAt, now, "disconnected from Redis")
 				disconnectedAt = time.Time{}
-				s.sendStatus(feed, model.StateLive, nil, "reconnected to Redis")
+				retry = backoff{}
+				s.sendStatus(feed, model.StateInventory, nil, "reconnected to Redis; re-inventory of the sessions to reconcile the gap")
 			}
 		case *redis.Message:
 			if probe && !sawEvent {
@@ -306,10 +348,55 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 
 // Dropped reports nothing here; the tracker counts gaps from the queue's gap events.
 
-// explainPerm names the ACL permission a refused command needs.
-func explainPerm(err error, need string) error {
-	if err != nil && strings.Contains(err.Error(), "NOPERM") {
-		return fmt.Errorf("%w (the Redis user lacks a permission: grant %s)", err, need)
+// ACLRule is the minimal ACL SETUSER rule (after the user name, "on" and a
+// password) for a read-only sessionscope user watching db: read commands on the
+// session prefixes only, the keyevent channel pattern of that db, and CONFIG GET to
+// check the notification flags. Redis 7 checks a PSUBSCRIBE pattern against the
+// user's channel patterns literally, hence one &__keyevent@DB__:* per database;
+// SELECT is @keyspace, not @read, and is needed for a db other than 0.
+func ACLRule(db int, fws []framework.Framework) []string {
+	rule := []string{"resetkeys"}
+	seen := map[string]bool{}
+	for _, fw := range fws {
+		if p := "%R~" + fw.Prefix + "*"; !seen[p] {
+			seen[p] = true
+			rule = append(rule, p)
+		}
 	}
-	return err
+	return append(rule, "resetchannels", fmt.Sprintf("&__keyevent@%d__:*", db),
+		"-@all", "+@read", "+@connection", "+psubscribe", "+select", "+config|get")
+}
+
+// PermError is a command the Redis ACL refused (NOPERM), with the permission that
+// would allow it, so callers can say exactly what to grant.
+type PermError struct {
+	Need string // e.g. "+config|get", or a key or channel pattern
+	Err  error  // Redis' NOPERM reply
+}
+
+func (e *PermError) Error() string {
+	return fmt.Sprintf("the ACL user lacks %s (Redis said: %s); grant it, see the README's minimal ACL rule", e.Need, firstLine(e.Err.Error()))
+}
+
+func (e *PermError) Unwrap() error { return e.Err }
+
+// refusedCommand finds the command in Redis 7's "no permissions to run the 'x|y'
+// command", which is more exact than any guess by the caller.
+var refusedCommand = regexp.MustCompile(`to run the '([^']+)' command`)
+
+// explainPerm turns a NOPERM reply into a *PermError naming the missing permission:
+// the command Redis names, else read access for a refused key, else need, the
+// caller's description (channels, or a command on an older server).
+func explainPerm(err error, need string) error {
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case refusedCommand.MatchString(msg):
+		need = "+" + refusedCommand.FindStringSubmatch(msg)[1]
+	case strings.Contains(msg, "one of the keys"):
+		need = "read access to the session keys (a %R~PREFIX* key pattern per session prefix)"
+	}
+	return &PermError{Need: need, Err: err}
 }
