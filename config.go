@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/backend/files"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/ui"
@@ -38,6 +39,8 @@ type Config struct {
 	PollInterval           time.Duration // --poll-interval: time between SCAN passes in poll mode; default 2s
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
+
+	TLS redisstore.TLSOptions // --tls-ca, --tls-cert, --tls-key, --tls-server-name, --tls-insecure (rediss:// only); default: verify against the system roots
 
 	// PHP file sessions (watch and serve), instead of --redis.
 	Files         []string      // --files [LABEL=]DIR, repeatable: one PHP session.save_path per server
@@ -200,6 +203,11 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
 	fs.StringVar(&cfg.RedisURL, "redis", redisDefault, "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
+	fs.StringVar(&cfg.TLS.CAFile, "tls-ca", "", "rediss://: PEM `file` of the CA that signed the Redis server's certificate (default: the system roots)")
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "rediss://: client certificate PEM `file`, for servers that require one (with --tls-key)")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "rediss://: the client certificate's private key PEM `file`")
+	fs.StringVar(&cfg.TLS.ServerName, "tls-server-name", "", "rediss://: the `name` the server's certificate must hold (default: the host in --redis)")
+	fs.BoolVar(&cfg.TLS.Insecure, "tls-insecure", false, "rediss://: do not verify the server's certificate (warned on every start; use --tls-ca instead)")
 	var fileDirs stringList
 	fs.Var(&fileDirs, "files", "watch PHP session files instead of Redis: session.save_path `[LABEL=]DIR`, repeatable, one per server (LABEL names the server in events)")
 	cfg.GCMaxLifetime = files.DefaultGCMaxLifetime
@@ -443,6 +451,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0", errUsage)
 	}
 	if c.Lab {
+		if c.TLS != (redisstore.TLSOptions{}) {
+			// The lab's own session client connects with the URL alone.
+			return fmt.Errorf("%w: the --tls-* flags are for watching an app's Redis (watch, or serve without --lab), not the lab's: for the lab use rediss:// with a certificate the system trusts", errUsage)
+		}
 		if len(c.ProxyTo) > 0 {
 			return fmt.Errorf("%w: --proxy-to cannot be combined with the lab, which sits behind its own proxy on --lab-listen; run the lab and your app in two sessionscopes", errUsage)
 		}

@@ -89,7 +89,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return runInspector(ctx, cfg, inspector.New(fstore, inspectorConfig(cfg, matcher, logger)), stdout, stderr, logger)
 	}
 	store, err := redisstore.Open(ctx, redisstore.Config{
-		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications,
+		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
 		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
 		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget,
 	})
@@ -97,6 +97,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	for _, w := range store.Warnings() {
+		fmt.Fprintf(stderr, "sessionscope: %s\n", w) // e.g. TLS unverified: said on every start
+	}
 
 	in := inspector.New(store, inspectorConfig(cfg, matcher, logger))
 	return runInspector(ctx, cfg, in, stdout, stderr, logger)

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -68,6 +69,12 @@ func (s *Store) checkNotifications(ctx context.Context) (model.Notifications, bo
 		n := model.Notifications{Hints: ManagedHints(RequiredFlags), Error: fmt.Sprintf(
 			"cannot read notify-keyspace-events (%s): this Redis forbids CONFIG (managed Redis or an ACL without +config|get); listening %s to see whether events arrive anyway",
 			firstLine(err.Error()), s.cfg.ProbeWindow)}
+		var perm *PermError
+		if errors.As(explainPerm(err, "+config|get"), &perm) {
+			// An ACL refusal is fixable by the user, unlike a managed service's ban.
+			n.Error = fmt.Sprintf("the ACL user lacks %s, so sessionscope cannot check notify-keyspace-events: add it, or run with notifications already configured; listening %s to see whether events arrive anyway",
+				perm.Need, s.cfg.ProbeWindow)
+		}
 		log.Warn("CONFIG GET refused", "err", err)
 		return n, true
 	}
@@ -94,7 +101,12 @@ func (s *Store) checkNotifications(ctx context.Context) (model.Notifications, bo
 		n.Fix = FixCommand(merged)
 		n.Hints = ManagedHints(merged)
 		n.Error = fmt.Sprintf("--configure-notifications: Redis refused CONFIG SET (%s); set the flags another way (see the managed-Redis notes) — listening %s to see whether events arrive anyway",
-			firstLine(explainPerm(err, "+config|set").Error()), s.cfg.ProbeWindow)
+			firstLine(err.Error()), s.cfg.ProbeWindow)
+		var perm *PermError
+		if errors.As(explainPerm(err, "+config|set"), &perm) {
+			n.Error = fmt.Sprintf("--configure-notifications: the ACL user lacks %s, so it cannot turn notifications on: grant it, or have an admin run %s; listening %s to see whether events arrive anyway",
+				perm.Need, n.Fix, s.cfg.ProbeWindow)
+		}
 		return n, true
 	}
 	log.Info("merged keyspace notification flags", "before", current, "after", merged)
