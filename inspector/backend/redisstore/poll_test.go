@@ -36,6 +36,15 @@ func startPolling(t *testing.T, srv *testredis.Server, mode string) *pollRun {
 		cancel()
 		t.Fatalf("open: %v", err)
 	}
+	r, _ := record(t, ctx, cancel, store, matcher)
+	return r
+}
+
+// record runs an Inspector on store until the test ends, recording what it emits.
+func record(t *testing.T, ctx context.Context, cancel context.CancelFunc, store interface {
+	backend.Store
+	Close() error
+}, matcher *framework.Matcher) (*pollRun, *inspector.Inspector) {
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
 	sub := in.Subscribe(1 << 12)
 	r := &pollRun{t: t}
@@ -59,13 +68,19 @@ func startPolling(t *testing.T, srv *testredis.Server, mode string) *pollRun {
 		<-collected
 		_ = store.Close()
 	})
-	return r
+	return r, in
 }
 
 // waitFor waits (generously: CI machines are slow) for an object that ok accepts.
 func (r *pollRun) waitFor(what string, ok func(model.Object) bool) model.Object {
 	r.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return r.waitWithin(15*time.Second, what, ok)
+}
+
+// waitWithin is waitFor with another limit.
+func (r *pollRun) waitWithin(limit time.Duration, what string, ok func(model.Object) bool) model.Object {
+	r.t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		r.mu.Lock()
 		for _, o := range r.objs {
@@ -77,7 +92,7 @@ func (r *pollRun) waitFor(what string, ok func(model.Object) bool) model.Object 
 		r.mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.t.Fatalf("no %s within 15 s; got:\n%s", what, r.dump())
+	r.t.Fatalf("no %s within %s; got:\n%s", what, limit, r.dump())
 	return nil
 }
 

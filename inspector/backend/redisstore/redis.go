@@ -53,6 +53,9 @@ type Store struct {
 	mode    string // ModeNotify or ModePoll once Run has chosen
 
 	warnings []string // said once per start by the caller, e.g. TLS verification off
+	// resume, set by Sentinel for a newly promoted master, replaces the first
+	// inventory once the subscription is live: the failover is a gap to reconcile.
+	resume func(ctx context.Context, feed backend.Feed)
 }
 
 // quietLibrary routes go-redis's own log lines (dial retries, pool messages) to slog at
@@ -225,6 +228,12 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		s.readLoop(ctx, ps, queue, feed, refused)
 	}()
 
+	if s.resume != nil {
+		s.resume(ctx, feed)
+		s.resyncLoop(ctx, feed, queue)
+		<-readerDone
+		return nil
+	}
 	s.sendStatus(feed, model.StateInventory, &model.Inventory{}, "")
 	inv, err := s.inventory(ctx, feed)
 	if err != nil && ctx.Err() == nil {
