@@ -42,6 +42,11 @@ type Config struct {
 
 	TLS redisstore.TLSOptions // --tls-ca, --tls-cert, --tls-key, --tls-server-name, --tls-insecure (rediss:// only); default: verify against the system roots
 
+	Sentinel         string // --sentinel host:port,…: find the master through these sentinels; default none (--redis names the server)
+	SentinelMaster   string // --master: the name the sentinels monitor the master under; required with --sentinel
+	SentinelPassword string // --sentinel-password, REDIS_SENTINEL_PASSWORD: the sentinels' password; default none
+	sentinel         redisstore.SentinelOptions
+
 	// PHP file sessions (watch and serve), instead of --redis.
 	Files         []string      // --files [LABEL=]DIR, repeatable: one PHP session.save_path per server
 	GCMaxLifetime time.Duration // --gc-maxlifetime: the app's session.gc_maxlifetime; default 1440s
@@ -203,6 +208,9 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
 	fs.StringVar(&cfg.RedisURL, "redis", redisDefault, "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
+	fs.StringVar(&cfg.Sentinel, "sentinel", "", "find the master through Redis Sentinel: `host:port,…` (or redis://:PASSWORD@host:port entries), with --master; --redis then gives only the data nodes' credentials, db and TLS")
+	fs.StringVar(&cfg.SentinelMaster, "master", "", "with --sentinel: the master's `name` (SENTINEL MASTERS lists them)")
+	fs.StringVar(&cfg.SentinelPassword, "sentinel-password", getenv("REDIS_SENTINEL_PASSWORD"), "with --sentinel: the sentinels' `password`, when they require one (requirepass in sentinel.conf) [REDIS_SENTINEL_PASSWORD]")
 	fs.StringVar(&cfg.TLS.CAFile, "tls-ca", "", "rediss://: PEM `file` of the CA that signed the Redis server's certificate (default: the system roots)")
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "rediss://: client certificate PEM `file`, for servers that require one (with --tls-key)")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "rediss://: the client certificate's private key PEM `file`")
@@ -444,7 +452,10 @@ func (c *Config) Validate() error {
 	if err := c.validateFiles(); err != nil {
 		return err
 	}
-	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 {
+	if err := c.validateSentinel(); err != nil {
+		return err
+	}
+	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 && c.Sentinel == "" {
 		if c.Command == "serve" {
 			return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0; or add --lab for the training lab on an embedded store (or run sessionscope with no arguments)", errUsage)
 		}
@@ -626,6 +637,32 @@ func (c *Config) validateFiles() error {
 		}
 		c.fileDirs = append(c.fileDirs, files.ParseDir(spec))
 	}
+	return nil
+}
+
+// validateSentinel checks --sentinel, --master and --sentinel-password.
+func (c *Config) validateSentinel() error {
+	if c.Sentinel == "" {
+		if c.SentinelMaster != "" {
+			return fmt.Errorf("%w: --master names a master monitored by Sentinel: add --sentinel host:port,…", errUsage)
+		}
+		return nil
+	}
+	if c.Lab || len(c.Files) > 0 {
+		return fmt.Errorf("%w: --sentinel watches an app's Redis: it cannot be combined with the lab or --files", errUsage)
+	}
+	so, err := redisstore.ParseSentinels(c.Sentinel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if c.SentinelMaster == "" {
+		return fmt.Errorf("%w: --sentinel needs --master NAME, the name the sentinels monitor the master under (redis-cli -p 26379 SENTINEL MASTERS lists them)", errUsage)
+	}
+	so.Master = c.SentinelMaster
+	if c.SentinelPassword != "" {
+		so.Password = c.SentinelPassword
+	}
+	c.sentinel = so
 	return nil
 }
 

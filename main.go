@@ -88,6 +88,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return runInspector(ctx, cfg, inspector.New(fstore, inspectorConfig(cfg, matcher, logger)), stdout, stderr, logger)
 	}
+	if cfg.Sentinel != "" {
+		return runSentinel(ctx, cfg, matcher, stdout, stderr, logger)
+	}
 	store, err := redisstore.Open(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
 		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
@@ -103,6 +106,23 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 
 	in := inspector.New(store, inspectorConfig(cfg, matcher, logger))
 	return runInspector(ctx, cfg, in, stdout, stderr, logger)
+}
+
+// runSentinel watches the master a Sentinel group names, following its failovers.
+func runSentinel(ctx context.Context, cfg Config, matcher *framework.Matcher, stdout, stderr io.Writer, logger *slog.Logger) error {
+	store, err := redisstore.OpenSentinel(ctx, redisstore.Config{
+		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
+		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
+		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget,
+	}, cfg.sentinel)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	for _, w := range store.Warnings() {
+		fmt.Fprintf(stderr, "sessionscope: %s\n", w)
+	}
+	return runInspector(ctx, cfg, inspector.New(store, inspectorConfig(cfg, matcher, logger)), stdout, stderr, logger)
 }
 
 // runInspector runs a built inspector as the command asks, whatever its store: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -77,6 +78,12 @@ const sentinelPoll = 2 * time.Second
 
 // OpenSentinel asks the sentinels for the master named so.Master and attaches to it.
 func OpenSentinel(ctx context.Context, cfg Config, so SentinelOptions) (*Sentinel, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	// The sentinels are asked before Open runs, and go-redis would print its dial
+	// retries for them.
+	quietLibrary.Do(func() { redis.SetLogger(libLogger{log: cfg.Logger}) })
 	base := &redis.Options{}
 	if cfg.URL != "" {
 		opts, err := redis.ParseURL(cfg.URL)
