@@ -37,6 +37,7 @@ type Config struct {
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
 	Mode                   string        // --mode auto|notify|poll: how changes are seen; default auto (poll when notifications are off and cannot be set)
 	PollInterval           time.Duration // --poll-interval: time between SCAN passes in poll mode; default 2s
+	Cluster                bool          // --cluster: the Redis is a cluster node; default false: detected from INFO cluster
 	Color                  string        // --color auto|always|never; default auto
 	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
 
@@ -216,6 +217,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "rediss://: the client certificate's private key PEM `file`")
 	fs.StringVar(&cfg.TLS.ServerName, "tls-server-name", "", "rediss://: the `name` the server's certificate must hold (default: the host in --redis)")
 	fs.BoolVar(&cfg.TLS.Insecure, "tls-insecure", false, "rediss://: do not verify the server's certificate (warned on every start; use --tls-ca instead)")
+	fs.BoolVar(&cfg.Cluster, "cluster", false, "--redis is a node of a Redis Cluster: watch every master (detected without the flag when INFO cluster is allowed)")
 	var fileDirs stringList
 	fs.Var(&fileDirs, "files", "watch PHP session files instead of Redis: session.save_path `[LABEL=]DIR`, repeatable, one per server (LABEL names the server in events)")
 	cfg.GCMaxLifetime = files.DefaultGCMaxLifetime
@@ -472,6 +474,9 @@ func (c *Config) Validate() error {
 		if err := checkLabListen(c.LabListen); err != nil {
 			return err
 		}
+	}
+	if c.Cluster && c.Mode == "poll" {
+		return fmt.Errorf("%w: --cluster cannot be combined with --mode poll yet: enable keyspace notifications on every master and use --mode notify", errUsage)
 	}
 	if c.ReadBudget == 0 {
 		return fmt.Errorf("%w: --read-budget must not be 0; use a negative value for no limit", errUsage)

@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	store, err := redisstore.Open(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
 		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
-		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget,
+		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget, Cluster: cfg.Cluster,
 	})
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type Config struct {
 	PollInterval           time.Duration      // time between SCAN passes in poll mode; default 2 s
 	ReadBudget             float64            // payload reads per second poll mode may spend on digests; default 1000, negative unlimited
 	TLS                    TLSOptions         // CA, client certificate, server name for rediss://; default the system roots
+	Cluster                bool               // watch a Redis Cluster; default false: detected from INFO cluster
 	Logger                 *slog.Logger
 }
 
@@ -42,7 +43,7 @@ type Config struct {
 type Store struct {
 	cfg     Config
 	opts    *redis.Options
-	client  *redis.Client
+	client  redis.UniversalClient // a *redis.ClusterClient on a cluster, which routes reads by slot
 	db      int
 	node    string
 	display string
@@ -56,6 +57,8 @@ type Store struct {
 	// resume, set by Sentinel for a newly promoted master, replaces the first
 	// inventory once the subscription is live: the failover is a gap to reconcile.
 	resume func(ctx context.Context, feed backend.Feed)
+
+	cluster *clusterState // nil unless the server is a cluster node (cluster.go)
 }
 
 // quietLibrary routes go-redis's own log lines (dial retries, pool messages) to slog at
@@ -118,6 +121,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("%w: %s", ErrConnect, msg)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrConnect, ExplainConnError(s.display, opts.Addr, err))
+	}
+	if err := s.detectCluster(pingCtx); err != nil {
+		_ = s.client.Close()
+		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
 	}
 	return s, nil
 }
@@ -197,6 +204,9 @@ func firstLine(s string) string {
 // Run implements backend.Store: check notifications, subscribe, inventory, then stream
 // until ctx ends. It returns nil when ctx is cancelled.
 func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
+	if s.cluster != nil {
+		return s.runCluster(ctx, feed)
+	}
 	notif, refused := s.checkNotifications(ctx)
 	mode, warning := s.chooseMode(notif)
 	s.mu.Lock()
