@@ -44,6 +44,7 @@ bench:
 	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
 	$(GO) run ./cmd/ssbench -out bench/ssbench.json > bench/ssbench.md
 	$(GO) run ./cmd/ssbench -phases proxy,analyze -out bench/proxy.json > bench/proxy.md
+	$(GO) run ./cmd/ssbench -phases inventory -out bench/inventory.json > bench/inventory.md
 
 # fuzz runs every fuzz target for FUZZTIME each (not part of CI).
 fuzz:

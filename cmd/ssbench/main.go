@@ -58,6 +58,9 @@ type config struct {
 	// Analyze phase.
 	HARMB           float64 `json:"har_mb"`
 	SessionscopeBin string  `json:"-"`
+	// Inventory phase.
+	InvKeys       int    `json:"inventory_keys"`
+	InvCPUProfile string `json:"-"`
 }
 
 func main() {
@@ -127,6 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.ProxyPin, "proxy-pin", "none,split", "proxy phase: CPU layouts, comma-separated: none (all share every CPU), split (load generator and upstream on CPU 0, proxy on CPU 1)")
 	fs.StringVar(&c.ProxyCPUProfile, "proxy-cpuprofile", "", "proxy phase: write a CPU profile of the proxy process (first layout) to this file")
 	fs.Float64Var(&c.HARMB, "har-mb", 100, "analyze phase: size of the generated HAR in MB")
+	fs.IntVar(&c.InvKeys, "inventory-keys", 1_000_000, "inventory phase: sessions in the store sessionscope inventories")
+	fs.StringVar(&c.InvCPUProfile, "inventory-cpuprofile", "", "inventory phase: write a CPU profile of round 1's sessionscope to this file")
 	fs.StringVar(&c.SessionscopeBin, "sessionscope", "", "analyze phase: the sessionscope binary to run (default: go build it)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -141,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"n": func() { c.N = 50_000 }, "keys": func() { c.Keys = 10_000 },
 			"memkeys": func() { c.MemKeys = 50_000 }, "runs": func() { c.Runs = 1 },
 			"proxy-duration": func() { c.ProxyDur = time.Second },
+			"inventory-keys": func() { c.InvKeys = 50_000 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -169,12 +175,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-consumer-nice %d: want 0..19", c.Nice)
 	case c.SubCap < 1:
 		return c, fmt.Errorf("-subcap %d: want > 0", c.SubCap)
+	case c.InvKeys < 1 || c.InvKeys > 20_000_000:
+		return c, fmt.Errorf("-inventory-keys %d: want 1..20000000", c.InvKeys)
 	}
 	for _, p := range strings.Split(c.Phases, ",") {
 		switch strings.TrimSpace(p) {
-		case "ingest", "memory", "impact", "proxy", "analyze":
+		case "ingest", "memory", "impact", "proxy", "analyze", "inventory":
 		default:
-			return c, fmt.Errorf("-phases: unknown phase %q (want ingest, memory, impact, proxy, analyze)", p)
+			return c, fmt.Errorf("-phases: unknown phase %q (want ingest, memory, impact, proxy, analyze, inventory)", p)
 		}
 	}
 	for _, f := range strings.Split(*proxyConns, ",") {
@@ -204,15 +212,16 @@ func (c config) phase(name string) bool {
 
 // results is the JSON document ssbench writes.
 type results struct {
-	Machine machine        `json:"machine"`
-	Config  config         `json:"config"`
-	Ingest  *ingestResult  `json:"ingest,omitempty"`
-	Memory  *memoryResult  `json:"memory,omitempty"`
-	Impact  *impactResult  `json:"impact,omitempty"`
-	Proxy   *proxyResult   `json:"proxy,omitempty"`
-	Analyze *analyzeResult `json:"analyze,omitempty"`
-	Errors  []string       `json:"errors,omitempty"`
-	Elapsed time.Duration  `json:"elapsed_ns"`
+	Machine   machine          `json:"machine"`
+	Config    config           `json:"config"`
+	Ingest    *ingestResult    `json:"ingest,omitempty"`
+	Memory    *memoryResult    `json:"memory,omitempty"`
+	Impact    *impactResult    `json:"impact,omitempty"`
+	Proxy     *proxyResult     `json:"proxy,omitempty"`
+	Analyze   *analyzeResult   `json:"analyze,omitempty"`
+	Inventory *inventoryResult `json:"inventory,omitempty"`
+	Errors    []string         `json:"errors,omitempty"`
+	Elapsed   time.Duration    `json:"elapsed_ns"`
 }
 
 type machine struct {
@@ -306,6 +315,14 @@ func run(ctx context.Context, cfg config, log io.Writer) (*results, error) {
 		res.Analyze = r
 		if err != nil {
 			fail("analyze", err)
+		}
+	}
+	if cfg.phase("inventory") && ctx.Err() == nil {
+		fmt.Fprintf(log, "ssbench: inventory: %d sessions, %d rounds of sessionscope and the name-only baselines\n", cfg.InvKeys, cfg.Runs)
+		r, err := runInventory(ctx, cfg, srv, gen, log)
+		res.Inventory = r
+		if err != nil {
+			fail("inventory", err)
 		}
 	}
 	res.Machine.SHA256MBpsEnd = cpuCalibration()

@@ -50,6 +50,8 @@ func runRole(role string) int {
 		err = serveUpstream()
 	case "proxy":
 		err = serveProxies()
+	case roleInventory:
+		err = runInventoryRole()
 	default:
 		err = fmt.Errorf("unknown %s %q", roleEnv, role)
 	}

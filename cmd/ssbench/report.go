@@ -101,6 +101,9 @@ func writeMarkdown(w io.Writer, r *results) {
 	if r.Analyze != nil {
 		writeAnalyzeMarkdown(w, r.Analyze)
 	}
+	if r.Inventory != nil {
+		writeInventoryMarkdown(w, r.Inventory, r.Config)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "Error: %s\n", e)
 	}
