@@ -48,6 +48,12 @@ func (t *Tracker) onResync(r backend.Resync, feed backend.Feed) {
 		// What was queued before the resync opened happened before the scan starts:
 		// apply it first, so that only later changes count as live for this resync.
 		t.drainRaw(feed)
+		// Keys still in their correlation window would join the table only after the
+		// reconciliation (a regeneration decided 300 ms later), too late to be judged
+		// against the scan: a key deleted during the gap stayed as a phantom. A gap
+		// lies between them and anything after it, so no pairing is lost by deciding
+		// them now.
+		t.flushWindow()
 		t.resync = &resyncState{node: r.Node, nodeIdx: t.nodeIndex(r.Node), gap: r.Gap,
 			seen: map[string]struct{}{}, live: map[string]struct{}{}}
 		if r.Started != nil {

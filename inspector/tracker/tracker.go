@@ -276,14 +276,20 @@ func (t *Tracker) idle(feed backend.Feed) bool {
 // Flush emits everything pending regardless of the window; it is how a test or a
 // shutdown sees the last events without waiting.
 func (t *Tracker) flushAll() {
+	t.flushWindow()
+	t.rules.Tick(time.Now().Add(time.Hour))
+	t.publishFindings()
+}
+
+// flushWindow decides every key still in its correlation window now, as if its
+// window had run out.
+func (t *Tracker) flushWindow() {
 	for t.queue.Len() > 0 {
 		e := heap.Pop(&t.queue).(*entry)
 		if !e.done {
 			t.finalize(e, time.Now(), true)
 		}
 	}
-	t.rules.Tick(time.Now().Add(time.Hour))
-	t.publishFindings()
 }
 
 func (t *Tracker) flushDue(now time.Time) {
