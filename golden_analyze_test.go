@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,31 +88,21 @@ func TestWatchHAROut(t *testing.T) {
 		}
 	}))
 	defer app.Close()
-	port, err := testredis.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	har := filepath.Join(t.TempDir(), "capture.har")
-	w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.URL, "--proxy-listen", listen, "--har-out", har)
+	// Port 0: the proxy binds a free port itself and prints it, so no other test can
+	// take the port between choosing and binding it.
+	w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.URL, "--proxy-listen", "127.0.0.1:0", "--har-out", har)
 	w.waitLive()
 	if !strings.Contains(w.stderrText(), "live session cookies") {
 		t.Errorf("watch does not warn that the HAR holds live session cookies:\n%s", w.stderrText())
 	}
+	_, rest, ok := strings.Cut(w.stderrText(), "proxy on http://")
+	listen, _, _ := strings.Cut(rest, "/")
+	if !ok || listen == "" {
+		t.Fatalf("watch printed no proxy address:\n%s", w.stderrText())
+	}
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	deadline := time.Now().Add(10 * time.Second) // a hang guard for the proxy to listen
-	for {
-		c, err := net.Dial("tcp", listen)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy not listening on %s: %v", listen, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	do := func(method, path string) {
 		req, _ := http.NewRequest(method, "http://"+listen+path, nil)
 		req.Header.Set("User-Agent", "golden-test")

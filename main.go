@@ -156,12 +156,19 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+		// Bind before going on: a port in use must stop sessionscope with one line,
+		// not leave it watching with no proxy. The printed address is the bound one
+		// (port 0 picks a free port).
+		ln, err := net.Listen("tcp", cfg.ProxyListen)
+		if err != nil {
+			return fmt.Errorf("proxy: listen on %s: %w; pick another address with --proxy-listen", cfg.ProxyListen, err)
+		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		proxyErr := make(chan error, 1)
-		go func() { proxyErr <- proxy.ListenAndServe(ctx) }()
+		go func() { proxyErr <- proxy.Serve(ctx, ln) }()
 		defer func() { cancel(); <-proxyErr }()
-		fmt.Fprintf(stderr, "sessionscope: proxy on http://%s/ -> %s (open the app through it)\n", cfg.ProxyListen, strings.Join(cfg.ProxyTo, ", "))
+		fmt.Fprintf(stderr, "sessionscope: proxy on http://%s/ -> %s (open the app through it)\n", ln.Addr(), strings.Join(cfg.ProxyTo, ", "))
 	}
 	if cfg.Command == "serve" {
 		return serve(ctx, cfg, in, stderr, logger)
