@@ -333,7 +333,7 @@ func TestParseDir(t *testing.T) {
 func TestRealPHP(t *testing.T) {
 	php := realenv.Need(t, "php", "apt-get install php-cli")
 	dir := t.TempDir()
-	w := newWatch(t, openStore(t, Options{Dirs: []Dir{{Path: dir, Label: "web1"}}}))
+	w := newWatchWindow(t, openStore(t, Options{Dirs: []Dir{{Path: dir, Label: "web1"}}}), time.Second)
 	w.waitLive()
 	run := func(code string) string {
 		t.Helper()

@@ -81,9 +81,18 @@ type watch struct {
 
 func newWatch(t *testing.T, store *Store) *watch {
 	t.Helper()
+	return newWatchWindow(t, store, testWindow)
+}
+
+// newWatchWindow is newWatch with the tracker's correlation window given: a test
+// where a real process writes (PHP unlinks the old file at session_regenerate_id and
+// writes the new one at shutdown) needs the default-sized window, since on a loaded
+// machine the two can be further apart than testWindow.
+func newWatchWindow(t *testing.T, store *Store, window time.Duration) *watch {
+	t.Helper()
 	w := &watch{t: t, store: store, objs: newRecorder[model.Object]()}
 	matcher := framework.NewMatcher(append(framework.Builtin(), framework.PHPFiles()))
-	w.in = inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher, Window: testWindow}})
+	w.in = inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher, Window: window}})
 	sub := w.in.Subscribe(1 << 14)
 	done := make(chan struct{})
 	go func() {
