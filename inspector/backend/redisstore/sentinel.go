@@ -311,18 +311,9 @@ func (s *Sentinel) takeOver(ctx context.Context, feed backend.Feed, st *Store, o
 		case <-time.After(retry.next()):
 		}
 	}
-	// A frame for the old node with nothing found: the tracker ends every session still
-	// attributed to it, since the scan above moved the surviving ones to the new node.
-	started := make(chan struct{})
-	if !sendResync(ctx, feed, backend.Resync{Phase: backend.ResyncBegin, Node: old, Gap: gap, Started: started}) {
-		return
-	}
-	select {
-	case <-started:
-	case <-ctx.Done():
-		return
-	}
-	sendResync(ctx, feed, backend.Resync{Phase: backend.ResyncEnd, Node: old})
+	// The scan above moved the surviving sessions to the new node; end those still
+	// attributed to the old one.
+	endNode(ctx, feed, old, gap)
 }
 
 // watchSwitches reports the master's address whenever a sentinel announces a switch
