@@ -162,13 +162,23 @@ func (e *Engine) SameExchange(oldRef string, oldAt time.Time, newRef string, new
 	xn := j.exchangeAt(newRef, newAt)
 	switch {
 	case xo != nil && xn != nil:
-		return xo == xn, true
+		return xo == xn || issuedBefore(xo, newRef, newAt), true
 	case xo != nil:
-		return inFlight(xo, newAt) && setsRef(xo, newRef), true
+		return (inFlight(xo, newAt) || issuedBefore(xo, newRef, newAt)) && setsRef(xo, newRef), true
 	case xn != nil:
 		return inFlight(xn, oldAt) && xn.SessionRef == oldRef, true
 	}
 	return false, false
+}
+
+// issuedBefore reports whether x, the request that deleted the old session, also
+// handed the browser the new session's cookie and started before the birth was seen.
+// Such a birth belongs to x even when its notification arrived after x ended: PHP
+// writes the new session at shutdown, and under load the notification can land after
+// the browser's next request (which already carries the new cookie) has started, so
+// the birth's time alone points at that next request.
+func issuedBefore(x *model.Exchange, ref string, at time.Time) bool {
+	return setsRef(x, ref) && !at.Before(x.Start.Add(-joinSlack))
 }
 
 func setsRef(x *model.Exchange, ref string) bool {

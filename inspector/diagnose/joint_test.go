@@ -99,3 +99,46 @@ func TestCatalogMatchesRules(t *testing.T) {
 		}
 	}
 }
+
+// TestSameExchangeLateBirthNotification covers a regeneration whose new session's
+// notification arrives after the browser's next request started: the deletion and the
+// Set-Cookie of the new id are in the login request, the birth's arrival time falls in
+// the dashboard request that already sends the new cookie. It is still one exchange.
+// A logout followed by another request's new session is not.
+func TestSameExchangeLateBirthNotification(t *testing.T) {
+	t0 := time.Now()
+	const oldRef, newRef = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
+	login := &model.Exchange{ID: "login", SessionRef: oldRef, Start: t0, HeadersSent: t0.Add(40 * time.Millisecond),
+		End: t0.Add(40 * time.Millisecond), Method: "POST", URL: "http://app.test/login.php", Status: 302,
+		CookiesSent: []model.SentCookie{{Name: "PHPSESSID"}},
+		SetCookies:  []model.SetCookie{{Name: "PHPSESSID", SessionRef: newRef}}}
+	dashboard := &model.Exchange{ID: "dashboard", SessionRef: newRef, Start: t0.Add(60 * time.Millisecond),
+		HeadersSent: t0.Add(200 * time.Millisecond), End: t0.Add(200 * time.Millisecond), Method: "GET",
+		URL: "http://app.test/dashboard.php", Status: 200, CookiesSent: []model.SentCookie{{Name: "PHPSESSID"}}}
+	logout := &model.Exchange{ID: "logout", SessionRef: oldRef, Start: t0, HeadersSent: t0.Add(40 * time.Millisecond),
+		End: t0.Add(40 * time.Millisecond), Method: "GET", URL: "http://app.test/logout.php", Status: 302,
+		CookiesSent: []model.SentCookie{{Name: "PHPSESSID"}}}
+	tests := []struct {
+		name      string
+		exchanges []*model.Exchange
+		newAt     time.Duration
+		want      bool
+	}{
+		{"birth seen inside the login request", []*model.Exchange{login, dashboard}, 30 * time.Millisecond, true},
+		{"birth notification lands in the next request", []*model.Exchange{login, dashboard}, 120 * time.Millisecond, true},
+		{"birth seen after the login, no next request yet", []*model.Exchange{login}, 120 * time.Millisecond, true},
+		{"logout then a new session elsewhere", []*model.Exchange{logout, dashboard}, 120 * time.Millisecond, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(Config{})
+			for _, x := range tc.exchanges {
+				e.OnExchange(x)
+			}
+			same, known := e.SameExchange(oldRef, t0.Add(10*time.Millisecond), newRef, t0.Add(tc.newAt))
+			if !known || same != tc.want {
+				t.Fatalf("SameExchange = %v (known %v), want %v", same, known, tc.want)
+			}
+		})
+	}
+}
