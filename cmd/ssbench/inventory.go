@@ -50,6 +50,8 @@ const (
 	invLabelSS     = "sessionscope"            // runner names, also latency labels
 	invLabelBare   = "go-redis SCAN loop"      //
 	invLabelCLI    = "redis-cli --scan, wc -l" //
+	invLabelMeta   = "go-redis SCAN + PTTL/STRLEN loop"
+	metaWorkers    = 2 // the TTL/size loop's concurrent pipelines, as sessionscope's inventory
 )
 
 // invRoleResult is what the child prints: one JSON line.
@@ -223,6 +225,7 @@ func runInventory(ctx context.Context, cfg config, srv *redisServer, gen *payloa
 			return runInventoryChild(ctx, exe, srv, cfg.InvKeys, gen.Size(), prof)
 		}},
 		{invLabelBare, func(int) (invRun, error) { return runBareScan(ctx, srv) }},
+		{invLabelMeta, func(int) (invRun, error) { return runMetaScan(ctx, srv) }},
 	}
 	if cli != "" {
 		runners = append(runners, runner{invLabelCLI, func(int) (invRun, error) { return runCLIScan(ctx, cli, srv) }})
@@ -274,7 +277,7 @@ func runInventory(ctx context.Context, cfg config, srv *redisServer, gen *payloa
 func summarizeInventory(runs []invRun, probe *pingProbe) []invSummary {
 	var out []invSummary
 	var bareMed, bareMin float64
-	for _, name := range []string{invLabelBare, invLabelSS, invLabelCLI} {
+	for _, name := range []string{invLabelBare, invLabelMeta, invLabelSS, invLabelCLI} {
 		var secs, busy []float64
 		for _, r := range runs {
 			if r.Tool == name {
@@ -333,6 +336,74 @@ func runBareScan(ctx context.Context, srv *redisServer) (invRun, error) {
 		}
 	}
 	return invRun{Elapsed: time.Since(start), Keys: n}, nil
+}
+
+// runMetaScan is the floor for what sessionscope reads: the bare loop plus PTTL and
+// STRLEN of every key, pipelined per SCAN page on metaWorkers connections while the
+// next page is scanned, and nothing kept. The gap between it and the bare loop is
+// Redis answering two commands per key; the gap between it and sessionscope is
+// sessionscope's own work (matching, the table, the rules).
+func runMetaScan(ctx context.Context, srv *redisServer) (invRun, error) {
+	c := redis.NewClient(&redis.Options{Addr: srv.addr, PoolSize: metaWorkers + 1, ReadTimeout: invRedisRead})
+	defer c.Close()
+	start := time.Now()
+	pages := make(chan []string, 4)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		read    int64
+		readErr error
+	)
+	for w := 0; w < metaWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for keys := range pages {
+				ttls := make([]*redis.DurationCmd, len(keys))
+				sizes := make([]*redis.IntCmd, len(keys))
+				_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i, k := range keys {
+						ttls[i], sizes[i] = p.PTTL(ctx, k), p.StrLen(ctx, k)
+					}
+					return nil
+				})
+				n := 0
+				for i := range keys {
+					if ttls[i].Val() > 0 && sizes[i].Val() > 0 {
+						n++
+					}
+				}
+				mu.Lock()
+				read += int64(n)
+				if err != nil && readErr == nil {
+					readErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var cursor uint64
+	var scanErr error
+	for {
+		keys, next, err := c.Scan(ctx, cursor, scanPattern, bareScanCount).Result()
+		if err != nil {
+			scanErr = fmt.Errorf("scan: %w", err)
+			break
+		}
+		pages <- keys
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	close(pages)
+	wg.Wait()
+	if scanErr != nil {
+		return invRun{}, scanErr
+	}
+	if readErr != nil {
+		return invRun{}, fmt.Errorf("PTTL/STRLEN pipeline: %w", readErr)
+	}
+	return invRun{Elapsed: time.Since(start), Keys: read}, nil
 }
 
 // runCLIScan runs `redis-cli --scan --pattern 'PHPREDIS_SESSION:*' | wc -l` as a user
@@ -499,6 +570,7 @@ func writeInventoryMarkdown(w io.Writer, r *inventoryResult, cfg config) {
 	fmt.Fprintf(w, "| client | what it reads | min | median | keys/s (median) | ratio to bare loop (median / min) | target | redis-server CPU | PING p50 / p99 / max during |\n|---|---|---|---|---|---|---|---|---|\n")
 	what := map[string]string{
 		invLabelBare: "names (SCAN MATCH COUNT 1000)",
+		invLabelMeta: "names + PTTL + STRLEN (2 pipelines), no table",
 		invLabelSS:   "names + PTTL + STRLEN, table built",
 		invLabelCLI:  "names (redis-cli default COUNT 10)",
 	}

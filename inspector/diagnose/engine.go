@@ -47,6 +47,7 @@ type Config struct {
 type Engine struct {
 	cfg        Config
 	rules      []Rule
+	recorders  []*Recorder // recorders[i] reports for rules[i]; built once, not per call
 	joint      *joint
 	jointRules []jointRule
 
@@ -60,7 +61,7 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.Window <= 0 {
 		cfg.Window = 300 * time.Millisecond
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:      cfg,
 		rules:    []Rule{newFixation(cfg.Window), oldSessionKept{}, newNoServerExpiry(), sessionsEvicted{}, newWeakSessionID()},
 		findings: map[string]*model.Finding{},
@@ -69,27 +70,33 @@ func NewEngine(cfg Config) *Engine {
 		jointRules: []jointRule{newHijackRule(cfg.Window), logoutNotDestroyed{window: cfg.Window}, cookieMissing{},
 			staleRead{}, sessionNotShared{window: cfg.Window}, cookieLifetimeRule{}, adoptedID{}},
 	}
+	for _, rule := range e.rules {
+		e.recorders = append(e.recorders, &Recorder{e: e, rule: rule.ID()})
+	}
+	return e
 }
 
 // OnEvent feeds an emitted event to every rule.
 func (e *Engine) OnEvent(ev *model.Event) {
-	for _, rule := range e.rules {
-		rule.OnEvent(ev, &Recorder{e: e, rule: rule.ID()})
+	for i, rule := range e.rules {
+		rule.OnEvent(ev, e.recorders[i])
 	}
 	e.jointOnEvent(ev)
 }
 
-// OnInventory feeds an existing session to every rule.
-func (e *Engine) OnInventory(f SessionFact) {
-	for _, rule := range e.rules {
-		rule.OnInventory(f, &Recorder{e: e, rule: rule.ID()})
+// OnInventory feeds existing sessions (a SCAN page of them) to every rule.
+func (e *Engine) OnInventory(facts ...SessionFact) {
+	for i, rule := range e.rules {
+		for _, f := range facts {
+			rule.OnInventory(f, e.recorders[i])
+		}
 	}
 }
 
 // Tick lets rules that wait for something (a regeneration that never came) decide.
 func (e *Engine) Tick(now time.Time) {
-	for _, rule := range e.rules {
-		rule.Tick(now, &Recorder{e: e, rule: rule.ID()})
+	for i, rule := range e.rules {
+		rule.Tick(now, e.recorders[i])
 	}
 	e.jointTick(now)
 }

@@ -132,9 +132,7 @@ func (t *Tracker) resyncItems(items []backend.InventoryItem) {
 		t.stats.Emitted.Add(1)
 		t.pub.Publish(ev)
 	}
-	for _, f := range facts {
-		t.rules.OnInventory(f)
-	}
+	t.rules.OnInventory(facts...)
 	t.publishFindings()
 }
 

@@ -112,6 +112,8 @@ type Tracker struct {
 
 	inventoryDone bool
 	tombstones    map[string]struct{}
+	factBuf       []diagnose.SessionFact // onInventory's page of facts, reused
+	presized      int                    // the capacity presize reserved, 0 none
 
 	// resync is the re-inventory in progress after a gap, nil when none; nodes and
 	// nodeIdx give each session a one-byte node index so a resync judges its node only.
@@ -231,6 +233,12 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 		case r := <-feed.Resync:
 			t.onResync(r, feed)
 		case st := <-feed.Status:
+			if st.Inventory != nil && st.Inventory.Done {
+				// The store sent every page before saying it is done, but on another
+				// channel: take the pages still queued first, or the done status would
+				// drop the tombstones while the last pages wait.
+				t.drainInventory(feed)
+			}
 			t.onStatus(st)
 		case res := <-t.fetchRes:
 			t.onFetched(res)
@@ -323,12 +331,59 @@ func (t *Tracker) onStatus(st model.Status) {
 		t.inventoryDone = true
 		t.tombstones = nil
 	}
+	if st.Inventory != nil && !st.Inventory.Done && !t.inventoryDone {
+		t.presize(st.Inventory)
+	}
 	t.pub.Publish(&st)
+}
+
+// drainInventory takes the inventory pages already queued, without waiting for more.
+func (t *Tracker) drainInventory(feed backend.Feed) {
+	for {
+		select {
+		case items := <-feed.Inventory:
+			t.onInventory(items)
+		default:
+			return
+		}
+	}
+}
+
+// maxPresize bounds the table capacity reserved from an estimate: a wrong estimate
+// must not reserve more than a few tens of MB that no session fills.
+const maxPresize = 4 << 20
+
+// presize grows the session maps once to the number of sessions the inventory is
+// heading for, projected from the store's key count (DBSIZE) and the share of session
+// keys among the keys scanned so far. Growing a million-entry map step by step
+// rehashes every entry several times; that was a fifth of the tracker's inventory work.
+func (t *Tracker) presize(inv *model.Inventory) {
+	if inv.Estimate <= 0 || inv.Scanned <= 0 || inv.Sessions <= 0 {
+		return
+	}
+	projected := int(min(float64(inv.Estimate)*float64(inv.Sessions)/float64(inv.Scanned), maxPresize))
+	if projected < 4096 || projected <= 2*len(t.sessions) || projected <= t.presized {
+		return
+	}
+	t.presized = projected
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sessions := make(map[string]*session, projected)
+	for k, s := range t.sessions {
+		sessions[k] = s
+	}
+	byRef := make(map[[6]byte]*session, projected)
+	for r, s := range t.byRef {
+		byRef[r] = s
+	}
+	t.sessions, t.byRef = sessions, byRef
+	t.cache.sessions = sessions
 }
 
 func (t *Tracker) onInventory(items []backend.InventoryItem) {
 	t.mu.Lock()
-	var facts []diagnose.SessionFact
+	// facts is reused from page to page: an inventory sends a million of them.
+	facts := t.factBuf[:0]
 	for _, it := range items {
 		if _, known := t.sessions[it.Key]; known {
 			continue
@@ -347,9 +402,9 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 		facts = append(facts, diagnose.SessionFact{Session: t.info(s), TTL: it.TTL, Time: it.Read})
 	}
 	t.mu.Unlock()
-	for _, f := range facts {
-		t.rules.OnInventory(f)
-	}
+	t.rules.OnInventory(facts...)
+	clear(facts) // the strings belong to the sessions, not to the buffer
+	t.factBuf = facts
 	t.publishFindings()
 }
 

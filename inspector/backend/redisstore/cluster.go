@@ -244,7 +244,7 @@ func (s *Store) runCluster(ctx context.Context, feed backend.Feed) error {
 		s.sendStatus(feed, model.StateLive, total, "inventory failed on "+strings.Join(failed, "; "))
 	} else {
 		total.Done = true
-		s.sendStatus(feed, model.StateLive, total, fmt.Sprintf("%d masters: %s", len(masters), strings.Join(masters, ", ")))
+		s.sendDone(ctx, feed, model.StateLive, total, fmt.Sprintf("%d masters: %s", len(masters), strings.Join(masters, ", ")))
 	}
 	for _, n := range nodes {
 		s.startResyncLoop(ctx, feed, n)

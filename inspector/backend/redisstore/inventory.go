@@ -84,6 +84,13 @@ func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Invent
 					batch = append(batch, k)
 				}
 			}
+			if cursor == 0 && estimate > 0 {
+				// The first page's share of session keys, with DBSIZE, tells the tracker
+				// how big its table is about to get (it reserves it once) and the UI
+				// what the progress bar heads for.
+				s.sendStatus(feed, model.StateInventory, &model.Inventory{Scanned: int64(len(keys)),
+					Sessions: int64(len(batch)), Estimate: estimate}, "")
+			}
 			if len(batch) > 0 {
 				select {
 				case batches <- batch:

@@ -120,7 +120,7 @@ func (s *Store) runPoll(ctx context.Context, feed backend.Feed, warning string) 
 	}
 	p.known = first
 	// No message: the warning said it once, and the Status screen states the limits.
-	s.sendStatus(feed, model.StatePolling, inv, "")
+	s.sendDone(ctx, feed, model.StatePolling, inv, "")
 
 	failing := false
 	tick := time.NewTicker(interval)

@@ -251,7 +251,7 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		s.sendStatus(feed, model.StateLive, inv, "inventory failed: "+err.Error())
 	} else if ctx.Err() == nil {
 		inv.Done = true
-		s.sendStatus(feed, model.StateLive, inv, "")
+		s.sendDone(ctx, feed, model.StateLive, inv, "")
 	}
 	// Every gap (a reconnect, a queue overflow) may have hidden births and ends: the
 	// node is re-inventoried until ctx ends.
@@ -261,17 +261,29 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 }
 
 func (s *Store) sendStatus(feed backend.Feed, state string, inv *model.Inventory, msg string) {
+	select {
+	case feed.Status <- s.status(state, inv, msg):
+	default:
+		// Progress is advisory and the next one supersedes it; never block the store on it.
+	}
+}
+
+// sendDone sends the status that ends an inventory. Unlike progress it must not be
+// dropped: it ends the tracker's tombstones and tells the UI the table is complete.
+func (s *Store) sendDone(ctx context.Context, feed backend.Feed, state string, inv *model.Inventory, msg string) {
+	select {
+	case feed.Status <- s.status(state, inv, msg):
+	case <-ctx.Done():
+	}
+}
+
+func (s *Store) status(state string, inv *model.Inventory, msg string) model.Status {
 	s.mu.Lock()
 	n := s.notif
 	mode := s.mode
 	s.mu.Unlock()
-	st := model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: s.node, State: state, Mode: mode,
+	return model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: s.node, State: state, Mode: mode,
 		Notifications: &n, Inventory: inv, Message: msg}
-	select {
-	case feed.Status <- st:
-	default:
-		// Status is advisory and the next one supersedes it; never block the store on it.
-	}
 }
 
 // readLoop is the one goroutine that drains the subscription. It only parses and

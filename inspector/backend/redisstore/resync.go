@@ -113,7 +113,7 @@ func (s *Store) resync(ctx context.Context, feed backend.Feed, gap backend.GapIn
 		return ctx.Err()
 	}
 	inv.Done = true
-	s.sendStatus(feed, model.StateLive, inv, fmt.Sprintf("resynced after the gap of %s–%s: %d sessions in the store",
+	s.sendDone(ctx, feed, model.StateLive, inv, fmt.Sprintf("resynced after the gap of %s–%s: %d sessions in the store",
 		gap.From.Local().Format("15:04:05.000"), gap.To.Local().Format("15:04:05.000"), inv.Sessions))
 	return nil
 }
