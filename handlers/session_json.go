@@ -21,10 +21,11 @@ type SessionJSON struct {
 	Size          int        `json:"size"`       // bytes
 	Born          *time.Time `json:"born"`       // null when unknown
 	LastActivity  *time.Time `json:"last_activity"`
-	Authenticated bool       `json:"authenticated"` // an auth marker is in the payload
-	From          *string    `json:"from"`          // ref of the session it was regenerated from
-	To            *string    `json:"to"`            // ref of the session it was regenerated to (old key kept)
-	Inventory     bool       `json:"inventory"`     // found by the inventory scan, not seen being created
+	Authenticated bool       `json:"authenticated"`  // an auth marker is in the payload
+	From          *string    `json:"from"`           // ref of the session it was regenerated from
+	To            *string    `json:"to"`             // ref of the session it was regenerated to (old key kept)
+	Inventory     bool       `json:"inventory"`      // found by the inventory scan, not seen being created
+	Node          string     `json:"node,omitempty"` // the store node holding it (a cluster master)
 }
 
 // SessionDetailJSON is one session with its payload tree, events and findings.
@@ -54,7 +55,8 @@ func optRef(ref string) *string {
 func sessionJSON(r tracker.SessionRow, now time.Time) SessionJSON {
 	s := SessionJSON{Type: "session", Ref: r.Ref, ID: r.ID, Framework: r.Framework, KeyPrefix: r.KeyPrefix,
 		Format: r.Format, Size: r.Size, Born: optTime(r.Born), LastActivity: optTime(r.LastActivity),
-		Authenticated: r.Authenticated, From: optRef(r.FromRef), To: optRef(r.ToRef), Inventory: r.Inventory}
+		Authenticated: r.Authenticated, From: optRef(r.FromRef), To: optRef(r.ToRef), Inventory: r.Inventory,
+		Node: r.Node}
 	switch {
 	case r.NoTTL:
 		n := int64(-1)

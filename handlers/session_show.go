@@ -53,7 +53,8 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	now := h.d.Now()
 	vm := views.SessionPage{Layout: h.Layout("Session "+r.Ref, "sessions"), Ref: r.Ref, ID: r.ID, Framework: r.Framework,
 		KeyPrefix: r.KeyPrefix, Format: r.Format, Size: bytesText(int64(r.Size)), Born: stamp(r.Born),
-		LastActivity: stamp(r.LastActivity), Authenticated: r.Authenticated, Inventory: r.Inventory, Revealed: h.d.RevealValues}
+		LastActivity: stamp(r.LastActivity), Authenticated: r.Authenticated, Inventory: r.Inventory, Revealed: h.d.RevealValues,
+		Node: r.Node}
 	vm.ExpiresISO, vm.TTL = ttlText(r.ExpiresAt, r.NoTTL, now)
 	if vm.ExpiresISO == "" {
 		vm.ExpiresISO = "none" // unknown: the countdown has nothing to tick

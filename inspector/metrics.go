@@ -60,6 +60,8 @@ type Metrics struct {
 	Dropped int64
 	// Gaps counts gap events: disconnects and overflows.
 	Gaps int64
+	// Migrated counts sessions a Redis Cluster slot migration moved to another master.
+	Migrated int64
 	// Reads counts payload and TTL reads done; ReadsOverBudget the ones skipped
 	// because the read budget was spent.
 	Reads, ReadsOverBudget int64
@@ -80,7 +82,7 @@ func (in *Inspector) Metrics() Metrics {
 	m := Metrics{
 		Events:    make(map[model.Kind]int64, len(metricKinds)+1),
 		RawEvents: st.RawEvents.Load(), Dropped: st.Dropped.Load(), Gaps: st.Gaps.Load(),
-		Reads: st.Reads.Load(), ReadsOverBudget: st.BudgetDenied.Load(), ReadBudget: in.tracker.ReadBudget(),
+		Migrated: st.Migrated.Load(), Reads: st.Reads.Load(), ReadsOverBudget: st.BudgetDenied.Load(), ReadBudget: in.tracker.ReadBudget(),
 		Exchanges: in.counts.exchanges.Load(), Sessions: in.tracker.SessionCount(),
 	}
 	for i, k := range metricKinds {

@@ -26,7 +26,7 @@ type metricsCollector struct {
 	src MetricsSource // nil: no domain metrics
 	hub *Hub
 
-	events, rawEvents, dropped, gaps              *prometheus.Desc
+	events, rawEvents, dropped, gaps, migrated    *prometheus.Desc
 	reads, readsOverBudget, readBudget, exchanges *prometheus.Desc
 	sessions, scanned, invSessions, invEstimate   *prometheus.Desc
 	invDone, clients                              *prometheus.Desc
@@ -42,6 +42,7 @@ func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
 		rawEvents:       d("raw_events_total", "Raw key events taken from the store's notifications."),
 		dropped:         d("dropped_events_total", "Raw events lost between the store and the tracker (queue overflow); each stretch is also a gap."),
 		gaps:            d("gaps_total", "Gap events: stretches where events may have been lost (disconnect, overflow)."),
+		migrated:        d("sessions_migrated_total", "Sessions a Redis Cluster slot migration moved to another master (not ended)."),
 		reads:           d("payload_reads_total", "Payload and TTL reads sent to the store."),
 		readsOverBudget: d("payload_reads_over_budget_total", "Reads skipped because the read budget (--read-budget) was spent; their events say payload_unread."),
 		readBudget:      d("read_budget_per_second", "The configured read budget in reads per second; -1 means unlimited."),
@@ -57,7 +58,7 @@ func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
 
 // Describe implements prometheus.Collector.
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.rawEvents, c.dropped, c.gaps, c.reads, c.readsOverBudget,
+	for _, d := range []*prometheus.Desc{c.events, c.rawEvents, c.dropped, c.gaps, c.migrated, c.reads, c.readsOverBudget,
 		c.readBudget, c.exchanges, c.sessions, c.scanned, c.invSessions, c.invEstimate, c.invDone, c.clients} {
 		ch <- d
 	}
@@ -82,6 +83,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rawEvents, m.RawEvents)
 	counter(c.dropped, m.Dropped)
 	counter(c.gaps, m.Gaps)
+	counter(c.migrated, m.Migrated)
 	counter(c.reads, m.Reads)
 	counter(c.readsOverBudget, m.ReadsOverBudget)
 	counter(c.exchanges, m.Exchanges)

@@ -209,6 +209,7 @@ type SessionPage struct {
 	LastActivity  Stamp
 	Authenticated bool
 	Inventory     bool
+	Node          string // the store node holding it (a Redis address, a cluster master); "" unknown
 	From          *Link
 	To            *Link
 	Payload       *Payload

@@ -31,12 +31,15 @@ const (
 	OpHDel
 	// OpGap marks lost events between From and To (queue overflow or disconnect).
 	OpGap
+	// OpRestore is RESTORE, which in a Redis Cluster is the target's half of a slot
+	// migration (MIGRATE restores the key there, then deletes it on the source).
+	OpRestore
 )
 
 var opNames = map[string]Op{
 	"set": OpSet, "expire": OpExpire, "del": OpDel, "expired": OpExpired, "evicted": OpEvicted,
 	"rename_from": OpRenameFrom, "rename_to": OpRenameTo, "hset": OpHSet, "new": OpNew,
-	"persist": OpPersist, "hdel": OpHDel,
+	"persist": OpPersist, "hdel": OpHDel, "restore": OpRestore,
 }
 
 // ParseOp maps a Redis keyevent name to an Op; ok is false for events sessionscope

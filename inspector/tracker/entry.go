@@ -27,16 +27,43 @@ type entry struct {
 	result      *fetchResult
 	unread      string
 
-	renameFrom string // for rename_to: the source key
-	evidence   string // from the raw event: "poll" when the op was inferred by polling
-	consumed   bool   // absorbed into a regeneration or rename: emits nothing
-	done       bool
-	waits      int
-	postponed  int
-	index      int // heap position
+	renameFrom  string // for rename_to: the source key
+	delNode     string // the node that published the del, for a slot migration
+	restoreNode string // the node that published the restore
+	evidence    string // from the raw event: "poll" when the op was inferred by polling
+	consumed    bool   // absorbed into a regeneration or rename: emits nothing
+	done        bool
+	waits       int
+	postponed   int
+	index       int // heap position
 }
 
 func (e *entry) has(op backend.Op) bool { return e.ops&(1<<op) != 0 }
+
+// migratesWith reports whether op, published by node, is the other half of a slot
+// migration whose first half this entry holds. MIGRATE restores the key on the target
+// master and then deletes it on the source; the two masters publish on two
+// subscriptions, so the halves arrive in either order, within a moment.
+//
+// The target's half is RESTORE, which Redis 7 publishes as new then restore.
+func (e *entry) migratesWith(op backend.Op, node string) bool {
+	switch op {
+	case backend.OpDel:
+		return (e.has(backend.OpRestore) || e.has(backend.OpNew)) && e.ops&endOps == 0 && e.restoreNode != node
+	case backend.OpNew, backend.OpRestore:
+		return e.ops&endOps == 1<<backend.OpDel && !e.has(backend.OpRestore) && e.delNode != node
+	}
+	return false
+}
+
+// migrationOps are the raw ops a slot migration itself publishes.
+const migrationOps = 1<<backend.OpDel | 1<<backend.OpNew | 1<<backend.OpRestore
+
+// migrated reports whether the entry holds both halves of a slot migration: the
+// session lives on, on restoreNode.
+func (e *entry) migrated() bool {
+	return e.has(backend.OpDel) && e.has(backend.OpRestore) && e.delNode != e.restoreNode
+}
 
 const endOps = 1<<backend.OpDel | 1<<backend.OpExpired | 1<<backend.OpEvicted | 1<<backend.OpRenameFrom
 

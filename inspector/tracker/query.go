@@ -55,6 +55,7 @@ type SessionRow struct {
 	FromRef       string // the session it was regenerated from
 	ToRef         string // the session it was regenerated to, when the old key was kept
 	Inventory     bool   // found by the inventory, not seen being created
+	Node          string // the store node holding it (a cluster master), "" when unknown
 }
 
 // Page is one page of a query.
@@ -282,7 +283,7 @@ func (t *Tracker) Session(ref string) (SessionDetail, error) {
 func (t *Tracker) row(s *session) SessionRow {
 	r := SessionRow{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs), Framework: s.fw.Name,
 		KeyPrefix: s.fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
-		Inventory: s.flags&flagFromInventory != 0}
+		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node]}
 	if s.born != 0 {
 		r.Born = time.Unix(0, s.born)
 	}

@@ -33,11 +33,12 @@ func (t *Tracker) nodeIndex(node string) uint8 {
 	if i, ok := t.nodeIdx[node]; ok {
 		return i
 	}
-	if len(t.nodes) >= maxNodes {
+	if t.nodeCount >= maxNodes {
 		return maxNodes - 1
 	}
-	i := uint8(len(t.nodes))
-	t.nodes = append(t.nodes, node)
+	i := uint8(t.nodeCount)
+	t.nodes[i] = node
+	t.nodeCount++
 	t.nodeIdx[node] = i
 	return i
 }

@@ -85,6 +85,7 @@ type Stats struct {
 	BudgetDenied atomic.Int64
 	Dropped      atomic.Int64
 	Gaps         atomic.Int64
+	Migrated     atomic.Int64 // sessions a cluster slot migration moved to another master
 }
 
 // Tracker owns the session table.
@@ -117,9 +118,13 @@ type Tracker struct {
 
 	// resync is the re-inventory in progress after a gap, nil when none; nodes and
 	// nodeIdx give each session a one-byte node index so a resync judges its node only.
-	resync  *resyncState
-	nodes   []string
-	nodeIdx map[string]uint8
+	resync *resyncState
+	// nodes is an array, not a slice, so that readers of the table (row) can name a
+	// session's node while the tracker goroutine adds nodes: an element is written
+	// once, before any session points at it.
+	nodes     [maxNodes]string
+	nodeCount int
+	nodeIdx   map[string]uint8
 
 	statusMu   sync.Mutex
 	lastStatus model.Status
@@ -429,7 +434,8 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		t.resync.live[ev.Key] = struct{}{}
 	}
 	e := t.pending[ev.Key]
-	if e != nil && e.conflictsWith(ev.Op) {
+	migration := e != nil && e.migratesWith(ev.Op, ev.Node)
+	if e != nil && !migration && e.conflictsWith(ev.Op) {
 		t.finalize(e, ev.Time, true)
 		e = nil
 	}
@@ -454,13 +460,43 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		}
 		t.requestRead(e, false)
 	case backend.OpNew:
+		e.restoreNode = ev.Node // RESTORE publishes new first; for other writes it is unused
+		if migration {
+			break
+		}
 		t.index(t.pendingBirths, fw, e)
 	case backend.OpExpire, backend.OpPersist:
 		if !e.has(backend.OpSet) && !e.has(backend.OpHSet) {
 			t.requestRead(e, true)
 		}
 	case backend.OpDel:
+		e.delNode = ev.Node
+		if migration {
+			// Moved, not ended: neither the deletion nor the target's "new" may pair
+			// with another key as a regeneration.
+			if set := t.pendingBirths[fw]; set != nil {
+				delete(set, e)
+			}
+			break
+		}
 		t.index(t.pendingDels, fw, e)
+	case backend.OpRestore:
+		e.restoreNode = ev.Node
+		if migration {
+			// The deletion seen first was the source's half: it must not pair with a
+			// new session as a regeneration.
+			if set := t.pendingDels[fw]; set != nil {
+				delete(set, e)
+			}
+			break
+		}
+		// A RESTORE on its own writes the key: a birth when unknown, else an update.
+		e.writes++
+		e.writeGen++
+		if !e.knownAtStart {
+			t.index(t.pendingBirths, fw, e)
+		}
+		t.requestRead(e, false)
 	case backend.OpRenameFrom:
 		t.lastRename = e
 	case backend.OpRenameTo:
@@ -577,7 +613,7 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 			heap.Push(&t.queue, e)
 			return
 		}
-		if e.has(backend.OpDel) && !e.consumed && e.postponed < 5 {
+		if e.has(backend.OpDel) && !e.migrated() && !e.consumed && e.postponed < 5 {
 			if d, ok := t.birthNear(e); ok {
 				e.postponed++
 				e.deadline = d.Add(time.Millisecond)
@@ -600,6 +636,18 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	var ev *model.Event
 	t.mu.Lock()
 	switch {
+	case e.migrated():
+		// A slot migration in a Redis Cluster: the session is the same, on another
+		// master. Nothing happened to it that the app did; only its node changes.
+		if s := t.sessions[e.key]; s != nil {
+			s.node = t.nodeIndex(e.restoreNode)
+		}
+		t.stats.Migrated.Add(1)
+		e.node = e.restoreNode
+		// The app may have written the session on its new master within the window.
+		if e.ops&^migrationOps != 0 {
+			ev = t.writeEvent(e)
+		}
 	case e.has(backend.OpExpired):
 		ev = t.endEvent(e, model.KindExpired)
 	case e.has(backend.OpEvicted):

@@ -1,0 +1,115 @@
+package tracker_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/diagnose"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+)
+
+// eventLog is a Publisher keeping the events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []*model.Event
+}
+
+func (l *eventLog) Publish(o model.Object) {
+	if ev, ok := o.(*model.Event); ok {
+		l.mu.Lock()
+		l.events = append(l.events, ev)
+		l.mu.Unlock()
+	}
+}
+
+func (l *eventLog) kinds() []model.Kind {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var k []model.Kind
+	for _, ev := range l.events {
+		k = append(k, ev.Kind)
+	}
+	return k
+}
+
+// TestSlotMigration feeds the raw events of a Redis Cluster slot migration in the
+// orders two masters' subscriptions can deliver them (MIGRATE publishes new+restore on
+// the target, del on the source): the session is moved, not destroyed and created.
+// A deletion and a restore on the same node are not a migration, and a write within
+// the window is still reported.
+func TestSlotMigration(t *testing.T) {
+	const key = "PHPREDIS_SESSION:migrating0000000000000000001"
+	const a, b = "10.0.0.1:7000", "10.0.0.2:7000"
+	type raw struct {
+		op   backend.Op
+		node string
+	}
+	tests := []struct {
+		name     string
+		raws     []raw
+		want     []model.Kind
+		wantNode string
+	}{
+		{"target first", []raw{{backend.OpNew, b}, {backend.OpRestore, b}, {backend.OpDel, a}}, nil, b},
+		{"source first", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b}}, nil, b},
+		{"source between the target's two", []raw{{backend.OpNew, b}, {backend.OpDel, a}, {backend.OpRestore, b}}, nil, b},
+		{"written on the new master within the window", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b},
+			{backend.OpSet, b}, {backend.OpExpire, b}}, []model.Kind{model.KindUpdated}, b},
+		{"deleted, then restored on the same node", []raw{{backend.OpDel, a}, {backend.OpNew, a}, {backend.OpRestore, a}},
+			[]model.Kind{model.KindDestroyed, model.KindCreated}, a},
+	}
+	matcher := framework.NewMatcher(framework.Builtin())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &eventLog{}
+			tr := tracker.New(tracker.Config{Matcher: matcher, Window: 50 * time.Millisecond}, newBenchStore(), log,
+				diagnose.NewEngine(diagnose.Config{}))
+			feed := backend.NewFeed(1024)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = tr.Run(ctx, feed) }()
+			now := time.Now()
+			feed.Inventory <- []backend.InventoryItem{{Key: key, Node: a, TTL: time.Hour, Size: 10, Read: now}}
+			feed.Status <- model.Status{Type: model.TypeStatus, Time: now, State: model.StateLive,
+				Inventory: &model.Inventory{Scanned: 1, Sessions: 1, Done: true}}
+			for i, r := range tc.raws {
+				feed.Raw <- backend.RawEvent{Time: now.Add(time.Duration(i) * time.Millisecond), Op: r.op, Key: key, Node: r.node}
+			}
+			deadline := time.Now().Add(time.Minute)
+			for {
+				idle, err := tr.Idle(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if idle && tr.Stats().RawEvents.Load() == int64(len(tc.raws)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("tracker not idle after a minute")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			got := log.kinds()
+			if len(got) != len(tc.want) {
+				t.Fatalf("events %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("events %v, want %v", got, tc.want)
+				}
+			}
+			d, err := tr.Session(model.Ref(key[len("PHPREDIS_SESSION:"):]))
+			if err != nil {
+				t.Fatalf("session gone from the table: %v", err)
+			}
+			if d.Row.Node != tc.wantNode {
+				t.Errorf("session on %q, want %q", d.Row.Node, tc.wantNode)
+			}
+		})
+	}
+}
