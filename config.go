@@ -32,6 +32,7 @@ type Config struct {
 	ConfigureNotifications bool          // --configure-notifications: merge missing flags with CONFIG SET
 	ReadBudget             float64       // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
 	MaxPayload             int           // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
+	PayloadCacheMiB        int           // --payload-cache, SESSIONSCOPE_PAYLOAD_CACHE: MiB of decoded payloads kept; default 256
 	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
 	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
@@ -228,6 +229,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
 	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis; negative for no limit [SESSIONSCOPE_READ_BUDGET]")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", 64<<10), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
+	fs.IntVar(&cfg.PayloadCacheMiB, "payload-cache", envInt(getenv, "SESSIONSCOPE_PAYLOAD_CACHE", 256), "MiB of decoded payloads kept to compare the next write with; the least recently written go first [SESSIONSCOPE_PAYLOAD_CACHE]")
 	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", 300*time.Millisecond), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
@@ -483,6 +485,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPayload < 64 {
 		return fmt.Errorf("%w: --max-payload %d is too small to show anything; use at least 64", errUsage, c.MaxPayload)
+	}
+	if c.PayloadCacheMiB < 1 || c.PayloadCacheMiB > 1<<20 {
+		return fmt.Errorf("%w: --payload-cache %d: want MiB between 1 and 1048576", errUsage, c.PayloadCacheMiB)
 	}
 	if c.Window <= 0 || c.Window > time.Minute {
 		return fmt.Errorf("%w: --window %s: want a duration between 1ms and 1m", errUsage, c.Window)

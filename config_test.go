@@ -45,6 +45,22 @@ func TestParseWatch(t *testing.T) {
 		{name: "missing redis", args: []string{"watch"}, wantErr: "--redis is required"},
 		{name: "bad prefix", args: []string{"watch", "--redis", "redis://h/0", "--prefix", "nope"}, wantErr: "--prefix \"nope\""},
 		{name: "zero budget", args: []string{"watch", "--redis", "redis://h/0", "--read-budget", "0"}, wantErr: "--read-budget"},
+		{name: "payload cache", args: []string{"watch", "--redis", "redis://h/0", "--payload-cache", "64"},
+			check: func(t *testing.T, c Config) {
+				if c.PayloadCacheMiB != 64 {
+					t.Errorf("--payload-cache 64 gave %d MiB", c.PayloadCacheMiB)
+				}
+				if got := inspectorConfig(c, nil, nil).Tracker.PayloadCacheBytes; got != 64<<20 {
+					t.Errorf("tracker payload cache %d bytes, want %d", got, 64<<20)
+				}
+			}},
+		{name: "payload cache from env", args: []string{"watch", "--redis", "redis://h/0"}, env: map[string]string{"SESSIONSCOPE_PAYLOAD_CACHE": "8"},
+			check: func(t *testing.T, c Config) {
+				if c.PayloadCacheMiB != 8 {
+					t.Errorf("SESSIONSCOPE_PAYLOAD_CACHE=8 gave %d MiB", c.PayloadCacheMiB)
+				}
+			}},
+		{name: "zero payload cache", args: []string{"watch", "--redis", "redis://h/0", "--payload-cache", "0"}, wantErr: "--payload-cache 0"},
 		{name: "bad color", args: []string{"watch", "--redis", "redis://h/0", "--color", "pink"}, wantErr: "--color"},
 		{name: "stray argument", args: []string{"watch", "--redis", "redis://h/0", "extra"}, wantErr: "unexpected argument"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantErr: "unknown command"},

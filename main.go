@@ -207,7 +207,7 @@ func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
 func inspectorConfig(cfg Config, matcher *framework.Matcher, logger *slog.Logger) inspector.Config {
 	return inspector.Config{Tracker: tracker.Config{
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
-		AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
+		PayloadCacheBytes: int64(cfg.PayloadCacheMiB) << 20, AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings}
 }
 

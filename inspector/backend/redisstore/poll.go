@@ -99,6 +99,17 @@ func (s *Store) runPoll(ctx context.Context, feed backend.Feed, warning string) 
 	}
 	p := &poller{s: s, q: backend.NewQueue(feed.Raw, s.node), interval: interval, digestBudget: max(digests, 1)}
 	s.sendStatus(feed, model.StateConnecting, nil, warning)
+	if s.resume != nil {
+		// A master Sentinel promoted: the first pass is the re-inventory that closes the
+		// failover's gap (births and ends during it, then the old master's sessions
+		// this one lacks), not a fresh inventory, and the passes after it diff on it.
+		s.rescan = p.rescan
+		s.resume(ctx, feed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return p.loop(ctx, feed)
+	}
 	s.sendStatus(feed, model.StateInventory, &model.Inventory{}, "")
 
 	first, scanned, err := p.pass(ctx)
@@ -121,7 +132,26 @@ func (s *Store) runPoll(ctx context.Context, feed backend.Feed, warning string) 
 	p.known = first
 	// No message: the warning said it once, and the Status screen states the limits.
 	s.sendDone(ctx, feed, model.StatePolling, inv, "")
+	return p.loop(ctx, feed)
+}
 
+// rescan is a poll pass handed to the tracker as a re-inventory (see Store.rescan).
+func (p *poller) rescan(ctx context.Context, feed backend.Feed) (*model.Inventory, error) {
+	keys, scanned, err := p.pass(ctx)
+	if err != nil {
+		return &model.Inventory{Scanned: scanned}, err
+	}
+	if err := p.sendInventory(ctx, feed, keys); err != nil {
+		return &model.Inventory{Scanned: scanned}, err
+	}
+	p.known = keys
+	return &model.Inventory{Scanned: scanned, Sessions: int64(len(keys))}, nil
+}
+
+// loop polls every interval and diffs each pass against the one before, until ctx
+// ends.
+func (p *poller) loop(ctx context.Context, feed backend.Feed) error {
+	s, interval := p.s, p.interval
 	failing := false
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

@@ -57,6 +57,9 @@ type Store struct {
 	// resume, set by Sentinel for a newly promoted master, replaces the first
 	// inventory once the subscription is live: the failover is a gap to reconcile.
 	resume func(ctx context.Context, feed backend.Feed)
+	// rescan, set by the poller, is the re-inventory in poll mode: a poll pass, which
+	// also becomes the state the next pass is diffed against. nil: inventory.
+	rescan func(ctx context.Context, feed backend.Feed) (*model.Inventory, error)
 
 	cluster *clusterState // nil unless the server is a cluster node (cluster.go)
 }

@@ -98,7 +98,11 @@ func (s *Store) resync(ctx context.Context, feed backend.Feed, gap backend.GapIn
 	scanFeed := feed
 	scanFeed.Inventory = items
 	s.sendStatus(feed, model.StateInventory, &model.Inventory{}, "re-inventory after a gap")
-	inv, err := s.inventory(ctx, scanFeed)
+	scan, state := s.inventory, model.StateLive
+	if s.rescan != nil {
+		scan, state = s.rescan, model.StatePolling
+	}
+	inv, err := scan(ctx, scanFeed)
 	close(items)
 	<-forwarded
 	if err == nil {
@@ -113,7 +117,7 @@ func (s *Store) resync(ctx context.Context, feed backend.Feed, gap backend.GapIn
 		return ctx.Err()
 	}
 	inv.Done = true
-	s.sendDone(ctx, feed, model.StateLive, inv, fmt.Sprintf("resynced after the gap of %s–%s: %d sessions in the store",
+	s.sendDone(ctx, feed, state, inv, fmt.Sprintf("resynced after the gap of %s–%s: %d sessions in the store",
 		gap.From.Local().Format("15:04:05.000"), gap.To.Local().Format("15:04:05.000"), inv.Sessions))
 	return nil
 }

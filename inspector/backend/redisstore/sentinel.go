@@ -283,7 +283,10 @@ func (s *Sentinel) attachNew(ctx context.Context, feed backend.Feed, addr, mode 
 // received when the old master died).
 func (s *Sentinel) takeOver(ctx context.Context, feed backend.Feed, st *Store, old string, gap backend.GapInfo) {
 	n := st.Notifications()
-	if n.Missing != "" || n.Error != "" {
+	st.mu.Lock()
+	polling := st.mode == ModePoll
+	st.mu.Unlock()
+	if !polling && (n.Missing != "" || n.Error != "") {
 		msg := fmt.Sprintf("the new master %s lacks the notify-keyspace-events flags %q (in force: %q), so live events are lost: run %s on it, or restart sessionscope with --configure-notifications",
 			st.Node(), n.Missing, n.Flags, FixCommand(MergeFlags(n.Flags, n.Missing)))
 		if n.Missing == "" {
