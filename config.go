@@ -36,6 +36,7 @@ type Config struct {
 	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
 	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
+	ScanRate               float64       // --scan-rate, SESSIONSCOPE_SCAN_RATE: keys per second SCAN may walk per node; 0 no limit
 	Mode                   string        // --mode auto|notify|poll: how changes are seen; default auto (poll when notifications are off and cannot be set)
 	PollInterval           time.Duration // --poll-interval: time between SCAN passes in poll mode; default 2s
 	Cluster                bool          // --cluster: the Redis is a cluster node; default false: detected from INFO cluster
@@ -233,6 +234,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", 300*time.Millisecond), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
+	fs.Float64Var(&cfg.ScanRate, "scan-rate", envFloat(getenv, "SESSIONSCOPE_SCAN_RATE", 0), "keys per second the inventory, re-inventories and poll passes may walk, per Redis node, to spare a busy Redis; 0 for as fast as Redis answers [SESSIONSCOPE_SCAN_RATE]")
 	fs.StringVar(&cfg.Mode, "mode", "auto", "how changes are seen: notify (keyspace notifications), poll (SCAN every --poll-interval and diff; lower fidelity) or auto (poll when notifications are off and cannot be set)")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "time between SCAN passes in poll mode")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
@@ -494,6 +496,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ScanCount <= 0 {
 		return fmt.Errorf("%w: --scan-count must be positive", errUsage)
+	}
+	if c.ScanRate < 0 {
+		return fmt.Errorf("%w: --scan-rate %g: want keys per second, or 0 for no limit", errUsage, c.ScanRate)
 	}
 	switch c.Mode {
 	case "", "auto", "notify", "poll":

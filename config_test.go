@@ -60,6 +60,13 @@ func TestParseWatch(t *testing.T) {
 					t.Errorf("SESSIONSCOPE_PAYLOAD_CACHE=8 gave %d MiB", c.PayloadCacheMiB)
 				}
 			}},
+		{name: "scan rate", args: []string{"watch", "--redis", "redis://h/0", "--scan-rate", "50000"},
+			check: func(t *testing.T, c Config) {
+				if c.ScanRate != 50000 {
+					t.Errorf("--scan-rate 50000 gave %g", c.ScanRate)
+				}
+			}},
+		{name: "negative scan rate", args: []string{"watch", "--redis", "redis://h/0", "--scan-rate", "-1"}, wantErr: "--scan-rate -1"},
 		{name: "zero payload cache", args: []string{"watch", "--redis", "redis://h/0", "--payload-cache", "0"}, wantErr: "--payload-cache 0"},
 		{name: "bad color", args: []string{"watch", "--redis", "redis://h/0", "--color", "pink"}, wantErr: "--color"},
 		{name: "stray argument", args: []string{"watch", "--redis", "redis://h/0", "extra"}, wantErr: "unexpected argument"},

@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	store, err := redisstore.Open(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
-		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
+		ScanCount: cfg.ScanCount, ScanRate: cfg.ScanRate, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
 		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget, Cluster: cfg.Cluster,
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 func runSentinel(ctx context.Context, cfg Config, matcher *framework.Matcher, stdout, stderr io.Writer, logger *slog.Logger) error {
 	store, err := redisstore.OpenSentinel(ctx, redisstore.Config{
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
-		ScanCount: cfg.ScanCount, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
+		ScanCount: cfg.ScanCount, ScanRate: cfg.ScanRate, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
 		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget,
 	}, cfg.sentinel)
 	if err != nil {

@@ -35,6 +35,7 @@ const (
 	invKeysEnv     = "SSBENCH_INV_KEYS"        // inventory role: sessions the store holds
 	invPayloadEnv  = "SSBENCH_INV_PAYLOAD"     // inventory role: their payload size
 	invProfileEnv  = "SSBENCH_INV_CPU"         // inventory role: write a CPU profile here
+	invRateEnv     = "SSBENCH_INV_SCAN_RATE"   // inventory role: --scan-rate, 0 none
 	invSampleEvery = 1000                      // inventory role: check every 1000th session
 	pingInterval   = 10 * time.Millisecond     // latency probe: one PING every 10 ms
 	idleProbe      = 3 * time.Second           // latency probe before any inventory
@@ -51,6 +52,7 @@ const (
 	invLabelBare   = "go-redis SCAN loop"      //
 	invLabelCLI    = "redis-cli --scan, wc -l" //
 	invLabelMeta   = "go-redis SCAN + PTTL/STRLEN loop"
+	invLabelPaced  = "sessionscope --scan-rate"
 	metaWorkers    = 2 // the TTL/size loop's concurrent pipelines, as sessionscope's inventory
 )
 
@@ -222,10 +224,15 @@ func runInventory(ctx context.Context, cfg config, srv *redisServer, gen *payloa
 				prof = cfg.InvCPUProfile
 				res.Profile = prof
 			}
-			return runInventoryChild(ctx, exe, srv, cfg.InvKeys, gen.Size(), prof)
+			return runInventoryChild(ctx, exe, srv, cfg.InvKeys, gen.Size(), prof, 0)
 		}},
 		{invLabelBare, func(int) (invRun, error) { return runBareScan(ctx, srv) }},
 		{invLabelMeta, func(int) (invRun, error) { return runMetaScan(ctx, srv) }},
+	}
+	if cfg.InvScanRate > 0 {
+		runners = append(runners, runner{invLabelPaced, func(int) (invRun, error) {
+			return runInventoryChild(ctx, exe, srv, cfg.InvKeys, gen.Size(), "", cfg.InvScanRate)
+		}})
 	}
 	if cli != "" {
 		runners = append(runners, runner{invLabelCLI, func(int) (invRun, error) { return runCLIScan(ctx, cli, srv) }})
@@ -277,7 +284,7 @@ func runInventory(ctx context.Context, cfg config, srv *redisServer, gen *payloa
 func summarizeInventory(runs []invRun, probe *pingProbe) []invSummary {
 	var out []invSummary
 	var bareMed, bareMin float64
-	for _, name := range []string{invLabelBare, invLabelMeta, invLabelSS, invLabelCLI} {
+	for _, name := range []string{invLabelBare, invLabelMeta, invLabelSS, invLabelPaced, invLabelCLI} {
 		var secs, busy []float64
 		for _, r := range runs {
 			if r.Tool == name {
@@ -435,12 +442,12 @@ func runCLIScan(ctx context.Context, cli string, srv *redisServer) (invRun, erro
 
 // runInventoryChild runs sessionscope's inventory in a child process and returns what
 // it measured itself (from Open to inventory.done, and its peak RSS).
-func runInventoryChild(ctx context.Context, exe string, srv *redisServer, keys, payload int, profile string) (invRun, error) {
+func runInventoryChild(ctx context.Context, exe string, srv *redisServer, keys, payload int, profile string, scanRate float64) (invRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, invRoleTimeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), roleEnv+"="+roleInventory, redisEnv+"="+srv.URL(),
-		invKeysEnv+"="+strconv.Itoa(keys), invPayloadEnv+"="+strconv.Itoa(payload), invProfileEnv+"="+profile)
+		invKeysEnv+"="+strconv.Itoa(keys), invPayloadEnv+"="+strconv.Itoa(payload), invProfileEnv+"="+profile, invRateEnv+"="+strconv.FormatFloat(scanRate, 'f', -1, 64))
 	setChildAttrs(cmd)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -483,7 +490,8 @@ func runInventoryRole() error {
 	defer cancel()
 	start := time.Now()
 	matcher := framework.NewMatcher(framework.Builtin())
-	store, err := redisstore.Open(ctx, redisstore.Config{URL: url, Matcher: matcher})
+	scanRate, _ := strconv.ParseFloat(os.Getenv(invRateEnv), 64)
+	store, err := redisstore.Open(ctx, redisstore.Config{URL: url, Matcher: matcher, ScanRate: scanRate})
 	if err != nil {
 		return err
 	}
@@ -569,10 +577,11 @@ func writeInventoryMarkdown(w io.Writer, r *inventoryResult, cfg config) {
 	fmt.Fprintf(w, "Load (not part of the result): %d pipelined SETEX in %.1f s (%.0f/s); Redis used_memory %s.\n\n", r.Load.Writes, r.Load.Elapsed.Seconds(), r.Load.PerSec, mib(float64(r.UsedMemory)))
 	fmt.Fprintf(w, "| client | what it reads | min | median | keys/s (median) | ratio to bare loop (median / min) | target | redis-server CPU | PING p50 / p99 / max during |\n|---|---|---|---|---|---|---|---|---|\n")
 	what := map[string]string{
-		invLabelBare: "names (SCAN MATCH COUNT 1000)",
-		invLabelMeta: "names + PTTL + STRLEN (2 pipelines), no table",
-		invLabelSS:   "names + PTTL + STRLEN, table built",
-		invLabelCLI:  "names (redis-cli default COUNT 10)",
+		invLabelBare:  "names (SCAN MATCH COUNT 1000)",
+		invLabelMeta:  "names + PTTL + STRLEN (2 pipelines), no table",
+		invLabelSS:    "names + PTTL + STRLEN, table built",
+		invLabelPaced: fmt.Sprintf("the same at --scan-rate %.0f keys/s", cfg.InvScanRate),
+		invLabelCLI:   "names (redis-cli default COUNT 10)",
 	}
 	for _, s := range r.Summaries {
 		target := ""
@@ -590,7 +599,7 @@ func writeInventoryMarkdown(w io.Writer, r *inventoryResult, cfg config) {
 		if s == nil {
 			continue
 		}
-		fmt.Fprintf(w, "| %d | %.2f s | %.2f s | %d / %d | %s | %d / %d / %d of %d | %.2f s | %.2f / %.2f ms |\n", run.Round, float64(s.DoneNs)/1e9, float64(s.TableNs)/1e9,
+		fmt.Fprintf(w, "| %s, round %d | %.2f s | %.2f s | %d / %d | %s | %d / %d / %d of %d | %.2f s | %.2f / %.2f ms |\n", run.Tool, run.Round, float64(s.DoneNs)/1e9, float64(s.TableNs)/1e9,
 			s.Sessions, s.Tracked, mib(float64(s.PeakRSS)), s.WithTTL, s.WithSize, s.FromInv, s.Checked, run.ClientCPU.Seconds(), run.Latency.P50, run.Latency.P99)
 	}
 	fmt.Fprintf(w, "\nCPU stolen by the hypervisor during the phase: %.1f%%.", 100*r.Steal)

@@ -59,8 +59,9 @@ type config struct {
 	HARMB           float64 `json:"har_mb"`
 	SessionscopeBin string  `json:"-"`
 	// Inventory phase.
-	InvKeys       int    `json:"inventory_keys"`
-	InvCPUProfile string `json:"-"`
+	InvKeys       int     `json:"inventory_keys"`
+	InvCPUProfile string  `json:"-"`
+	InvScanRate   float64 `json:"inventory_scan_rate,omitempty"`
 }
 
 func main() {
@@ -131,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.ProxyCPUProfile, "proxy-cpuprofile", "", "proxy phase: write a CPU profile of the proxy process (first layout) to this file")
 	fs.Float64Var(&c.HARMB, "har-mb", 100, "analyze phase: size of the generated HAR in MB")
 	fs.IntVar(&c.InvKeys, "inventory-keys", 1_000_000, "inventory phase: sessions in the store sessionscope inventories")
+	fs.Float64Var(&c.InvScanRate, "inventory-scan-rate", 100_000, "inventory phase: also run sessionscope with this --scan-rate (keys/s); 0 to skip")
 	fs.StringVar(&c.InvCPUProfile, "inventory-cpuprofile", "", "inventory phase: write a CPU profile of round 1's sessionscope to this file")
 	fs.StringVar(&c.SessionscopeBin, "sessionscope", "", "analyze phase: the sessionscope binary to run (default: go build it)")
 	if err := fs.Parse(args); err != nil {

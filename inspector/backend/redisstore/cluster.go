@@ -120,7 +120,8 @@ func (s *Store) nodeStore(addr string) *Store {
 	opts := *s.opts
 	opts.Addr = addr
 	opts.DB = 0 // a cluster has db 0 only
-	return &Store{cfg: s.cfg, opts: &opts, client: redis.NewClient(&opts), node: addr, display: addr, mode: ModeNotify}
+	return &Store{cfg: s.cfg, opts: &opts, client: redis.NewClient(&opts), node: addr, display: addr, mode: ModeNotify,
+		scanPace: newScanPace(s.cfg)}
 }
 
 // watchNode checks the master's notification flags, subscribes to its keyevents and

@@ -78,6 +78,9 @@ func (s *Store) inventory(ctx context.Context, feed backend.Feed) (*model.Invent
 				return fmt.Errorf("redis backend: scan %q: %w", pattern, explainPerm(err, "+scan"))
 			}
 			scanned.Add(int64(len(keys)))
+			if err := s.paceScan(ctx, len(keys)); err != nil {
+				return err
+			}
 			batch := keys[:0]
 			for _, k := range keys {
 				if _, ok := s.cfg.Matcher.Match(k); ok {

@@ -233,6 +233,9 @@ func (p *poller) pass(ctx context.Context) (map[string]polledKey, int64, error) 
 			return nil, scanned, fmt.Errorf("redis backend: poll: scan %q: %w", pattern, explainPerm(err, "+scan"))
 		}
 		scanned += int64(len(keys))
+		if err := s.paceScan(ctx, len(keys)); err != nil {
+			return nil, scanned, err
+		}
 		batch := keys[:0]
 		for _, k := range keys {
 			if _, ok := s.cfg.Matcher.Match(k); ok {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/framework"
@@ -29,6 +30,7 @@ type Config struct {
 	Matcher                *framework.Matcher // which keys are sessions
 	ConfigureNotifications bool               // merge missing flags with CONFIG SET
 	ScanCount              int64              // SCAN COUNT hint; default 1000
+	ScanRate               float64            // keys per second SCAN may walk, per node (inventory, re-inventory, poll passes); 0 no limit
 	MaxPayloadBytes        int                // default 64 KiB
 	ProbeWindow            time.Duration      // how long to wait for events when CONFIG is refused; default 10 s
 	Mode                   string             // ModeAuto (default), ModeNotify or ModePoll
@@ -62,6 +64,34 @@ type Store struct {
 	rescan func(ctx context.Context, feed backend.Feed) (*model.Inventory, error)
 
 	cluster *clusterState // nil unless the server is a cluster node (cluster.go)
+
+	// scanPace spaces SCAN pages to cfg.ScanRate keys a second; nil: no limit.
+	scanPace *rate.Limiter
+}
+
+// newScanPace is the limiter for cfg.ScanRate, nil for no limit. Each Store (each
+// cluster master) has its own: the rate is per node.
+func newScanPace(cfg Config) *rate.Limiter {
+	if cfg.ScanRate <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(cfg.ScanRate), int(max(cfg.ScanCount, 1)))
+}
+
+// paceScan waits until n more scanned keys fit in the scan rate. Each key a scan
+// walks costs Redis a lookup now and a PTTL and a size read next; at full speed an
+// inventory of a million keys keeps a core of Redis busy for seconds, which a user
+// watching a busy production Redis may not want to spend at once.
+func (s *Store) paceScan(ctx context.Context, n int) error {
+	if s.scanPace == nil {
+		return nil
+	}
+	for burst := s.scanPace.Burst(); n > 0; n -= burst {
+		if err := s.scanPace.WaitN(ctx, min(n, burst)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // quietLibrary routes go-redis's own log lines (dial retries, pool messages) to slog at
@@ -108,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	opts.MaxRetries = 1
 	opts.DialTimeout = 5 * time.Second
 	opts.ReadTimeout = 10 * time.Second
-	s := &Store{cfg: cfg, opts: opts, db: opts.DB, display: Redact(cfg.URL)}
+	s := &Store{cfg: cfg, opts: opts, db: opts.DB, display: Redact(cfg.URL), scanPace: newScanPace(cfg)}
 	s.node = opts.Addr
 	if opts.TLSConfig != nil && opts.TLSConfig.InsecureSkipVerify {
 		s.warnings = append(s.warnings, insecureWarning(opts.Addr))
