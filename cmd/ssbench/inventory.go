@@ -96,18 +96,19 @@ type invSummary struct {
 }
 
 type inventoryResult struct {
-	Keys         int           `json:"keys"`
-	PayloadBytes int           `json:"payload_bytes"`
-	Load         loadResult    `json:"load"`
-	DBSize       int64         `json:"dbsize"`
-	UsedMemory   int64         `json:"redis_used_memory"`
-	Runs         []invRun      `json:"runs"`
-	Summaries    []invSummary  `json:"summaries"`
-	IdleLatency  latency       `json:"ping_latency_idle"`
-	Profile      string        `json:"cpu_profile,omitempty"`
-	Steal        float64       `json:"steal"`
-	Elapsed      time.Duration `json:"elapsed_ns"`
-	TTLSizeCheck bool          `json:"ttl_size_check"` // every sampled session carried TTL and size, in every run
+	Keys         int            `json:"keys"`
+	PayloadBytes int            `json:"payload_bytes"`
+	Load         loadResult     `json:"load"`
+	DBSize       int64          `json:"dbsize"`
+	UsedMemory   int64          `json:"redis_used_memory"`
+	Runs         []invRun       `json:"runs"`
+	Summaries    []invSummary   `json:"summaries"`
+	IdleLatency  latency        `json:"ping_latency_idle"`
+	Impact       []invImpactRun `json:"redis_benchmark_during_inventory,omitempty"`
+	Profile      string         `json:"cpu_profile,omitempty"`
+	Steal        float64        `json:"steal"`
+	Elapsed      time.Duration  `json:"elapsed_ns"`
+	TTLSizeCheck bool           `json:"ttl_size_check"` // every sampled session carried TTL and size, in every run
 }
 
 // pingProbe sends one PING every pingInterval on its own connection and files each
@@ -269,6 +270,11 @@ func runInventory(ctx context.Context, cfg config, srv *redisServer, gen *payloa
 		}
 	}
 	res.Summaries = summarizeInventory(res.Runs, probe)
+	if rb := lookPath(cfg.RBBin); rb != "" && cli != "" {
+		res.Impact = runInventoryImpact(ctx, cfg, rb, cli, exe, srv, cfg.InvKeys, gen.Size(), log)
+	} else {
+		fmt.Fprintf(log, "ssbench: inventory: redis-benchmark or redis-cli not found; skipping the throughput during the inventory\n")
+	}
 	_, _, steal1 := cpuTimes()
 	total1, _, _ := cpuTimes()
 	if total1 > total0 {
@@ -602,7 +608,9 @@ func writeInventoryMarkdown(w io.Writer, r *inventoryResult, cfg config) {
 		fmt.Fprintf(w, "| %s, round %d | %.2f s | %.2f s | %d / %d | %s | %d / %d / %d of %d | %.2f s | %.2f / %.2f ms |\n", run.Tool, run.Round, float64(s.DoneNs)/1e9, float64(s.TableNs)/1e9,
 			s.Sessions, s.Tracked, mib(float64(s.PeakRSS)), s.WithTTL, s.WithSize, s.FromInv, s.Checked, run.ClientCPU.Seconds(), run.Latency.P50, run.Latency.P99)
 	}
-	fmt.Fprintf(w, "\nCPU stolen by the hypervisor during the phase: %.1f%%.", 100*r.Steal)
+	fmt.Fprintln(w)
+	writeInventoryImpactMarkdown(w, r.Impact)
+	fmt.Fprintf(w, "CPU stolen by the hypervisor during the phase: %.1f%%.", 100*r.Steal)
 	if r.Profile != "" {
 		fmt.Fprintf(w, " CPU profile of round 1's sessionscope: `%s`.", r.Profile)
 	}
