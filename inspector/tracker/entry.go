@@ -45,11 +45,14 @@ func (e *entry) has(op backend.Op) bool { return e.ops&(1<<op) != 0 }
 // master and then deletes it on the source; the two masters publish on two
 // subscriptions, so the halves arrive in either order, within a moment.
 //
-// The target's half is RESTORE, which Redis 7 publishes as new then restore.
+// The target's half is RESTORE, which Redis 7 publishes as new then restore. A del
+// pairs only once the restore is in: "new" alone on another node is also what a
+// node-local keyspace (the lab's servers that do not share sessions) publishes when a
+// second server writes the same id, and there a del on the first is an end.
 func (e *entry) migratesWith(op backend.Op, node string) bool {
 	switch op {
 	case backend.OpDel:
-		return (e.has(backend.OpRestore) || e.has(backend.OpNew)) && e.ops&endOps == 0 && e.restoreNode != node
+		return e.has(backend.OpRestore) && e.ops&endOps == 0 && e.restoreNode != node
 	case backend.OpNew, backend.OpRestore:
 		return e.ops&endOps == 1<<backend.OpDel && !e.has(backend.OpRestore) && e.delNode != node
 	}

@@ -57,7 +57,11 @@ func TestSlotMigration(t *testing.T) {
 	}{
 		{"target first", []raw{{backend.OpNew, b}, {backend.OpRestore, b}, {backend.OpDel, a}}, nil, b},
 		{"source first", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b}}, nil, b},
-		{"source between the target's two", []raw{{backend.OpNew, b}, {backend.OpDel, a}, {backend.OpRestore, b}}, nil, b},
+		// A del between the target's new and restore cannot be told from a second
+		// server's write then the first's delete (node-local keyspaces) until the
+		// restore comes: the session is touched, then moved, never ended.
+		{"source between the target's two", []raw{{backend.OpNew, b}, {backend.OpDel, a}, {backend.OpRestore, b}},
+			[]model.Kind{model.KindTouched}, b},
 		{"written on the new master within the window", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b},
 			{backend.OpSet, b}, {backend.OpExpire, b}}, []model.Kind{model.KindUpdated}, b},
 		{"deleted, then restored on the same node", []raw{{backend.OpDel, a}, {backend.OpNew, a}, {backend.OpRestore, a}},
