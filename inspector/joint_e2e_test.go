@@ -95,7 +95,7 @@ func (b *browser) stealFrom(victim *browser) {
 // stop ends the inspector's run: pending events are emitted and the rules' deferred
 // decisions made, so the absence of a finding afterwards means something.
 func (h *harness) findingsAfterStop() []model.Finding {
-	h.stop()
+	h.Stop()
 	return h.in.Findings()
 }
 
@@ -139,7 +139,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("stale-read: the login redirects before its write lands", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNodeEnv(t, h.srv.URL(), "LATE_WRITE_MS=400")
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
 		if got := b.get("/login-late"); got != 200 {
@@ -161,7 +161,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("no stale-read when the session is saved before the redirect", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
 		b.get("/login")
@@ -175,7 +175,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("cookie-missing: headers flushed before the session was written", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/flushed")
 		f := h.waitFinding("cookie-missing")
@@ -183,7 +183,7 @@ func TestJointRulesRealNode(t *testing.T) {
 		if err != nil || !strings.HasSuffix(x.URL, "/flushed") || len(x.SetCookies) != 0 {
 			t.Fatalf("cookie-missing cites %+v (%v), want the /flushed exchange without Set-Cookie", x, err)
 		}
-		created := h.waitEvent(model.KindCreated, "sess:"+storeIDOf(t, h, f.Sessions[0]))
+		created := h.WaitEvent(model.KindCreated, "sess:"+storeIDOf(t, h, f.Sessions[0]))
 		if created.Exchange != x.ID {
 			t.Fatalf("created event joined to exchange %q, want %q", created.Exchange, x.ID)
 		}
@@ -191,7 +191,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("no cookie-missing when the new session's cookie goes out", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
 		ev := h.waitFindingOrEvent(model.KindCreated)
@@ -206,7 +206,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("hijack-suspect: the app destroys a session used by a stranger", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		base := proxyFor(t, h, false, app.BaseURL)
 		victim := newBrowser(t, base, uaVictim, "127.0.0.1")
 		if got := victim.get("/login-fp"); got != 200 {
@@ -216,7 +216,7 @@ func TestJointRulesRealNode(t *testing.T) {
 		attacker := newBrowser(t, base, uaAttacker, "127.0.0.2")
 		attacker.stealFrom(victim)
 		attacker.get("/checked")
-		ev := h.wait("destroyed event", func(o model.Object) bool {
+		ev := h.Wait("destroyed event", func(o model.Object) bool {
 			e, ok := o.(*model.Event)
 			return ok && e.Kind == model.KindDestroyed
 		}).(*model.Event)
@@ -238,7 +238,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("hijack-ignored: the app serves a stranger", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		base := proxyFor(t, h, false, app.BaseURL)
 		victim := newBrowser(t, base, uaVictim, "127.0.0.1")
 		victim.get("/login")
@@ -255,7 +255,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("no hijack finding for the same client", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		victim := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "127.0.0.1")
 		victim.get("/login-fp")
 		victim.get("/checked")
@@ -268,7 +268,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("logout-not-destroyed: the cookie is cleared, the key stays", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/login")
 		b.get("/logout-cookie-only")
@@ -280,7 +280,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	t.Run("no logout-not-destroyed when logout destroys the session", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
 		app := realapp.StartNode(t, h.srv.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/login")
 		b.get("/logout")
@@ -295,7 +295,7 @@ func TestJointRulesRealNode(t *testing.T) {
 		other := testredis.Start(t, testredis.Options{})
 		app1 := realapp.StartNode(t, h.srv.URL())
 		app2 := realapp.StartNode(t, other.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app1.BaseURL, app2.BaseURL), uaVictim, "")
 		b.get("/") // app1 issues the session
 		b.get("/") // app2 does not know it and issues another
@@ -309,7 +309,7 @@ func TestJointRulesRealNode(t *testing.T) {
 		other := testredis.Start(t, testredis.Options{})
 		app1 := realapp.StartNode(t, h.srv.URL())
 		app2 := realapp.StartNode(t, other.URL())
-		h.waitLive()
+		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, true, app1.BaseURL, app2.BaseURL), uaVictim, "")
 		for i := 0; i < 4; i++ {
 			b.get("/")
@@ -333,7 +333,7 @@ func TestJointRulesRealNode(t *testing.T) {
 				env = append(env, tc.env)
 			}
 			app := realapp.StartNodeEnv(t, h.srv.URL(), env...)
-			h.waitLive()
+			h.WaitLive()
 			b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 			b.get("/")
 			if tc.want != "" {
@@ -350,7 +350,7 @@ func TestJointRulesRealNode(t *testing.T) {
 
 func TestSessionsEvictedRealRedis(t *testing.T) {
 	h := newHarness(t, harnessOptions{redis: testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
-	h.waitLive()
+	h.WaitLive()
 	payload := strings.Repeat("x", 4096)
 	for i := 0; i < 2000; i++ {
 		h.do("SET", fmt.Sprintf("PHPREDIS_SESSION:evict%026d", i), "user|"+phpString(payload), "EX", 3600)
@@ -365,7 +365,7 @@ func TestSessionsEvictedRealRedis(t *testing.T) {
 func (h *harness) waitExchanges(n int) {
 	h.t.Helper()
 	seen := 0
-	h.wait(fmt.Sprintf("%d exchanges", n), func(o model.Object) bool {
+	h.Wait(fmt.Sprintf("%d exchanges", n), func(o model.Object) bool {
 		if _, ok := o.(*model.Exchange); ok {
 			seen++
 		}
@@ -376,7 +376,7 @@ func (h *harness) waitExchanges(n int) {
 // waitFindingOrEvent waits for the first event of a kind and returns it.
 func (h *harness) waitFindingOrEvent(kind model.Kind) *model.Event {
 	h.t.Helper()
-	return h.wait(string(kind)+" event", func(o model.Object) bool {
+	return h.Wait(string(kind)+" event", func(o model.Object) bool {
 		e, ok := o.(*model.Event)
 		return ok && e.Kind == kind
 	}).(*model.Event)
@@ -385,7 +385,7 @@ func (h *harness) waitFindingOrEvent(kind model.Kind) *model.Event {
 // storeIDOf finds the store id of a ref among the emitted events.
 func storeIDOf(t *testing.T, h *harness, ref string) string {
 	t.Helper()
-	ev := h.wait("an event of "+ref, func(o model.Object) bool {
+	ev := h.Wait("an event of "+ref, func(o model.Object) bool {
 		e, ok := o.(*model.Event)
 		return ok && e.Session != nil && e.Session.Ref == ref
 	}).(*model.Event)
@@ -407,7 +407,7 @@ func TestFixationAdoptedIDRealPHP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOptions{})
 			app := realapp.StartPHP(t, h.srv.Addr, tc.strict)
-			h.waitLive()
+			h.WaitLive()
 			base := proxyFor(t, h, false, app.BaseURL)
 			victim := newBrowser(t, base, uaVictim, "")
 			u, _ := url.Parse(base)

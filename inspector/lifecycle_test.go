@@ -17,14 +17,14 @@ import (
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	h.waitLive()
+	h.WaitLive()
 	key := "PHPREDIS_SESSION:expiring0000000000000000001"
 	h.do("SETEX", key, 1, "csrf|"+phpString("abc"))
-	created := h.waitEvent(model.KindCreated, key)
+	created := h.WaitEvent(model.KindCreated, key)
 	if created.TTL == nil || *created.TTL != 1 {
 		t.Errorf("created ttl_s %v, want 1", created.TTL)
 	}
-	ev := h.waitEvent(model.KindExpired, key)
+	ev := h.WaitEvent(model.KindExpired, key)
 	if ev.AgeS == nil || *ev.AgeS < 0.5 {
 		t.Errorf("expired age_s %v, want about 1 s", ev.AgeS)
 	}
@@ -34,7 +34,7 @@ func TestExpiry(t *testing.T) {
 	if ev.Format != "php" {
 		t.Errorf("expired event format %q: the cached payload should describe it", ev.Format)
 	}
-	if got := kinds(h.events(key)); got != "created expired" {
+	if got := kinds(h.Events(key)); got != "created expired" {
 		t.Errorf("kinds %q", got)
 	}
 }
@@ -42,12 +42,12 @@ func TestExpiry(t *testing.T) {
 func TestEviction(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{redis: testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
-	h.waitLive()
+	h.WaitLive()
 	payload := "blob|" + phpString(strings.Repeat("x", 8000))
 	for i := 0; i < 600; i++ {
 		h.do("SETEX", fmt.Sprintf("PHPREDIS_SESSION:evict%021d", i), 1440, payload)
 	}
-	ev := h.wait("an evicted event", func(o model.Object) bool {
+	ev := h.Wait("an evicted event", func(o model.Object) bool {
 		e, ok := o.(*model.Event)
 		return ok && e.Kind == model.KindEvicted
 	}).(*model.Event)
@@ -67,8 +67,8 @@ func TestInventoryIsNotCreation(t *testing.T) {
 		h.do("SET", "cache:not-a-session", "x")
 		h.do("SET", "PHPREDIS_SESSION:lockedkey000000000001_LOCK", "1")
 	}})
-	h.waitLive()
-	st := h.wait("final status", func(o model.Object) bool {
+	h.WaitLive()
+	st := h.Wait("final status", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && s.Inventory != nil && s.Inventory.Done
 	}).(*model.Status)
@@ -85,18 +85,16 @@ func TestInventoryIsNotCreation(t *testing.T) {
 	// A later write on an inventoried session is an update or touch, never a birth.
 	key := "sess:existing00000000000000000007"
 	h.do("SET", key, `{"cookie":{"path":"/"},"n":2}`, "EX", 3600)
-	ev := h.waitEvent(model.KindUpdated, key)
+	ev := h.WaitEvent(model.KindUpdated, key)
 	if len(ev.Changed) != 0 {
 		t.Errorf("changed %v for a session with no cached baseline", ev.Changed)
 	}
-	for _, o := range h.events() {
+	for _, o := range h.Events() {
 		if o.Kind == model.KindCreated {
 			t.Errorf("inventory produced a created event: %+v", o)
 		}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, o := range h.objs {
+	for _, o := range h.Objects() {
 		if e, ok := o.(*model.Event); ok && e.Kind == model.KindCreated {
 			t.Errorf("created event during inventory: %+v", e.Session)
 		}
@@ -106,10 +104,10 @@ func TestInventoryIsNotCreation(t *testing.T) {
 func TestNoServerExpiryLive(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	h.waitLive()
+	h.WaitLive()
 	key := "PHPREDIS_SESSION:nottl000000000000000000001"
 	h.do("SET", key, "csrf|"+phpString("abc"))
-	ev := h.waitEvent(model.KindCreated, key)
+	ev := h.WaitEvent(model.KindCreated, key)
 	if ev.TTL == nil || *ev.TTL != -1 {
 		t.Errorf("ttl_s %v, want -1", ev.TTL)
 	}
@@ -120,9 +118,9 @@ func TestNoServerExpiryLive(t *testing.T) {
 	// A second key under the same prefix updates the same finding.
 	key2 := "PHPREDIS_SESSION:nottl000000000000000000002"
 	h.do("SET", key2, "csrf|"+phpString("def"))
-	h.waitEvent(model.KindCreated, key2)
+	h.WaitEvent(model.KindCreated, key2)
 	// The update is published right after the event that caused it.
-	last := h.wait("the finding updated for the second key", func(o model.Object) bool {
+	last := h.Wait("the finding updated for the second key", func(o model.Object) bool {
 		g, ok := o.(*model.Finding)
 		return ok && g.Rule == "no-server-expiry" && g.Count >= 2
 	}).(*model.Finding)
@@ -134,12 +132,12 @@ func TestNoServerExpiryLive(t *testing.T) {
 func TestFixationFinding(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	h.waitLive()
+	h.WaitLive()
 	key := "PHPREDIS_SESSION:fixed00000000000000000001"
 	h.do("SETEX", key, 1440, "csrf|"+phpString("abc"))
-	h.waitEvent(model.KindCreated, key)
+	h.WaitEvent(model.KindCreated, key)
 	h.do("SETEX", key, 1440, "csrf|"+phpString("abc")+"user_id|i:42;")
-	up := h.waitEvent(model.KindUpdated, key)
+	up := h.WaitEvent(model.KindUpdated, key)
 	if strings.Join(up.Changed, ",") != "user_id" {
 		t.Errorf("changed %v", up.Changed)
 	}
@@ -154,14 +152,14 @@ func TestFixationFinding(t *testing.T) {
 func TestNoFixationAfterRegeneration(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{tracker: tracker.Config{Window: 100 * time.Millisecond}})
-	h.waitLive()
+	h.WaitLive()
 	a, b := "PHPREDIS_SESSION:keptold000000000000000001", "PHPREDIS_SESSION:keptnew000000000000000001"
 	h.do("SETEX", a, 1440, "csrf|"+phpString("abc"))
-	h.waitEvent(model.KindCreated, a)
+	h.WaitEvent(model.KindCreated, a)
 	// regenerate(false) after setting user_id: the old key is written with the login data too.
 	h.do("SETEX", a, 1440, "csrf|"+phpString("abc")+"user_id|i:42;")
 	h.do("SETEX", b, 1440, "csrf|"+phpString("abc")+"user_id|i:42;")
-	regen := h.waitEvent(model.KindRegenerated, b)
+	regen := h.WaitEvent(model.KindRegenerated, b)
 	if !regen.OldKept {
 		t.Errorf("regeneration without old_kept: %+v", regen)
 	}
@@ -169,7 +167,7 @@ func TestNoFixationAfterRegeneration(t *testing.T) {
 	// A later, unrelated finding proves the rules have ticked past the fixation wait.
 	c := "PHPREDIS_SESSION:sentinel00000000000000001"
 	h.do("SETEX", c, 1440, "csrf|"+phpString("x"))
-	h.waitEvent(model.KindCreated, c)
+	h.WaitEvent(model.KindCreated, c)
 	h.do("SETEX", c, 1440, "csrf|"+phpString("x")+"user_id|i:7;")
 	f := h.waitFinding("fixation")
 	if len(f.Sessions) != 1 || f.Sessions[0] != refOfKey(c) {
@@ -181,23 +179,21 @@ func TestReadBudget(t *testing.T) {
 	t.Parallel()
 	const budget = 5
 	h := newHarness(t, harnessOptions{tracker: tracker.Config{ReadBudget: budget}})
-	h.waitLive()
+	h.WaitLive()
 	start := time.Now()
 	const n = 40
 	for i := 0; i < n; i++ {
 		h.do("SETEX", fmt.Sprintf("PHPREDIS_SESSION:budget%020d", i), 1440, "csrf|"+phpString("abc"))
 	}
 	last := fmt.Sprintf("PHPREDIS_SESSION:budget%020d", n-1)
-	h.waitEvent(model.KindCreated, last)
+	h.WaitEvent(model.KindCreated, last)
 	elapsed := time.Since(start).Seconds()
 	unread := 0
-	h.mu.Lock()
-	for _, o := range h.objs {
+	for _, o := range h.Objects() {
 		if e, ok := o.(*model.Event); ok && e.PayloadUnread == model.UnreadBudget {
 			unread++
 		}
 	}
-	h.mu.Unlock()
 	if unread == 0 {
 		t.Errorf("no event says its payload was not read, with %d writes against a budget of %d/s", n, budget)
 	}
@@ -214,12 +210,12 @@ func TestCustomPrefixAndUnknownKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, harnessOptions{frameworks: append(framework.Builtin(), custom)})
-	h.waitLive()
+	h.WaitLive()
 	h.do("SET", "cache:homepage", "<html>")
 	h.do("SET", "app:sessions-index", "x")
 	key := "app:sess:0123456789abcdef0123"
 	h.do("SET", key, `{"user":"ada"}`, "EX", 600)
-	ev := h.wait("created on the custom prefix", func(o model.Object) bool {
+	ev := h.Wait("created on the custom prefix", func(o model.Object) bool {
 		e, ok := o.(*model.Event)
 		return ok && e.Kind == model.KindCreated
 	}).(*model.Event)
@@ -229,12 +225,10 @@ func TestCustomPrefixAndUnknownKeys(t *testing.T) {
 	if ev.Session.Ref != model.Ref("0123456789abcdef0123") {
 		t.Errorf("ref %s is not the store id's", ev.Session.Ref)
 	}
-	if got := len(h.events()); got != 0 { // events() with no keys matches nothing
+	if got := len(h.Events()); got != 0 { // Events() with no keys matches nothing
 		t.Fatalf("unexpected")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, o := range h.objs {
+	for _, o := range h.Objects() {
 		if e, ok := o.(*model.Event); ok && e != ev && e.Kind != model.KindGap {
 			t.Errorf("an unknown key produced an event: %+v", e.Session)
 		}
@@ -286,16 +280,16 @@ func TestConfigRefusedProbesForEvents(t *testing.T) {
 		// Auto mode would poll when CONFIG is refused; --mode notify listens and probes.
 		store: func(c *redisstore.Config) { c.ProbeWindow, c.Mode = 30*time.Second, redisstore.ModeNotify },
 	})
-	st := h.wait("a status saying CONFIG is refused", func(o model.Object) bool {
+	st := h.Wait("a status saying CONFIG is refused", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && s.Notifications != nil && strings.Contains(s.Notifications.Error, "forbids CONFIG")
 	}).(*model.Status)
 	if len(st.Notifications.Hints) == 0 {
 		t.Errorf("no managed-Redis hints: %+v", st.Notifications)
 	}
-	h.waitLive()
+	h.WaitLive()
 	h.do("SETEX", "PHPREDIS_SESSION:probe000000000000000000001", 60, "a|i:1;")
-	h.wait("the probe's verdict", func(o model.Object) bool {
+	h.Wait("the probe's verdict", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && strings.Contains(s.Message, "events are arriving")
 	})

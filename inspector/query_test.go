@@ -12,7 +12,7 @@ import (
 func TestSessionQueries(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	h.waitLive()
+	h.WaitLive()
 	var keys []string
 	for i := 0; i < 7; i++ {
 		key := fmt.Sprintf("PHPREDIS_SESSION:query%021d", i)
@@ -25,9 +25,9 @@ func TestSessionQueries(t *testing.T) {
 	}
 	h.do("SET", "sess:queryexpress0000000001", `{"cookie":{"path":"/"},"cart":"big"}`, "EX", 50)
 	for _, k := range keys {
-		h.waitEvent(model.KindCreated, k)
+		h.WaitEvent(model.KindCreated, k)
 	}
-	h.waitEvent(model.KindCreated, "sess:queryexpress0000000001")
+	h.WaitEvent(model.KindCreated, "sess:queryexpress0000000001")
 
 	page, err := h.in.Sessions(tracker.Query{Text: "fw:php field:user_id", Sort: tracker.SortTTL, Limit: 2})
 	if err != nil {

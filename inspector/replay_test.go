@@ -214,14 +214,14 @@ func TestFrameworkReplays(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, harnessOptions{})
-			h.waitLive()
+			h.WaitLive()
 			for _, st := range tc.steps {
 				for _, c := range st.cmds {
 					h.do(c...)
 				}
-				h.waitEvent(st.expect, st.on)
+				h.WaitEvent(st.expect, st.on)
 			}
-			evs := h.events(tc.a, tc.b)
+			evs := h.Events(tc.a, tc.b)
 			if got := kinds(evs); got != tc.want {
 				t.Fatalf("kinds %q, want %q", got, tc.want)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/internal/watchtest"
 )
 
 const phpPrefix = "PHPREDIS_SESSION:"
@@ -74,7 +74,7 @@ func newResyncRig(t *testing.T, opts testredis.Options, queueSize int) *resyncRi
 			r.mu.Unlock()
 		}
 	})
-	r.eventually("the first inventory", 30*time.Second, func() (bool, string) { return r.live.Load(), "" })
+	watchtest.Eventually(r.t, "the first inventory", 30*time.Second, func() (bool, string) { return r.live.Load(), "" })
 	return r
 }
 
@@ -105,45 +105,6 @@ func (r *resyncRig) counts() (gaps, resyncs int) {
 	return len(r.gaps), len(r.resyncs)
 }
 
-// eventually polls cond until it holds. The deadline only guards against a hang; how
-// long convergence takes is not asserted.
-func (r *resyncRig) eventually(what string, limit time.Duration, cond func() (bool, string)) {
-	r.t.Helper()
-	deadline := time.Now().Add(limit)
-	last := ""
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		last = detail
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no %s within %s: %s", what, limit, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// tableRefs is sessionscope's session set, paged out of the tracker.
-func (r *resyncRig) tableRefs() map[string]bool {
-	r.t.Helper()
-	refs := map[string]bool{}
-	q := tracker.Query{Limit: 1000}
-	for {
-		page, err := r.in.Sessions(q)
-		if err != nil {
-			r.t.Fatalf("sessions: %v", err)
-		}
-		for _, row := range page.Rows {
-			refs[row.Ref] = true
-		}
-		if page.Next == "" {
-			return refs
-		}
-		q.Cursor = page.Next
-	}
-}
-
 // storeRefs is the store's session set, by SCAN as sessionscope would (never KEYS).
 func (r *resyncRig) storeRefs(rdb *redis.Client) (map[string]bool, error) {
 	refs := map[string]bool{}
@@ -162,36 +123,12 @@ func (r *resyncRig) storeRefs(rdb *redis.Client) (map[string]bool, error) {
 	}
 }
 
-// waitTableMatchesStore waits until the session table holds exactly the store's keys:
-// 0 missing, 0 phantom. Short TTLs keep expiring meanwhile, so it compares until a
-// comparison agrees rather than once.
+// waitTableMatchesStore waits until the session table holds exactly the keys rdb
+// scans to.
 func (r *resyncRig) waitTableMatchesStore(rdb *redis.Client) {
 	r.t.Helper()
-	r.eventually("table equal to the store's key set", 90*time.Second, func() (bool, string) {
-		settled, err := r.in.Settled(context.Background())
-		if err != nil || !settled {
-			return false, "tracker still busy"
-		}
-		store, err := r.storeRefs(rdb)
-		if err != nil {
-			return false, "scan: " + err.Error()
-		}
-		table := r.tableRefs()
-		var missing, phantom []string
-		for ref := range store {
-			if !table[ref] {
-				missing = append(missing, ref)
-			}
-		}
-		for ref := range table {
-			if !store[ref] {
-				phantom = append(phantom, ref)
-			}
-		}
-		sort.Strings(missing)
-		sort.Strings(phantom)
-		return len(missing) == 0 && len(phantom) == 0, fmt.Sprintf("store %d, table %d: %d missing %v, %d phantom %v",
-			len(store), len(table), len(missing), missing[:min(5, len(missing))], len(phantom), phantom[:min(5, len(phantom))])
+	watchtest.WaitTableMatchesKeys(r.t, r.in, "table equal to the store's key set", 90*time.Second, func() (map[string]bool, error) {
+		return r.storeRefs(rdb)
 	})
 }
 
@@ -258,7 +195,7 @@ func TestResyncAcrossRestarts(t *testing.T) {
 			}
 			for round := 1; round <= 5; round++ {
 				before := ops.Load()
-				r.eventually("load before the restart", 30*time.Second, func() (bool, string) {
+				watchtest.Eventually(r.t, "load before the restart", 30*time.Second, func() (bool, string) {
 					return ops.Load() >= before+300, fmt.Sprintf("%d ops", ops.Load()-before)
 				})
 				if round%2 == 0 {
@@ -269,7 +206,7 @@ func TestResyncAcrossRestarts(t *testing.T) {
 				}
 				time.Sleep(200 * time.Millisecond) // the app's writes fail meanwhile
 				r.srv.Restart(t)
-				r.eventually(fmt.Sprintf("resynced event after restart %d", round), 60*time.Second, func() (bool, string) {
+				watchtest.Eventually(r.t, fmt.Sprintf("resynced event after restart %d", round), 60*time.Second, func() (bool, string) {
 					_, resyncs := r.counts()
 					return resyncs >= round, fmt.Sprintf("%d resynced so far", resyncs)
 				})
@@ -325,7 +262,7 @@ func TestResyncAfterQueueOverflow(t *testing.T) {
 			t.Fatalf("burst: %v", err)
 		}
 	}
-	r.eventually("an overflow gap and a resync", 60*time.Second, func() (bool, string) {
+	watchtest.Eventually(r.t, "an overflow gap and a resync", 60*time.Second, func() (bool, string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		dropped := int64(0)

@@ -2,6 +2,7 @@ package testredis
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,6 +18,39 @@ func (s *Server) Kill(t testing.TB) {
 	}
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
+}
+
+// KillHoldingPort is Kill for a server that will not be restarted while something
+// (a Sentinel, a cluster) still knows its address: it then keeps the port bound until
+// the test ends, closing every connection it accepts, so that it stays down.
+// Without it another test's server may take the port within seconds; a Sentinel that
+// sees its old master up again, empty, can then resync the promoted replica from it,
+// which loses the replica's data.
+func (s *Server) KillHoldingPort(t testing.TB) {
+	t.Helper()
+	s.Kill(t)
+	var l net.Listener
+	var err error
+	for attempt := 0; attempt < 50; attempt++ { // the kernel may release it a moment late
+		if l, err = net.Listen("tcp", s.Addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Logf("testredis: could not hold the port of the killed %s: %v", s.Addr, err)
+		return
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close() // a client sees its connection drop at once, as from a dead server
+		}
+	}()
 }
 
 // Restart starts the server again on the same port, with the same arguments and

@@ -31,7 +31,7 @@ func TestLifecycleTwoDirectories(t *testing.T) {
 	writeSession(t, web2, idOld, "u|i:9;")
 	age(t, web2, idOld, 2*time.Hour)
 	w := newWatch(t, openStore(t, Options{Dirs: []Dir{{Path: web1, Label: "web1"}, {Path: web2, Label: "web2"}}}))
-	live := w.waitLive()
+	live := w.WaitLive()
 	if live.Inventory.Sessions != 2 {
 		t.Errorf("inventory: %d sessions, want 2", live.Inventory.Sessions)
 	}
@@ -41,7 +41,7 @@ func TestLifecycleTwoDirectories(t *testing.T) {
 
 	t.Run("create", func(t *testing.T) {
 		writeSession(t, web1, idA, "u|i:1;")
-		ev := w.waitEvent(model.KindCreated, idA)
+		ev := w.WaitEvent(model.KindCreated, idA)
 		if ev.Node != "web1" || ev.Backend != "files" || ev.Session.Framework != "php" || ev.Session.KeyPrefix != Prefix {
 			t.Errorf("created: node %q backend %q framework %q prefix %q; want web1, files, php, %s",
 				ev.Node, ev.Backend, ev.Session.Framework, ev.Session.KeyPrefix, Prefix)
@@ -52,7 +52,7 @@ func TestLifecycleTwoDirectories(t *testing.T) {
 	})
 	t.Run("rewrite", func(t *testing.T) {
 		writeSession(t, web1, idA, "u|i:2;cart|a:0:{}")
-		ev := w.waitEvent(model.KindUpdated, idA)
+		ev := w.WaitEvent(model.KindUpdated, idA)
 		if !slices.Equal(ev.Changed, []string{"cart", "u"}) && !slices.Equal(ev.Changed, []string{"u", "cart"}) {
 			t.Errorf("updated: changed %v, want u and cart", ev.Changed)
 		}
@@ -63,33 +63,33 @@ func TestLifecycleTwoDirectories(t *testing.T) {
 		if err := os.Chtimes(filepath.Join(web1, Prefix+idA), later, later); err != nil {
 			t.Fatal(err)
 		}
-		w.waitEvent(model.KindTouched, idA)
+		w.WaitEvent(model.KindTouched, idA)
 	})
 	t.Run("create in the other directory", func(t *testing.T) {
 		writeSession(t, web2, idB, "u|i:3;")
-		if ev := w.waitEvent(model.KindCreated, idB); ev.Node != "web2" {
+		if ev := w.WaitEvent(model.KindCreated, idB); ev.Node != "web2" {
 			t.Errorf("created: node %q, want web2", ev.Node)
 		}
 	})
 	t.Run("unlink young is destroyed", func(t *testing.T) {
 		remove(t, web1, idA)
-		if ev := w.waitEvent(model.KindDestroyed, idA); ev.Cause != model.CauseApp {
+		if ev := w.WaitEvent(model.KindDestroyed, idA); ev.Cause != model.CauseApp {
 			t.Errorf("destroyed: cause %q, want app", ev.Cause)
 		}
 	})
 	t.Run("unlink old is expired", func(t *testing.T) {
 		age(t, web2, idB, 25*time.Minute)
-		w.waitEvent(model.KindTouched, idB) // the store has seen the old mtime
+		w.WaitEvent(model.KindTouched, idB) // the store has seen the old mtime
 		remove(t, web2, idB)
-		w.waitEvent(model.KindExpired, idB)
+		w.WaitEvent(model.KindExpired, idB)
 	})
 	t.Run("GC removes the abandoned inventory session", func(t *testing.T) {
 		remove(t, web2, idOld)
-		w.waitEvent(model.KindExpired, idOld)
+		w.WaitEvent(model.KindExpired, idOld)
 	})
 	t.Run("inventory session destroyed", func(t *testing.T) {
 		remove(t, web1, idInv)
-		w.waitEvent(model.KindDestroyed, idInv)
+		w.WaitEvent(model.KindDestroyed, idInv)
 	})
 	for _, id := range []string{idA, idB, idOld, idInv} {
 		kinds := w.eventsFor(id)
@@ -121,16 +121,16 @@ func TestGCSweep(t *testing.T) {
 	}
 	writeSession(t, dir, idA, "u|i:1;")
 	w := newWatch(t, openStore(t, Options{Dirs: []Dir{{Path: dir}}, GCMaxLifetime: 20 * time.Minute}))
-	if live := w.waitLive(); live.Inventory.Sessions != 21 {
+	if live := w.WaitLive(); live.Inventory.Sessions != 21 {
 		t.Fatalf("inventory: %d sessions, want 21", live.Inventory.Sessions)
 	}
 	for _, id := range append(old, idA) {
 		remove(t, dir, id)
 	}
 	for _, id := range old {
-		w.waitEvent(model.KindExpired, id)
+		w.WaitEvent(model.KindExpired, id)
 	}
-	w.waitEvent(model.KindDestroyed, idA)
+	w.WaitEvent(model.KindDestroyed, idA)
 }
 
 // TestRescanCatchesMissedChanges runs without notifications, so only the rescan can see
@@ -139,12 +139,12 @@ func TestRescanCatchesMissedChanges(t *testing.T) {
 	dir := t.TempDir()
 	store := openStore(t, Options{Dirs: []Dir{{Path: dir, Label: "nfs"}}, NoNotify: true, Rescan: time.Hour})
 	w := newWatch(t, store)
-	w.waitLive()
+	w.WaitLive()
 	w.waitStatus("rescans every 1h0m0s")
 
 	writeSession(t, dir, idA, "u|i:1;")
 	store.Rescan()
-	if ev := w.waitEvent(model.KindCreated, idA); ev.Node != "nfs" {
+	if ev := w.WaitEvent(model.KindCreated, idA); ev.Node != "nfs" {
 		t.Errorf("created: node %q, want nfs", ev.Node)
 	}
 	writeSession(t, dir, idA, "u|i:2;")
@@ -153,12 +153,12 @@ func TestRescanCatchesMissedChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.Rescan()
-	if ev := w.waitEvent(model.KindUpdated, idA); !slices.Equal(ev.Changed, []string{"u"}) {
+	if ev := w.WaitEvent(model.KindUpdated, idA); !slices.Equal(ev.Changed, []string{"u"}) {
 		t.Errorf("updated: changed %v, want [u]", ev.Changed)
 	}
 	remove(t, dir, idA)
 	store.Rescan()
-	w.waitEvent(model.KindDestroyed, idA)
+	w.WaitEvent(model.KindDestroyed, idA)
 }
 
 // TestNotifiedChangeReportedOnce checks that a rescan after a notification finds
@@ -197,9 +197,9 @@ func TestNotifiedChangeReportedOnce(t *testing.T) {
 func TestSameIDInTwoDirectories(t *testing.T) {
 	web1, web2 := t.TempDir(), t.TempDir()
 	w := newWatch(t, openStore(t, Options{Dirs: []Dir{{Path: web1, Label: "web1"}, {Path: web2, Label: "web2"}}}))
-	w.waitLive()
+	w.WaitLive()
 	writeSession(t, web1, idA, "u|i:1;")
-	w.waitEvent(model.KindCreated, idA)
+	w.WaitEvent(model.KindCreated, idA)
 	writeSession(t, web2, idA, "")
 	st := w.waitStatus("do not share sessions")
 	if st.Node != "web2" || !strings.Contains(st.Message, "web1") || strings.Contains(st.Message, idA) {
@@ -207,12 +207,12 @@ func TestSameIDInTwoDirectories(t *testing.T) {
 	}
 	remove(t, web1, idA)
 	writeSession(t, web1, idB, "u|i:1;") // a later event: by its time the removal was handled
-	w.waitEvent(model.KindCreated, idB)
+	w.WaitEvent(model.KindCreated, idB)
 	if kinds := w.eventsFor(idA); slices.Contains(kinds, string(model.KindDestroyed)) {
 		t.Fatalf("events %v: the session ended while web2 still holds its file", kinds)
 	}
 	remove(t, web2, idA)
-	w.waitEvent(model.KindDestroyed, idA)
+	w.WaitEvent(model.KindDestroyed, idA)
 }
 
 // TestUnreadable reports files and directories sessionscope may not read, and keeps
@@ -223,7 +223,7 @@ func TestUnreadable(t *testing.T) {
 	}
 	web1, web2 := t.TempDir(), t.TempDir()
 	w := newWatch(t, openStore(t, Options{Dirs: []Dir{{Path: web1, Label: "web1"}, {Path: web2, Label: "web2"}}}))
-	w.waitLive()
+	w.WaitLive()
 
 	path := filepath.Join(web1, Prefix+idA)
 	if err := os.WriteFile(path, []byte("u|i:1;"), 0o000); err != nil {
@@ -233,7 +233,7 @@ func TestUnreadable(t *testing.T) {
 	if st.Node != "web1" || strings.Contains(st.Message, idA) || !strings.Contains(st.Message, "sudo -u") {
 		t.Errorf("status %q on %q: want web1, the id masked, and what to do", st.Message, st.Node)
 	}
-	if ev := w.waitEvent(model.KindCreated, idA); ev.PayloadUnread == "" {
+	if ev := w.WaitEvent(model.KindCreated, idA); ev.PayloadUnread == "" {
 		t.Errorf("created: payload_unread empty for an unreadable file")
 	}
 
@@ -251,7 +251,7 @@ func TestUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	remove(t, web1, idA)
-	w.waitEvent(model.KindDestroyed, idA)
+	w.WaitEvent(model.KindDestroyed, idA)
 }
 
 // TestReadCap reads a payload larger than the cap: cut, marked truncated, full size.
@@ -334,7 +334,7 @@ func TestRealPHP(t *testing.T) {
 	php := realenv.Need(t, "php", "apt-get install php-cli")
 	dir := t.TempDir()
 	w := newWatchWindow(t, openStore(t, Options{Dirs: []Dir{{Path: dir, Label: "web1"}}}), time.Second)
-	w.waitLive()
+	w.WaitLive()
 	run := func(code string) string {
 		t.Helper()
 		cmd := exec.Command(php, "-n", "-d", "session.save_path="+dir, "-d", "session.use_cookies=0",
@@ -346,27 +346,27 @@ func TestRealPHP(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	id := run(`session_start(); $_SESSION["u"] = 1; echo session_id();`)
-	if ev := w.waitEvent(model.KindCreated, id); ev.Node != "web1" || ev.Session.Framework != "php" {
+	if ev := w.WaitEvent(model.KindCreated, id); ev.Node != "web1" || ev.Session.Framework != "php" {
 		t.Errorf("created: node %q framework %q", ev.Node, ev.Session.Framework)
 	}
 	run(`session_id("` + id + `"); session_start(); $_SESSION["cart"] = [1]; echo session_id();`)
-	if ev := w.waitEvent(model.KindUpdated, id); !slices.Equal(ev.Changed, []string{"cart"}) {
+	if ev := w.WaitEvent(model.KindUpdated, id); !slices.Equal(ev.Changed, []string{"cart"}) {
 		t.Errorf("updated: changed %v, want [cart]", ev.Changed)
 	}
 	newID := run(`session_id("` + id + `"); session_start(); session_regenerate_id(true); $_SESSION["auth"] = 1; echo session_id();`)
-	if ev := w.waitEvent(model.KindRegenerated, newID); ev.From == nil || ev.From.Ref != model.Ref(id) {
+	if ev := w.WaitEvent(model.KindRegenerated, newID); ev.From == nil || ev.From.Ref != model.Ref(id) {
 		t.Errorf("regenerated: from %+v, want %s", ev.From, model.Ref(id))
 	}
 	run(`session_id("` + newID + `"); session_start(); session_destroy();`)
-	w.waitEvent(model.KindDestroyed, newID)
+	w.WaitEvent(model.KindDestroyed, newID)
 
 	// PHP's garbage collector removes a file older than gc_maxlifetime: expired.
 	oldID := run(`session_start(); $_SESSION["u"] = 2; echo session_id();`)
-	w.waitEvent(model.KindCreated, oldID)
+	w.WaitEvent(model.KindCreated, oldID)
 	age(t, dir, oldID, 2*time.Hour)
-	w.waitEvent(model.KindTouched, oldID)
+	w.WaitEvent(model.KindTouched, oldID)
 	run(`session_start(); echo session_gc();`)
-	w.waitEvent(model.KindExpired, oldID)
+	w.WaitEvent(model.KindExpired, oldID)
 	if _, err := os.Stat(filepath.Join(dir, Prefix+oldID)); !os.IsNotExist(err) {
 		t.Errorf("PHP's GC left the old file: %v", err)
 	}

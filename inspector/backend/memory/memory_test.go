@@ -21,17 +21,17 @@ const (
 func TestLifecycleThroughInspector(t *testing.T) {
 	s := New(Options{})
 	w := newWatch(t, s)
-	w.waitLive()
+	w.WaitLive()
 	a := phpKey(idA)
 
 	s.Set("", a, phpSession("ada"), 1440*time.Second)
-	ev := w.waitEvent(model.KindCreated, a)
+	ev := w.WaitEvent(model.KindCreated, a)
 	if ev.Session.Framework != "php" || ev.TTL == nil || *ev.TTL < 1430 || ev.Backend != "memory" {
 		t.Errorf("created: framework %q ttl %v backend %q; want php, about 1440 s, memory", ev.Session.Framework, ev.TTL, ev.Backend)
 	}
 
 	s.Set("", a, phpSession("bob"), 1440*time.Second)
-	ev = w.waitEvent(model.KindUpdated, a)
+	ev = w.WaitEvent(model.KindUpdated, a)
 	if !slices.Equal(ev.Changed, []string{"user"}) {
 		t.Errorf("updated: changed %v, want [user]", ev.Changed)
 	}
@@ -39,12 +39,12 @@ func TestLifecycleThroughInspector(t *testing.T) {
 	if !s.Expire("", a, 600*time.Second) {
 		t.Fatal("Expire of an existing key reported false")
 	}
-	w.waitEvent(model.KindTouched, a)
+	w.WaitEvent(model.KindTouched, a)
 
 	if !s.Del("", a) {
 		t.Fatal("Del of an existing key reported false")
 	}
-	w.waitEvent(model.KindDestroyed, a)
+	w.WaitEvent(model.KindDestroyed, a)
 	if s.Del("", a) {
 		t.Error("Del of a missing key reported true")
 	}
@@ -53,13 +53,13 @@ func TestLifecycleThroughInspector(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	s := New(Options{})
 	w := newWatch(t, s)
-	w.waitLive()
+	w.WaitLive()
 
 	t.Run("active", func(t *testing.T) {
 		k := phpKey(idA)
 		s.Set("", k, phpSession("ada"), 150*time.Millisecond)
-		w.waitEvent(model.KindCreated, k)
-		w.waitEvent(model.KindExpired, k) // nobody touches the key: the expiry loop must
+		w.WaitEvent(model.KindCreated, k)
+		w.WaitEvent(model.KindExpired, k) // nobody touches the key: the expiry loop must
 		if _, ok := s.Get("", k); ok {
 			t.Error("an expired key is still readable")
 		}
@@ -68,9 +68,9 @@ func TestExpiry(t *testing.T) {
 	t.Run("expire 0 deletes", func(t *testing.T) {
 		k := phpKey(idB)
 		s.Set("", k, phpSession("bob"), time.Hour)
-		w.waitEvent(model.KindCreated, k)
+		w.WaitEvent(model.KindCreated, k)
 		s.Expire("", k, 0)
-		w.waitEvent(model.KindDestroyed, k)
+		w.WaitEvent(model.KindDestroyed, k)
 	})
 }
 
@@ -104,19 +104,19 @@ func TestEviction(t *testing.T) {
 	one := int64(len(phpKey(idA)) + len(payload) + KeyOverhead)
 	s := New(Options{MaxBytes: 3*one + one/2})
 	w := newWatch(t, s)
-	w.waitLive()
+	w.WaitLive()
 
 	a, b, c, d := phpKey(idA), phpKey(idB), phpKey(idC), phpKey(idD)
 	for _, k := range []string{a, b, c} {
 		s.Set("", k, payload, time.Hour)
-		w.waitEvent(model.KindCreated, k)
+		w.WaitEvent(model.KindCreated, k)
 	}
 	if _, ok := s.Get("", a); !ok { // a is now more recently used than b
 		t.Fatal("a vanished before the store was full")
 	}
 	s.Set("", d, payload, time.Hour)
-	w.waitEvent(model.KindEvicted, b)
-	w.waitEvent(model.KindCreated, d)
+	w.WaitEvent(model.KindEvicted, b)
+	w.WaitEvent(model.KindCreated, d)
 	if _, ok := s.Get("", b); ok {
 		t.Error("the evicted key is still readable")
 	}
@@ -130,11 +130,11 @@ func TestEviction(t *testing.T) {
 func TestNodeKeyspaces(t *testing.T) {
 	s := New(Options{})
 	w := newWatch(t, s)
-	w.waitLive()
+	w.WaitLive()
 	a := phpKey(idA)
 
 	s.Set("node-a", a, phpSession("ada"), time.Hour)
-	ev := w.waitEvent(model.KindCreated, a)
+	ev := w.WaitEvent(model.KindCreated, a)
 	if ev.Node != "node-a" {
 		t.Errorf("created on node-a: event node %q", ev.Node)
 	}
@@ -161,7 +161,7 @@ func TestNodeKeyspaces(t *testing.T) {
 		t.Errorf("Read with two copies = %q, want the latest write (bob)", res[0].Data)
 	}
 	s.Del("node-a", a)
-	ev = w.waitEvent(model.KindDestroyed, a)
+	ev = w.WaitEvent(model.KindDestroyed, a)
 	if ev.Node != "node-a" {
 		t.Errorf("destroyed on node-a: event node %q", ev.Node)
 	}
@@ -177,7 +177,7 @@ func TestInventory(t *testing.T) {
 	s.Set("", phpKey(idC), phpSession("gone"), time.Nanosecond) // expired before Run
 
 	w := newWatch(t, s)
-	st := w.waitLive()
+	st := w.WaitLive()
 	if st.Inventory.Sessions != 2 || st.Backend != "memory" {
 		t.Errorf("inventory %+v backend %q; want 2 sessions, memory", st.Inventory, st.Backend)
 	}
@@ -193,7 +193,7 @@ func TestInventory(t *testing.T) {
 
 	// An inventoried session ends like any other.
 	s.Del("node-b", b)
-	w.waitEvent(model.KindDestroyed, b)
+	w.WaitEvent(model.KindDestroyed, b)
 }
 
 func TestRead(t *testing.T) {
@@ -316,7 +316,7 @@ func waitStatus(t *testing.T, feed backend.Feed, pred func(model.Status) bool) {
 func TestConcurrent(t *testing.T) {
 	s := New(Options{MaxBytes: 4 << 10})
 	w := newWatch(t, s)
-	w.waitLive()
+	w.WaitLive()
 	ids := []string{idA, idB, idC, idD}
 	var done = make(chan struct{})
 	for g := range 4 {

@@ -80,44 +80,44 @@ func TestSameEventsAsRedis(t *testing.T) {
 	script := func(t *testing.T, w *watch, app app) {
 		day := 1440 * time.Second
 		app.set(a, phpSession("ada"), day)
-		w.waitEvent(model.KindCreated, a)
+		w.WaitEvent(model.KindCreated, a)
 		app.set(a, phpSession("ada"), day) // written unchanged
-		w.waitEvent(model.KindTouched, a)
+		w.WaitEvent(model.KindTouched, a)
 		app.set(a, []byte(`user|s:3:"ada";auth|b:1;`), day)
-		w.waitEvent(model.KindUpdated, a)
+		w.WaitEvent(model.KindUpdated, a)
 		app.expire(a, day) // phpredis lazy write
-		w.waitEvent(model.KindTouched, a)
+		w.WaitEvent(model.KindTouched, a)
 		// session_regenerate_id(true): DEL old, SETEX new with the same payload.
 		app.del(a)
 		app.set(b, []byte(`user|s:3:"ada";auth|b:1;`), day)
-		w.waitEvent(model.KindRegenerated, b)
+		w.WaitEvent(model.KindRegenerated, b)
 		app.del(b)
-		w.waitEvent(model.KindDestroyed, b)
+		w.WaitEvent(model.KindDestroyed, b)
 		app.set(c, phpSession("cy"), 500*time.Millisecond)
-		w.waitEvent(model.KindExpired, c)
+		w.WaitEvent(model.KindExpired, c)
 		app.set(d, phpSession("dee"), 0) // no server-side expiry
-		w.waitEvent(model.KindCreated, d)
+		w.WaitEvent(model.KindCreated, d)
 		app.expire(d, 0) // EXPIRE 0 deletes
-		w.waitEvent(model.KindDestroyed, d)
+		w.WaitEvent(model.KindDestroyed, d)
 		app.set(e, phpSession("eve"), day)
-		w.waitEvent(model.KindCreated, e)
+		w.WaitEvent(model.KindCreated, e)
 		app.set(e, phpSession("eve"), 0) // SET without TTL over a key with one
-		w.waitEvent(model.KindTouched, e)
-		w.stop() // flush what is pending
+		w.WaitEvent(model.KindTouched, e)
+		w.Stop() // flush what is pending
 	}
 
 	var got [2][]string
 	t.Run("redis", func(t *testing.T) {
 		store, app := startRedis(t)
 		w := newWatch(t, store)
-		w.waitLive()
+		w.WaitLive()
 		script(t, w, app)
 		got[0] = w.events(names)
 	})
 	t.Run("memory", func(t *testing.T) {
 		s := New(Options{})
 		w := newWatch(t, s)
-		w.waitLive()
+		w.WaitLive()
 		script(t, w, memApp{s})
 		got[1] = w.events(names)
 	})

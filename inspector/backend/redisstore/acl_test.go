@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,113 +16,15 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/internal/watchtest"
 )
 
-// watcher runs an Inspector over a store opened by the test and records what it
-// emits, as watch would print it.
-type watcher struct {
-	t      *testing.T
-	store  *redisstore.Store
-	mu     sync.Mutex
-	objs   []model.Object
-	notify chan struct{}
-	runErr chan error
-}
-
-func watch(t *testing.T, store *redisstore.Store) *watcher {
+// watch runs an Inspector on the built-in framework table over a store opened by the
+// test, until the test ends, recording what it emits. Sessions are named by store id.
+func watch(t *testing.T, store *redisstore.Store) *watchtest.Watch {
 	t.Helper()
-	w := &watcher{t: t, store: store, notify: make(chan struct{}, 1), runErr: make(chan error, 1)}
-	matcher := framework.NewMatcher(framework.Builtin())
-	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
-	sub := in.Subscribe(1 << 12)
-	ctx, cancel := context.WithCancel(context.Background())
-	subDone := make(chan struct{})
-	go func() {
-		defer close(subDone)
-		for o := range sub.C() {
-			w.mu.Lock()
-			w.objs = append(w.objs, o)
-			w.mu.Unlock()
-			select {
-			case w.notify <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	go func() { w.runErr <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		sub.Cancel()
-		<-subDone
-		if t.Failed() {
-			t.Logf("emitted:\n%s", w.dump())
-		}
-	})
-	return w
-}
-
-func (w *watcher) dump() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var b strings.Builder
-	for _, o := range w.objs {
-		switch v := o.(type) {
-		case *model.Event:
-			fmt.Fprintf(&b, "  event %s", v.Kind)
-			if v.Session != nil {
-				fmt.Fprintf(&b, " %s", v.Session.Ref)
-			}
-			b.WriteString("\n")
-		case *model.Status:
-			fmt.Fprintf(&b, "  status %s inv=%+v notif=%+v %s\n", v.State, v.Inventory, v.Notifications, v.Message)
-		default:
-			fmt.Fprintf(&b, "  %T\n", o)
-		}
-	}
-	return b.String()
-}
-
-// waitFor blocks until an emitted object satisfies pred. The limit only guards
-// against a hang; nothing asserts how long it took.
-func (w *watcher) waitFor(what string, pred func(model.Object) bool) model.Object {
-	w.t.Helper()
-	limit := time.After(30 * time.Second)
-	seen := 0
-	for {
-		w.mu.Lock()
-		for ; seen < len(w.objs); seen++ {
-			if pred(w.objs[seen]) {
-				o := w.objs[seen]
-				w.mu.Unlock()
-				return o
-			}
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.notify:
-		case err := <-w.runErr:
-			w.t.Fatalf("the inspector stopped before %s: %v", what, err)
-		case <-limit:
-			w.t.Fatalf("no %s within 30 s", what)
-		}
-	}
-}
-
-func (w *watcher) waitInventoryDone() *model.Status {
-	w.t.Helper()
-	return w.waitFor("inventory done", func(o model.Object) bool {
-		s, ok := o.(*model.Status)
-		return ok && s.Inventory != nil && s.Inventory.Done
-	}).(*model.Status)
-}
-
-func (w *watcher) waitEvent(kind model.Kind, storeID string) *model.Event {
-	w.t.Helper()
-	ref := model.Ref(storeID)
-	return w.waitFor(fmt.Sprintf("%s event for %s", kind, ref), func(o model.Object) bool {
-		e, ok := o.(*model.Event)
-		return ok && e.Kind == kind && e.Session != nil && e.Session.Ref == ref
-	}).(*model.Event)
+	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: framework.NewMatcher(framework.Builtin())}})
+	return watchtest.Start(t, in, model.Ref)
 }
 
 // open opens a store on the built-in framework table, closed when the test ends.
@@ -183,7 +84,7 @@ func TestACLReadOnlyUser(t *testing.T) {
 
 	store := open(t, redisstore.Config{URL: url})
 	w := watch(t, store)
-	st := w.waitInventoryDone()
+	st := w.WaitLive()
 	if st.Inventory.Sessions != 1 {
 		t.Errorf("inventory found %d sessions, want 1 (the existing one)", st.Inventory.Sessions)
 	}
@@ -194,14 +95,14 @@ func TestACLReadOnlyUser(t *testing.T) {
 	if err := admin.SetEx(ctx, "PHPREDIS_SESSION:fresh0000001", "user|s:3:\"bob\";", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	created := w.waitEvent(model.KindCreated, "fresh0000001")
+	created := w.WaitEvent(model.KindCreated, "fresh0000001")
 	if created.Size == nil || *created.Size == 0 {
 		t.Errorf("created event without a size: the payload read was refused? %+v", created)
 	}
 	if err := admin.Del(ctx, "PHPREDIS_SESSION:fresh0000001").Err(); err != nil {
 		t.Fatal(err)
 	}
-	w.waitEvent(model.KindDestroyed, "fresh0000001")
+	w.WaitEvent(model.KindDestroyed, "fresh0000001")
 }
 
 // TestACLConfigureNotificationsRefused: the one write sessionscope can do is refused
@@ -236,7 +137,7 @@ func TestACLWithoutConfigGet(t *testing.T) {
 			url := aclUser(t, srv, 0, without(redisstore.ACLRule(0, framework.Builtin()), "+config|get"))
 			store := open(t, redisstore.Config{URL: url, Mode: mode})
 			w := watch(t, store)
-			w.waitInventoryDone()
+			w.WaitLive()
 			n := store.Notifications()
 			for _, want := range []string{"lacks +config|get", "add it, or run with notifications already configured"} {
 				if !strings.Contains(n.Error, want) {
@@ -244,7 +145,7 @@ func TestACLWithoutConfigGet(t *testing.T) {
 				}
 			}
 			srv.Do(t, "SET", "sess:abcdefghijkl", `{"cookie":{}}`, "EX", "60")
-			w.waitEvent(model.KindCreated, "abcdefghijkl")
+			w.WaitEvent(model.KindCreated, "abcdefghijkl")
 		})
 	}
 }
@@ -290,7 +191,7 @@ func TestACLKeyPatternMissing(t *testing.T) {
 	srv.Do(t, "SET", "PHPREDIS_SESSION:outside00001", "a|i:1;")
 	store := open(t, redisstore.Config{URL: url})
 	w := watch(t, store)
-	w.waitFor("a status saying the inventory's reads were refused", func(o model.Object) bool {
+	w.Wait("a status saying the inventory's reads were refused", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && strings.Contains(s.Message, "lacks read access to the session keys")
 	})

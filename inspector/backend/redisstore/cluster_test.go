@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/internal/watchtest"
 )
 
 const clusterPrefix = "PHPREDIS_SESSION:"
@@ -72,20 +72,9 @@ func clusterKeys(c *testredis.Cluster, t *testing.T) (map[string]bool, error) {
 	return keys, nil
 }
 
-func eventually(t *testing.T, what string, limit time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %s: %s", what, limit, detail)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// eventually is watchtest.Eventually under the name the cluster tests of this package
+// call it by.
+var eventually = watchtest.Eventually
 
 // TestCluster attaches to a local 3-master, 3-replica cluster through one node's URL
 // (no --cluster: it is detected). It checks that the inventory and the live events of
@@ -274,7 +263,7 @@ func TestCluster(t *testing.T) {
 		}()
 		eventually(t, "load before the kill", 30*time.Second, func() (bool, string) { return ops.Load() >= 300, "" })
 		victim := masters[1]
-		victim.Kill(t)
+		victim.KillHoldingPort(t)
 		c.WaitOK(t, 30*time.Second)
 		cc.ReloadState(ctx) // the app's client learns the new topology
 		var promoted string
@@ -324,44 +313,8 @@ func TestCluster(t *testing.T) {
 			return false, "not seen"
 		})
 
-		eventually(t, "table equal to the cluster's key set", 60*time.Second, func() (bool, string) {
-			settled, err := in.Settled(ctx)
-			if err != nil || !settled {
-				return false, "tracker busy"
-			}
-			store, err := clusterKeys(c, t)
-			if err != nil {
-				return false, err.Error()
-			}
-			table := map[string]bool{}
-			q := tracker.Query{Limit: 1000}
-			for {
-				page, err := in.Sessions(q)
-				if err != nil {
-					return false, err.Error()
-				}
-				for _, r := range page.Rows {
-					table[r.Ref] = true
-				}
-				if q.Cursor = page.Next; q.Cursor == "" {
-					break
-				}
-			}
-			var missing, phantom []string
-			for r := range store {
-				if !table[r] {
-					missing = append(missing, r)
-				}
-			}
-			for r := range table {
-				if !store[r] {
-					phantom = append(phantom, r)
-				}
-			}
-			sort.Strings(missing)
-			sort.Strings(phantom)
-			return len(missing)+len(phantom) == 0, fmt.Sprintf("store %d, table %d: %d missing %v, %d phantom %v",
-				len(store), len(table), len(missing), missing[:min(5, len(missing))], len(phantom), phantom[:min(5, len(phantom))])
+		watchtest.WaitTableMatchesKeys(t, in, "table equal to the cluster's key set", 60*time.Second, func() (map[string]bool, error) {
+			return clusterKeys(c, t)
 		})
 
 		mu.Lock()

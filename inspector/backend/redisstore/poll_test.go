@@ -3,155 +3,44 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/internal/watchtest"
 	"github.com/sessionscope/sessionscope/output"
 )
 
-// pollRun is an Inspector attached in poll mode, recording what it emits.
-type pollRun struct {
-	t    *testing.T
-	mu   sync.Mutex
-	objs []model.Object
-}
-
-func startPolling(t *testing.T, srv *testredis.Server, mode string) *pollRun {
+// startPolling attaches an Inspector in mode, polling every 100 ms, and records what
+// it emits.
+func startPolling(t *testing.T, srv *testredis.Server, mode string) *watchtest.Watch {
 	t.Helper()
-	matcher := framework.NewMatcher(framework.Builtin())
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := redisstore.Open(ctx, redisstore.Config{URL: srv.URL(), Matcher: matcher, Mode: mode,
-		PollInterval: 100 * time.Millisecond})
-	if err != nil {
-		cancel()
-		t.Fatalf("open: %v", err)
-	}
-	r, _ := record(t, ctx, cancel, store, matcher)
-	return r
-}
-
-// record runs an Inspector on store until the test ends, recording what it emits.
-func record(t *testing.T, ctx context.Context, cancel context.CancelFunc, store interface {
-	backend.Store
-	Close() error
-}, matcher *framework.Matcher) (*pollRun, *inspector.Inspector) {
-	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
-	sub := in.Subscribe(1 << 12)
-	r := &pollRun{t: t}
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		for o := range sub.C() {
-			r.mu.Lock()
-			r.objs = append(r.objs, o)
-			r.mu.Unlock()
-		}
-	}()
-	runErr := make(chan error, 1)
-	go func() { runErr <- in.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		sub.Cancel()
-		<-collected
-		_ = store.Close()
-	})
-	return r, in
-}
-
-// waitFor waits (generously: CI machines are slow) for an object that ok accepts.
-func (r *pollRun) waitFor(what string, ok func(model.Object) bool) model.Object {
-	r.t.Helper()
-	return r.waitWithin(15*time.Second, what, ok)
-}
-
-// waitWithin is waitFor with another limit.
-func (r *pollRun) waitWithin(limit time.Duration, what string, ok func(model.Object) bool) model.Object {
-	r.t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for _, o := range r.objs {
-			if ok(o) {
-				r.mu.Unlock()
-				return o
-			}
-		}
-		r.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatalf("no %s within %s; got:\n%s", what, limit, r.dump())
-	return nil
-}
-
-func (r *pollRun) dump() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var b strings.Builder
-	for _, o := range r.objs {
-		switch v := o.(type) {
-		case *model.Event:
-			ref := ""
-			if v.Session != nil {
-				ref = v.Session.Ref
-			}
-			b.WriteString("  event " + string(v.Kind) + " " + ref + " evidence=" + v.Evidence + " changed=" + strings.Join(v.Changed, ",") + "\n")
-		case *model.Status:
-			b.WriteString("  status " + v.State + " mode=" + v.Mode + " " + v.Message + "\n")
-		}
-	}
-	return b.String()
+	return watch(t, open(t, redisstore.Config{URL: srv.URL(), Mode: mode, PollInterval: 100 * time.Millisecond}))
 }
 
 // eventN waits for the n-th (1-based) event of kind on the session with storeID.
-func (r *pollRun) eventN(kind model.Kind, storeID string, n int) *model.Event {
-	r.t.Helper()
+func eventN(t *testing.T, w *watchtest.Watch, kind model.Kind, storeID string, n int) *model.Event {
+	t.Helper()
 	ref := model.Ref(storeID)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		seen := 0
-		r.mu.Lock()
-		for _, o := range r.objs {
-			ev, ok := o.(*model.Event)
-			if ok && ev.Kind == kind && ev.Session != nil && ev.Session.Ref == ref {
-				if seen++; seen == n {
-					r.mu.Unlock()
-					return ev
-				}
-			}
+	seen := 0 // Wait shows each object once, in order
+	return w.Wait(fmt.Sprintf("%s #%d of %s", kind, n, ref), func(o model.Object) bool {
+		ev, ok := o.(*model.Event)
+		if ok && ev.Kind == kind && ev.Session != nil && ev.Session.Ref == ref {
+			seen++
 		}
-		r.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.t.Fatalf("no %s #%d of %s within 15 s; got:\n%s", kind, n, ref, r.dump())
-	return nil
+		return seen == n
+	}).(*model.Event)
 }
 
 // kinds lists the kinds of the events on storeID so far, in order.
-func (r *pollRun) kinds(storeID string) []string {
-	ref := model.Ref(storeID)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, o := range r.objs {
-		if ev, ok := o.(*model.Event); ok && ev.Session != nil && ev.Session.Ref == ref {
-			out = append(out, string(ev.Kind))
-		}
-	}
-	return out
-}
+func kinds(w *watchtest.Watch, storeID string) []string { return watchtest.Kinds(w.Events(storeID)) }
 
 func TestPollSeesLifecycle(t *testing.T) {
 	srv := testredis.Start(t, testredis.Options{Notifications: "off"})
@@ -162,9 +51,9 @@ func TestPollSeesLifecycle(t *testing.T) {
 	)
 	key := func(id string) string { return "PHPREDIS_SESSION:" + id }
 	srv.Do(t, "SETEX", key(existing), "600", "user|i:7;")
-	r := startPolling(t, srv, redisstore.ModePoll)
+	w := startPolling(t, srv, redisstore.ModePoll)
 
-	st := r.waitFor("the first pass as inventory", func(o model.Object) bool {
+	st := w.Wait("the first pass as inventory", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && s.Inventory != nil && s.Inventory.Done
 	}).(*model.Status)
@@ -191,7 +80,7 @@ func TestPollSeesLifecycle(t *testing.T) {
 	for _, step := range steps {
 		srv.Do(t, step.cmd...)
 		count[step.kind]++
-		ev := r.eventN(step.kind, id, count[step.kind])
+		ev := eventN(t, w, step.kind, id, count[step.kind])
 		if ev.Evidence != model.EvidencePoll {
 			t.Errorf("%s: evidence %q, want %q (lower fidelity)", step.name, ev.Evidence, model.EvidencePoll)
 		}
@@ -200,20 +89,20 @@ func TestPollSeesLifecycle(t *testing.T) {
 		}
 	}
 	want := "created updated touched updated touched destroyed"
-	if got := strings.Join(r.kinds(id), " "); got != want {
+	if got := strings.Join(kinds(w, id), " "); got != want {
 		t.Errorf("events of the session: %s\nwant %s", got, want)
 	}
 
 	srv.Do(t, "SETEX", key(short), "1", "user|i:3;")
-	r.eventN(model.KindCreated, short, 1)
-	ev := r.eventN(model.KindExpired, short, 1)
+	eventN(t, w, model.KindCreated, short, 1)
+	ev := eventN(t, w, model.KindExpired, short, 1)
 	if ev.Evidence != model.EvidencePoll {
 		t.Errorf("expired: evidence %q", ev.Evidence)
 	}
-	if got := strings.Join(r.kinds(short), " "); got != "created expired" {
+	if got := strings.Join(kinds(w, short), " "); got != "created expired" {
 		t.Errorf("events of the short-lived session: %s, want created expired", got)
 	}
-	if k := r.kinds(existing); len(k) != 0 {
+	if k := kinds(w, existing); len(k) != 0 {
 		t.Errorf("the session that existed before attaching is inventory, not events; got %v", k)
 	}
 }
@@ -323,8 +212,8 @@ func TestPollNeverWrites(t *testing.T) {
 		srv.Do(t, "SETEX", "PHPREDIS_SESSION:before"+strconv.Itoa(i)+"0000000000000", "600", "user|i:1;")
 	}
 	srv.Do(t, "CONFIG", "RESETSTAT")
-	r := startPolling(t, srv, redisstore.ModePoll)
-	r.waitFor("the first pass", func(o model.Object) bool {
+	w := startPolling(t, srv, redisstore.ModePoll)
+	w.Wait("the first pass", func(o model.Object) bool {
 		s, ok := o.(*model.Status)
 		return ok && s.Inventory != nil && s.Inventory.Done
 	})
@@ -340,7 +229,7 @@ func TestPollNeverWrites(t *testing.T) {
 		do("SETEX", k, "600", "user|i:1;")
 		// Created, or regenerated: a deletion just before falls into the same pass,
 		// and polling can only pair the two by timing.
-		r.waitFor("the birth of "+k, func(o model.Object) bool {
+		w.Wait("the birth of "+k, func(o model.Object) bool {
 			ev, ok := o.(*model.Event)
 			return ok && ev.Session != nil && ev.Session.Ref == model.Ref(strings.TrimPrefix(k, "PHPREDIS_SESSION:"))
 		})

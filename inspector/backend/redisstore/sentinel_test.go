@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/internal/watchtest"
 )
 
 // TestSentinelFailover watches a master through a sentinel, SIGKILLs the master and
@@ -44,15 +47,17 @@ func TestSentinelFailover(t *testing.T) {
 	if store.Node() != master.Addr {
 		t.Errorf("attached to %s, want the master %s", store.Node(), master.Addr)
 	}
-	r, in := record(t, ctx, cancel, store, matcher)
+	t.Cleanup(func() { cancel(); _ = store.Close() }) // after the watch has stopped
+	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
+	w := watchtest.Start(t, in, model.Ref)
 
-	r.waitFor("the inventory through the master", func(o model.Object) bool {
+	w.Wait("the inventory through the master", func(o model.Object) bool {
 		st, ok := o.(*model.Status)
 		return ok && st.Inventory != nil && st.Inventory.Done && st.Node == master.Addr
 	})
 	live := "livexxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	master.Do(t, "SET", prefix+live, `user|s:3:"ann";`, "EX", "600")
-	if ev := r.eventN(model.KindCreated, live, 1); ev.Node != master.Addr {
+	if ev := eventN(t, w, model.KindCreated, live, 1); ev.Node != master.Addr {
 		t.Errorf("created on the master carries node %q, want %q", ev.Node, master.Addr)
 	}
 	// Everything so far is on the replica before the master dies, so the failover
@@ -61,10 +66,10 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("WAIT 1: %s replicas acknowledged", got)
 	}
 
-	master.Kill(t)
+	master.KillHoldingPort(t)
 	// Room for a failover: the sentinel's down-after (1 s), an election and the
-	// promotion come before the new master answers.
-	gap := r.waitWithin(30*time.Second, "a gap on the promoted replica", func(o model.Object) bool {
+	// promotion come before the new master answers; watchtest.Limit covers them.
+	gap := w.Wait("a gap on the promoted replica", func(o model.Object) bool {
 		ev, ok := o.(*model.Event)
 		return ok && ev.Kind == model.KindGap && ev.Node == replica.Addr
 	}).(*model.Event)
@@ -81,19 +86,19 @@ func TestSentinelFailover(t *testing.T) {
 	// A delete then a create in one correlation window would read as a regeneration:
 	// the create waits for the delete's event.
 	replica.Do(t, "DEL", prefix+"before00xxxxxxxxxxxxxxxxxxxx")
-	if ev := r.eventN(model.KindDestroyed, "before00xxxxxxxxxxxxxxxxxxxx", 1); ev.Node != replica.Addr {
+	if ev := eventN(t, w, model.KindDestroyed, "before00xxxxxxxxxxxxxxxxxxxx", 1); ev.Node != replica.Addr {
 		t.Errorf("destroyed after the failover carries node %q, want %q", ev.Node, replica.Addr)
 	}
 	after := "afterxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	replica.Do(t, "SET", prefix+after, `user|s:3:"eve";`, "EX", "600")
-	created := r.eventN(model.KindCreated, after, 1)
+	created := eventN(t, w, model.KindCreated, after, 1)
 	if created.Node != replica.Addr {
 		t.Errorf("created after the failover carries node %q, want the new master %q", created.Node, replica.Addr)
 	}
 	if created.Seq <= gap.Seq {
 		t.Errorf("created (seq %d) came before the gap (seq %d)", created.Seq, gap.Seq)
 	}
-	r.waitFor("resynced on the new master", func(o model.Object) bool {
+	w.Wait("resynced on the new master", func(o model.Object) bool {
 		ev, ok := o.(*model.Event)
 		return ok && ev.Kind == model.KindResynced && ev.Node == replica.Addr
 	})
@@ -110,7 +115,7 @@ func TestSentinelFailover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("session table after the failover:\n got %v\nwant %v (the new master's keys)\n%s", got, want, r.dump())
+		t.Errorf("session table after the failover:\n got %v\nwant %v (the new master's keys)\n%s", got, want, w.Dump())
 	}
 	if len(want) != 6 {
 		t.Errorf("the new master holds %d sessions, want 6 (5 + 1 live - 1 deleted + 1 after)", len(want))
@@ -128,24 +133,14 @@ func sortedRefs(keys []string, prefix string) []string {
 	return refs
 }
 
+// tableRefs is the session table's refs, sorted.
 func tableRefs(t *testing.T, in *inspector.Inspector) []string {
 	t.Helper()
-	var refs []string
-	q := tracker.Query{Limit: 1000}
-	for {
-		page, err := in.Sessions(q)
-		if err != nil {
-			t.Fatalf("sessions: %v", err)
-		}
-		for _, row := range page.Rows {
-			refs = append(refs, row.Ref)
-		}
-		if page.Next == "" {
-			sort.Strings(refs)
-			return refs
-		}
-		q.Cursor = page.Next
+	refs, err := watchtest.TableRefs(in.Sessions)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return slices.Sorted(maps.Keys(refs))
 }
 
 func TestParseSentinels(t *testing.T) {

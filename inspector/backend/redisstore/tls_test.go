@@ -42,10 +42,10 @@ func TestTLSConnectsAndStreams(t *testing.T) {
 				t.Errorf("verified TLS warns: %q", w)
 			}
 			w := watch(t, store)
-			w.waitInventoryDone()
+			w.WaitLive()
 			id := "tls" + strings.ReplaceAll(tc.name, " ", "") + "0001"
 			srv.Do(t, "SET", "PHPREDIS_SESSION:"+id, "a|i:1;", "EX", "60")
-			w.waitEvent(model.KindCreated, id)
+			w.WaitEvent(model.KindCreated, id)
 		})
 	}
 }
@@ -129,10 +129,10 @@ func TestTLSInsecure(t *testing.T) {
 				t.Fatalf("warnings %q, want one line saying verification is off for %s", warnings, srv.Addr)
 			}
 			w := watch(t, store)
-			w.waitInventoryDone()
+			w.WaitLive()
 			id := "insecure" + strings.NewReplacer(" ", "", "-", "").Replace(tc.name)
 			srv.Do(t, "SET", "PHPREDIS_SESSION:"+id, "a|i:1;", "EX", "60")
-			w.waitEvent(model.KindCreated, id)
+			w.WaitEvent(model.KindCreated, id)
 		})
 	}
 }
