@@ -76,23 +76,8 @@ func moveSlot(t *testing.T, ctx context.Context, masters []*testredis.Server, sl
 // listed on their new master, later writes to them must be seen from it, and the
 // table must equal the cluster's keys.
 func TestClusterReshard(t *testing.T) {
-	c := testredis.StartCluster(t, testredis.ClusterOptions{Masters: 3, NodeTimeout: time.Second})
-	var addrs []string
-	for _, s := range c.Nodes {
-		addrs = append(addrs, s.Addr)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16})
-	defer cc.Close()
+	c, cc, masters := seededCluster(t, 0, "shard", 200)
 	ctx := context.Background()
-	masters := c.Masters(t)
-	if len(masters) != 3 {
-		t.Fatalf("%d masters, want 3", len(masters))
-	}
-	for i := range 200 {
-		if err := cc.SetEx(ctx, fmt.Sprintf("%sshard%05d", clusterPrefix, i), "user|s:5:\"alice\";", 10*time.Minute).Err(); err != nil {
-			t.Fatalf("seed: %v", err)
-		}
-	}
 	from, to := masters[0], masters[1]
 	// The slots of the first 20 sessions the source holds.
 	moving := map[string]int64{} // key -> slot

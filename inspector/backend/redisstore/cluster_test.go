@@ -76,6 +76,30 @@ func clusterKeys(c *testredis.Cluster, t *testing.T) (map[string]bool, error) {
 // call it by.
 var eventually = watchtest.Eventually
 
+// seededCluster starts a 3-master cluster with replicas per master, and writes n
+// sessions named <prefix><i> through a cluster client, which the test keeps (closed
+// at cleanup) to write as an app would.
+func seededCluster(t *testing.T, replicas int, prefix string, n int) (*testredis.Cluster, *redis.ClusterClient, []*testredis.Server) {
+	t.Helper()
+	c := testredis.StartCluster(t, testredis.ClusterOptions{Masters: 3, Replicas: replicas, NodeTimeout: time.Second})
+	var addrs []string
+	for _, s := range c.Nodes {
+		addrs = append(addrs, s.Addr)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16})
+	t.Cleanup(func() { _ = cc.Close() })
+	masters := c.Masters(t)
+	if len(masters) != 3 {
+		t.Fatalf("%d masters, want 3", len(masters))
+	}
+	for i := range n {
+		if err := cc.SetEx(context.Background(), fmt.Sprintf("%s%s%05d", clusterPrefix, prefix, i), "user|s:5:\"alice\";", 10*time.Minute).Err(); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+	return c, cc, masters
+}
+
 // TestCluster attaches to a local 3-master, 3-replica cluster through one node's URL
 // (no --cluster: it is detected). It checks that the inventory and the live events of
 // every master arrive tagged with the master that holds the key; then, under load, it
@@ -83,24 +107,9 @@ var eventually = watchtest.Eventually
 // and re-inventoried, streaming resumes, and the session table ends equal to the
 // cluster's key set.
 func TestCluster(t *testing.T) {
-	c := testredis.StartCluster(t, testredis.ClusterOptions{Masters: 3, Replicas: 1, NodeTimeout: time.Second})
-	var addrs []string
-	for _, s := range c.Nodes {
-		addrs = append(addrs, s.Addr)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 16})
-	defer cc.Close()
+	c, cc, masters := seededCluster(t, 1, "before", 300)
 	ctx := context.Background()
 	matcher := framework.NewMatcher(framework.Builtin())
-	masters := c.Masters(t)
-	if len(masters) != 3 {
-		t.Fatalf("%d masters, want 3", len(masters))
-	}
-	for i := range 300 {
-		if err := cc.SetEx(ctx, fmt.Sprintf("%sbefore%05d", clusterPrefix, i), "user|s:5:\"alice\";", 10*time.Minute).Err(); err != nil {
-			t.Fatalf("seed: %v", err)
-		}
-	}
 
 	t.Run("inventory and events carry the master", func(t *testing.T) {
 		store, err := redisstore.Open(ctx, redisstore.Config{URL: c.URL(), Matcher: matcher})
