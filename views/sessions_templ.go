@@ -57,7 +57,7 @@ func SessionsView(vm SessionsPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" placeholder=\"Search: ref:9b1c id:q3hg fw:php format:json field:user_id=42 or words  (press /)\" data-testid=\"search\" aria-label=\"Search sessions\" autocomplete=\"off\" spellcheck=\"false\"> <label for=\"sort\" class=\"visually-hidden\">Sort</label> <select id=\"sort\" name=\"sort\" data-testid=\"sort\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" placeholder=\"Search: ref:9b1c id:q3hg fw:php format:json field:user_id=42 node:10.0.0.5 or words  (press /)\" data-testid=\"search\" aria-label=\"Search sessions\" autocomplete=\"off\" spellcheck=\"false\"> <label for=\"sort\" class=\"visually-hidden\">Sort</label> <select id=\"sort\" name=\"sort\" data-testid=\"sort\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

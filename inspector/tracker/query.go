@@ -81,7 +81,7 @@ func parseQuery(text string) []queryTerm {
 	for _, w := range strings.Fields(text) {
 		k, v, ok := strings.Cut(w, ":")
 		switch {
-		case ok && (k == "ref" || k == "id" || k == "fw" || k == "framework" || k == "format" || k == "field"):
+		case ok && (k == "ref" || k == "id" || k == "fw" || k == "framework" || k == "format" || k == "field" || k == "node"):
 			term := queryTerm{key: k, value: v}
 			if k == "framework" {
 				term.key = "fw"
@@ -114,6 +114,9 @@ func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 		return strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), term.value)
 	case "fw":
 		return strings.EqualFold(s.fw.Name, term.value)
+	case "node":
+		// A prefix, so that node:10.0.0.5 finds every port of that host.
+		return term.value != "" && strings.HasPrefix(t.nodes[s.node], term.value)
 	case "format":
 		return s.payload != nil && s.payload.decoded != nil && strings.EqualFold(string(s.payload.decoded.Format), term.value)
 	case "field":

@@ -168,6 +168,30 @@ func TestClusterReshard(t *testing.T) {
 			t.Errorf("moved session %s listed on %q, want %s", k, d.Row.Node, to.Addr)
 		}
 	}
+	// The Sessions search finds them by their new node, and every session on one node.
+	matched := 0
+	for _, m := range masters {
+		page, err := in.Sessions(tracker.Query{Text: "node:" + m.Addr, Limit: 1000})
+		if err != nil {
+			t.Fatalf("search node:%s: %v", m.Addr, err)
+		}
+		matched += page.Matched
+		if m != to {
+			continue
+		}
+		found := map[string]bool{}
+		for _, r := range page.Rows {
+			found[r.Ref] = true
+		}
+		for _, k := range keys {
+			if !found[model.Ref(strings.TrimPrefix(k, clusterPrefix))] {
+				t.Errorf("search node:%s does not list the moved %s", to.Addr, k)
+			}
+		}
+	}
+	if total := in.SessionCount(); matched != total {
+		t.Errorf("node: searches over the 3 masters matched %d sessions, the table holds %d", matched, total)
+	}
 	stored, err := clusterKeys(c, t)
 	if err != nil {
 		t.Fatalf("list the cluster's keys: %v", err)
