@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"container/heap"
 	"context"
 	"time"
 
@@ -35,7 +36,6 @@ type entry struct {
 	done        bool
 	waits       int
 	postponed   int
-	index       int // heap position
 }
 
 func (e *entry) has(op backend.Op) bool { return e.ops&(1<<op) != 0 }
@@ -80,22 +80,77 @@ func (e *entry) conflictsWith(op backend.Op) bool {
 	return e.ops != 0 && (1<<op)&endOps != 0
 }
 
-// entryHeap orders pending entries by deadline.
+// entryQueue orders pending entries by deadline. Almost every entry opens with a
+// deadline of its first event plus the window, so deadlines arrive in order: those
+// go to a FIFO, O(1) both ways. The others (an entry waiting a little longer for its
+// read or for a birth to pair with, events from several nodes slightly out of order)
+// go to a heap. The earlier of the two heads is the next due, so the order is exact.
+// Under a full-rate ingest the heap alone cost a tenth of the tracker's CPU, most of
+// it chasing entry pointers while sifting 60,000 entries.
+type entryQueue struct {
+	fifo []*entry
+	head int // fifo[head:] are queued
+	heap entryHeap
+}
+
+func (q *entryQueue) Len() int { return len(q.fifo) - q.head + len(q.heap) }
+
+func (q *entryQueue) push(e *entry) {
+	if n := len(q.fifo); n == q.head || !e.deadline.Before(q.fifo[n-1].deadline) {
+		if q.head > 0 && q.head >= len(q.fifo)/2 && len(q.fifo) == cap(q.fifo) {
+			// Reuse the consumed front rather than growing: the queue holds about one
+			// window of entries, whatever the uptime.
+			n := copy(q.fifo, q.fifo[q.head:])
+			clear(q.fifo[n:])
+			q.fifo, q.head = q.fifo[:n], 0
+		}
+		q.fifo = append(q.fifo, e)
+		return
+	}
+	heap.Push(&q.heap, e)
+}
+
+// peek returns the entry due first, nil when empty.
+func (q *entryQueue) peek() *entry {
+	var f, h *entry
+	if q.head < len(q.fifo) {
+		f = q.fifo[q.head]
+	}
+	if len(q.heap) > 0 {
+		h = q.heap[0]
+	}
+	if f == nil || (h != nil && h.deadline.Before(f.deadline)) {
+		return h
+	}
+	return f
+}
+
+// pop removes and returns the entry due first, nil when empty.
+func (q *entryQueue) pop() *entry {
+	e := q.peek()
+	switch {
+	case e == nil:
+	case len(q.heap) > 0 && e == q.heap[0]:
+		heap.Pop(&q.heap)
+	default:
+		q.fifo[q.head] = nil
+		q.head++
+		if q.head == len(q.fifo) {
+			q.fifo, q.head = q.fifo[:0], 0
+		}
+	}
+	return e
+}
+
+// entryHeap is the heap half of entryQueue.
 type entryHeap []*entry
 
 func (h entryHeap) Len() int           { return len(h) }
 func (h entryHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h entryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
+func (h entryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 
 // Push implements heap.Interface.
-func (h *entryHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
+func (h *entryHeap) Push(x any) { *h = append(*h, x.(*entry)) }
 
 // Pop implements heap.Interface.
 func (h *entryHeap) Pop() any {

@@ -81,6 +81,13 @@ func TestSlotMigration(t *testing.T) {
 			feed.Inventory <- []backend.InventoryItem{{Key: key, Node: a, TTL: time.Hour, Size: 10, Read: now}}
 			feed.Status <- model.Status{Type: model.TypeStatus, Time: now, State: model.StateLive,
 				Inventory: &model.Inventory{Scanned: 1, Sessions: 1, Done: true}}
+			// The feed's channels are read in any order: let the table hold the session
+			// before the raw events come, as it does when they follow the inventory.
+			for deadline := time.Now().Add(time.Minute); tr.SessionCount() != 1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the inventory was not taken within a minute")
+				}
+			}
 			for i, r := range tc.raws {
 				feed.Raw <- backend.RawEvent{Time: now.Add(time.Duration(i) * time.Millisecond), Op: r.op, Key: key, Node: r.node}
 			}

@@ -9,7 +9,6 @@
 package tracker
 
 import (
-	"container/heap"
 	"context"
 	"encoding/hex"
 	"log/slog"
@@ -105,7 +104,7 @@ type Tracker struct {
 	cache *payloadCache
 
 	pending       map[string]*entry
-	queue         entryHeap
+	queue         entryQueue
 	pendingDels   map[*framework.Framework]map[*entry]struct{}
 	pendingBirths map[*framework.Framework]map[*entry]struct{}
 	recent        recentWrites
@@ -298,7 +297,7 @@ func (t *Tracker) flushAll() {
 // window had run out.
 func (t *Tracker) flushWindow() {
 	for t.queue.Len() > 0 {
-		e := heap.Pop(&t.queue).(*entry)
+		e := t.queue.pop()
 		if !e.done {
 			t.finalize(e, time.Now(), true)
 		}
@@ -307,11 +306,11 @@ func (t *Tracker) flushWindow() {
 
 func (t *Tracker) flushDue(now time.Time) {
 	for t.queue.Len() > 0 {
-		e := t.queue[0]
+		e := t.queue.peek()
 		if e.deadline.After(now) {
 			return
 		}
-		heap.Pop(&t.queue)
+		t.queue.pop()
 		if e.done {
 			continue
 		}
@@ -447,7 +446,7 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		t.mu.RUnlock()
 		e.knownAtStart = known
 		t.pending[ev.Key] = e
-		heap.Push(&t.queue, e)
+		t.queue.push(e)
 	}
 	e.ops |= 1 << ev.Op
 	fw := m.Framework
@@ -610,14 +609,14 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 		if e.reading && now.Before(e.deadline.Add(t.cfg.FetchWait)) && e.waits < 1000 {
 			e.waits++
 			e.deadline = now.Add(5 * time.Millisecond)
-			heap.Push(&t.queue, e)
+			t.queue.push(e)
 			return
 		}
 		if e.has(backend.OpDel) && !e.migrated() && !e.consumed && e.postponed < 5 {
 			if d, ok := t.birthNear(e); ok {
 				e.postponed++
 				e.deadline = d.Add(time.Millisecond)
-				heap.Push(&t.queue, e)
+				t.queue.push(e)
 				return
 			}
 		}
