@@ -34,7 +34,8 @@ type idSample struct {
 	ring  []string
 	next  int
 	has   map[string]struct{}
-	total int // distinct ids added, forgotten ones included
+	total  int // distinct ids added, forgotten ones included (weighted, see addWeighted)
+	judged int // the last size in due's sequence the sample was judged at
 }
 
 func newIDSample() *idSample {
@@ -42,7 +43,11 @@ func newIDSample() *idSample {
 }
 
 // add records an id and reports whether it was new to the sample.
-func (s *idSample) add(id string) bool {
+func (s *idSample) add(id string) bool { return s.addWeighted(id, 1) }
+
+// addWeighted records an id that stands for weight ids (one sampled in weight), so that
+// total, and with it the sizes the sample is judged at, counts them all.
+func (s *idSample) addWeighted(id string, weight int) bool {
 	if id == "" {
 		return false
 	}
@@ -60,24 +65,39 @@ func (s *idSample) add(id string) bool {
 		s.next = (s.next + 1) % maxIDsKept
 	}
 	s.has[id] = struct{}{}
-	s.total++
+	s.total += weight
 	return true
 }
 
 // due reports whether the sample just reached a size worth judging: 100, 200, 500,
-// 1000, 2000, 5000, ... distinct ids (the kept ones are the latest maxIDsKept).
-// Judging at a few sizes rather than on every id bounds the work — an inventory of
-// a million sessions is judged 15 times — and the chance that a random sample fails
-// a statistical test by luck.
+// 1000, 2000, 5000, ... distinct ids (the kept ones are the latest maxIDsKept), once
+// per size, also when a weighted add steps over it. Judging at a few sizes rather than
+// on every id bounds the work — an inventory of a million sessions is judged 15 times —
+// and the chance that a random sample fails a statistical test by luck.
 func (s *idSample) due() bool {
-	n := s.total
-	if n < minIDsAssessed {
+	size := 0
+	for step := minIDsAssessed; step <= s.total; {
+		size = step
+		switch m := leadingDigit(step); m {
+		case 2:
+			step = step / 2 * 5
+		default: // 1 → 2, 5 → 10
+			step *= 2
+		}
+	}
+	if size == 0 || size <= s.judged {
 		return false
 	}
-	for n%10 == 0 {
+	s.judged = size
+	return true
+}
+
+// leadingDigit is the first decimal digit of n > 0.
+func leadingDigit(n int) int {
+	for n >= 10 {
 		n /= 10
 	}
-	return n == 1 || n == 2 || n == 5
+	return n
 }
 
 // ids returns the kept ids, oldest first.
@@ -557,8 +577,18 @@ func weakSessionIDs(rs []*replayed, rec *Recorder, isSession func(string) bool, 
 // framework and key prefix. It reports when a sample reaches a size in idSample.due
 // and the ids are weak, updating the one finding as more ids arrive.
 type weakSessionIDRule struct {
-	samples map[string]*idSample
+	samples   map[string]*idSample
+	inventory int // inventory facts seen, for the stride below
 }
+
+// An inventory of a million sessions would put every id through the sample (a map
+// insert and delete each, a tenth of the tracker's inventory work) for a verdict that
+// the first thousands already give: ids from one generator are alike throughout.
+// Past inventoryFullSample, one inventory id in inventoryStride is sampled.
+const (
+	inventoryFullSample = 10_000
+	inventoryStride     = 16
+)
 
 func newWeakSessionID() *weakSessionIDRule {
 	return &weakSessionIDRule{samples: map[string]*idSample{}}
@@ -570,16 +600,24 @@ func (w *weakSessionIDRule) OnEvent(ev *model.Event, rec *Recorder) {
 	if ev.Session == nil || ev.Kind != model.KindCreated && ev.Kind != model.KindRegenerated {
 		return
 	}
-	w.observe(*ev.Session, ev.Seq, ev.Time, rec)
+	w.observe(*ev.Session, ev.Seq, ev.Time, 1, rec)
 }
 
 func (w *weakSessionIDRule) OnInventory(f SessionFact, rec *Recorder) {
-	w.observe(f.Session, 0, f.Time, rec)
+	w.inventory++
+	weight := 1
+	if w.inventory > inventoryFullSample {
+		if w.inventory%inventoryStride != 0 {
+			return
+		}
+		weight = inventoryStride
+	}
+	w.observe(f.Session, 0, f.Time, weight, rec)
 }
 
 func (*weakSessionIDRule) Tick(time.Time, *Recorder) {}
 
-func (w *weakSessionIDRule) observe(s model.SessionInfo, seq uint64, at time.Time, rec *Recorder) {
+func (w *weakSessionIDRule) observe(s model.SessionInfo, seq uint64, at time.Time, weight int, rec *Recorder) {
 	if s.StoreID == "" {
 		return
 	}
@@ -592,7 +630,7 @@ func (w *weakSessionIDRule) observe(s model.SessionInfo, seq uint64, at time.Tim
 		sample = newIDSample()
 		w.samples[key] = sample
 	}
-	if !sample.add(s.StoreID) || !sample.due() {
+	if !sample.addWeighted(s.StoreID, weight) || !sample.due() {
 		return
 	}
 	a := sample.assess()

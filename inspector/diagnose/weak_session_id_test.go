@@ -260,6 +260,15 @@ func TestWeakSessionIDRule(t *testing.T) {
 			contains: []string{"at most 88 bits", "session.sid_length = 32", "genid", "seed rule 7", "at 200 ids"}},
 		{name: "sequential ids found by the inventory", gen: func(_ *rand.Rand, i int) string { return fmt.Sprintf("sess%08d", 1000+i*7) },
 			n: 120, inventory: true, findings: 1, count: 1, contains: []string{"sequential", "differ by 7", "inventory"}},
+		// Past 10,000 inventory ids one in 16 is sampled, counting for 16: ids that turn
+		// weak after the first 10,000 are still judged, and found weak at 50,000 and
+		// 100,000 (at 20,000 the kept ids are still mostly the random ones).
+		{name: "a large inventory, weak past its first 10,000 ids", gen: func(r *rand.Rand, i int) string {
+			if i < 10_000 {
+				return randomHex(16)(r, i)
+			}
+			return fmt.Sprintf("sess%08d", i)
+		}, n: 100_000, inventory: true, findings: 1, count: 2, contains: []string{"sequential", "at 100000 ids"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
