@@ -31,9 +31,9 @@ const (
 // idSample collects distinct session ids of one kind (a key prefix, a cookie) and
 // judges them. Memory is bounded: it keeps the latest maxIDsKept ids.
 type idSample struct {
-	ring  []string
-	next  int
-	has   map[string]struct{}
+	ring   []string
+	next   int
+	has    map[string]struct{}
 	total  int // distinct ids added, forgotten ones included (weighted, see addWeighted)
 	judged int // the last size in due's sequence the sample was judged at
 }
