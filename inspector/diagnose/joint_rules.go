@@ -164,7 +164,7 @@ func (e *Engine) SameExchange(oldRef string, oldAt time.Time, newRef string, new
 	case xo != nil && xn != nil:
 		return xo == xn || issuedBefore(xo, newRef, newAt), true
 	case xo != nil:
-		return (inFlight(xo, newAt) || issuedBefore(xo, newRef, newAt)) && setsRef(xo, newRef), true
+		return issuedBefore(xo, newRef, newAt), true
 	case xn != nil:
 		return inFlight(xn, oldAt) && xn.SessionRef == oldRef, true
 	}
