@@ -489,7 +489,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: --max-payload %d is too small to show anything; use at least 64", errUsage, c.MaxPayload)
 	}
 	if c.PayloadCacheMiB < 1 || c.PayloadCacheMiB > 1<<20 {
-		return fmt.Errorf("%w: --payload-cache %d: want MiB between 1 and 1048576", errUsage, c.PayloadCacheMiB)
+		return fmt.Errorf("%w: --payload-cache %d: give the cache size in MiB, from 1 to 1048576 (default 256)", errUsage, c.PayloadCacheMiB)
 	}
 	if c.Window <= 0 || c.Window > time.Minute {
 		return fmt.Errorf("%w: --window %s: want a duration between 1ms and 1m", errUsage, c.Window)
@@ -498,7 +498,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: --scan-count must be positive", errUsage)
 	}
 	if c.ScanRate < 0 {
-		return fmt.Errorf("%w: --scan-rate %g: want keys per second, or 0 for no limit", errUsage, c.ScanRate)
+		return fmt.Errorf("%w: --scan-rate %g: give the keys per second to scan at most, or 0 for no limit", errUsage, c.ScanRate)
 	}
 	switch c.Mode {
 	case "", "auto", "notify", "poll":
