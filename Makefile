@@ -1,7 +1,10 @@
 # sessionscope — see README.md. Every target is phony: the Go tool does the caching.
 GO      ?= go
 FUZZTIME ?= 5m
-NODE_APP := testdata/apps/node
+# BENCH_RAW holds the benchmark harness's raw JSON, profiles and logs; only the markdown
+# results under docs/bench are committed.
+BENCH_RAW ?= bin/bench
+NODE_APP := inspector/traffic/traffictest/testdata/node
 
 .PHONY: all generate build run test lint bench fuzz node-deps clean
 
@@ -30,21 +33,26 @@ node-deps:
 		cd $(NODE_APP) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
+# lint: gofmt, go vet, staticcheck (default checks) and a tidy go.mod; CI runs it.
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(NODE_APP)/*')); \
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@diff=$$($(GO) mod tidy -diff); \
+	if [ -n "$$diff" ]; then echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; echo "$$diff"; exit 1; fi
 
 # bench runs the Go benchmarks, the end-to-end ingest/impact benchmark against a
 # throwaway redis-server, and the proxy-overhead and 100 MB HAR benchmarks; README's
-# Performance section records the results.
+# Performance section records the results, docs/bench/ the full tables.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./inspector/...
 	$(GO) test -run '^$$' -bench SessionsScreen1M -benchtime 5x ./ui/
 	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
-	$(GO) run ./cmd/ssbench -out bench/ssbench.json > bench/ssbench.md
-	$(GO) run ./cmd/ssbench -phases proxy,analyze -out bench/proxy.json > bench/proxy.md
-	$(GO) run ./cmd/ssbench -phases inventory -out bench/inventory.json > bench/inventory.md
+	@mkdir -p $(BENCH_RAW)
+	$(GO) run ./ui/ssbench -out $(BENCH_RAW)/ssbench.json > docs/bench/ssbench.md
+	$(GO) run ./ui/ssbench -phases proxy,analyze -out $(BENCH_RAW)/proxy.json > docs/bench/proxy.md
+	$(GO) run ./ui/ssbench -phases inventory -out $(BENCH_RAW)/inventory.json > docs/bench/inventory.md
 
 # fuzz runs every fuzz target for FUZZTIME each (not part of CI).
 fuzz:

@@ -1,5 +1,6 @@
-// Package assets holds the dashboard's hand-written CSS and JavaScript, embedded in the
-// binary so the dashboard works offline and from a single file. Each asset is served
+// Package assets holds the dashboard's hand-written CSS and JavaScript and the pinned
+// front-end libraries it uses (vendor/, see vendor/README.md), embedded in the binary so
+// the dashboard works offline and from a single file. Each asset is served
 // under a content-hashed name (app.3f2a9c1e.js), so browsers may cache it forever and
 // a new build can never be mixed with an old script.
 package assets
@@ -19,8 +20,15 @@ import (
 	"time"
 )
 
-//go:embed app.css app.js favicon.svg
+//go:embed app.css app.js favicon.svg vendor/*.js
 var files embed.FS
+
+// VendorScripts are the vendored scripts every live page loads before app.js, in
+// order: htmx, then its websocket extension, which applies the HTML fragments the live
+// socket pushes.
+func VendorScripts() []string {
+	return []string{"vendor/htmx-2.0.11.min.js", "vendor/htmx-ext-ws-2.0.4.min.js"}
+}
 
 // Prefix is the URL path every asset is served under.
 const Prefix = "/assets/"
@@ -39,18 +47,13 @@ type Set struct {
 // New hashes the embedded files. It fails only if the binary was built without them.
 func New() (*Set, error) {
 	s := &Set{byHashed: map[string]asset{}, hashed: map[string]string{}}
-	entries, err := fs.ReadDir(files, ".")
-	if err != nil {
-		return nil, fmt.Errorf("assets: list embedded files: %w", err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
+	err := fs.WalkDir(files, ".", func(name string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
 		}
-		name := e.Name()
 		body, err := files.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("assets: read %s: %w", name, err)
+			return fmt.Errorf("assets: read %s: %w", name, err)
 		}
 		sum := sha256.Sum256(body)
 		ext := path.Ext(name)
@@ -61,6 +64,10 @@ func New() (*Set, error) {
 		}
 		s.hashed[name] = hashed
 		s.byHashed[hashed] = asset{body: body, contentType: ct}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assets: list embedded files: %w", err)
 	}
 	return s, nil
 }

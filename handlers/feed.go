@@ -9,8 +9,7 @@ import (
 	"github.com/sessionscope/sessionscope/views"
 )
 
-// feedRow describes an event for the live feed; app.js mirrors it for pushed events
-// (eventMeta and eventDetail there), so both read the same.
+// feedRow describes an event for the live feed, on first load and pushed alike.
 func feedRow(e *model.Event) views.FeedRow {
 	r := views.FeedRow{Seq: e.Seq, Kind: string(e.Kind), Time: clock(e.Time), Meta: eventMeta(e), Detail: eventDetail(e)}
 	if e.Session != nil {

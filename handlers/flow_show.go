@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,23 +23,11 @@ import (
 const (
 	flowMaxRows      = 200
 	flowMaxExchanges = 200
-	flowMaxUpstreams = 5 // lanes; further upstreams share an "other upstreams" lane
 	flowMarks        = 3 // annotation lines per arrow; the rest are counted
+	flowLabelChars   = 38
 )
 
-// Flow geometry, in SVG units.
-const (
-	flowLaneX0     = 190 // the browser lane
-	flowLaneGap    = 270
-	flowLabelRoom  = 290 // right of the store lane, for event labels
-	flowLaneTop    = 34
-	flowFirstY     = 66
-	flowLine       = 13
-	flowPause      = 5 * time.Second // a longer silence between steps is drawn as a pause
-	flowLabelChars = 38
-)
-
-// flowStep is one step before layout.
+// flowStep is one step before it is worded: an exchange's request or response, or an event.
 type flowStep struct {
 	t     time.Time
 	order int // at the same instant: request, event, response
@@ -80,9 +69,7 @@ func (h *Handlers) FlowShow(c echo.Context) error {
 		vm.Error = err.Error()
 		status = http.StatusBadRequest
 	}
-	for i, j := 0, len(xs)-1; i < j; i, j = i+1, j-1 {
-		xs[i], xs[j] = xs[j], xs[i] // oldest first
-	}
+	slices.Reverse(xs) // oldest first
 	var events []*model.Event
 	if set.har == nil && err == nil {
 		events = flowEvents(h.d.Src, xs, q, finding)
@@ -90,16 +77,7 @@ func (h *Handlers) FlowShow(c echo.Context) error {
 			vm.StoreNote = "No store event matches these requests yet: the store lane fills as the app writes their sessions."
 		}
 	}
-	cited := map[string]bool{}
-	if finding != nil {
-		for _, id := range finding.Exchanges {
-			cited[id] = true
-		}
-		for _, s := range finding.Events {
-			cited["#"+strconv.FormatUint(s, 10)] = true
-		}
-	}
-	vm.Flow = layoutFlow(xs, events, cited)
+	vm.Flow = flowView(xs, events, citedSteps(finding))
 	vm.Title, vm.Links = flowTitle(q, set, finding)
 	v := filterValues(views.ExchangeFilter{Session: q.Session, Client: q.Client, UA: q.UA, Finding: q.Finding})
 	if set.har != nil {
@@ -107,6 +85,9 @@ func (h *Handlers) FlowShow(c echo.Context) error {
 	} else {
 		vm.RequestsURL = withQuery("/requests", v)
 		vm.Stale = q.Finding == "" && err == nil
+		if vm.Stale {
+			vm.Layout.Socket = pageSocket(viewFlow, vm.Layout.Seq, q.ExchangeFilter)
+		}
 	}
 	return Render(c, status, views.FlowView(vm))
 }
@@ -145,74 +126,48 @@ func flowTitle(q exchangeQuery, set exchangeSet, f *model.Finding) (string, []vi
 	return "Flow of " + strings.Join(parts, ", "), links
 }
 
-// flowEvents picks the store events of the flow from the ring: those caused by its
-// exchanges, those of the sessions involved, those the finding cites, and gaps that
-// fall within it.
-func flowEvents(src Source, xs []*model.Exchange, q exchangeQuery, f *model.Finding) []*model.Event {
-	refs, ids, seqs := map[string]bool{}, map[string]bool{}, map[uint64]bool{}
-	if q.Session != "" {
-		refs[q.Session] = true
+// citedSteps holds the exchange ids and "#seq" of the events that f cites, to
+// highlight; none without a finding.
+func citedSteps(f *model.Finding) map[string]bool {
+	cited := map[string]bool{}
+	if f == nil {
+		return cited
 	}
-	if f != nil {
-		for _, r := range f.Sessions {
-			refs[r] = true
-		}
-		for _, s := range f.Events {
-			seqs[s] = true
-		}
+	for _, id := range f.Exchanges {
+		cited[id] = true
 	}
-	var first, last time.Time
-	for _, x := range xs {
-		ids[x.ID] = true
-		for _, r := range exchangeRefs(x) {
-			refs[r] = true
-		}
-		if first.IsZero() || x.Start.Before(first) {
-			first = x.Start
-		}
-		if t := responseTime(x); t.After(last) {
-			last = t
-		}
+	for _, s := range f.Events {
+		cited["#"+strconv.FormatUint(s, 10)] = true
 	}
-	objs, _ := src.Since(0, 0)
-	var out []*model.Event
-	for _, o := range objs {
-		e, ok := o.(*model.Event)
-		if !ok {
-			continue
-		}
-		switch {
-		case e.Kind == model.KindGap:
-			if !first.IsZero() && !e.Time.Before(first) && !e.Time.After(last.Add(time.Second)) {
-				out = append(out, e)
-			}
-		case ids[e.Exchange] && e.Exchange != "", seqs[e.Seq],
-			e.Session != nil && refs[e.Session.Ref], e.From != nil && refs[e.From.Ref]:
-			out = append(out, e)
-		}
-	}
-	return out
+	return cited
 }
 
-// exchangeRefs lists the sessions an exchange carried, set or held back.
-func exchangeRefs(x *model.Exchange) []string {
-	var out []string
-	add := func(r string) {
-		if r != "" {
-			out = append(out, r)
+// flowEvents asks for the store events of the flow: those caused by its exchanges,
+// those of the sessions involved, those the finding cites, and gaps that fall within it.
+func flowEvents(src Source, xs []*model.Exchange, q exchangeQuery, f *model.Finding) []*model.Event {
+	involved := inspector.EventQuery{}
+	if q.Session != "" {
+		involved.Sessions = append(involved.Sessions, q.Session)
+	}
+	if f != nil {
+		involved.Sessions = append(involved.Sessions, f.Sessions...)
+		involved.Seqs = f.Events
+	}
+	gaps := inspector.EventQuery{Kinds: []model.Kind{model.KindGap}}
+	for _, x := range xs {
+		involved.Exchanges = append(involved.Exchanges, x.ID)
+		involved.Sessions = append(involved.Sessions, inspector.SessionRefs(x)...)
+		if gaps.From.IsZero() || x.Start.Before(gaps.From) {
+			gaps.From = x.Start
+		}
+		if t := responseTime(x); t.After(gaps.To) {
+			gaps.To = t
 		}
 	}
-	add(x.SessionRef)
-	for _, c := range x.CookiesSent {
-		add(c.SessionRef)
+	if !gaps.To.IsZero() {
+		gaps.To = gaps.To.Add(time.Second)
 	}
-	for _, c := range x.SetCookies {
-		add(c.SessionRef)
-	}
-	for _, c := range x.CookiesBlocked {
-		add(c.SessionRef)
-	}
-	return out
+	return src.Events(involved, gaps)
 }
 
 // upstreamName is the lane an exchange's response comes from: the upstream the proxy
@@ -236,12 +191,6 @@ func requestPath(raw string) string {
 	return u.RequestURI()
 }
 
-// arrowHead is the path of an arrowhead pointing at x along a horizontal line.
-func arrowHead(x, y, dir int) string {
-	b := x - dir*8
-	return fmt.Sprintf("M%d,%d L%d,%d L%d,%d Z", x, y, b, y-4, b, y+4)
-}
-
 func ordinal(n int) string {
 	switch {
 	case n%100 >= 11 && n%100 <= 13:
@@ -256,10 +205,10 @@ func ordinal(n int) string {
 	return strconv.Itoa(n) + "th"
 }
 
-// layoutFlow merges exchanges (oldest first) and events into steps in true time order
-// and lays them out: the latest flowMaxRows steps, one row each. cited holds the
-// exchange ids and "#seq" of events to highlight.
-func layoutFlow(xs []*model.Exchange, events []*model.Event, cited map[string]bool) views.Flow {
+// flowView merges exchanges (oldest first) and events into steps in true time order,
+// words the latest flowMaxRows of them, and has the view lay them out, one row each.
+// cited holds the exchange ids and "#seq" of events to highlight.
+func flowView(xs []*model.Exchange, events []*model.Event, cited map[string]bool) views.Flow {
 	var steps []flowStep
 	for _, x := range xs {
 		steps = append(steps, flowStep{t: x.Start, order: 0, n: len(steps), x: x},
@@ -278,118 +227,60 @@ func layoutFlow(xs []*model.Exchange, events []*model.Event, cited map[string]bo
 		}
 		return a.n < b.n
 	})
-	f := views.Flow{Total: len(steps), LaneTop: flowLaneTop}
+	total := len(steps)
 	if len(steps) > flowMaxRows {
 		steps = steps[len(steps)-flowMaxRows:]
 	}
-	f.Shown = len(steps)
-
-	// Lanes: the browser, the upstreams in order of appearance, the store.
-	f.Lanes = append(f.Lanes, views.FlowLane{Kind: "browser", Name: "browser", Title: "The browser (the client of the requests)"})
-	laneOf := map[string]int{}
-	clients := map[model.Client]bool{}
-	for _, s := range steps {
-		if s.x == nil {
-			continue
-		}
-		clients[s.x.Client] = true
-		name := upstreamName(s.x)
-		if _, ok := laneOf[name]; ok {
-			continue
-		}
-		if len(f.Lanes)-1 >= flowMaxUpstreams {
-			if _, ok := laneOf["\x00other"]; !ok {
-				laneOf["\x00other"] = len(f.Lanes)
-				f.Lanes = append(f.Lanes, views.FlowLane{Kind: "upstream", Name: "other upstreams", Title: "Further upstreams share this lane"})
-			}
-			laneOf[name] = laneOf["\x00other"]
-			continue
-		}
-		laneOf[name] = len(f.Lanes)
-		f.Lanes = append(f.Lanes, views.FlowLane{Kind: "upstream", Name: truncate(name, 30), Title: "Upstream " + name})
-	}
-	if len(f.Lanes) == 1 {
-		f.Lanes = append(f.Lanes, views.FlowLane{Kind: "upstream", Name: "app", Title: "The app (no request in this flow)"})
-	}
-	f.Lanes = append(f.Lanes, views.FlowLane{Kind: "store", Name: "store", Title: "The session store"})
-	for i := range f.Lanes {
-		f.Lanes[i].X = flowLaneX0 + i*flowLaneGap
-	}
-	browserX, storeX := f.Lanes[0].X, f.Lanes[len(f.Lanes)-1].X
-	laneX := func(x *model.Exchange) int { return f.Lanes[laneOf[upstreamName(x)]].X }
-	f.Width = storeX + flowLabelRoom
-	manyClients := len(clients) > 1
 
 	inView := map[string]*model.Exchange{}
+	clients := map[model.Client]bool{}
 	for _, s := range steps {
 		if s.x != nil {
 			inView[s.x.ID] = s.x
+			clients[s.x.Client] = true
 		}
 	}
+	manyClients := len(clients) > 1
 	redirects := map[string]int{}
-	y := flowFirstY
+	worded := make([]views.FlowStep, 0, len(steps))
 	var t0, prev time.Time
 	for i, s := range steps {
-		if i == 0 {
-			t0 = s.t
-		} else if gap := s.t.Sub(prev); gap > flowPause {
-			f.Rows = append(f.Rows, views.FlowRow{Kind: "pause", Y: y - 4, Label: "⋯ " + durationMS(gap) + " later",
-				LabelX: (browserX + storeX) / 2, LabelY: y - 2, Anchor: "middle", Title: "Nothing happened for " + durationMS(gap)})
-			y += 22
-		}
-		prev = s.t
-		var r views.FlowRow
+		var w views.FlowStep
 		switch {
 		case s.e != nil:
-			r = eventRow(s.e, inView, storeX, laneX)
+			w = eventStep(s.e, inView[s.e.Exchange])
 		case s.resp:
-			r = responseRow(s.x, browserX, laneX(s.x), redirects)
+			w = responseStep(s.x, redirects)
 		default:
-			r = requestRow(s.x, browserX, laneX(s.x), manyClients)
+			w = requestStep(s.x, manyClients)
 		}
-		r.Y, r.Time, r.ISO = y, after(s.t, t0), s.t.UTC().Format(time.RFC3339Nano)
-		r.Title += " · " + s.t.Local().Format("15:04:05.000")
-		if r.LabelY == 0 {
-			r.LabelY = y - 6
+		if i == 0 {
+			t0 = s.t
+		} else {
+			w.Gap = s.t.Sub(prev)
+			w.GapText = durationMS(w.Gap)
 		}
-		first := y + 14
-		if s.e != nil {
-			r.LabelY = y + 4
-			first = y + 18
-		}
-		for j := range r.Marks {
-			r.Marks[j].Y = first + j*flowLine
-		}
-		if r.X1 != r.X2 {
-			dir := 1
-			if r.X2 < r.X1 {
-				dir = -1
-			}
-			r.Head = arrowHead(r.X2, y, dir)
-		}
-		height := 30 + len(r.Marks)*flowLine
-		if s.e != nil {
-			height = 24 + len(r.Marks)*flowLine
-		}
-		if (s.x != nil && cited[s.x.ID]) || (s.e != nil && cited["#"+strconv.FormatUint(s.e.Seq, 10)]) {
-			r.Class = strings.TrimSpace(r.Class + " cited")
-			r.BandY, r.BandH = y-18, height
-		}
-		f.Rows = append(f.Rows, r)
-		y += height
+		prev = s.t
+		w.Row.Time, w.Row.ISO = after(s.t, t0), s.t.UTC().Format(time.RFC3339Nano)
+		w.Row.Title += " · " + s.t.Local().Format("15:04:05.000")
+		w.Cited = (s.x != nil && cited[s.x.ID]) || (s.e != nil && cited["#"+strconv.FormatUint(s.e.Seq, 10)])
+		worded = append(worded, w)
 	}
-	f.Height = y + 4
-	return f
+	return views.LayoutFlow(worded, total)
 }
 
-// requestRow is a request arrow, browser → upstream, with the session cookies the
+// exchangeStep is a step of x between the browser and x's upstream lane.
+func exchangeStep(x *model.Exchange, r views.FlowRow) views.FlowStep {
+	lane := upstreamName(x)
+	return views.FlowStep{Row: r, Lane: lane, LaneName: truncate(lane, 30)}
+}
+
+// requestStep is a request arrow, browser → upstream, with the session cookies the
 // browser sent and the ones it held back.
-func requestRow(x *model.Exchange, browserX, upX int, manyClients bool) views.FlowRow {
+func requestStep(x *model.Exchange, manyClients bool) views.FlowStep {
 	label := x.Method + " " + requestPath(x.URL)
-	r := views.FlowRow{Kind: "request", X1: browserX, X2: upX - 3, Label: truncate(label, flowLabelChars),
-		LabelX: (browserX + upX) / 2, Anchor: "middle", URL: exchangeURL(x.ID), Exchange: x.ID, Seq: x.Seq,
-		Title: label + " · " + x.ID}
-	mid := r.LabelX
+	r := views.FlowRow{Kind: "request", Label: truncate(label, flowLabelChars), URL: exchangeURL(x.ID),
+		Exchange: x.ID, Seq: x.Seq, Title: label + " · " + x.ID}
 	var marks []views.FlowMark
 	var plain []string
 	for _, c := range x.CookiesSent {
@@ -412,36 +303,35 @@ func requestRow(x *model.Exchange, browserX, upX int, manyClients bool) views.Fl
 	if manyClients {
 		marks = append(marks, views.FlowMark{Text: clientText(x.Client), Class: "muted"})
 	}
-	r.Marks = boundMarks(marks, mid, "middle")
-	return r
+	r.Marks = boundMarks(marks)
+	return exchangeStep(x, r)
 }
 
-// responseRow is a response arrow, upstream → browser: status, Location, and each
+// responseStep is a response arrow, upstream → browser: status, Location, and each
 // Set-Cookie with the browser's verdict. A redirect the client already got from the
 // same URL to the same place is marked: that is what a login loop looks like.
-func responseRow(x *model.Exchange, browserX, upX int, redirects map[string]int) views.FlowRow {
+func responseStep(x *model.Exchange, redirects map[string]int) views.FlowStep {
 	label := strconv.Itoa(x.Status)
 	class := ""
-	switch c := statusClass(x); c {
-	case "s-failed":
+	switch inspector.StatusClass(x) {
+	case "failed":
 		label, class = "no response", "error"
-	case "s-3xx":
+	case "3xx":
 		class = "redirect"
 		if x.Location != "" {
 			label += " → " + x.Location
 		}
-	case "s-4xx", "s-5xx":
+	case "4xx", "5xx":
 		class = "error"
 	}
-	r := views.FlowRow{Kind: "response", Class: class, X1: upX, X2: browserX + 3, Label: truncate(label, flowLabelChars),
-		LabelX: (browserX + upX) / 2, Anchor: "middle", URL: exchangeURL(x.ID), Exchange: x.ID, Seq: x.Seq,
-		Title: label + " · " + x.ID}
+	r := views.FlowRow{Kind: "response", Class: class, Label: truncate(label, flowLabelChars), URL: exchangeURL(x.ID),
+		Exchange: x.ID, Seq: x.Seq, Title: label + " · " + x.ID}
 	if x.Status != 0 {
 		r.Status = strconv.Itoa(x.Status)
 	}
 	var marks []views.FlowMark
 	if class == "redirect" {
-		key := clientHost(x.Client.Addr) + "\x00" + x.Client.UA + "\x00" + x.Method + " " + requestPath(x.URL) + "\x00" + x.Location
+		key := inspector.ClientHost(x.Client.Addr) + "\x00" + x.Client.UA + "\x00" + x.Method + " " + requestPath(x.URL) + "\x00" + x.Location
 		redirects[key]++
 		if n := redirects[key]; n > 1 {
 			r.Class += " repeat"
@@ -462,17 +352,16 @@ func responseRow(x *model.Exchange, browserX, upX int, redirects map[string]int)
 		m.Text = text
 		marks = append(marks, m)
 	}
-	r.Marks = boundMarks(marks, r.LabelX, "middle")
-	return r
+	r.Marks = boundMarks(marks)
+	return exchangeStep(x, r)
 }
 
-// eventRow is a store event on the store lane, with an arrow from the upstream that
-// caused it when that exchange is in the flow. A write that lands after that
-// exchange's response reached the browser is marked: the browser may already be
-// reading the session it needs (a stale read).
-func eventRow(e *model.Event, inView map[string]*model.Exchange, storeX int, laneX func(*model.Exchange) int) views.FlowRow {
-	r := views.FlowRow{Kind: "event", Class: "k-" + string(e.Kind), DotX: storeX, LabelX: storeX + 12, Anchor: "start",
-		Seq: e.Seq, Exchange: e.Exchange, URL: eventURL(e.Seq)}
+// eventStep is a store event on the store lane, with an arrow from the upstream that
+// caused it when that exchange, writer, is drawn too (nil: it is not). A write that
+// lands after that exchange's response reached the browser is marked: the browser may
+// already be reading the session it needs (a stale read).
+func eventStep(e *model.Event, writer *model.Exchange) views.FlowStep {
+	r := views.FlowRow{Kind: "event", Class: "k-" + string(e.Kind), Seq: e.Seq, Exchange: e.Exchange, URL: eventURL(e.Seq)}
 	label := string(e.Kind)
 	if e.Session != nil {
 		label += " " + e.Session.Ref
@@ -488,8 +377,9 @@ func eventRow(e *model.Event, inView map[string]*model.Exchange, storeX int, lan
 	if d := eventDetail(e); d != "" {
 		marks = append(marks, views.FlowMark{Text: truncate(d, flowLabelChars+4), Class: "muted"})
 	}
-	if x := inView[e.Exchange]; x != nil && e.Exchange != "" {
-		r.X1, r.X2 = laneX(x), storeX-7
+	step := views.FlowStep{}
+	if x := writer; x != nil && e.Exchange != "" {
+		step.Lane = upstreamName(x)
 		r.Class += " write"
 		if lateWrite(e, x) {
 			r.Class += " late"
@@ -498,18 +388,16 @@ func eventRow(e *model.Event, inView map[string]*model.Exchange, storeX int, lan
 	} else if e.Exchange != "" {
 		marks = append(marks, views.FlowMark{Text: "by request " + truncate(e.Exchange, 24), Class: "muted"})
 	}
-	r.Marks = boundMarks(marks, r.LabelX, "start")
-	return r
+	r.Marks = boundMarks(marks)
+	step.Row = r
+	return step
 }
 
-// boundMarks keeps flowMarks annotation lines, counting the rest, and places them.
-func boundMarks(ms []views.FlowMark, x int, anchor string) []views.FlowMark {
+// boundMarks keeps flowMarks annotation lines, counting the rest.
+func boundMarks(ms []views.FlowMark) []views.FlowMark {
 	if len(ms) > flowMarks+1 {
 		n := len(ms) - flowMarks
 		ms = append(ms[:flowMarks], views.FlowMark{Text: "+" + strconv.Itoa(n) + " more", Class: "muted"})
-	}
-	for i := range ms {
-		ms[i].X, ms[i].Anchor = x, anchor
 	}
 	return ms
 }

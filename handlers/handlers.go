@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sessionscope/sessionscope/assets"
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
@@ -30,6 +31,8 @@ type Source interface {
 	Sessions(q tracker.Query) (tracker.Page, error)
 	Session(ref string) (tracker.SessionDetail, error)
 	Since(after uint64, limit int) ([]model.Object, bool)
+	// Events returns the events still in the ring that any of qs selects, oldest first.
+	Events(qs ...inspector.EventQuery) []*model.Event
 	Seq() uint64
 	Findings() []model.Finding
 	Status() inspector.BackendStatus
@@ -75,6 +78,9 @@ type Live interface {
 	Clients() int
 	// Serve streams to one accepted websocket, resuming after seq, until it closes.
 	Serve(ctx context.Context, conn *websocket.Conn, after uint64)
+	// ServePage streams page as HTML fragments to one accepted websocket, resuming
+	// after seq, until it closes.
+	ServePage(ctx context.Context, conn *websocket.Conn, after uint64, page PageStream)
 	// Running reports whether the hub is consuming the Source (Serve was started).
 	Running() bool
 }
@@ -136,9 +142,13 @@ func (h *Handlers) Layout(title, active string) views.Layout {
 		CSS: h.d.Asset("app.css"), JS: h.d.Asset("app.js"), Icon: h.d.Asset("favicon.svg"),
 		AuthEnabled: h.d.Auth != nil && h.d.Auth.Enabled(),
 	}
+	for _, v := range assets.VendorScripts() {
+		l.Vendor = append(l.Vendor, h.d.Asset(v))
+	}
 	if active != "" {
 		l.Live = true
 		l.Seq = h.d.Src.Seq()
+		l.Socket = pageSocket("", l.Seq, views.ExchangeFilter{})
 		if h.d.Live != nil {
 			l.Findings = h.d.Live.Counters().Findings
 		} else {

@@ -164,7 +164,7 @@ func (h *Handlers) HARShow(c echo.Context) error {
 	vm.Groups = findingGroups(imp.Findings, imp.ID)
 
 	all := set.query(inspector.ExchangeQuery{Limit: flowMaxExchanges})
-	vm.Flow = layoutFlow(all, nil, nil)
+	vm.Flow = flowView(all, nil, nil)
 
 	q, qerr := parseExchangeQuery(c, RequestsPageSize)
 	q.HAR = imp.ID

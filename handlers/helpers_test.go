@@ -16,10 +16,10 @@ import (
 	"github.com/sessionscope/sessionscope/assets"
 	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 	"github.com/sessionscope/sessionscope/ui/uitest"
 )
 
@@ -87,7 +87,7 @@ type fakeSource struct {
 
 func newFakeSource() *fakeSource {
 	return &fakeSource{hub: stream.NewHub(), details: map[string]tracker.SessionDetail{},
-		status: inspector.BackendStatus{Name: "redis", Describe: "redis://127.0.0.1:6379/0", Mode: "notifications",
+		status: inspector.BackendStatus{Name: "redis", Describe: "redis://127.0.0.1:6379/0", Mode: model.ModeNotify,
 			Last: model.Status{Type: model.TypeStatus, State: model.StateLive, Notifications: &model.Notifications{Flags: "Eg$hxen"}}}}
 }
 
@@ -104,6 +104,10 @@ func (f *fakeSource) Session(ref string) (tracker.SessionDetail, error) {
 }
 func (f *fakeSource) Since(after uint64, limit int) ([]model.Object, bool) {
 	return f.hub.Since(after, limit)
+}
+func (f *fakeSource) Events(qs ...inspector.EventQuery) []*model.Event {
+	objs, _ := f.hub.Since(0, 0)
+	return inspector.SelectEvents(objs, qs...)
 }
 func (f *fakeSource) Seq() uint64                     { return f.hub.Seq() }
 func (f *fakeSource) Findings() []model.Finding       { return f.findings }
@@ -136,4 +140,4 @@ func noRawMarkup(t *testing.T, body []byte) {
 
 type htmlNode = html.Node
 
-func redisOff() testredis.Options { return testredis.Options{Notifications: "off"} }
+func redisOff() redistest.Options { return redistest.Options{Notifications: "off"} }

@@ -22,40 +22,57 @@ var feedKinds = [...]model.Kind{model.KindCreated, model.KindUpdated, model.Kind
 	model.KindExpired, model.KindEvicted, model.KindDestroyed, model.KindGap, model.KindResynced}
 
 // Live renders the live screen: the newest events from the ring, counters, the rate
-// sparkline and the backend strip. The page's script then resumes the websocket after
-// the seq this render reflects.
+// sparkline and the backend strip. The page's live socket then resumes after the seq
+// this render reflects.
 func (h *Handlers) Live(c echo.Context) error {
 	layout := h.Layout("Live", "live")
-	objs, _ := h.d.Src.Since(0, 0)
+	layout.Socket = pageSocket(viewLive, layout.Seq, views.ExchangeFilter{})
 	vm := views.LivePage{Layout: layout}
-	seen := map[string]bool{}
-	for i := len(objs) - 1; i >= 0 && len(vm.Rows) < FeedLimit; i-- {
-		e, ok := objs[i].(*model.Event)
-		if !ok || e.Seq > layout.Seq {
-			continue // newer than the seq the page resumes after: the socket brings it
-		}
-		row := feedRow(e)
-		vm.Rows = append(vm.Rows, row)
-		if e.Session != nil {
-			seen[e.Session.Framework] = true
-		}
-	}
+	var seen map[string]bool
+	vm.Rows, seen = h.feedRows(layout.Seq)
 	for _, k := range feedKinds {
 		vm.Kinds = append(vm.Kinds, views.Chip{Value: string(k), Label: string(k)})
 	}
 	vm.Frameworks = frameworkChips(seen)
-	var counters Counters
-	if h.d.Live != nil {
-		counters = h.d.Live.Counters()
-	}
 	st := h.d.Src.Status()
-	counters.Live = st.Sessions
-	vm.Counters = views.Counters{Live: counters.Live, Created: counters.Created, Regenerated: counters.Regenerated,
-		Expired: counters.Expired, Destroyed: counters.Destroyed}
-	vm.Spark = sparkline(counters.Rate)
-	vm.Strip = statusStrip(st)
+	vm.Counters, vm.Spark, vm.Strip = liveHead(h.liveCounters(), st)
 	vm.NotificationsFix = notificationsFix(st)
 	return Render(c, http.StatusOK, views.LiveView(vm))
+}
+
+// feedRows are the newest events of the ring up to seq, newest first, and the
+// frameworks they show. The page and its socket's snapshot both show these.
+func (h *Handlers) feedRows(seq uint64) ([]views.FeedRow, map[string]bool) {
+	objs, _ := h.d.Src.Since(0, 0)
+	var rows []views.FeedRow
+	seen := map[string]bool{}
+	for i := len(objs) - 1; i >= 0 && len(rows) < FeedLimit; i-- {
+		e, ok := objs[i].(*model.Event)
+		if !ok || e.Seq > seq {
+			continue // newer than the seq the page resumes after: the socket brings it
+		}
+		rows = append(rows, feedRow(e))
+		if e.Session != nil {
+			seen[e.Session.Framework] = true
+		}
+	}
+	return rows, seen
+}
+
+// liveCounters are the hub's rolling counters; zeros but the findings before it runs.
+func (h *Handlers) liveCounters() Counters {
+	if h.d.Live != nil {
+		return h.d.Live.Counters()
+	}
+	return Counters{Findings: len(h.d.Src.Findings())}
+}
+
+// liveHead is the top of the Live screen: counters, sparkline and backend strip, as
+// the page renders them and the socket pushes them.
+func liveHead(c Counters, st inspector.BackendStatus) (views.Counters, views.Sparkline, views.StatusStrip) {
+	vc := views.Counters{Live: st.Sessions, Created: c.Created, Regenerated: c.Regenerated,
+		Expired: c.Expired, Destroyed: c.Destroyed}
+	return vc, sparkline(c.Rate), statusStrip(st)
 }
 
 // frameworkChips lists the builtin frameworks plus any custom one seen in the feed.
@@ -81,8 +98,7 @@ func frameworkChips(seen map[string]bool) []views.Chip {
 	return chips
 }
 
-// sparkline scales per-second rates into the 120×30 SVG viewBox; app.js uses the
-// same formula for pushed counters.
+// sparkline scales per-second rates into the 120×30 SVG viewBox.
 func sparkline(rate []int) views.Sparkline {
 	s := views.Sparkline{Max: 1}
 	for _, r := range rate {

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/diagnose"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/views"
 )
@@ -51,15 +52,11 @@ func responseTime(x *model.Exchange) time.Time {
 	return x.Start
 }
 
-// lateSlack is how far past the response a store event must land to be called late:
-// sessionscope stamps an event when the store's notification reaches it, a little
-// after the write, so a write made just before the response may be stamped just after.
-const lateSlack = 2 * time.Millisecond
-
 // lateWrite reports whether a store event landed after the exchange's response had
-// reached the browser, which may then already be reading the session it needs.
+// reached the browser, which may then already be reading the session it needs. The
+// stale-read rule draws the same line: diagnose owns it.
 func lateWrite(e *model.Event, x *model.Exchange) bool {
-	return e.Time.Sub(responseTime(x)) > lateSlack
+	return diagnose.WrittenAfterResponse(x, e.Time)
 }
 
 // after is a time relative to a start, "+12 ms".
@@ -172,12 +169,7 @@ func (h *Handlers) RequestShow(c echo.Context) error {
 		vm.EventsNote = "A HAR holds the HTTP side only: watch the store and proxy the app (serve --proxy-to) to see the writes a request causes."
 	} else {
 		vm.EventsNote = "No store event in the recent history is tied to this request: it wrote no session, or the write could not be tied to it."
-		objs, _ := h.d.Src.Since(0, 0)
-		for _, o := range objs {
-			e, ok := o.(*model.Event)
-			if !ok || e.Exchange != x.ID {
-				continue
-			}
+		for _, e := range h.d.Src.Events(inspector.EventQuery{Exchanges: []string{x.ID}}) {
 			re := views.RequestEvent{Seq: e.Seq, Kind: string(e.Kind), Time: clock(e.Time), After: after(e.Time, x.Start),
 				Late: lateWrite(e, x), Detail: eventDetail(e), JSONURL: eventURL(e.Seq)}
 			if e.Session != nil {

@@ -3,9 +3,9 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,10 +164,10 @@ func (s exchangeSet) finding(id string) (model.Finding, bool) {
 var errUnknownFinding = errors.New("no finding has this id: it may be from before a restart; open it from the Findings screen")
 
 // list returns up to q.Limit exchanges matching q, newest first, and the seq to pass as
-// before for the next (older) page, 0 on the last page. Filters the log cannot apply
-// (client address, status class) are applied here while paging backwards through it.
+// before for the next (older) page, 0 on the last page.
 func (s exchangeSet) list(q exchangeQuery) ([]*model.Exchange, uint64, error) {
-	dq := inspector.ExchangeQuery{SessionRef: q.Session, BeforeSeq: q.Before}
+	dq := inspector.ExchangeQuery{SessionRef: q.Session, ClientHost: q.Client, UA: q.UA, Status: q.Status,
+		BeforeSeq: q.Before, Limit: q.Limit + 1} // one more tells whether an older page exists
 	if q.Finding != "" {
 		f, ok := s.finding(q.Finding)
 		if !ok {
@@ -178,68 +178,19 @@ func (s exchangeSet) list(q exchangeQuery) ([]*model.Exchange, uint64, error) {
 		}
 		dq.IDs = f.Exchanges
 	}
-	keep := q.match
-	dq.Limit = q.Limit + 1
-	if q.Client != "" || q.UA != "" || q.Status != "" {
-		dq.Limit = 500
+	xs := s.query(dq) // oldest first
+	slices.Reverse(xs)
+	if len(xs) > q.Limit {
+		return xs[:q.Limit], xs[q.Limit-1].Seq, nil
 	}
-	var out []*model.Exchange
-	for len(out) <= q.Limit {
-		batch := s.query(dq) // oldest first
-		for i := len(batch) - 1; i >= 0; i-- {
-			if keep(batch[i]) {
-				out = append(out, batch[i])
-			}
-		}
-		if len(batch) < dq.Limit || batch[0].Seq <= 1 {
-			break
-		}
-		dq.BeforeSeq = batch[0].Seq
-	}
-	if len(out) > q.Limit {
-		return out[:q.Limit], out[q.Limit-1].Seq, nil
-	}
-	return out, 0, nil
+	return xs, 0, nil
 }
 
-// match applies the filters the exchange log does not: client address (without the
-// port: a browser opens many connections), User-Agent and status class.
-func (f exchangeQuery) match(x *model.Exchange) bool {
-	if f.Client != "" && clientHost(x.Client.Addr) != f.Client {
-		return false
-	}
-	if f.UA != "" && x.Client.UA != f.UA {
-		return false
-	}
-	return f.Status == "" || statusClass(x) == "s-"+f.Status
-}
-
-// clientHost is a client address without its port.
-func clientHost(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
-}
-
-// statusClass names an exchange's status class for styling and filtering; failed is
-// no response at all (a proxied request whose upstream failed got the proxy's 502).
-func statusClass(x *model.Exchange) string {
-	switch {
-	case x.Status == 0:
-		return "s-failed"
-	case x.Status < 300:
-		return "s-2xx"
-	case x.Status < 400:
-		return "s-3xx"
-	case x.Status < 500:
-		return "s-4xx"
-	}
-	return "s-5xx"
-}
+// statusClass is an exchange's status class as a CSS class: s-2xx ... s-failed.
+func statusClass(x *model.Exchange) string { return "s-" + inspector.StatusClass(x) }
 
 // shortUA is a User-Agent cut to the product a developer recognises: Chrome/131,
-// Firefox/133, curl/8.5.0. app.js has the same function.
+// Firefox/133, curl/8.5.0.
 func shortUA(ua string) string {
 	for _, p := range [...]string{"Edg/", "OPR/", "Firefox/", "Chrome/", "Version/", "curl/", "Wget/", "python-requests/", "Go-http-client/", "node-fetch/", "axios/"} {
 		if i := strings.Index(ua, p); i >= 0 {
@@ -265,7 +216,7 @@ func shortUA(ua string) string {
 // clientText is a client as the table shows it: address and short User-Agent.
 func clientText(c model.Client) string {
 	parts := []string{}
-	if h := clientHost(c.Addr); h != "" {
+	if h := inspector.ClientHost(c.Addr); h != "" {
 		parts = append(parts, h)
 	}
 	if s := shortUA(c.UA); s != "" {
@@ -276,7 +227,7 @@ func clientText(c model.Client) string {
 
 // clientFilter is the filter that selects one browser: its address and User-Agent.
 func clientFilter(c model.Client) views.ExchangeFilter {
-	return views.ExchangeFilter{Client: clientHost(c.Addr), UA: c.UA}
+	return views.ExchangeFilter{Client: inspector.ClientHost(c.Addr), UA: c.UA}
 }
 
 // durationMS is a short duration: 850 µs, 12 ms, 1.24 s, 2m03s.
@@ -401,7 +352,7 @@ func findingTraffic(v views.Finding, f model.Finding, har string) views.Finding 
 
 // RequestsList renders the Requests screen: the exchanges of the live log, newest
 // first, filtered by session, client, status class or finding, paged by seq; new
-// exchanges are pushed in by app.js.
+// exchanges are pushed in by its live socket.
 func (h *Handlers) RequestsList(c echo.Context) error {
 	return h.requestsPage(c, http.StatusOK, "")
 }
@@ -449,6 +400,9 @@ func (h *Handlers) requestsPage(c echo.Context, status int, uploadError string) 
 	}
 	vm.Table = requestsTable(xs, next, q, "/requests")
 	vm.Table.Live = q.Before == 0 && q.Finding == "" && err == nil
+	if vm.Table.Live {
+		vm.Layout.Socket = pageSocket(viewRequests, vm.Layout.Seq, q.ExchangeFilter)
+	}
 	if err == nil && (len(xs) > 0 || vm.Filtered) {
 		vm.FlowURL = withQuery("/flow", filterValues(views.ExchangeFilter{Session: q.Session, Client: q.Client, UA: q.UA, Finding: q.Finding}))
 	}

@@ -67,43 +67,16 @@ func (s *trafficSource) Exchanges(q inspector.ExchangeQuery) []*model.Exchange {
 	if q.Limit <= 0 {
 		q.Limit = 200
 	}
-	ids := map[string]bool{}
-	for _, id := range q.IDs {
-		ids[id] = true
-	}
 	var out []*model.Exchange
 	for i := len(s.xs) - 1; i >= 0 && len(out) < q.Limit; i-- {
 		x := s.xs[i]
-		if q.BeforeSeq != 0 && x.Seq >= q.BeforeSeq || len(ids) > 0 && !ids[x.ID] ||
-			q.Client != nil && x.Client != *q.Client || q.SessionRef != "" && !touches(x, q.SessionRef) {
+		if !q.Match(x) {
 			continue
 		}
 		out = append(out, x.Clone())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
-}
-
-func touches(x *model.Exchange, ref string) bool {
-	if x.SessionRef == ref {
-		return true
-	}
-	for _, c := range x.CookiesSent {
-		if c.SessionRef == ref {
-			return true
-		}
-	}
-	for _, c := range x.SetCookies {
-		if c.SessionRef == ref {
-			return true
-		}
-	}
-	for _, c := range x.CookiesBlocked {
-		if c.SessionRef == ref {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *trafficSource) Exchange(id string) (*model.Exchange, error) {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 )
@@ -72,18 +73,7 @@ func sessionJSON(r tracker.SessionRow, now time.Time) SessionJSON {
 // sessionEvents returns the events of one session still in the ring, oldest first:
 // those about it and the regeneration that moved it to a successor.
 func sessionEvents(src Source, ref string) []*model.Event {
-	objs, _ := src.Since(0, 0)
-	var out []*model.Event
-	for _, o := range objs {
-		e, ok := o.(*model.Event)
-		if !ok {
-			continue
-		}
-		if (e.Session != nil && e.Session.Ref == ref) || (e.From != nil && e.From.Ref == ref) {
-			out = append(out, e)
-		}
-	}
-	return out
+	return src.Events(inspector.EventQuery{Sessions: []string{ref}})
 }
 
 // sessionFindings returns the findings that cite ref.

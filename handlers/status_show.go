@@ -19,7 +19,7 @@ func (h *Handlers) StatusShow(c echo.Context) error {
 		State: st.Last.State, Node: st.Last.Node, Message: st.Last.Message, Since: stamp(st.Last.Time),
 		Sessions: st.Sessions, Reads: st.Reads, Denied: st.Denied, RawEvents: st.RawEvents, Emitted: st.Emitted,
 		Dropped: st.Dropped, Gaps: st.Gaps}
-	if st.Mode == "polling" {
+	if st.Mode == model.ModePoll {
 		vm.PollLimits = model.PollLimits()
 	}
 	if vm.State == "" {

@@ -96,9 +96,6 @@ func (in *Inspector) ImportHAR(r io.Reader, name string) (HARImport, error) {
 		ValuesStripped: sum.ValuesStripped, CookiesAbsent: sum.CookiesAbsent,
 		Cookies: in.cfg.Cookies, Mapping: mapping,
 	})
-	for i := range findings {
-		findings[i].Type = model.TypeFinding
-	}
 	for i, x := range xs {
 		x.Seq = uint64(i + 1)
 		scrub(x)
@@ -139,8 +136,8 @@ func (in *Inspector) HARImport(id string) (HARImport, error) {
 }
 
 // HARExchanges queries one import's exchanges as Exchanges queries the live log
-// (SessionRef, Client, IDs, BeforeSeq on the import's own numbering, Limit: the newest
-// matches), oldest first, with the cookie verdicts of the import's replay.
+// (every filter of ExchangeQuery; BeforeSeq on the import's own numbering; Limit: the
+// newest matches), oldest first, with the cookie verdicts of the import's replay.
 func (in *Inspector) HARExchanges(id string, q ExchangeQuery) ([]*model.Exchange, error) {
 	imp, err := in.harImport(id)
 	if err != nil {
@@ -171,30 +168,7 @@ func (imp *harImport) public() HARImport {
 // queryExchanges walks xs (sorted by seq) newest to oldest like the live log's query
 // and returns clones of the picks, oldest first.
 func queryExchanges(xs []*model.Exchange, q ExchangeQuery) []*model.Exchange {
-	if q.Limit <= 0 {
-		q.Limit = 200
-	}
-	ids := map[string]bool{}
-	for _, id := range q.IDs {
-		ids[id] = true
-	}
-	var picked []*model.Exchange
-	for i := len(xs) - 1; i >= 0 && len(picked) < q.Limit; i-- {
-		x := xs[i]
-		switch {
-		case q.BeforeSeq != 0 && x.Seq >= q.BeforeSeq,
-			len(ids) > 0 && !ids[x.ID],
-			q.Client != nil && x.Client != *q.Client,
-			q.SessionRef != "" && !touchesSession(x, q.SessionRef):
-			continue
-		}
-		picked = append(picked, x)
-	}
-	out := make([]*model.Exchange, len(picked))
-	for i, x := range picked {
-		out[len(picked)-1-i] = x.Clone()
-	}
-	return out
+	return oldestFirstClones(newestMatches(q, len(xs), func(i int) *model.Exchange { return xs[len(xs)-1-i] }))
 }
 
 // scrub drops what an analysed import no longer needs and must not keep: cookie

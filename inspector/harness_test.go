@@ -10,25 +10,25 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // harness runs an Inspector against a throwaway redis-server and records everything it
 // emits. The app side is a plain go-redis client replaying a framework's commands.
 type harness struct {
-	*watchtest.Watch // names sessions by key
-	t                *testing.T
-	srv              *testredis.Server
-	rdb              *redis.Client
-	in               *inspector.Inspector
+	*trackertest.Watch // names sessions by key
+	t                  *testing.T
+	srv                *redistest.Server
+	rdb                *redis.Client
+	in                 *inspector.Inspector
 }
 
 type harnessOptions struct {
-	redis      testredis.Options
+	redis      redistest.Options
 	tracker    tracker.Config
 	frameworks []framework.Framework
 	store      func(*redisstore.Config)
@@ -37,7 +37,7 @@ type harnessOptions struct {
 
 func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Helper()
-	srv := testredis.Start(t, opts.redis)
+	srv := redistest.Start(t, opts.redis)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	h := &harness{t: t, srv: srv, rdb: rdb}
@@ -61,7 +61,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	tcfg := opts.tracker
 	tcfg.Matcher = matcher
 	h.in = inspector.New(store, inspector.Config{Tracker: tcfg})
-	h.Watch = watchtest.Start(t, h.in, refOfKey)
+	h.Watch = trackertest.Start(t, h.in, refOfKey)
 	return h
 }
 
@@ -82,12 +82,12 @@ func (h *harness) waitFinding(rule string) *model.Finding {
 }
 
 // kinds lists the kinds of events, space-separated, for comparing with a want string.
-func kinds(events []*model.Event) string { return strings.Join(watchtest.Kinds(events), " ") }
+func kinds(events []*model.Event) string { return strings.Join(trackertest.Kinds(events), " ") }
 
 var matcher = framework.NewMatcher(framework.Builtin())
 
 // refOfKey is the ref of a session key under the builtin table.
-var refOfKey = watchtest.KeyRef(matcher)
+var refOfKey = trackertest.KeyRef(matcher)
 
 // phpString serialises a PHP string.
 func phpString(s string) string { return fmt.Sprintf("s:%d:\"%s\";", len(s), s) }

@@ -6,7 +6,6 @@ package inspector
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
@@ -38,9 +37,8 @@ type Inspector struct {
 	cfg       Config
 	store     backend.Store
 	hub       *stream.Hub
-	rules     *diagnose.Engine
+	rules     *diagnose.Engine // every rule, and the one store of findings
 	tracker   *tracker.Tracker
-	traffic   *trafficRules
 	exchanges *exchangeLog
 	imports   harImports
 	counts    *counters // what Metrics reports beyond the tracker's Stats
@@ -53,32 +51,16 @@ func New(store backend.Store, cfg Config) *Inspector {
 	}
 	cfg.Tracker.Backend = store.Name()
 	hub := stream.NewHub()
-	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window})
+	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies})
 	counts := &counters{}
-	in := &Inspector{
-		cfg:     cfg,
-		store:   store,
-		hub:     hub,
-		rules:   rules,
-		tracker: tracker.New(cfg.Tracker, store, countingPublisher{hub, counts}, rules),
-		traffic: newTrafficRules(diagnose.AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies),
-			StoreCauses: rules.StoreCauses}),
+	return &Inspector{
+		cfg:       cfg,
+		store:     store,
+		hub:       hub,
+		rules:     rules,
+		tracker:   tracker.New(cfg.Tracker, store, countingPublisher{hub, counts}, rules),
 		exchanges: newExchangeLog(cfg.ExchangeLog),
 		counts:    counts,
-	}
-	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
-	// the exchanges it explains: replay that client so its login loop names it.
-	rules.OnStoreCause(in.replayClient)
-	return in
-}
-
-// replayClient re-runs the HTTP-side rules over one client's history and publishes
-// the findings that changed.
-func (in *Inspector) replayClient(c model.Client) {
-	for _, f := range in.traffic.replay(c) {
-		f.Time = f.LastSeen
-		in.hub.Publish(f)
-		in.traffic.record(f)
 	}
 }
 
@@ -92,14 +74,13 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hu
 // findings that are new or changed.
 func (in *Inspector) PublishExchange(x *model.Exchange) {
 	in.counts.exchanges.Add(1)
-	annotated, changed := in.traffic.observe(x)
+	annotated, changed := in.rules.ObserveExchange(x)
 	in.hub.Publish(annotated)
 	in.exchanges.add(annotated)
 	in.rules.OnExchange(annotated)
 	for _, f := range changed {
-		f.Time = f.LastSeen
 		in.hub.Publish(f)
-		in.traffic.record(f)
+		in.rules.Published(f.ID, f.Seq)
 	}
 }
 
@@ -110,11 +91,7 @@ func (in *Inspector) PublishExchange(x *model.Exchange) {
 func (in *Inspector) Settled(ctx context.Context) (bool, error) { return in.tracker.Idle(ctx) }
 
 // Findings returns every finding so far, store side and HTTP side, oldest first.
-func (in *Inspector) Findings() []model.Finding {
-	all := append(in.rules.Findings(), in.traffic.all()...)
-	sort.SliceStable(all, func(i, j int) bool { return all[i].FirstSeen.Before(all[j].FirstSeen) })
-	return all
-}
+func (in *Inspector) Findings() []model.Finding { return in.rules.Findings() }
 
 // Stats returns the tracker's live counters.
 func (in *Inspector) Stats() *tracker.Stats { return in.tracker.Stats() }
@@ -144,7 +121,7 @@ func (in *Inspector) Seq() uint64 { return in.hub.Seq() }
 type BackendStatus struct {
 	Name       string       // backend id: redis, memory, files
 	Describe   string       // where, with secrets hidden
-	Mode       string       // how changes are seen: notifications, polling
+	Mode       string       // how changes are seen: model.ModeNotify or model.ModePoll
 	Last       model.Status // the latest status object
 	ReadBudget float64      // payload reads per second allowed; negative means unlimited
 	Reads      int64
@@ -160,9 +137,9 @@ type BackendStatus struct {
 func (in *Inspector) Status() BackendStatus {
 	st := in.tracker.Stats()
 	last := in.tracker.LastStatus()
-	mode := "notifications"
+	mode := model.ModeNotify
 	if last.Mode == model.ModePoll {
-		mode = "polling"
+		mode = model.ModePoll
 	}
 	return BackendStatus{
 		Name: in.store.Name(), Describe: in.store.Describe(), Mode: mode,

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/traffic"
-	"github.com/sessionscope/sessionscope/internal/realapp"
-	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/inspector/traffic/traffictest"
 )
 
 // The joint rules read the store and the HTTP side together. These tests put the real
@@ -138,7 +138,7 @@ const (
 func TestJointRulesRealNode(t *testing.T) {
 	t.Run("stale-read: the login redirects before its write lands", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNodeEnv(t, h.srv.URL(), "LATE_WRITE_MS=400")
+		app := traffictest.StartNodeEnv(t, h.srv.URL(), "LATE_WRITE_MS=400")
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
@@ -160,7 +160,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("no stale-read when the session is saved before the redirect", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
@@ -174,7 +174,7 @@ func TestJointRulesRealNode(t *testing.T) {
 
 	t.Run("cookie-missing: headers flushed before the session was written", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/flushed")
@@ -190,7 +190,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("no cookie-missing when the new session's cookie goes out", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/")
@@ -205,7 +205,7 @@ func TestJointRulesRealNode(t *testing.T) {
 
 	t.Run("hijack-suspect: the app destroys a session used by a stranger", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		base := proxyFor(t, h, false, app.BaseURL)
 		victim := newBrowser(t, base, uaVictim, "127.0.0.1")
@@ -237,7 +237,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("hijack-ignored: the app serves a stranger", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		base := proxyFor(t, h, false, app.BaseURL)
 		victim := newBrowser(t, base, uaVictim, "127.0.0.1")
@@ -254,7 +254,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("no hijack finding for the same client", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		victim := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "127.0.0.1")
 		victim.get("/login-fp")
@@ -267,7 +267,7 @@ func TestJointRulesRealNode(t *testing.T) {
 
 	t.Run("logout-not-destroyed: the cookie is cleared, the key stays", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/login")
@@ -279,7 +279,7 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("no logout-not-destroyed when logout destroys the session", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		app := realapp.StartNode(t, h.srv.URL())
+		app := traffictest.StartNode(t, h.srv.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 		b.get("/login")
@@ -292,9 +292,9 @@ func TestJointRulesRealNode(t *testing.T) {
 
 	t.Run("session-not-shared: round-robin over two stores", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		other := testredis.Start(t, testredis.Options{})
-		app1 := realapp.StartNode(t, h.srv.URL())
-		app2 := realapp.StartNode(t, other.URL())
+		other := redistest.Start(t, redistest.Options{})
+		app1 := traffictest.StartNode(t, h.srv.URL())
+		app2 := traffictest.StartNode(t, other.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, false, app1.BaseURL, app2.BaseURL), uaVictim, "")
 		b.get("/") // app1 issues the session
@@ -306,9 +306,9 @@ func TestJointRulesRealNode(t *testing.T) {
 	})
 	t.Run("no session-not-shared with sticky sessions", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{})
-		other := testredis.Start(t, testredis.Options{})
-		app1 := realapp.StartNode(t, h.srv.URL())
-		app2 := realapp.StartNode(t, other.URL())
+		other := redistest.Start(t, redistest.Options{})
+		app1 := traffictest.StartNode(t, h.srv.URL())
+		app2 := traffictest.StartNode(t, other.URL())
 		h.WaitLive()
 		b := newBrowser(t, proxyFor(t, h, true, app1.BaseURL, app2.BaseURL), uaVictim, "")
 		for i := 0; i < 4; i++ {
@@ -332,7 +332,7 @@ func TestJointRulesRealNode(t *testing.T) {
 			if tc.env != "" {
 				env = append(env, tc.env)
 			}
-			app := realapp.StartNodeEnv(t, h.srv.URL(), env...)
+			app := traffictest.StartNodeEnv(t, h.srv.URL(), env...)
 			h.WaitLive()
 			b := newBrowser(t, proxyFor(t, h, false, app.BaseURL), uaVictim, "")
 			b.get("/")
@@ -349,7 +349,7 @@ func TestJointRulesRealNode(t *testing.T) {
 }
 
 func TestSessionsEvictedRealRedis(t *testing.T) {
-	h := newHarness(t, harnessOptions{redis: testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
+	h := newHarness(t, harnessOptions{redis: redistest.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
 	h.WaitLive()
 	payload := strings.Repeat("x", 4096)
 	for i := 0; i < 2000; i++ {
@@ -406,7 +406,7 @@ func TestFixationAdoptedIDRealPHP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOptions{})
-			app := realapp.StartPHP(t, h.srv.Addr, tc.strict)
+			app := traffictest.StartPHP(t, h.srv.Addr, tc.strict)
 			h.WaitLive()
 			base := proxyFor(t, h, false, app.BaseURL)
 			victim := newBrowser(t, base, uaVictim, "")

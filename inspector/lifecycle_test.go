@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 func TestExpiry(t *testing.T) {
@@ -41,7 +41,7 @@ func TestExpiry(t *testing.T) {
 
 func TestEviction(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{redis: testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
+	h := newHarness(t, harnessOptions{redis: redistest.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}}})
 	h.WaitLive()
 	payload := "blob|" + phpString(strings.Repeat("x", 8000))
 	for i := 0; i < 600; i++ {
@@ -237,7 +237,7 @@ func TestCustomPrefixAndUnknownKeys(t *testing.T) {
 
 func TestMissingNotificationsAreExplained(t *testing.T) {
 	t.Parallel()
-	srv := testredis.Start(t, testredis.Options{Notifications: "Kl"})
+	srv := redistest.Start(t, redistest.Options{Notifications: "Kl"})
 	m := framework.NewMatcher(framework.Builtin())
 	ctx := context.Background()
 
@@ -276,7 +276,7 @@ func TestMissingNotificationsAreExplained(t *testing.T) {
 func TestConfigRefusedProbesForEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{
-		redis: testredis.Options{Args: []string{"--rename-command", "CONFIG", ""}},
+		redis: redistest.Options{Args: []string{"--rename-command", "CONFIG", ""}},
 		// Auto mode would poll when CONFIG is refused; --mode notify listens and probes.
 		store: func(c *redisstore.Config) { c.ProbeWindow, c.Mode = 30*time.Second, redisstore.ModeNotify },
 	})

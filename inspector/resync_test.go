@@ -14,11 +14,11 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 const phpPrefix = "PHPREDIS_SESSION:"
@@ -27,7 +27,7 @@ const phpPrefix = "PHPREDIS_SESSION:"
 // counts what it emits.
 type resyncRig struct {
 	t   *testing.T
-	srv *testredis.Server
+	srv *redistest.Server
 	in  *inspector.Inspector
 
 	mu       sync.Mutex
@@ -38,9 +38,9 @@ type resyncRig struct {
 	live     atomic.Bool // the first inventory is done
 }
 
-func newResyncRig(t *testing.T, opts testredis.Options, queueSize int) *resyncRig {
+func newResyncRig(t *testing.T, opts redistest.Options, queueSize int) *resyncRig {
 	t.Helper()
-	srv := testredis.Start(t, opts)
+	srv := redistest.Start(t, opts)
 	matcher := framework.NewMatcher(framework.Builtin())
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := redisstore.Open(ctx, redisstore.Config{URL: srv.URL(), Matcher: matcher})
@@ -74,7 +74,7 @@ func newResyncRig(t *testing.T, opts testredis.Options, queueSize int) *resyncRi
 			r.mu.Unlock()
 		}
 	})
-	watchtest.Eventually(r.t, "the first inventory", 30*time.Second, func() (bool, string) { return r.live.Load(), "" })
+	trackertest.Eventually(r.t, "the first inventory", 30*time.Second, func() (bool, string) { return r.live.Load(), "" })
 	return r
 }
 
@@ -127,7 +127,7 @@ func (r *resyncRig) storeRefs(rdb *redis.Client) (map[string]bool, error) {
 // scans to.
 func (r *resyncRig) waitTableMatchesStore(rdb *redis.Client) {
 	r.t.Helper()
-	watchtest.WaitTableMatchesKeys(r.t, r.in, "table equal to the store's key set", 90*time.Second, func() (map[string]bool, error) {
+	trackertest.WaitTableMatchesKeys(r.t, r.in, "table equal to the store's key set", 90*time.Second, func() (map[string]bool, error) {
 		return r.storeRefs(rdb)
 	})
 }
@@ -152,9 +152,9 @@ func loadGenerator(addr string, seed uint64, stop <-chan struct{}, ops *atomic.I
 		case n < 3:
 			err = rdb.Del(ctx, key).Err()
 		case n < 6:
-			err = rdb.SetEx(ctx, key, "user|s:5:\"alice\";n|i:"+fmt.Sprint(n)+";", time.Duration(1+rng.IntN(3))*time.Second).Err()
+			err = redistest.SetEx(ctx, rdb, key, "user|s:5:\"alice\";n|i:"+fmt.Sprint(n)+";", time.Duration(1+rng.IntN(3))*time.Second)
 		default:
-			err = rdb.SetEx(ctx, key, "user|s:3:\"bob\";", 10*time.Minute).Err()
+			err = redistest.SetEx(ctx, rdb, key, "user|s:3:\"bob\";", 10*time.Minute)
 		}
 		if err != nil {
 			time.Sleep(20 * time.Millisecond) // Redis is down: retry, as a client would
@@ -179,7 +179,7 @@ func TestResyncAcrossRestarts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newResyncRig(t, testredis.Options{Args: tc.args}, 0)
+			r := newResyncRig(t, redistest.Options{Args: tc.args}, 0)
 			admin := redis.NewClient(&redis.Options{Addr: r.srv.Addr, MaxRetries: -1})
 			defer admin.Close()
 
@@ -195,18 +195,18 @@ func TestResyncAcrossRestarts(t *testing.T) {
 			}
 			for round := 1; round <= 5; round++ {
 				before := ops.Load()
-				watchtest.Eventually(r.t, "load before the restart", 30*time.Second, func() (bool, string) {
+				trackertest.Eventually(r.t, "load before the restart", 30*time.Second, func() (bool, string) {
 					return ops.Load() >= before+300, fmt.Sprintf("%d ops", ops.Load()-before)
 				})
 				if round%2 == 0 {
 					// An orderly stop from an admin connection, as an operator would.
-					_, _ = testredis.Command(r.srv.Addr, "SHUTDOWN", "NOSAVE")
+					_, _ = redistest.Command(r.srv.Addr, "SHUTDOWN", "NOSAVE")
 				} else {
 					r.srv.Kill(t)
 				}
 				time.Sleep(200 * time.Millisecond) // the app's writes fail meanwhile
 				r.srv.Restart(t)
-				watchtest.Eventually(r.t, fmt.Sprintf("resynced event after restart %d", round), 60*time.Second, func() (bool, string) {
+				trackertest.Eventually(r.t, fmt.Sprintf("resynced event after restart %d", round), 60*time.Second, func() (bool, string) {
 					_, resyncs := r.counts()
 					return resyncs >= round, fmt.Sprintf("%d resynced so far", resyncs)
 				})
@@ -243,7 +243,7 @@ func TestResyncAcrossRestarts(t *testing.T) {
 // TestResyncAfterQueueOverflow overflows a tiny raw queue with a burst: the overflow is
 // a gap, the node is re-inventoried, and the table ends equal to the store.
 func TestResyncAfterQueueOverflow(t *testing.T) {
-	r := newResyncRig(t, testredis.Options{}, 16)
+	r := newResyncRig(t, redistest.Options{}, 16)
 	rdb := redis.NewClient(&redis.Options{Addr: r.srv.Addr})
 	defer rdb.Close()
 	ctx := context.Background()
@@ -262,7 +262,7 @@ func TestResyncAfterQueueOverflow(t *testing.T) {
 			t.Fatalf("burst: %v", err)
 		}
 	}
-	watchtest.Eventually(r.t, "an overflow gap and a resync", 60*time.Second, func() (bool, string) {
+	trackertest.Eventually(r.t, "an overflow gap and a resync", 60*time.Second, func() (bool, string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		dropped := int64(0)

@@ -35,6 +35,10 @@ func (s hubSource) Session(string) (tracker.SessionDetail, error) {
 func (s hubSource) Since(after uint64, limit int) ([]model.Object, bool) {
 	return s.hub.Since(after, limit)
 }
+func (s hubSource) Events(qs ...inspector.EventQuery) []*model.Event {
+	objs, _ := s.hub.Since(0, 0)
+	return inspector.SelectEvents(objs, qs...)
+}
 func (s hubSource) Seq() uint64                     { return s.hub.Seq() }
 func (s hubSource) Findings() []model.Finding       { return nil }
 func (s hubSource) Status() inspector.BackendStatus { return inspector.BackendStatus{Name: "bench"} }

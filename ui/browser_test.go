@@ -29,10 +29,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
+	"github.com/sessionscope/sessionscope/inspector/cookies/browsertest"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/browsertest"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 	"github.com/sessionscope/sessionscope/ui"
 	"github.com/sessionscope/sessionscope/ui/uitest"
 )
@@ -193,16 +193,16 @@ func populate(t *testing.T, env *uitest.Env) scenario {
 	csrf := sid(40)
 	sc.anonRef, sc.loginRef = refOfPHP(oldID), refOfPHP(newID)
 	sc.refs = append(sc.refs, sc.anonRef, sc.loginRef)
-	must(env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+oldID, phpSession("csrf_token", csrf, "locale", "en_GB", "cart", []string{}), 1440*time.Second).Err())
+	must(redistest.SetEx(ctx, env.RDB, "PHPREDIS_SESSION:"+oldID, phpSession("csrf_token", csrf, "locale", "en_GB", "cart", []string{}), 1440*time.Second))
 	env.WaitEvent(t, model.KindCreated, sc.anonRef)
 	must(env.RDB.Del(ctx, "PHPREDIS_SESSION:"+oldID).Err())
-	must(env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+newID, phpSession("csrf_token", sid(40), "locale", "en_GB",
+	must(redistest.SetEx(ctx, env.RDB, "PHPREDIS_SESSION:"+newID, phpSession("csrf_token", sid(40), "locale", "en_GB",
 		"cart", []string{}, "user_id", 42, "username", "alice", "roles", []string{"customer", "beta"},
-		"login_at", int(time.Now().Unix()), "mfa_passed", true), 1440*time.Second).Err())
+		"login_at", int(time.Now().Unix()), "mfa_passed", true), 1440*time.Second))
 	env.WaitEvent(t, model.KindRegenerated, sc.loginRef)
-	must(env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+newID, phpSession("csrf_token", sid(40), "locale", "en_GB",
+	must(redistest.SetEx(ctx, env.RDB, "PHPREDIS_SESSION:"+newID, phpSession("csrf_token", sid(40), "locale", "en_GB",
 		"cart", []string{"sku-1042", "sku-2210"}, "user_id", 42, "username", "alice", "roles", []string{"customer", "beta"},
-		"login_at", int(time.Now().Unix()), "mfa_passed", true), 1440*time.Second).Err())
+		"login_at", int(time.Now().Unix()), "mfa_passed", true), 1440*time.Second))
 	env.WaitEvent(t, model.KindUpdated, sc.loginRef)
 	must(env.RDB.Expire(ctx, "PHPREDIS_SESSION:"+newID, 1440*time.Second).Err()) // lazy write
 	env.WaitEvent(t, model.KindTouched, sc.loginRef)
@@ -211,9 +211,9 @@ func populate(t *testing.T, env *uitest.Env) scenario {
 	fixID := sid(26)
 	sc.fixedRef = refOfPHP(fixID)
 	sc.refs = append(sc.refs, sc.fixedRef)
-	must(env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+fixID, phpSession("csrf_token", sid(40), "return_to", "/account"), 1440*time.Second).Err())
+	must(redistest.SetEx(ctx, env.RDB, "PHPREDIS_SESSION:"+fixID, phpSession("csrf_token", sid(40), "return_to", "/account"), 1440*time.Second))
 	env.WaitEvent(t, model.KindCreated, sc.fixedRef)
-	must(env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+fixID, phpSession("csrf_token", sid(40), "return_to", "/account", "user_id", 7), 1440*time.Second).Err())
+	must(redistest.SetEx(ctx, env.RDB, "PHPREDIS_SESSION:"+fixID, phpSession("csrf_token", sid(40), "return_to", "/account", "user_id", 7), 1440*time.Second))
 	env.WaitEvent(t, model.KindUpdated, sc.fixedRef)
 
 	// A logout that destroys its session.
@@ -270,8 +270,8 @@ func TestBrowserLiveFeed(t *testing.T) {
 
 	id := sid(26)
 	ref := model.Ref(id)
-	if err := env.RDB.SetEx(context.Background(), "PHPREDIS_SESSION:"+id,
-		phpSession("csrf", sid(40), "user_id", 42), 1440*time.Second).Err(); err != nil {
+	if err := redistest.SetEx(context.Background(), env.RDB, "PHPREDIS_SESSION:"+id,
+		phpSession("csrf", sid(40), "user_id", 42), 1440*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	b.WaitReady(rowSel(ref))
@@ -448,7 +448,7 @@ func assertNoXSS(t *testing.T, b *browsertest.Browser, where string) {
 			}
 		});
 		document.querySelectorAll("script").forEach(function (s) {
-			if (!s.src || new URL(s.src).origin !== location.origin || !/\/app\.[^/]*js$/.test(new URL(s.src).pathname))
+			if (!s.src || new URL(s.src).origin !== location.origin || !/^\/assets\/(app|vendor\/htmx-[0-9.]+\.min|vendor\/htmx-ext-ws-[0-9.]+\.min)\.[0-9a-f]{8}\.js$/.test(new URL(s.src).pathname))
 				out.push("script " + s.outerHTML.slice(0, 100));
 		});
 		document.querySelectorAll("img, iframe, object, embed, svg:not(.timeline):not(#sparkline):not(.flow)").forEach(function (e) {
@@ -695,10 +695,10 @@ func moduleRoot(t *testing.T) string {
 // token exits 2 with one line that names --token.
 func TestNonLoopbackBindNeedsToken(t *testing.T) {
 	t.Parallel()
-	redis := testredis.Start(t, testredis.Options{})
-	goBin := filepath.Join(goruntime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	redis := redistest.Start(t, redistest.Options{})
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build sessionscope: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "sessionscope")
 	build := exec.Command(goBin, "build", "-o", bin, ".")

@@ -65,14 +65,39 @@ type wireMsg struct {
 	Count    int                `json:"count,omitempty"`
 }
 
-// outMsg is one queued message. Batches are shared by every client, marshalled once;
-// minSeq/maxSeq let a client that resumed from the ring skip objects it already has.
+// outMsg is one queued message. Batches are shared by every client: marshalled to JSON
+// once, and rendered once per kind of page (pages); minSeq/maxSeq let a client that
+// resumed from the ring skip objects it already has.
 type outMsg struct {
-	data     []byte
+	typ      string         // msgBatch or msgSkipped
+	data     []byte         // the JSON message
 	objs     []model.Object // batches only
 	counters *handlers.Counters
+	seq      uint64 // the seq the message brings a client to
 	minSeq   uint64 // 0: not a batch of objects; always written
 	maxSeq   uint64
+
+	mu    sync.Mutex
+	pages map[string][]byte // PageStream.Key -> the batch rendered for it
+}
+
+// page is the batch rendered for a page's stream, rendered by the first client that
+// needs it and shared with every client whose stream has the same key.
+func (m *outMsg) page(s handlers.PageStream) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if data, ok := m.pages[s.Key()]; ok {
+		return data, nil
+	}
+	data, err := s.Batch(m.seq, m.objs, m.counters)
+	if err != nil {
+		return nil, err
+	}
+	if m.pages == nil {
+		m.pages = map[string][]byte{}
+	}
+	m.pages[s.Key()] = data
+	return data, nil
 }
 
 // clientConn is the part of a websocket the hub uses; tests substitute a client that
@@ -251,7 +276,7 @@ func (h *Hub) observe(o model.Object, now time.Time) {
 
 func (h *Hub) control(typ string, count int) *outMsg {
 	data, _ := json.Marshal(wireMsg{Type: typ, Seq: h.lastSeq, Count: count})
-	return &outMsg{data: data}
+	return &outMsg{typ: typ, data: data, seq: h.lastSeq}
 }
 
 // batches splits pending objects into messages of at most MaxBatch objects; with no
@@ -268,13 +293,12 @@ func (h *Hub) batches(objs []model.Object, c *handlers.Counters) []*outMsg {
 }
 
 func (h *Hub) batch(objs []model.Object, c *handlers.Counters) *outMsg {
-	m := &outMsg{objs: objs, counters: c}
-	seq := h.lastSeq
+	m := &outMsg{typ: msgBatch, objs: objs, counters: c, seq: h.lastSeq}
 	if len(objs) > 0 {
 		m.minSeq, m.maxSeq = objs[0].ObjectSeq(), objs[len(objs)-1].ObjectSeq()
-		seq = m.maxSeq
+		m.seq = m.maxSeq
 	}
-	m.data = marshalBatch(seq, objs, c)
+	m.data = marshalBatch(m.seq, objs, c)
 	return m
 }
 
@@ -326,14 +350,24 @@ func (h *Hub) stalled(c *client, m *outMsg, now time.Time) {
 	}
 }
 
-// Serve implements handlers.Live: it streams to one websocket until it closes.
+// Serve implements handlers.Live: it streams JSON objects to one websocket until it
+// closes.
 func (h *Hub) Serve(ctx context.Context, conn *websocket.Conn, after uint64) {
-	ctx = conn.CloseRead(ctx) // answers pings and notices the close; pages send nothing
-	h.serve(ctx, wsConn{conn}, after)
+	ctx = conn.CloseRead(ctx) // answers pings and notices the close; clients send nothing
+	h.serve(ctx, wsConn{conn}, after, nil)
 }
 
-// serve resumes the client after seq from the ring, then drains its queue.
-func (h *Hub) serve(ctx context.Context, conn clientConn, after uint64) {
+// ServePage implements handlers.Live: it streams page's HTML fragments to one
+// websocket until it closes.
+func (h *Hub) ServePage(ctx context.Context, conn *websocket.Conn, after uint64, page handlers.PageStream) {
+	ctx = conn.CloseRead(ctx) // answers pings and notices the close; pages send nothing
+	h.serve(ctx, wsConn{conn}, after, page)
+}
+
+// serve resumes the client after seq from the ring, then drains its queue. With a
+// page stream, batches are that page's fragments, and where a JSON client is told
+// what it missed (skipped, refresh) the page gets its live regions re-rendered whole.
+func (h *Hub) serve(ctx context.Context, conn clientConn, after uint64, page handlers.PageStream) {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	c := &client{q: make(chan *outMsg, h.opts.QueueSize), kick: make(chan struct{}), stop: stop}
@@ -365,11 +399,12 @@ func (h *Hub) serve(ctx context.Context, conn clientConn, after uint64) {
 			code, reason = websocket.StatusGoingAway, "closing"
 		case !errors.Is(err, context.DeadlineExceeded):
 			code, reason = websocket.StatusInternalError, "write failed"
+			h.log.Warn("websocket: write failed", "err", err)
 		}
 		_ = conn.Close(code, reason)
 	}
 
-	sent, err := h.resume(write, after)
+	sent, err := h.resume(write, after, page)
 	if err != nil {
 		fail(err)
 		return
@@ -400,14 +435,38 @@ func (h *Hub) serve(ctx context.Context, conn clientConn, after uint64) {
 				return
 			}
 		case m := <-c.q:
+			if page != nil && m.typ == msgSkipped {
+				data, seq, err := page.Snapshot(sent)
+				if err == nil {
+					err = write(data)
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				sent = max(sent, seq)
+				continue
+			}
 			data := m.data
-			if m.minSeq != 0 && m.minSeq <= sent {
+			var err error
+			switch {
+			case m.minSeq != 0 && m.minSeq <= sent:
 				if m.maxSeq <= sent && m.counters == nil {
 					continue
 				}
-				data = marshalBatch(max(m.maxSeq, sent), afterSeq(m.objs, sent), m.counters)
+				seq, objs := max(m.maxSeq, sent), afterSeq(m.objs, sent)
+				if page != nil {
+					data, err = page.Batch(seq, objs, m.counters)
+				} else {
+					data = marshalBatch(seq, objs, m.counters)
+				}
+			case page != nil:
+				data, err = m.page(page)
 			}
-			if err := write(data); err != nil {
+			if err == nil {
+				err = write(data)
+			}
+			if err != nil {
 				fail(err)
 				return
 			}
@@ -417,10 +476,18 @@ func (h *Hub) serve(ctx context.Context, conn clientConn, after uint64) {
 }
 
 // resume sends what the client missed since after, or a refresh marker when the ring
-// no longer holds it. It returns the last seq sent.
-func (h *Hub) resume(write func([]byte) error, after uint64) (uint64, error) {
+// no longer holds it (a page gets its live regions whole instead). It returns the last
+// seq sent.
+func (h *Hub) resume(write func([]byte) error, after uint64, page handlers.PageStream) (uint64, error) {
 	seq := h.src.Seq()
 	objs, complete := h.src.Since(after, 0)
+	if page != nil && (after > seq || !complete) {
+		data, seq, err := page.Snapshot(after)
+		if err != nil {
+			return 0, err
+		}
+		return seq, write(data)
+	}
 	if after > seq || !complete {
 		data, _ := json.Marshal(wireMsg{Type: msgRefresh, Seq: seq})
 		if err := write(data); err != nil {
@@ -435,7 +502,16 @@ func (h *Hub) resume(write func([]byte) error, after uint64) (uint64, error) {
 		chunk := objs[:n]
 		objs = objs[n:]
 		last := chunk[len(chunk)-1].ObjectSeq()
-		if err := write(marshalBatch(last, chunk, nil)); err != nil {
+		var data []byte
+		if page == nil {
+			data = marshalBatch(last, chunk, nil)
+		} else {
+			var err error
+			if data, err = page.Batch(last, chunk, nil); err != nil {
+				return 0, err
+			}
+		}
+		if err := write(data); err != nil {
 			return 0, err
 		}
 		sent = last

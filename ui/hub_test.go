@@ -3,15 +3,19 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/ui/uitest"
 )
@@ -286,7 +290,7 @@ func TestHubStalledClient(t *testing.T) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		s.srv.hub.serve(context.Background(), stalled, env.In.Seq())
+		s.srv.hub.serve(context.Background(), stalled, env.In.Seq(), nil)
 	}()
 	uitest.WaitFor(t, "every client registered", func() bool { return s.srv.hub.Clients() == clients+1 })
 
@@ -344,4 +348,218 @@ func TestHubSkippedMarker(t *testing.T) {
 	if err := json.Unmarshal((<-c.q).data, &m); err != nil || m.Type != "batch" || m.Seq != 6 {
 		t.Fatalf("then the batch: %+v %v", m, err)
 	}
+}
+
+// recordingConn is a client that keeps every message written to it.
+type recordingConn struct {
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func (c *recordingConn) Write(_ context.Context, data []byte) error {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, append([]byte(nil), data...))
+	c.mu.Unlock()
+	return nil
+}
+func (c *recordingConn) Ping(context.Context) error               { return nil }
+func (c *recordingConn) Close(websocket.StatusCode, string) error { return nil }
+
+func (c *recordingConn) snapshot() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.msgs...)
+}
+
+// countingStream renders a batch as its seq and object count, and counts renders.
+type countingStream struct {
+	key     string
+	batches atomic.Int64
+}
+
+func (s *countingStream) Key() string { return s.key }
+func (s *countingStream) Batch(seq uint64, objs []model.Object, _ *handlers.Counters) ([]byte, error) {
+	s.batches.Add(1)
+	return []byte(fmt.Sprintf("seq=%d n=%d", seq, len(objs))), nil
+}
+func (s *countingStream) Snapshot(uint64) ([]byte, uint64, error) {
+	return nil, 0, errors.New("no snapshot expected")
+}
+
+// TestHubRendersPageOncePerKey: pages whose streams share a key get the same bytes, and
+// the hub renders each batch once for all of them, not once per page.
+func TestHubRendersPageOncePerKey(t *testing.T) {
+	t.Parallel()
+	env := uitest.StartInspector(t, uitest.Options{})
+	s := startServer(t, Config{RingResume: true}, env.In)
+	stream := &countingStream{key: "live"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var served sync.WaitGroup
+	conns := []*recordingConn{{}, {}, {}}
+	after := env.In.Seq()
+	for _, c := range conns {
+		served.Add(1)
+		go func() {
+			defer served.Done()
+			s.srv.hub.serve(ctx, c, after, stream)
+		}()
+	}
+	uitest.WaitFor(t, "the pages registered", func() bool { return s.srv.hub.Clients() == len(conns) })
+	createSessions(t, env, "once", 50)
+	last := env.In.Seq()
+	uitest.WaitFor(t, "every page to reach the last seq", func() bool {
+		for _, c := range conns {
+			msgs := c.snapshot()
+			if len(msgs) == 0 || !strings.HasPrefix(string(msgs[len(msgs)-1]), fmt.Sprintf("seq=%d ", last)) {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	served.Wait()
+	most := 0
+	first := conns[0].snapshot()
+	for _, c := range conns {
+		msgs := c.snapshot()
+		most = max(most, len(msgs))
+		for i := 0; i < min(len(msgs), len(first)); i++ {
+			if string(msgs[i]) != string(first[i]) {
+				t.Errorf("message %d differs between pages: %q and %q", i, msgs[i], first[i])
+			}
+		}
+	}
+	if n := stream.batches.Load(); n > int64(most) {
+		t.Errorf("%d renders for %d messages to %d pages: want one render per message", n, most, len(conns))
+	}
+}
+
+// pageClient reads one page socket's messages in the background.
+type pageClient struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func dialPage(t *testing.T, s *started, query string) *pageClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/ws/page?"+query,
+		&websocket.DialOptions{HTTPHeader: map[string][]string{"Origin": {s.base}}})
+	if err != nil {
+		cancel()
+		t.Fatalf("dial: %v", err)
+	}
+	conn.SetReadLimit(64 << 20)
+	c := &pageClient{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.msgs = append(c.msgs, string(data))
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close(websocket.StatusNormalClosure, "")
+		cancel()
+		<-done
+	})
+	return c
+}
+
+func (c *pageClient) all() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.msgs, "\n")
+}
+
+func (c *pageClient) first() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.msgs) == 0 {
+		return ""
+	}
+	return c.msgs[0]
+}
+
+// TestPageSocket: a page's socket pushes HTML fragments for htmx to swap in: feed rows
+// on top of the feed, the exchanges of a Requests table's filter only, and each message
+// ends with the seq the page then reflects. A resume point the ring no longer holds
+// gets the page's live regions whole.
+func TestPageSocket(t *testing.T) {
+	t.Parallel()
+	env := uitest.StartInspector(t, uitest.Options{})
+	s := startServer(t, Config{RingResume: true}, env.In)
+
+	t.Run("live feed rows", func(t *testing.T) {
+		c := dialPage(t, s, "view=live&after="+strconv.FormatUint(env.In.Seq(), 10))
+		refs := createSessions(t, env, "page", 5)
+		uitest.WaitFor(t, "a feed row for every session", func() bool {
+			all := c.all()
+			for _, r := range refs {
+				if !strings.Contains(all, `data-ref="`+r+`"`) {
+					return false
+				}
+			}
+			return true
+		})
+		c.mu.Lock()
+		msgs := append([]string(nil), c.msgs...)
+		c.mu.Unlock()
+		for _, m := range msgs {
+			if !strings.Contains(m, `<span id="live-seq" data-seq="`) {
+				t.Errorf("message does not end with the seq marker: %.200s", m)
+			}
+			if strings.Contains(m, `data-testid="feed-row"`) && !strings.Contains(m, `hx-swap-oob="afterbegin:#feed"`) {
+				t.Errorf("feed rows not inserted on top of the feed: %.200s", m)
+			}
+		}
+		if !strings.Contains(c.all(), `id="counters"`) || !strings.Contains(c.all(), `id="findings-badge"`) {
+			t.Error("no counters or findings badge pushed")
+		}
+	})
+
+	t.Run("requests of the filter only", func(t *testing.T) {
+		after := strconv.FormatUint(env.In.Seq(), 10)
+		c := dialPage(t, s, "view=requests&client=10.1.1.1&after="+after)
+		other := dialPage(t, s, "view=requests&client=10.2.2.2&after="+after)
+		for i, addr := range []string{"10.1.1.1:4000", "10.2.2.2:4000", "10.1.1.1:4001"} {
+			env.In.PublishExchange(&model.Exchange{Type: model.TypeExchange, ID: fmt.Sprintf("ps-%d", i), Start: time.Now(),
+				Method: "GET", URL: "http://app.test/", RawURL: "http://app.test/", Status: 200, Client: model.Client{Addr: addr, UA: "curl/8"}})
+		}
+		uitest.WaitFor(t, "the matching rows", func() bool {
+			all := c.all()
+			return strings.Contains(all, `data-id="ps-0"`) && strings.Contains(all, `data-id="ps-2"`) &&
+				strings.Contains(other.all(), `data-id="ps-1"`)
+		})
+		if strings.Contains(c.all(), `data-id="ps-1"`) || strings.Contains(other.all(), `data-id="ps-0"`) {
+			t.Error("a table got an exchange its filter excludes")
+		}
+		if !strings.Contains(c.all(), `hx-swap-oob="afterbegin:#requests-body"`) {
+			t.Errorf("rows not inserted on top of the table: %.300s", c.all())
+		}
+	})
+
+	t.Run("snapshot for a seq from before a restart", func(t *testing.T) {
+		c := dialPage(t, s, "view=live&after="+strconv.FormatUint(env.In.Seq()+1000, 10))
+		uitest.WaitFor(t, "a message", func() bool { return c.first() != "" })
+		if m := c.first(); !strings.Contains(m, `hx-swap-oob="innerHTML:#feed"`) || !strings.Contains(m, `data-testid="feed-row"`) {
+			t.Errorf("first message is not the whole feed: %.300s", m)
+		}
+	})
+
+	t.Run("bad view", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, "ws://"+s.addr+"/ws/page?view=nope",
+			&websocket.DialOptions{HTTPHeader: map[string][]string{"Origin": {s.base}}})
+		if err == nil || resp == nil || resp.StatusCode != 400 {
+			t.Errorf("view=nope: %v %v, want 400", resp, err)
+		}
+	})
 }

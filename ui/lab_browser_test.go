@@ -19,8 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessionscope/sessionscope/handlers"
+	"github.com/sessionscope/sessionscope/inspector/cookies/browsertest"
 	"github.com/sessionscope/sessionscope/inspector/lab"
-	"github.com/sessionscope/sessionscope/internal/browsertest"
 )
 
 // startLabDashboard starts a lab on a free port and the dashboard over it.

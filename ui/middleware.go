@@ -132,5 +132,5 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 // isAPI tells machine endpoints, which get a 401 rather than the login form: a
 // Prometheus scraper on /metrics cannot follow a redirect to a login page.
 func isAPI(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/api" || path == "/ws" || path == "/metrics"
+	return strings.HasPrefix(path, "/api/") || path == "/api" || path == "/ws" || path == "/ws/page" || path == "/metrics"
 }

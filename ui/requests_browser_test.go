@@ -25,9 +25,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
+	"github.com/sessionscope/sessionscope/inspector/cookies/browsertest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/browsertest"
 	"github.com/sessionscope/sessionscope/ui/uitest"
 )
 
@@ -192,10 +193,10 @@ func (a *loopApp) login() string {
 	var id string
 	a.exchange("POST", "/login", http.StatusFound, "/dashboard", func() (string, string) {
 		id = sid(26)
-		if err := a.env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+id, phpSession("csrf", sid(40)), 1440*time.Second).Err(); err != nil {
+		if err := redistest.SetEx(ctx, a.env.RDB, "PHPREDIS_SESSION:"+id, phpSession("csrf", sid(40)), 1440*time.Second); err != nil {
 			a.t.Fatal(err)
 		}
-		if err := a.env.RDB.SetEx(ctx, "PHPREDIS_SESSION:"+id, phpSession("csrf", sid(40), "user_id", 42), 1440*time.Second).Err(); err != nil {
+		if err := redistest.SetEx(ctx, a.env.RDB, "PHPREDIS_SESSION:"+id, phpSession("csrf", sid(40), "user_id", 42), 1440*time.Second); err != nil {
 			a.t.Fatal(err)
 		}
 		return "PHPSESSID=" + id + "; path=/admin; HttpOnly", id

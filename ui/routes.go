@@ -39,6 +39,7 @@ func (s *Server) routes() *echo.Echo {
 	g.POST("/lab/run", s.h.LabRunStart, originCheck)
 	g.GET("/lab/runs/:id", s.h.LabRunShow)
 	g.GET("/ws", s.h.LiveSocket, originCheck)
+	g.GET("/ws/page", s.h.PageSocket, originCheck)
 	g.GET("/api/sessions", s.h.APISessions)
 	g.GET("/api/sessions/:ref", s.h.APISession)
 	g.GET("/api/events", s.h.APIEvents)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sessionscope/sessionscope/assets"
 	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/ui/uitest"
 )
@@ -332,7 +333,9 @@ func TestSecurity(t *testing.T) {
 	})
 }
 
-var hashedAsset = regexp.MustCompile(`^/assets/app\.[0-9a-f]{8}\.(js|css)$`)
+// hashedAsset is the content-hashed URL of the dashboard's own files and of the
+// vendored scripts (assets/vendor).
+var hashedAsset = regexp.MustCompile(`^/assets/(app|vendor/htmx-[0-9.]+\.min|vendor/htmx-ext-ws-[0-9.]+\.min)\.[0-9a-f]{8}\.(js|css)$`)
 
 func TestPagesAndAssets(t *testing.T) {
 	t.Parallel()
@@ -353,7 +356,7 @@ func TestPagesAndAssets(t *testing.T) {
 			urls = append(urls, src)
 		}
 	}
-	if len(urls) != 2 {
+	if len(urls) != 2+len(assets.VendorScripts()) {
 		t.Fatalf("asset urls %v", urls)
 	}
 	for _, u := range urls {

@@ -105,3 +105,45 @@ func TestGeneratedFilesFresh(t *testing.T) {
 		}
 	}
 }
+
+// TestPushedRowsAreThePageRows: a row the live socket pushes is the page's own row
+// component, byte for byte, inside an out-of-band swap that puts it on top of its list
+// (or replaces the list after the page missed objects).
+func TestPushedRowsAreThePageRows(t *testing.T) {
+	t.Parallel()
+	feed := views.FeedRow{Seq: 7, Kind: "created", Ref: "abc", ID: hostile, Framework: "php", SessionURL: "/sessions/abc", Detail: hostile}
+	exchange := views.ExchangeRow{ID: "p1", Seq: 9, URL: "/requests/p1", Method: "GET", Target: hostile, Status: "302", StatusClass: "s-3xx",
+		Sent: []views.CookieMark{{Name: hostile, Verdict: "sent", Ref: "abc", RefURL: "/sessions/abc"}}}
+	for _, tc := range []struct {
+		name       string
+		push, row  templ.Component
+		swap, list string
+	}{
+		{"feed", views.LivePushView(views.LivePush{Rows: []views.FeedRow{feed}}), views.FeedRowView(feed), "afterbegin:#feed", "ol"},
+		{"feed replaced", views.LivePushView(views.LivePush{Rows: []views.FeedRow{feed}, Replace: true}), views.FeedRowView(feed), "innerHTML:#feed", "ol"},
+		{"requests", views.RequestsPushView(views.RequestsPush{Rows: []views.ExchangeRow{exchange}}), views.ExchangeRowView(exchange), "afterbegin:#requests-body", "tbody"},
+		{"requests replaced", views.RequestsPushView(views.RequestsPush{Rows: []views.ExchangeRow{exchange}, Replace: true}), views.ExchangeRowView(exchange), "innerHTML:#requests-body", "tbody"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, push := render(t, tc.push)
+			_, row := render(t, tc.row)
+			want := `<` + tc.list + ` hx-swap-oob="` + tc.swap + `">` + row + `</` + tc.list + `>`
+			if push != want {
+				t.Errorf("pushed\n  %s\nwant\n  %s", push, want)
+			}
+		})
+	}
+	t.Run("no rows, nothing to swap", func(t *testing.T) {
+		if _, out := render(t, views.LivePushView(views.LivePush{})); out != "" {
+			t.Errorf("empty push rendered %q", out)
+		}
+	})
+	t.Run("head", func(t *testing.T) {
+		_, out := render(t, views.LivePushView(views.LivePush{Head: true, Counters: views.Counters{Live: 3}, Strip: views.StatusStrip{Message: hostile}}))
+		for _, id := range []string{"counters", "spark", "status-strip"} {
+			if !strings.Contains(out, ` id="`+id+`"`) {
+				t.Errorf("head lacks #%s: %s", id, out)
+			}
+		}
+	})
+}

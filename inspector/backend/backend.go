@@ -93,6 +93,10 @@ type InventoryItem struct {
 	Read time.Time // when the metadata was read
 }
 
+// DefaultMaxPayloadBytes is the default cap of one payload read: sessions are small,
+// and a larger value is cut and shown as truncated rather than transferred whole.
+const DefaultMaxPayloadBytes = 64 << 10
+
 // ReadRequest asks for a key's payload and TTL.
 type ReadRequest struct {
 	Key      string

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sessionscope/sessionscope/internal/browsertest"
+	"github.com/sessionscope/sessionscope/inspector/cookies/browsertest"
 )
 
 // TestChromiumGroundTruth runs every case of realCases in headless Chromium, reads

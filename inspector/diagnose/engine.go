@@ -1,4 +1,4 @@
-// Package diagnose turns events (and, later, HTTP exchanges) into findings. Each rule
+// Package diagnose turns events and HTTP exchanges into findings. Each rule
 // lives in its own file; the engine aggregates what rules report so that a finding is
 // about a cause: when the same rule fires again for the same cause it updates the one
 // finding (count, first and last seen, a bounded sample of sessions).
@@ -7,10 +7,12 @@ package diagnose
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -41,25 +43,30 @@ type Rule interface {
 type Config struct {
 	// Window is the correlation window; rules that wait for a regeneration wait this long.
 	Window time.Duration
+	// Cookies are custom session cookie names (--session-cookie), added to the builtin
+	// table for the HTTP-side rules. Default: none.
+	Cookies []framework.CookieMapping
 }
 
-// Engine runs the rules and keeps the findings.
+// Engine runs the rules, store side and HTTP side, and keeps their findings: it is
+// the one store of findings.
 type Engine struct {
 	cfg        Config
 	rules      []Rule
 	recorders  []*Recorder // recorders[i] reports for rules[i]; built once, not per call
 	joint      *joint
 	jointRules []jointRule
+	traffic    *liveTraffic // the HTTP-side rules on proxied exchanges
 
 	mu       sync.Mutex
 	findings map[string]*model.Finding
 	dirty    map[string]bool
 }
 
-// NewEngine builds an engine with every store-side rule.
+// NewEngine builds an engine with every rule.
 func NewEngine(cfg Config) *Engine {
 	if cfg.Window <= 0 {
-		cfg.Window = 300 * time.Millisecond
+		cfg.Window = model.DefaultWindow
 	}
 	e := &Engine{
 		cfg:      cfg,
@@ -73,6 +80,11 @@ func NewEngine(cfg Config) *Engine {
 	for _, rule := range e.rules {
 		e.recorders = append(e.recorders, &Recorder{e: e, rule: rule.ID()})
 	}
+	e.traffic = newLiveTraffic(AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies),
+		StoreCauses: e.StoreCauses})
+	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
+	// the exchanges it explains: replay that client so its login loop names it.
+	e.joint.onCause = e.replayClient
 	return e
 }
 
@@ -222,13 +234,13 @@ func (r *Recorder) Report(rep Report) {
 	if rep.Detail != "" {
 		f.Detail = rep.Detail
 	}
-	if rep.Session != "" && len(f.Sessions) < maxSampleSessions && !contains(f.Sessions, rep.Session) {
+	if rep.Session != "" && len(f.Sessions) < maxSampleSessions && !slices.Contains(f.Sessions, rep.Session) {
 		f.Sessions = append(f.Sessions, rep.Session)
 	}
 	if rep.Event != 0 && len(f.Events) < maxSampleSessions {
 		f.Events = append(f.Events, rep.Event)
 	}
-	if rep.Exchange != "" && len(f.Exchanges) < maxSampleSessions && !contains(f.Exchanges, rep.Exchange) {
+	if rep.Exchange != "" && len(f.Exchanges) < maxSampleSessions && !slices.Contains(f.Exchanges, rep.Exchange) {
 		f.Exchanges = append(f.Exchanges, rep.Exchange)
 	}
 	if rep.Evidence != "" && len(f.Evidence) < maxEvidence {
@@ -240,13 +252,4 @@ func (r *Recorder) Report(rep Report) {
 func findingID(rule, cause string) string {
 	sum := sha256.Sum256([]byte(rule + "\x00" + cause))
 	return rule + "-" + hex.EncodeToString(sum[:4])
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

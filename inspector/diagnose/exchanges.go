@@ -5,9 +5,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/cookies"
 	"github.com/sessionscope/sessionscope/inspector/framework"
@@ -77,7 +75,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		if !r.nav {
 			ctx.SiteForCookies = top
 		} else {
-			ctx.Initiator = NavigationInitiator(x)
+			ctx.Initiator = navigationInitiator(x)
 		}
 		for _, c := range x.CookiesSent {
 			if isSession(c.Name) {
@@ -111,7 +109,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 			sc := &x.SetCookies[i]
 			line := sc.Raw
 			if line == "" {
-				line = setCookieLine(*sc)
+				line = sc.Line()
 			}
 			v := jar.Store(ctx, line)
 			if !isSession(sc.Name) {
@@ -149,13 +147,13 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	return e.Findings()
 }
 
-// NavigationInitiator is the origin of the document that started a navigation, as
+// navigationInitiator is the origin of the document that started a navigation, as
 // far as the exchange tells: its Referer's origin. A link or form on another site
 // sends that site's origin (Chromium's default policy keeps at least the origin
 // across sites, also along the redirects that follow), which makes the navigation
 // cross-site for SameSite=Strict and Lax. Without a Referer (typed URL, bookmark,
 // or Referrer-Policy: no-referrer) it returns nil: the browser itself, same-site.
-func NavigationInitiator(x *model.Exchange) *url.URL {
+func navigationInitiator(x *model.Exchange) *url.URL {
 	if x.RawReferer == "" {
 		return nil
 	}
@@ -194,34 +192,6 @@ func isNavigation(x *model.Exchange, u *url.URL) bool {
 		return false
 	}
 	return true
-}
-
-// setCookieLine rebuilds a Set-Cookie line from a HAR response.cookies element.
-func setCookieLine(sc model.SetCookie) string {
-	var b strings.Builder
-	b.WriteString(sc.Name + "=" + sc.Value)
-	if sc.Domain != "" {
-		b.WriteString("; Domain=" + sc.Domain)
-	}
-	if sc.Path != "" {
-		b.WriteString("; Path=" + sc.Path)
-	}
-	if sc.Expires != nil {
-		b.WriteString("; Expires=" + sc.Expires.UTC().Format(time.RFC1123))
-	}
-	if sc.MaxAge != nil {
-		b.WriteString("; Max-Age=" + strconv.Itoa(*sc.MaxAge))
-	}
-	if sc.Secure {
-		b.WriteString("; Secure")
-	}
-	if sc.HTTPOnly {
-		b.WriteString("; HttpOnly")
-	}
-	if sc.SameSite != "" {
-		b.WriteString("; SameSite=" + sc.SameSite)
-	}
-	return b.String()
 }
 
 // strippedNotice reports, as one info finding, what a sanitized HAR kept from view.

@@ -76,7 +76,7 @@ type joint struct {
 	incoming []*model.Exchange
 	causes   map[string][]StoreCause // exchange id -> store-side causes (read by AnalyzeExchanges)
 	causeIDs []string                // insertion order, to bound causes
-	onCause  func(model.Client)
+	onCause  func(model.Client)      // set once by NewEngine: replays the client
 
 	// Tracker goroutine only.
 	recent  []*model.Exchange
@@ -103,14 +103,6 @@ func (e *Engine) OnExchange(x *model.Exchange) {
 // SetLookup lets the joint rules ask the session table whether a session exists.
 func (e *Engine) SetLookup(l SessionLookup) { e.joint.lookup = l }
 
-// OnStoreCause registers f to be called with a client whose exchanges gained a
-// store-side cause, so that its login-loop finding can be refreshed.
-func (e *Engine) OnStoreCause(f func(model.Client)) {
-	e.joint.mu.Lock()
-	e.joint.onCause = f
-	e.joint.mu.Unlock()
-}
-
 // StoreCauses returns the store-side findings that explain what happened on an
 // exchange. Safe from any goroutine.
 func (e *Engine) StoreCauses(exchangeID string) []StoreCause {
@@ -119,7 +111,7 @@ func (e *Engine) StoreCauses(exchangeID string) []StoreCause {
 	return append([]StoreCause(nil), e.joint.causes[exchangeID]...)
 }
 
-// addCause records a store-side cause for an exchange and tells the inspector.
+// addCause records a store-side cause for an exchange and has its client replayed.
 func (j *joint) addCause(x *model.Exchange, c StoreCause) {
 	j.mu.Lock()
 	for _, have := range j.causes[x.ID] {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sessionscope/sessionscope/inspector/codec"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -22,14 +23,14 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 	}
 	type group struct {
 		host, name string
-		keys       map[string]foundKey
+		keys       map[string]codec.CookieKey
 		order      []string
 		seen       []occurrence
 	}
 	var groups []*group
 	byKey := map[string]*group{}
-	cache := map[string]cookieContent{} // value -> content: a history repeats values
-	open := func(v string, signedBySibling bool) cookieContent {
+	cache := map[string]codec.CookieContent{} // value -> content: a history repeats values
+	open := func(v string, signedBySibling bool) codec.CookieContent {
 		k := v
 		if signedBySibling {
 			k = "\x00" + v
@@ -37,7 +38,7 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 		if c, ok := cache[k]; ok {
 			return c
 		}
-		c := decodeCookieValue(v)
+		c := codec.DecodeCookieValue(v)
 		if len(cache) >= 4096 {
 			clear(cache) // many distinct values: bound the memory, not the work
 		}
@@ -63,7 +64,7 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 		gk := host + "\x00" + name
 		g := byKey[gk]
 		if g == nil {
-			g = &group{host: host, name: name, keys: map[string]foundKey{}}
+			g = &group{host: host, name: name, keys: map[string]codec.CookieKey{}}
 			byKey[gk] = g
 			groups = append(groups, g)
 		}
@@ -116,11 +117,11 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 		for _, id := range g.order {
 			k := g.keys[id]
 			switch k.Class {
-			case classCredential:
+			case codec.ClassCredential:
 				cred = append(cred, k.Name)
-			case classToken:
+			case codec.ClassToken:
 				token = append(token, k.Name)
-			case classAuthz:
+			case codec.ClassAuthz:
 				authz = append(authz, k.Name)
 				if !k.Signed {
 					authzUnsigned = append(authzUnsigned, k.Name)

@@ -1,6 +1,9 @@
 package diagnose
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -40,9 +43,9 @@ func TestSensitiveDataInCookie(t *testing.T) {
 			contains: []string{"logged_in", "URL-encoded → JSON"}},
 		{name: "session ids, CSRF tokens and encrypted cookies are fine", want: 0,
 			xs: []*model.Exchange{exch("x1", 0, "POST", "https://example.com/login", 302,
-				sent("PHPSESSID=q3hgl8v5c0m2k7ut3ohs1f2km9", "XSRF-TOKEN="+realisticCookieValues[3], "_ga=GA1.2.1234567890.1700000000"),
-				setCookie("laravel_session="+realisticCookieValues[3]+"; path=/; secure; httponly; samesite=lax",
-					"session="+realisticCookieValues[5]+"; Path=/; Secure; HttpOnly; SameSite=Lax"))}},
+				sent("PHPSESSID=q3hgl8v5c0m2k7ut3ohs1f2km9", "XSRF-TOKEN="+laravelEncryptedCookie, "_ga=GA1.2.1234567890.1700000000"),
+				setCookie("laravel_session="+laravelEncryptedCookie+"; path=/; secure; httponly; samesite=lax",
+					"session="+flaskLoginCookie+"; Path=/; Secure; HttpOnly; SameSite=Lax"))}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,3 +78,31 @@ func TestSensitiveDataInCookie(t *testing.T) {
 		})
 	}
 }
+
+// The values below are built as codec's cookie-value tests build theirs: real shapes
+// of cookies, enough for the rule's end-to-end cases.
+
+func b64(s string) string    { return base64.StdEncoding.EncodeToString([]byte(s)) }
+func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// jwt builds a compact JWS with a fake signature: the decoder never verifies.
+func jwt(alg, payload string) string {
+	sig := "c2lnbmF0dXJlLWJ5dGVzLW5vdC1jaGVja2Vk"
+	if alg == "none" {
+		sig = ""
+	}
+	return b64url(`{"alg":"`+alg+`","typ":"JWT"}`) + "." + b64url(payload) + "." + sig
+}
+
+// laravelEncryptedCookie is Laravel's encrypted cookie: base64 of {iv, value, mac}.
+const laravelEncryptedCookie = "eyJpdiI6Ik1qQXlOUT09IiwidmFsdWUiOiJhYmNkZWZnaGlqa2xtbm9wIiwibWFjIjoiMDEyMzQ1Njc4OWFiY2RlZiIsInRhZyI6IiJ9"
+
+// flaskLoginCookie is a Flask-Login session holding only a CSRF token, as
+// itsdangerous writes it compressed: '.' + base64url(zlib(payload)) + time + signature.
+var flaskLoginCookie = func() string {
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write([]byte(`{"_fresh":true,"_id":"5f2a","_user_id":"1","csrf_token":"6f1d2b0c9e8a7d6c5b4a39281706f5e4d3c2b1a0"}`))
+	w.Close()
+	return "." + base64.RawURLEncoding.EncodeToString(b.Bytes()) + ".Z3xK1w.Qb1k3xA8vS2dQ9m4nL7pR0tY6uE"
+}()

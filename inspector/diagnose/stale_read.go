@@ -12,6 +12,28 @@ import (
 // that finished before it.
 const maxStaleLag = 10 * time.Second
 
+// LateWriteSlack is how long after a response finished a store write must land to
+// count as written after it. It is the slack with which the joint rules count a
+// write as made while a request was served (joinSlack): sessionscope stamps a write
+// when the store's notification reaches it, which can be a few milliseconds after the
+// proxy saw the response end, so a write made in time may be stamped just after it.
+// One value for both means a write is never both in flight and late.
+const LateWriteSlack = joinSlack
+
+// WrittenAfterResponse reports whether a store write stamped at writeTime landed after
+// x's response had finished (its End; HeadersSent or Start when that is unknown) by
+// more than LateWriteSlack: the browser may already have read the session it needed.
+func WrittenAfterResponse(x *model.Exchange, writeTime time.Time) bool {
+	done := x.End
+	if done.IsZero() {
+		done = x.HeadersSent
+	}
+	if done.IsZero() {
+		done = x.Start
+	}
+	return writeTime.Sub(done) > LateWriteSlack
+}
+
 // staleRead reports the post-mortem's race: a response redirected the browser before
 // the session write it depended on had landed in the store, and the next request read
 // the session before that write. The dashboard then sees no login and sends the user
@@ -40,7 +62,7 @@ func (staleRead) onEvent(ev *model.Event, j *joint, r *Recorder) {
 		if inFlight(x, at) {
 			return // a request was being served: the write is its own, in time
 		}
-		if x.Status < 300 || x.Status >= 400 || !x.End.Add(joinSlack).Before(at) || at.Sub(x.End) >= maxStaleLag {
+		if x.Status < 300 || x.Status >= 400 || !WrittenAfterResponse(x, at) || at.Sub(x.End) >= maxStaleLag {
 			continue
 		}
 		if redirect == nil || x.Start.After(redirect.Start) {

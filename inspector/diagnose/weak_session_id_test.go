@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,21 +193,21 @@ func TestFIPS140(t *testing.T) {
 			biased[i] = 1
 		}
 	}
-	if f := fips140(biased); !contains(f, "monobit") {
+	if f := fips140(biased); !slices.Contains(f, "monobit") {
 		t.Errorf("53%% ones passed monobit: %v", f)
 	}
 	alternating := make([]byte, fipsBlockBits)
 	for i := range alternating {
 		alternating[i] = byte(i % 2)
 	}
-	if f := fips140(alternating); !contains(f, "runs") || !contains(f, "poker") {
+	if f := fips140(alternating); !slices.Contains(f, "runs") || !slices.Contains(f, "poker") {
 		t.Errorf("0101… passed: %v", f)
 	}
 	long := append([]byte(nil), good...)
 	for i := 1000; i < 1030; i++ {
 		long[i] = 0
 	}
-	if f := fips140(long); !contains(f, "long run") {
+	if f := fips140(long); !slices.Contains(f, "long run") {
 		t.Errorf("a run of 30 passed: %v", f)
 	}
 }

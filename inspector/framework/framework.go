@@ -176,7 +176,7 @@ func ParsePrefix(spec string) (Framework, error) {
 	name, rest, ok := strings.Cut(spec, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" || rest == "" {
-		return Framework{}, fmt.Errorf("--prefix %q: want NAME=PREFIX[:FORMAT], e.g. --prefix myapp=myapp:sess:", spec)
+		return Framework{}, fmt.Errorf("--prefix %q: want NAME=PREFIX[:FORMAT] (e.g. --prefix myapp=myapp:sess:)", spec)
 	}
 	fw := Framework{Name: name, Variant: "custom", Prefix: rest, Format: codec.FormatAuto}
 	for _, b := range Builtin() {

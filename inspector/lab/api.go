@@ -122,6 +122,13 @@ type Config struct {
 	// Inspector configures the inspector watching the lab's store.
 	Inspector inspector.Config
 	Logger    *slog.Logger
+	// VirtualTime runs the lab on a clock that jumps instead of sleeping: a scenario's
+	// waits (a user stepping away until a cookie or a session expires) and the store's
+	// latency move the clock of the app, the virtual browser and the memory store
+	// forward at once. The inspector still sees real, shorter gaps, and the pacing it
+	// needs between requests stays real. For tests; memory store only, since a Redis
+	// expires keys on its own clock. Default false: real time, as a trainer shows it.
+	VirtualTime bool
 }
 
 // Env is a running lab: its store, its nodes behind the round-robin proxy, the

@@ -1,12 +1,12 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +42,7 @@ type filler interface {
 type app struct {
 	store  labstore.SessionStore
 	logger *slog.Logger
+	clock  clock
 
 	mu       sync.Mutex
 	scenario string
@@ -58,8 +59,8 @@ type app struct {
 	attackerPort string // the attacker's site, outside the proxy
 }
 
-func newApp(store labstore.SessionStore, logger *slog.Logger) *app {
-	return &app{store: store, logger: logger, knobs: healthyKnobs(), scenario: "healthy",
+func newApp(store labstore.SessionStore, logger *slog.Logger, c clock) *app {
+	return &app{store: store, logger: logger, clock: c, knobs: healthyKnobs(), scenario: "healthy",
 		pending: make(chan struct{}, 1<<16)}
 }
 
@@ -151,14 +152,14 @@ func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rq *request) serve() error {
 	r := rq.r
 	if r.ParseForm() != nil {
-		return rq.page(http.StatusBadRequest, "Bad request", "<p>The form could not be read.</p>")
+		return rq.page(http.StatusBadRequest, pageView{Title: "Bad request", Message: "The form could not be read."})
 	}
 	path := r.URL.Path
 	if r.Method == http.MethodPost && path != "/trap" {
 		// Cross-site form posts are what SameSite guards against; the lab's forms are
 		// same-site, so other sites' posts are refused like a CSRF check would.
 		if o := r.Header.Get("Origin"); o != "" && !rq.sameHostFamily(o) {
-			return rq.page(http.StatusForbidden, "Forbidden", "<p>Cross-site form refused.</p>")
+			return rq.page(http.StatusForbidden, pageView{Title: "Forbidden", Message: "Cross-site form refused."})
 		}
 	}
 	switch {
@@ -288,7 +289,7 @@ func (rq *request) checks() error {
 			return rq.destroy()
 		}
 	}
-	if t := rq.k.AbsoluteTimeout; t > 0 && time.Since(time.UnixMilli(s.data.Int("login_at"))) > t {
+	if t := rq.k.AbsoluteTimeout; t > 0 && rq.a.clock.Now().Sub(time.UnixMilli(s.data.Int("login_at"))) > t {
 		return rq.destroy()
 	}
 	return nil
@@ -353,7 +354,9 @@ func (rq *request) destroy() error {
 		return nil
 	}
 	if s.loaded {
-		rq.slowStore()
+		if err := rq.slowStore(); err != nil {
+			return err
+		}
 		if err := rq.a.store.Destroy(rq.r.Context(), rq.store, s.id); err != nil {
 			return fmt.Errorf("destroy the session: %w", err)
 		}
@@ -363,10 +366,12 @@ func (rq *request) destroy() error {
 	return nil
 }
 
-func (rq *request) slowStore() {
-	if d := rq.k.StoreLatency; d > 0 {
-		time.Sleep(d)
+// slowStore is the store's latency for a write made while serving the request.
+func (rq *request) slowStore() error {
+	if err := rq.a.clock.Pass(rq.r.Context(), rq.k.StoreLatency); err != nil {
+		return fmt.Errorf("wait for the slow store: %w", err)
 	}
+	return nil
 }
 
 // newSessionID makes a 26-character id from PHP's default alphabet
@@ -420,7 +425,9 @@ func (rq *request) commit() error {
 		return nil
 	}
 	if s.oldToDel != "" {
-		rq.slowStore()
+		if err := rq.slowStore(); err != nil {
+			return err
+		}
 		if err := rq.a.store.Destroy(rq.r.Context(), rq.store, s.oldToDel); err != nil {
 			return fmt.Errorf("delete the old session at regeneration: %w", err)
 		}
@@ -430,19 +437,21 @@ func (rq *request) commit() error {
 		rq.w.Header().Add("Set-Cookie", rq.cookieLine(s.id, rq.k.MaxAge))
 	}
 	if rq.k.WriteAfterResponse && rq.redirected {
-		id, data, loaded, dirty, k, store := s.id, s.data, s.loaded, s.dirty, rq.k, rq.a.store
+		id, data, loaded, dirty, k, store, clock := s.id, s.data, s.loaded, s.dirty, rq.k, rq.a.store, rq.a.clock
 		node := rq.store
 		rq.a.later(func() {
-			if d := k.StoreLatency; d > 0 {
-				time.Sleep(d)
-			}
+			// The write lands when the latency has gone by, whatever the browser does
+			// meanwhile: it must not make time pass for the browser.
+			_ = clock.Await(context.Background(), k.StoreLatency)
 			if err := write(context.Background(), store, node, id, data, loaded, dirty, k.IdleTimeout); err != nil {
 				rq.a.logger.Warn("lab app: late session write failed", "err", err)
 			}
 		})
 		return nil
 	}
-	rq.slowStore()
+	if err := rq.slowStore(); err != nil {
+		return err
+	}
 	return write(rq.r.Context(), rq.a.store, rq.store, s.id, s.data, s.loaded, s.dirty, rq.k.IdleTimeout)
 }
 
@@ -472,23 +481,27 @@ func (rq *request) redirect(to string) error {
 	return nil
 }
 
-// page commits the session and renders a page.
-func (rq *request) page(status int, title, body string) error {
+// page commits the session and renders a page. The page is rendered before anything
+// is sent, so a failed render never leaves half a page.
+func (rq *request) page(status int, v pageView) error {
 	if err := rq.commit(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := renderPage(&buf, v); err != nil {
 		return err
 	}
 	h := rq.w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	rq.w.WriteHeader(status)
-	_, err := fmt.Fprintf(rq.w, `<!doctype html><html><head><meta charset="utf-8"><title>%s · sessionscope lab</title></head>`+
-		`<body data-testid="lab-page"><h1>%s</h1>%s</body></html>`, html.EscapeString(title), html.EscapeString(title), body)
+	_, err := buf.WriteTo(rq.w)
 	return err
 }
 
-// link renders an <a> with an id the browser scripts follow; with SessionIDInURL the
-// session id is appended, as use_trans_sid does.
-func (rq *request) link(id, href, text string) string {
+// link is a link on one of the app's pages; with SessionIDInURL the session id is
+// appended to links to the request's own host, as use_trans_sid does.
+func (rq *request) link(id, href, text string) pageLink {
 	if rq.k.SessionIDInURL && rq.s != nil && !rq.s.ended && strings.Contains(href, "://"+hostname(rq.r.Host)) {
 		sep := "?"
 		if strings.Contains(href, "?") {
@@ -496,7 +509,7 @@ func (rq *request) link(id, href, text string) string {
 		}
 		href += sep + cookieName + "=" + url.QueryEscape(rq.s.id)
 	}
-	return fmt.Sprintf(`<p><a id="%s" href="%s">%s</a></p>`, id, html.EscapeString(href), html.EscapeString(text))
+	return pageLink{ID: id, Href: href, Text: text}
 }
 
 func (rq *request) loginForm(problem string) error {
@@ -506,19 +519,10 @@ func (rq *request) loginForm(problem string) error {
 		}
 	}
 	status := http.StatusOK
-	msg := ""
 	if problem != "" {
 		status = http.StatusUnauthorized
-		msg = "<p role=alert>" + html.EscapeString(problem) + "</p>"
 	}
-	return rq.page(status, "Log in", msg+loginFormHTML(rq.loginURL()))
-}
-
-func loginFormHTML(action string) string {
-	return fmt.Sprintf(`<form id="login" method="post" action="%s">`+
-		`<label>User <input name="user" autocomplete="username"></label> `+
-		`<label>Password <input name="password" type="password" autocomplete="current-password"></label> `+
-		`<button type="submit">Log in</button></form>`, html.EscapeString(action))
+	return rq.page(status, pageView{Title: "Log in", Alert: problem, LoginAction: rq.loginURL()})
 }
 
 func (rq *request) loginPost() error {
@@ -538,7 +542,7 @@ func (rq *request) loginPost() error {
 	s := rq.s
 	s.data["user"] = labUser
 	s.data["user_id"] = 1
-	s.data["login_at"] = time.Now().UnixMilli()
+	s.data["login_at"] = rq.a.clock.Now().UnixMilli()
 	s.data["_net"] = clientNetwork(rq.r)
 	s.data["_ua"] = rq.r.UserAgent()
 	s.dirty = true
@@ -570,16 +574,14 @@ func (rq *request) dashboard() error {
 		return err
 	}
 	partner := rq.hostURL(hostOther, "/partner?return="+url.QueryEscape("/dashboard"))
-	return rq.page(http.StatusOK, "Dashboard", "<p>Welcome, "+html.EscapeString(rq.s.data.String("user"))+".</p>"+
-		rq.link("dashboard", rq.appURL("/dashboard"), "Refresh")+
-		rq.link("account", rq.appURL("/account"), "Account")+
-		rq.link("reports", rq.appURL("/reports"), "Reports")+
-		rq.link("partner", partner, "Continue at PartnerPay")+
-		logoutFormHTML(rq.appURL("/logout")))
-}
-
-func logoutFormHTML(action string) string {
-	return fmt.Sprintf(`<form id="logout" method="post" action="%s"><button type="submit">Log out</button></form>`, html.EscapeString(action))
+	return rq.page(http.StatusOK, pageView{Title: "Dashboard", Message: "Welcome, " + rq.s.data.String("user") + ".",
+		Links: []pageLink{
+			rq.link("dashboard", rq.appURL("/dashboard"), "Refresh"),
+			rq.link("account", rq.appURL("/account"), "Account"),
+			rq.link("reports", rq.appURL("/reports"), "Reports"),
+			rq.link("partner", partner, "Continue at PartnerPay"),
+		},
+		LogoutAction: rq.appURL("/logout")})
 }
 
 // account is the critical action: deleting the account asks for the password again
@@ -589,19 +591,19 @@ func (rq *request) account() error {
 	if !ok || err != nil {
 		return err
 	}
-	form := fmt.Sprintf(`<form id="confirm" method="post" action="%s"><p>Delete the account: confirm with your password.</p>`+
-		`<label>Password <input name="password" type="password"></label> <button type="submit">Confirm</button></form>`,
-		html.EscapeString(rq.appURL("/account")))
-	back := rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard")
+	v := pageView{Title: "Account", ConfirmAction: rq.appURL("/account"),
+		Links: []pageLink{rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard")}}
 	if rq.r.Method != http.MethodPost {
-		return rq.page(http.StatusOK, "Account", form+back)
+		return rq.page(http.StatusOK, v)
 	}
 	if !credentialsOK(rq.s.data.String("user"), rq.r.PostFormValue("password")) {
-		return rq.page(http.StatusForbidden, "Account", "<p role=alert>The password is wrong: the critical action needs it.</p>"+form+back)
+		v.Alert = "The password is wrong: the critical action needs it."
+		return rq.page(http.StatusForbidden, v)
 	}
-	rq.s.data["confirmed_at"] = time.Now().UnixMilli()
+	rq.s.data["confirmed_at"] = rq.a.clock.Now().UnixMilli()
 	rq.s.dirty = true
-	return rq.page(http.StatusOK, "Account", "<p>Confirmed (the lab deletes nothing).</p>"+back)
+	v.ConfirmAction, v.Message = "", "Confirmed (the lab deletes nothing)."
+	return rq.page(http.StatusOK, v)
 }
 
 func (rq *request) logout() error {
@@ -629,8 +631,8 @@ func (rq *request) partner() error {
 	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\r\n\\") {
 		back = "/dashboard"
 	}
-	return rq.page(http.StatusOK, "PartnerPay", "<p>You are on another site.</p>"+
-		fmt.Sprintf(`<p><a id="back" href="%s">Back to the shop</a></p>`, html.EscapeString(rq.hostURL(hostMain, back))))
+	return rq.page(http.StatusOK, pageView{Title: "PartnerPay", Message: "You are on another site.",
+		Links: []pageLink{{ID: "back", Href: rq.hostURL(hostMain, back), Text: "Back to the shop"}}})
 }
 
 // reports fills the session store's Redis with cache entries after the response, as
@@ -655,7 +657,8 @@ func (rq *request) reports() error {
 			})
 		}
 	}
-	return rq.page(http.StatusOK, "Reports", "<p>The report is being cached.</p>"+rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard"))
+	return rq.page(http.StatusOK, pageView{Title: "Reports", Message: "The report is being cached.",
+		Links: []pageLink{rq.link("dashboard", rq.appURL("/dashboard"), "Dashboard")}})
 }
 
 // use configures the lab for a scenario and opens its start page on the right host:

@@ -1,8 +1,7 @@
 package lab
 
 import (
-	"fmt"
-	"html"
+	"bytes"
 	"net"
 	"net/http"
 )
@@ -28,15 +27,22 @@ func (s attackerSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	sid := a.trapSID
 	a.mu.Unlock()
-	body := `<form id="plant" method="post" action="/trap"><label>Session id to plant <input name="sid"></label> <button type="submit">Plant</button></form>`
+	var v attackerView
+	if sid != "" {
+		v.BankURL = "http://" + net.JoinHostPort(hostApp, a.proxyPort) + "/login"
+	}
+	var buf bytes.Buffer
+	if err := renderAttackerPage(&buf, v); err != nil {
+		a.logger.Warn("lab attacker site: page failed", "err", err)
+		http.Error(w, "the attacker's site failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	if sid != "" {
 		// A page on a sibling subdomain may set a cookie for the parent domain, which
 		// the app's host then receives (seed rule 1: "setting a cross-site cookie").
 		w.Header().Add("Set-Cookie", cookieName+"="+sid+"; Domain=lab.localhost; Path=/; SameSite=Lax")
-		bank := "http://" + net.JoinHostPort(hostApp, a.proxyPort) + "/login"
-		body += fmt.Sprintf(`<p><a id="bank" href="%s">Open your bank</a></p>`, html.EscapeString(bank))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Great offers</title></head><body data-testid="lab-attacker"><h1>Great offers</h1>%s</body></html>`, body)
+	_, _ = buf.WriteTo(w)
 }

@@ -36,6 +36,7 @@ const roundTrip = 40 * time.Millisecond
 type browser struct {
 	actor  string
 	ua     string
+	clock  clock // the time the jar judges cookie expiry by
 	jar    *cookies.Jar
 	client *http.Client
 	page   *page // the current document, nil before the first load
@@ -59,7 +60,7 @@ type form struct {
 
 // newBrowser makes a browser whose connections leave from sourceIP ("" lets the
 // system choose, which is 127.0.0.1 for loopback).
-func newBrowser(actor, ua, sourceIP string, record func(Step)) *browser {
+func newBrowser(actor, ua, sourceIP string, c clock, record func(Step)) *browser {
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	if sourceIP != "" {
 		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(sourceIP)}
@@ -78,7 +79,7 @@ func newBrowser(actor, ua, sourceIP string, record func(Step)) *browser {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &browser{actor: actor, ua: ua, jar: &cookies.Jar{}, record: record, mask: framework.RefMapper(nil),
+	return &browser{actor: actor, ua: ua, clock: c, jar: &cookies.Jar{}, record: record, mask: framework.RefMapper(nil),
 		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // the browser follows redirects itself, with its cookie rules
 		}}}
@@ -95,10 +96,11 @@ func (b *browser) navigate(ctx context.Context, method string, u *url.URL, body 
 		if hop > maxRedirects {
 			return fmt.Errorf("virtual browser: more than %d redirects from %s: the app redirects in a circle", maxRedirects, b.masked(u.String()))
 		}
+		// Real time even on a virtual clock: the inspector joins on the wall clock.
 		if err := pause(ctx, roundTrip); err != nil {
 			return err
 		}
-		now := time.Now()
+		sentAt, now := time.Now(), b.clock.Now() // the step's time for people; the jar's
 		cctx := cookies.Context{URL: u, Method: method, TopLevelNav: true, Initiator: initiator, RedirectChain: chain, Now: now}
 		sent, blocked := b.jar.Send(cctx)
 		var rdr io.Reader
@@ -132,7 +134,7 @@ func (b *browser) navigate(ctx context.Context, method string, u *url.URL, body 
 		if err != nil {
 			return fmt.Errorf("virtual browser: read %s: %w", b.masked(u.String()), err)
 		}
-		step := Step{Time: now, Actor: b.actor, rawURL: u.String(), method: method}
+		step := Step{Time: sentAt, Actor: b.actor, rawURL: u.String(), method: method}
 		for _, c := range sent {
 			step.sent = append(step.sent, c.Name)
 		}
@@ -315,7 +317,7 @@ func (b *browser) stealFrom(victim *browser, name string) (bool, error) {
 	if victim.page == nil {
 		return false, fmt.Errorf("virtual browser: steal %s: the victim has no page open", name)
 	}
-	visible, _ := victim.jar.Send(cookies.Context{URL: victim.page.url, TopLevelNav: true})
+	visible, _ := victim.jar.Send(cookies.Context{URL: victim.page.url, TopLevelNav: true, Now: victim.clock.Now()})
 	for _, c := range visible {
 		if c.Name == name && !c.HTTPOnly {
 			b.jar.Add(c)

@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessionscope/sessionscope/inspector/cookies"
-	"github.com/sessionscope/sessionscope/internal/browsertest"
+	"github.com/sessionscope/sessionscope/inspector/cookies/browsertest"
 )
 
 // chromiumScenarios are the cookie scenarios whose verdicts real Chromium must
@@ -93,7 +93,8 @@ func TestChromiumCookieParity(t *testing.T) {
 	// shop.lab.test must be a real, non-secure origin for Chromium, as it is for the
 	// virtual browser; *.localhost and 127.0.0.1 need no mapping.
 	b := browsertest.New(t, chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"))
-	env := startLab(t, "")
+	// Real time: Chromium's cookie jar runs on the wall clock.
+	env := startLabWith(t, Config{})
 	rec := &devtoolsRecorder{port: env.env.app.proxyPort}
 	if err := chromedp.Listen(b.Context(), rec.onEvent); err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ func labNodes() []string { return []string{"a", "b"} }
 type environment struct {
 	cfg      Config
 	logger   *slog.Logger
+	clock    clock
 	in       *inspector.Inspector
 	app      *app
 	redis    bool
@@ -63,7 +64,10 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 	if cfg.Inspector.Tracker.Logger == nil {
 		cfg.Inspector.Tracker.Logger = cfg.Logger
 	}
-	e := &environment{cfg: cfg, logger: cfg.Logger}
+	if cfg.VirtualTime && cfg.RedisURL != "" {
+		return nil, errors.New("lab: virtual time needs the memory store: a Redis expires keys in real time")
+	}
+	e := &environment{cfg: cfg, logger: cfg.Logger, clock: wallClock{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -91,11 +95,20 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		e.closers = append(e.closers, sessions.Close)
 		store, e.sessions, e.redis = rs, sessions, true
 	} else {
-		mem := memory.New(memory.Options{Matcher: cfg.Inspector.Tracker.Matcher})
+		opts := memory.Options{Matcher: cfg.Inspector.Tracker.Matcher}
+		var jump *jumpClock
+		if cfg.VirtualTime {
+			jump = newJumpClock()
+			opts.Now, e.clock = jump.Now, jump
+		}
+		mem := memory.New(opts)
+		if jump != nil {
+			jump.moved = mem.ClockMoved
+		}
 		store, e.sessions = mem, labstore.NewMemory(mem)
 	}
 	e.in = inspector.New(store, cfg.Inspector)
-	e.app = newApp(e.sessions, cfg.Logger)
+	e.app = newApp(e.sessions, cfg.Logger, e.clock)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel

@@ -17,10 +17,19 @@ import (
 // for the inspector to settle, so nothing depends on how long anything takes.
 const testWindow = 100 * time.Millisecond
 
+// startLab starts a lab on redisURL, or on the memory store with virtual time: the
+// scenarios' waits for a cookie or a session to expire then take no real time.
 func startLab(t *testing.T, redisURL string) *Env {
 	t.Helper()
-	env, err := Start(context.Background(), Config{Listen: "127.0.0.1:0", RedisURL: redisURL,
-		Inspector: inspector.Config{Tracker: tracker.Config{Window: testWindow}}})
+	return startLabWith(t, Config{RedisURL: redisURL, VirtualTime: redisURL == ""})
+}
+
+// startLabWith starts a lab from cfg on a free port with the tests' short window.
+func startLabWith(t *testing.T, cfg Config) *Env {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Inspector = inspector.Config{Tracker: tracker.Config{Window: testWindow}}
+	env, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,13 @@ package lab
 import (
 	"testing"
 
-	"github.com/sessionscope/sessionscope/internal/testredis"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 )
 
 // TestScenariosRedis runs scenarios with the lab's sessions in a real Redis, in
 // phpredis format, watched through redisstore: the path `sessionscope --redis` takes.
 func TestScenariosRedis(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	env := startLab(t, srv.URL())
 	for _, id := range []string{"healthy", "no-sticky-sessions", "session-fixation", "hijack-detected"} {
 		t.Run(id, func(t *testing.T) {
@@ -23,7 +23,7 @@ func TestScenariosRedis(t *testing.T) {
 // until it evicts the user's session. It skips without redis-server, unless
 // SESSIONSCOPE_REQUIRE_REAL=1.
 func TestEvictionUnderMaxmemory(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}})
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"}})
 	env := startLab(t, srv.URL())
 	checkBroken(t, env, runScenario(t, env, "eviction-under-maxmemory", false))
 	checkFixed(t, runScenario(t, env, "eviction-under-maxmemory", true))

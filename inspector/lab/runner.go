@@ -217,8 +217,8 @@ func (r *runner) execute(ctx context.Context, d definition, run *Run) {
 			proxied++
 		}
 	}
-	victim := newBrowser(ActorVictim, victimAgent, "", record)
-	attacker := newBrowser(ActorAttacker, attackerAgent, attackerIP, record)
+	victim := newBrowser(ActorVictim, victimAgent, "", e.clock, record)
+	attacker := newBrowser(ActorAttacker, attackerAgent, attackerIP, e.clock, record)
 	defer victim.close()
 	defer attacker.close()
 
@@ -242,6 +242,7 @@ func (r *runner) play(ctx context.Context, script []Action, victim, attacker *br
 		if a.Actor == ActorAttacker {
 			b = attacker
 		}
+		// Real time even on a virtual clock: the inspector correlates on the wall clock.
 		if err := pause(ctx, thinkTime); err != nil {
 			return fmt.Errorf("lab run stopped at step %d: %w", i+1, err)
 		}
@@ -264,7 +265,7 @@ func (r *runner) play(ctx context.Context, script []Action, victim, attacker *br
 			err = b.submit(ctx, a.Form, a.Fields)
 		case DoWait:
 			record(Step{Time: time.Now(), Actor: a.Actor, Text: "wait " + a.Wait.String() + ": " + a.Note})
-			err = pause(ctx, a.Wait)
+			err = r.env.clock.Pass(ctx, a.Wait)
 		case DoSteal:
 			var got bool
 			got, err = b.stealFrom(victim, a.Cookie)
@@ -292,7 +293,7 @@ func (r *runner) settle(ctx context.Context, proxied int64, col *collector) erro
 	e := r.env
 	window := e.cfg.Inspector.Tracker.Window
 	if window <= 0 {
-		window = 300 * time.Millisecond
+		window = model.DefaultWindow
 	}
 	confirm := max(2*window, 200*time.Millisecond)
 	ctx, cancel := context.WithTimeout(ctx, settleTimeout)

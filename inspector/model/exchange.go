@@ -2,6 +2,9 @@ package model
 
 import (
 	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,6 +101,41 @@ type SetCookie struct {
 	Raw         string `json:"-"` // the Set-Cookie line as received (holds the value)
 	Partitioned bool   `json:"-"`
 	ParseError  string `json:"-"` // why net/http rejected the line; Name is a best effort then
+}
+
+// Line writes the cookie back as a Set-Cookie header value, for records that have no
+// raw line (a HAR's response.cookies). It holds the value, a bearer credential: never
+// log or print it. Expires is written in the IMF-fixdate form (RFC 1123 with GMT) that
+// browsers and HAR readers expect, and every attribute the record keeps is written,
+// Partitioned included, so the browser's rules judge the same cookie.
+func (c SetCookie) Line() string {
+	var b strings.Builder
+	b.WriteString(c.Name + "=" + c.Value)
+	if c.Domain != "" {
+		b.WriteString("; Domain=" + c.Domain)
+	}
+	if c.Path != "" {
+		b.WriteString("; Path=" + c.Path)
+	}
+	if c.Expires != nil {
+		b.WriteString("; Expires=" + c.Expires.UTC().Format(http.TimeFormat))
+	}
+	if c.MaxAge != nil {
+		b.WriteString("; Max-Age=" + strconv.Itoa(*c.MaxAge))
+	}
+	if c.Secure {
+		b.WriteString("; Secure")
+	}
+	if c.HTTPOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if c.SameSite != "" {
+		b.WriteString("; SameSite=" + c.SameSite)
+	}
+	if c.Partitioned {
+		b.WriteString("; Partitioned")
+	}
+	return b.String()
 }
 
 // ObjectSeq implements Object.

@@ -33,6 +33,12 @@ const (
 	KindResynced    Kind = "resynced"
 )
 
+// DefaultWindow is the default correlation window. It applies only across keys: a
+// delete and a create that form one regeneration, a kept old key, or store events and
+// the HTTP exchange that caused them. Long enough for the few round trips of one
+// request's session handling, short enough that two visitors rarely overlap.
+const DefaultWindow = 300 * time.Millisecond
+
 // Evidence for a regeneration, or for events reconstructed after a gap.
 const (
 	EvidenceHTTP    = "http"

@@ -2,7 +2,6 @@ package tracker
 
 import (
 	"container/heap"
-	"context"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
@@ -203,68 +202,5 @@ func (r *recentWrites) each(fw *framework.Framework, fn func(recentWrite)) {
 	}
 	for i := 1; i <= ring.n; i++ {
 		fn(ring.items[(ring.next-i+recentPerFramework)%recentPerFramework])
-	}
-}
-
-// fetchJob is one read request on its way to the store.
-type fetchJob struct {
-	entry *entry
-	req   backend.ReadRequest
-	fw    *framework.Framework
-}
-
-// fetchResult is a read decoded off the tracker goroutine.
-type fetchResult struct {
-	entry  *entry
-	res    backend.ReadResult
-	cached *cachedPayload
-}
-
-// maxReadBatch bounds one pipeline so a burst does not become one giant round trip.
-const maxReadBatch = 256
-
-// fetchLoop batches queued reads into pipelines and decodes the payloads, so that the
-// tracker goroutine never waits on the network or a decoder.
-func (t *Tracker) fetchLoop(ctx context.Context) {
-	for {
-		var first fetchJob
-		select {
-		case <-ctx.Done():
-			return
-		case first = <-t.fetchReq:
-		}
-		jobs := []fetchJob{first}
-	drain:
-		for len(jobs) < maxReadBatch {
-			select {
-			case j := <-t.fetchReq:
-				jobs = append(jobs, j)
-			default:
-				break drain
-			}
-		}
-		reqs := make([]backend.ReadRequest, len(jobs))
-		for i, j := range jobs {
-			reqs[i] = j.req
-		}
-		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		results := t.store.Read(readCtx, reqs)
-		cancel()
-		out := make([]fetchResult, len(jobs))
-		for i, j := range jobs {
-			out[i] = fetchResult{entry: j.entry}
-			if i < len(results) {
-				out[i].res = results[i]
-			}
-			out[i].res.TTLOnly = j.req.TTLOnly
-			if out[i].res.Exists && !j.req.TTLOnly && out[i].res.Err == nil && (out[i].res.Data != nil || out[i].res.Hash != nil) {
-				out[i].cached = decodePayload(out[i].res, j.fw, t.cfg.AuthMarkers)
-			}
-		}
-		select {
-		case t.fetchRes <- out:
-		case <-ctx.Done():
-			return
-		}
 	}
 }

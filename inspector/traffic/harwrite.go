@@ -297,7 +297,7 @@ func harEntryOf(x *model.Exchange) harOutEntry {
 	for _, sc := range x.SetCookies {
 		line := sc.Raw
 		if line == "" {
-			line = rebuildSetCookie(sc)
+			line = sc.Line()
 		}
 		resp.Headers = append(resp.Headers, harNV{"Set-Cookie", line})
 		c := harOutCookie{Name: sc.Name, Value: sc.Value, Path: sc.Path, Domain: sc.Domain,
@@ -324,38 +324,7 @@ func queryPairs(rawURL string) []harNV {
 			continue
 		}
 		name, value, _ := strings.Cut(part, "=")
-		out = append(out, harNV{unescape(name), unescape(value)})
+		out = append(out, harNV{unescapeLenient(name, true), unescapeLenient(value, true)})
 	}
 	return out
-}
-
-// rebuildSetCookie writes a Set-Cookie line from a record without its raw line.
-func rebuildSetCookie(sc model.SetCookie) string {
-	var b strings.Builder
-	b.WriteString(sc.Name + "=" + sc.Value)
-	if sc.Domain != "" {
-		b.WriteString("; Domain=" + sc.Domain)
-	}
-	if sc.Path != "" {
-		b.WriteString("; Path=" + sc.Path)
-	}
-	if sc.Expires != nil {
-		b.WriteString("; Expires=" + sc.Expires.UTC().Format(http.TimeFormat))
-	}
-	if sc.MaxAge != nil {
-		fmt.Fprintf(&b, "; Max-Age=%d", *sc.MaxAge)
-	}
-	if sc.Secure {
-		b.WriteString("; Secure")
-	}
-	if sc.HTTPOnly {
-		b.WriteString("; HttpOnly")
-	}
-	if sc.SameSite != "" {
-		b.WriteString("; SameSite=" + sc.SameSite)
-	}
-	if sc.Partitioned {
-		b.WriteString("; Partitioned")
-	}
-	return b.String()
 }

@@ -3,6 +3,7 @@ package traffic
 import (
 	"net/http"
 	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 
@@ -73,7 +74,7 @@ func crlfPayloads(urls ...string) []string {
 			if len(seg) > maxPayloadLen {
 				seg = seg[:maxPayloadLen]
 			}
-			if !contains(out, seg) {
+			if !slices.Contains(out, seg) {
 				out = append(out, seg)
 			}
 		}
@@ -81,7 +82,7 @@ func crlfPayloads(urls ...string) []string {
 	decodeAll := func(s string, plus bool) {
 		add(s)
 		for round := 0; round < maxDecodeRounds; round++ {
-			next := decodeOnce(s, plus)
+			next := unescapeLenient(s, plus)
 			if next == s {
 				return
 			}
@@ -127,7 +128,7 @@ func injectedHeaders(payloads []string, lines []headerLine, m Mapping) []string 
 			if !strings.EqualFold(l.name, name) || !strings.Contains(l.value, value) {
 				continue
 			}
-			if s := maskHeaderLine(l.name, l.value, m); !contains(out, s) && len(out) < maxInjectedLines {
+			if s := maskHeaderLine(l.name, l.value, m); !slices.Contains(out, s) && len(out) < maxInjectedLines {
 				out = append(out, s)
 			}
 		}
@@ -211,29 +212,6 @@ func looksSessionCookie(name, value string, m Mapping) bool {
 	return strings.Contains(l, "sess") || l == "sid" || strings.HasSuffix(l, "_sid")
 }
 
-// decodeOnce percent-decodes s, leaving malformed escapes as they are; plus turns
-// '+' into a space, as query decoders do.
-func decodeOnce(s string, plus bool) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '+' && plus:
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // isToken: an HTTP header field name (RFC 9110 token).
 func isToken(s string) bool {
 	if s == "" || len(s) > 64 {
@@ -246,15 +224,6 @@ func isToken(s string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // harInjectedHeaders is the response-splitting check for a HAR entry: request input
@@ -270,12 +239,12 @@ func harInjectedHeaders(e *harEntry, referer string, m Mapping) []string {
 			}
 			continue
 		}
-		lines = append(lines, headerLine{h.name, h.value})
+		lines = append(lines, headerLine(h))
 	}
 	out := rawCRLFHeaders(lines, m)
 	if mayCarryCRLF(e.url) || mayCarryCRLF(referer) {
 		for _, l := range injectedHeaders(crlfPayloads(e.url, referer), lines, m) {
-			if !contains(out, l) && len(out) < maxInjectedLines {
+			if !slices.Contains(out, l) && len(out) < maxInjectedLines {
 				out = append(out, l)
 			}
 		}

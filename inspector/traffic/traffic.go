@@ -78,7 +78,7 @@ func maskParams(s, sep string, m Mapping) string {
 				value, tail = value[:j], value[j:]
 			}
 		}
-		uname, uvalue := unescape(name), unescape(value)
+		uname, uvalue := unescapeLenient(name, true), unescapeLenient(value, true)
 		if !isSessionParam(uname, uvalue, m) {
 			continue
 		}
@@ -89,40 +89,6 @@ func maskParams(s, sep string, m Mapping) string {
 		return s
 	}
 	return strings.Join(parts, sep)
-}
-
-func unescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-func ishex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
 
 // sentCookies parses Cookie header lines into the exchange's cookies and the session

@@ -14,10 +14,10 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // Doc is a parsed HTML page.
@@ -102,14 +102,14 @@ func Text(n *html.Node) string {
 // Env is a real Inspector watching a throwaway redis-server, and a client playing
 // the app.
 type Env struct {
-	Srv *testredis.Server
+	Srv *redistest.Server
 	RDB *redis.Client
 	In  *inspector.Inspector
 }
 
 // Options tune StartInspector.
 type Options struct {
-	Redis   testredis.Options
+	Redis   redistest.Options
 	Tracker tracker.Config
 }
 
@@ -117,7 +117,7 @@ type Options struct {
 // test ends. It waits until the inventory is done, so events that follow are live.
 func StartInspector(t testing.TB, opts Options) *Env {
 	t.Helper()
-	srv := testredis.Start(t, opts.Redis)
+	srv := redistest.Start(t, opts.Redis)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	matcher := framework.NewMatcher(framework.Builtin())

@@ -72,7 +72,7 @@ type Options struct {
 	GCMaxLifetime time.Duration
 	// Rescan is the fallback rescan interval; default DefaultRescan.
 	Rescan time.Duration
-	// MaxPayloadBytes is the default cap of Read; default 64 KiB, as redisstore.
+	// MaxPayloadBytes is the default cap of Read; default backend.DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
 	// InventoryBatch is how many sessions one inventory batch holds; default 1000.
 	InventoryBatch int
@@ -125,7 +125,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Rescan = DefaultRescan
 	}
 	if opts.MaxPayloadBytes <= 0 {
-		opts.MaxPayloadBytes = 64 << 10
+		opts.MaxPayloadBytes = backend.DefaultMaxPayloadBytes
 	}
 	if opts.InventoryBatch <= 0 {
 		opts.InventoryBatch = 1000

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/inspectortest"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/realenv"
 )
 
 const (
@@ -331,7 +331,7 @@ func TestParseDir(t *testing.T) {
 // TestRealPHP lets PHP's own files handler write, regenerate, destroy and collect
 // sessions in a directory sessionscope watches.
 func TestRealPHP(t *testing.T) {
-	php := realenv.Need(t, "php", "apt-get install php-cli")
+	php := inspectortest.Need(t, "php", "apt-get install php-cli")
 	dir := t.TempDir()
 	w := newWatchWindow(t, openStore(t, Options{Dirs: []Dir{{Path: dir, Label: "web1"}}}), time.Second)
 	w.WaitLive()

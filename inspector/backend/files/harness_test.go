@@ -13,7 +13,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // testWindow is shorter than the 300 ms default so the tests wait less; every step
@@ -23,7 +23,7 @@ const testWindow = 60 * time.Millisecond
 // watch runs a real Inspector over a files store and records what it emits. Sessions
 // are named by store id (the file name without its prefix).
 type watch struct {
-	*watchtest.Watch
+	*trackertest.Watch
 	t     *testing.T
 	store *Store
 	in    *inspector.Inspector
@@ -42,7 +42,7 @@ func newWatchWindow(t *testing.T, store *Store, window time.Duration) *watch {
 	t.Helper()
 	matcher := framework.NewMatcher(append(framework.Builtin(), framework.PHPFiles()))
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher, Window: window}})
-	return &watch{Watch: watchtest.Start(t, in, model.Ref), t: t, store: store, in: in}
+	return &watch{Watch: trackertest.Start(t, in, model.Ref), t: t, store: store, in: in}
 }
 
 func (w *watch) waitStatus(contains string) *model.Status {
@@ -54,19 +54,19 @@ func (w *watch) waitStatus(contains string) *model.Status {
 }
 
 // eventsFor lists the kinds emitted for a session so far.
-func (w *watch) eventsFor(id string) []string { return watchtest.Kinds(w.Events(id)) }
+func (w *watch) eventsFor(id string) []string { return trackertest.Kinds(w.Events(id)) }
 
 // rawWatch runs the store alone and records its raw events, for checks below the
 // tracker (which op a change became, and that a change is reported once).
 type rawWatch struct {
 	t    *testing.T
-	evs  *watchtest.Recorder[backend.RawEvent]
+	evs  *trackertest.Recorder[backend.RawEvent]
 	live chan struct{} // closed at the first status with the inventory done
 }
 
 func newRawWatch(t *testing.T, store *Store) *rawWatch {
 	t.Helper()
-	r := &rawWatch{t: t, evs: watchtest.NewRecorder[backend.RawEvent](), live: make(chan struct{})}
+	r := &rawWatch{t: t, evs: trackertest.NewRecorder[backend.RawEvent](), live: make(chan struct{})}
 	feed := backend.NewFeed(1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
@@ -107,8 +107,8 @@ func (r *rawWatch) waitLive() {
 	r.t.Helper()
 	select {
 	case <-r.live:
-	case <-time.After(watchtest.Limit):
-		r.t.Fatalf("the store did not finish its inventory within %s", watchtest.Limit)
+	case <-time.After(trackertest.Limit):
+		r.t.Fatalf("the store did not finish its inventory within %s", trackertest.Limit)
 	}
 }
 

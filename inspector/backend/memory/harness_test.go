@@ -11,20 +11,20 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // watch runs a real Inspector over store and records what it emits, as the inspector
 // package's own harness does for Redis. Sessions are named by key.
 type watch struct {
-	*watchtest.Watch
+	*trackertest.Watch
 	in *inspector.Inspector
 }
 
 var matcher = framework.NewMatcher(framework.Builtin())
 
 // refOf is the ref of a session key under the builtin table.
-var refOf = watchtest.KeyRef(matcher)
+var refOf = trackertest.KeyRef(matcher)
 
 // testWindow is shorter than the 300 ms default so the tests spend less time waiting;
 // steps still wait for each event, so nothing depends on how long anything takes.
@@ -33,7 +33,7 @@ const testWindow = 60 * time.Millisecond
 func newWatch(t *testing.T, store backend.Store) *watch {
 	t.Helper()
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher, Window: testWindow}})
-	return &watch{Watch: watchtest.Start(t, in, refOf), in: in}
+	return &watch{Watch: trackertest.Start(t, in, refOf), in: in}
 }
 
 // events returns the lifecycle events so far, rendered with key names instead of refs.

@@ -58,11 +58,15 @@ type Options struct {
 	// approximation). A single value larger than MaxBytes empties the keyspace and is
 	// kept anyway, where Redis would answer OOM.
 	MaxBytes int64
-	// MaxPayloadBytes is the default cap of Read; default 64 KiB, as redisstore.
+	// MaxPayloadBytes is the default cap of Read; default backend.DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
 	// InventoryBatch is how many keys one inventory batch holds; default 1000 (the
 	// SCAN COUNT redisstore uses).
 	InventoryBatch int
+	// Now is the clock TTLs run on; default time.Now. The lab's tests run it ahead of
+	// the wall clock to skip a scenario's waits, calling ClockMoved after each jump.
+	// Events are stamped with the wall clock whatever it says.
+	Now func() time.Time
 }
 
 // Store is an embedded, in-memory session store. It is safe for concurrent use. Until
@@ -105,7 +109,7 @@ func New(opts Options) *Store {
 		opts.Matcher = framework.NewMatcher(framework.Builtin())
 	}
 	if opts.MaxPayloadBytes <= 0 {
-		opts.MaxPayloadBytes = 64 << 10
+		opts.MaxPayloadBytes = backend.DefaultMaxPayloadBytes
 	}
 	if opts.InventoryBatch <= 0 {
 		opts.InventoryBatch = 1000
@@ -139,7 +143,36 @@ func (s *Store) emit(now time.Time, op backend.Op, node, key string) {
 	if _, ok := s.opts.Matcher.Match(key); !ok {
 		return
 	}
-	s.queue.Push(backend.RawEvent{Time: now, Op: op, Key: key, Node: node})
+	s.queue.Push(backend.RawEvent{Time: s.wall(now), Op: op, Key: key, Node: node})
+}
+
+// now is the store's clock: Options.Now, else the wall clock.
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// wall is the wall-clock time of a store time, which events and reads carry: the
+// inspector joins them with HTTP exchanges, stamped with the wall clock, even when
+// Options.Now runs ahead of it.
+func (s *Store) wall(now time.Time) time.Time {
+	if s.opts.Now == nil {
+		return now
+	}
+	return time.Now()
+}
+
+// ClockMoved tells the store that Options.Now jumped forward: the keys whose TTL has
+// run out expire (and emit expired) before it returns, rather than when the timer
+// armed for the old time fires.
+func (s *Store) ClockMoved() {
+	s.expireDue(s.now())
+	select {
+	case s.wake <- struct{}{}: // the expiry loop re-arms its timer for the new time
+	default:
+	}
 }
 
 // live returns the key's item, expiring it first if its TTL has passed (Redis' lazy
@@ -214,7 +247,7 @@ func (s *Store) compactDeadlines() {
 // a key that did not exist), set, then expire when there is a TTL. The store keeps
 // its own copy of val.
 func (s *Store) Set(node, key string, val []byte, ttl time.Duration) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ks := s.space(node, true)
@@ -273,7 +306,7 @@ func (s *Store) evictFor(ks *keyspace, grow int64, keep *item, now time.Time) {
 // missing and emits expired, like Redis' lazy expiry. A hit counts as use for LRU
 // eviction.
 func (s *Store) Get(node, key string) ([]byte, bool) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it := s.live(s.spaces[node], key, now)
@@ -291,7 +324,7 @@ func (s *Store) Del(node, key string) bool { return s.Expire(node, key, 0) }
 // Expire sets key's TTL in node's keyspace and emits expire, like EXPIRE. A ttl <= 0
 // deletes the key and emits del, as Redis does. It reports whether the key existed.
 func (s *Store) Expire(node, key string, ttl time.Duration) bool {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ks := s.spaces[node]
@@ -314,7 +347,7 @@ func (s *Store) Expire(node, key string, ttl time.Duration) bool {
 // ok false when the key does not exist. Like PTTL it does not count as use for LRU,
 // and an expired key is expired (and reported) on the spot.
 func (s *Store) TTL(node, key string) (ttl time.Duration, ok bool) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it := s.live(s.spaces[node], key, now)
@@ -342,7 +375,7 @@ func (s *Store) Len(node string) int {
 // ctx ends. The inventory snapshot and the switch to streaming happen under one lock,
 // so every key is either in the inventory or in the events, never lost between them.
 func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	if s.running {
 		s.mu.Unlock()
@@ -394,7 +427,7 @@ func (s *Store) snapshot(now time.Time) ([]backend.InventoryItem, int64) {
 				ttl = it.deadline.Sub(now)
 			}
 			items = append(items, backend.InventoryItem{Key: it.key, Node: ks.node, TTL: ttl,
-				Size: len(it.val), Type: m.Framework.Type, Read: now})
+				Size: len(it.val), Type: m.Framework.Type, Read: s.wall(now)})
 		}
 	}
 	return items, scanned
@@ -438,10 +471,10 @@ func (s *Store) expireLoop(ctx context.Context) {
 		case <-s.wake:
 		case <-timer.C:
 		}
-		next := s.expireDue(time.Now())
+		next := s.expireDue(s.now())
 		timer.Stop()
 		if !next.IsZero() {
-			timer.Reset(max(time.Until(next), 0))
+			timer.Reset(max(next.Sub(s.now()), 0))
 		}
 	}
 }
@@ -476,7 +509,7 @@ func (s *Store) expireDue(now time.Time) time.Time {
 // write the tracker's latest event is about. Reading counts as no use for LRU; an
 // expired key is expired and reported, as Redis' PTTL and GETRANGE do.
 func (s *Store) Read(ctx context.Context, reqs []backend.ReadRequest) []backend.ReadResult {
-	now := time.Now()
+	now := s.now()
 	out := make([]backend.ReadResult, len(reqs))
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,37 @@ func TestExpiry(t *testing.T) {
 		s.Expire("", k, 0)
 		w.WaitEvent(model.KindDestroyed, k)
 	})
+}
+
+// TestClockMoved runs the store on a clock ahead of the wall clock: a jump past a
+// key's TTL expires it at once, while its events keep the wall clock's time.
+func TestClockMoved(t *testing.T) {
+	var mu sync.Mutex
+	var ahead time.Duration
+	s := New(Options{Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(ahead)
+	}})
+	w := newWatch(t, s)
+	w.WaitLive()
+	k := phpKey(idA)
+	s.Set("", k, phpSession("ada"), time.Hour)
+	created := w.WaitEvent(model.KindCreated, k)
+	if ttl, ok := s.TTL("", k); !ok || ttl <= 59*time.Minute {
+		t.Fatalf("TTL = %v, %v before the jump; want about an hour", ttl, ok)
+	}
+	mu.Lock()
+	ahead = 2 * time.Hour
+	mu.Unlock()
+	s.ClockMoved()
+	if _, ok := s.TTL("", k); ok {
+		t.Error("the key outlived a jump past its TTL")
+	}
+	expired := w.WaitEvent(model.KindExpired, k)
+	if gap := expired.Time.Sub(created.Time); gap < 0 || gap > time.Hour {
+		t.Errorf("expired %v after created: events must carry the wall clock, not the store's", gap)
+	}
 }
 
 // TestLazyExpiry checks the access path on its own: without Run there is no expiry

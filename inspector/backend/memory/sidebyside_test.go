@@ -11,8 +11,8 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // app is the command side of a store, as a phpredis app drives it.
@@ -58,7 +58,7 @@ func (a redisApp) del(key string)                       { a.do("DEL", key) }
 // SESSIONSCOPE_REQUIRE_REAL=1), a watching redisstore and an app client.
 func startRedis(t *testing.T) (*redisstore.Store, redisApp) {
 	t.Helper()
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	store, err := redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL(), Matcher: matcher})

@@ -12,19 +12,19 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // watch runs an Inspector on the built-in framework table over a store opened by the
 // test, until the test ends, recording what it emits. Sessions are named by store id.
-func watch(t *testing.T, store *redisstore.Store) *watchtest.Watch {
+func watch(t *testing.T, store *redisstore.Store) *trackertest.Watch {
 	t.Helper()
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: framework.NewMatcher(framework.Builtin())}})
-	return watchtest.Start(t, in, model.Ref)
+	return trackertest.Start(t, in, model.Ref)
 }
 
 // open opens a store on the built-in framework table, closed when the test ends.
@@ -41,7 +41,7 @@ func open(t *testing.T, cfg redisstore.Config) *redisstore.Store {
 
 // aclUser creates user ro with password pw and rule through the admin (default)
 // user, and returns its URL for db.
-func aclUser(t *testing.T, srv *testredis.Server, db int, rule []string) string {
+func aclUser(t *testing.T, srv *redistest.Server, db int, rule []string) string {
 	t.Helper()
 	srv.Do(t, append([]string{"ACL", "SETUSER", "ro", "reset", "on", ">pw"}, rule...)...)
 	return fmt.Sprintf("redis://ro:pw@%s/%d", srv.Addr, db)
@@ -62,7 +62,7 @@ func without(rule []string, drop string) []string {
 // pattern), and checks the inventory and the live stream both work under it.
 func TestACLReadOnlyUser(t *testing.T) {
 	const db = 3
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	rule := redisstore.ACLRule(db, framework.Builtin())
 	url := aclUser(t, srv, db, rule)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: db})
@@ -92,7 +92,7 @@ func TestACLReadOnlyUser(t *testing.T) {
 		t.Errorf("notifications under the read-only user: %+v, want read and complete", n)
 	}
 
-	if err := admin.SetEx(ctx, "PHPREDIS_SESSION:fresh0000001", "user|s:3:\"bob\";", time.Hour).Err(); err != nil {
+	if err := redistest.SetEx(ctx, admin, "PHPREDIS_SESSION:fresh0000001", "user|s:3:\"bob\";", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	created := w.WaitEvent(model.KindCreated, "fresh0000001")
@@ -109,7 +109,7 @@ func TestACLReadOnlyUser(t *testing.T) {
 // to the read-only user, with a message naming the permission, and the server's flags
 // stay as they were.
 func TestACLConfigureNotificationsRefused(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{Notifications: "off"})
+	srv := redistest.Start(t, redistest.Options{Notifications: "off"})
 	url := aclUser(t, srv, 0, redisstore.ACLRule(0, framework.Builtin()))
 	ctx := context.Background()
 	store := open(t, redisstore.Config{URL: url, ConfigureNotifications: true})
@@ -133,7 +133,7 @@ func TestACLConfigureNotificationsRefused(t *testing.T) {
 func TestACLWithoutConfigGet(t *testing.T) {
 	for _, mode := range []string{redisstore.ModeNotify, ""} {
 		t.Run("mode "+mode, func(t *testing.T) {
-			srv := testredis.Start(t, testredis.Options{})
+			srv := redistest.Start(t, redistest.Options{})
 			url := aclUser(t, srv, 0, without(redisstore.ACLRule(0, framework.Builtin()), "+config|get"))
 			store := open(t, redisstore.Config{URL: url, Mode: mode})
 			w := watch(t, store)
@@ -159,7 +159,7 @@ func TestACLChannelPattern(t *testing.T) {
 		{"wildcard db", "&__keyevent@*__:*"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testredis.Start(t, testredis.Options{})
+			srv := redistest.Start(t, redistest.Options{})
 			rule := without(redisstore.ACLRule(0, framework.Builtin()), "&__keyevent@0__:*")
 			if tc.channels != "" {
 				rule = append(rule, tc.channels)
@@ -184,7 +184,7 @@ func TestACLChannelPattern(t *testing.T) {
 // TestACLKeyPatternMissing: a session prefix outside the user's key patterns makes
 // the inventory's reads fail, and the status says read access to the keys is missing.
 func TestACLKeyPatternMissing(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	rule := []string{"resetkeys", "%R~sess:*", "resetchannels", "&__keyevent@0__:*",
 		"-@all", "+@read", "+@connection", "+psubscribe", "+config|get"}
 	url := aclUser(t, srv, 0, rule)

@@ -71,7 +71,7 @@ func (s *Store) detectCluster(ctx context.Context) error {
 	masters, err := s.discoverMasters(ctx)
 	if err != nil {
 		_ = s.client.Close()
-		return fmt.Errorf("Redis at %s is a cluster node, but listing the masters failed (%s): check that the cluster is up (redis-cli -c CLUSTER INFO)",
+		return fmt.Errorf("the Redis at %s is a cluster node, but listing the masters failed (%s): check that the cluster is up (redis-cli -c CLUSTER INFO)",
 			s.opts.Addr, firstLine(explainPerm(err, "+cluster|slots").Error()))
 	}
 	s.node = ""

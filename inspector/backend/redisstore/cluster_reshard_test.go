@@ -12,17 +12,17 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // moveSlot migrates one hash slot and its keys from one master to another as
 // `redis-cli --cluster reshard` does: IMPORTING on the target, MIGRATING on the
 // source, MIGRATE of the slot's keys in batches, then SETSLOT NODE on every master.
-func moveSlot(t *testing.T, ctx context.Context, masters []*testredis.Server, slot int64, from, to *testredis.Server) {
+func moveSlot(t *testing.T, ctx context.Context, masters []*redistest.Server, slot int64, from, to *redistest.Server) {
 	t.Helper()
 	src := redis.NewClient(&redis.Options{Addr: from.Addr})
 	defer src.Close()
@@ -76,7 +76,7 @@ func moveSlot(t *testing.T, ctx context.Context, masters []*testredis.Server, sl
 // listed on their new master, later writes to them must be seen from it, and the
 // table must equal the cluster's keys.
 func TestClusterReshard(t *testing.T) {
-	c, cc, masters := seededCluster(t, 0, "shard", 200)
+	c, cc, masters := seededCluster(t, 0, 15*time.Second, "shard", 200)
 	ctx := context.Background()
 	from, to := masters[0], masters[1]
 	// The slots of the first 20 sessions the source holds.
@@ -102,7 +102,7 @@ func TestClusterReshard(t *testing.T) {
 	}
 	defer store.Close()
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
-	w := watchtest.Start(t, in, func(key string) string { return model.Ref(strings.TrimPrefix(key, clusterPrefix)) })
+	w := trackertest.Start(t, in, func(key string) string { return model.Ref(strings.TrimPrefix(key, clusterPrefix)) })
 	w.Wait("the first inventory", func(o model.Object) bool {
 		st, ok := o.(*model.Status)
 		return ok && st.Inventory != nil && st.Inventory.Done && st.Node == ""
@@ -124,7 +124,7 @@ func TestClusterReshard(t *testing.T) {
 
 	// A write to every moved session after the move is seen from the new master.
 	for k := range moving {
-		if err := cc.SetEx(ctx, k, "user|s:5:\"alice\";cart|i:1;", 10*time.Minute).Err(); err != nil {
+		if err := redistest.SetEx(ctx, cc, k, "user|s:5:\"alice\";cart|i:1;", 10*time.Minute); err != nil {
 			t.Fatalf("write after the move: %v", err)
 		}
 	}
@@ -132,7 +132,7 @@ func TestClusterReshard(t *testing.T) {
 	for k := range moving {
 		keys = append(keys, k)
 	}
-	watchtest.Eventually(t, "an updated event from the new master for every moved session", watchtest.Limit, func() (bool, string) {
+	trackertest.Eventually(t, "an updated event from the new master for every moved session", trackertest.Limit, func() (bool, string) {
 		seen := map[string]bool{}
 		for _, e := range w.Events(keys...) {
 			if e.Kind == model.KindUpdated && e.Node == to.Addr {
@@ -142,12 +142,12 @@ func TestClusterReshard(t *testing.T) {
 		var missing []string
 		for _, k := range keys {
 			if !seen[model.Ref(strings.TrimPrefix(k, clusterPrefix))] {
-				missing = append(missing, fmt.Sprintf("%s: %v", k, watchtest.Kinds(w.Events(k))))
+				missing = append(missing, fmt.Sprintf("%s: %v", k, trackertest.Kinds(w.Events(k))))
 			}
 		}
 		return len(missing) == 0, fmt.Sprintf("%d of %d; not seen: %s", len(keys)-len(missing), len(keys), strings.Join(missing, "; "))
 	})
-	watchtest.Eventually(t, "a settled tracker", watchtest.Limit, func() (bool, string) {
+	trackertest.Eventually(t, "a settled tracker", trackertest.Limit, func() (bool, string) {
 		settled, err := in.Settled(ctx)
 		return err == nil && settled, "busy"
 	})

@@ -7,15 +7,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // TestScanEstimate: an unfiltered inventory takes DBSIZE as the total it expects to
 // walk (for the progress bar's share and ETA); a MATCH scan has no such total.
 func TestScanEstimate(t *testing.T) {
 	t.Parallel()
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
 	ctx := context.Background()

@@ -11,22 +11,22 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
-	"github.com/sessionscope/sessionscope/output"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
+	"github.com/sessionscope/sessionscope/ui/term"
 )
 
 // startPolling attaches an Inspector in mode, polling every 100 ms, and records what
 // it emits.
-func startPolling(t *testing.T, srv *testredis.Server, mode string) *watchtest.Watch {
+func startPolling(t *testing.T, srv *redistest.Server, mode string) *trackertest.Watch {
 	t.Helper()
 	return watch(t, open(t, redisstore.Config{URL: srv.URL(), Mode: mode, PollInterval: 100 * time.Millisecond}))
 }
 
 // eventN waits for the n-th (1-based) event of kind on the session with storeID.
-func eventN(t *testing.T, w *watchtest.Watch, kind model.Kind, storeID string, n int) *model.Event {
+func eventN(t *testing.T, w *trackertest.Watch, kind model.Kind, storeID string, n int) *model.Event {
 	t.Helper()
 	ref := model.Ref(storeID)
 	seen := 0 // Wait shows each object once, in order
@@ -40,10 +40,12 @@ func eventN(t *testing.T, w *watchtest.Watch, kind model.Kind, storeID string, n
 }
 
 // kinds lists the kinds of the events on storeID so far, in order.
-func kinds(w *watchtest.Watch, storeID string) []string { return watchtest.Kinds(w.Events(storeID)) }
+func kinds(w *trackertest.Watch, storeID string) []string {
+	return trackertest.Kinds(w.Events(storeID))
+}
 
 func TestPollSeesLifecycle(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{Notifications: "off"})
+	srv := redistest.Start(t, redistest.Options{Notifications: "off"})
 	const (
 		existing = "inv0existing0session0001"
 		id       = "poll0lifecycle0session01"
@@ -109,7 +111,7 @@ func TestPollSeesLifecycle(t *testing.T) {
 
 // firstStatuses runs a store on its own feed until the inventory is done and returns
 // the statuses it sent.
-func firstStatuses(t *testing.T, srv *testredis.Server, cfg redisstore.Config) []model.Status {
+func firstStatuses(t *testing.T, srv *redistest.Server, cfg redisstore.Config) []model.Status {
 	t.Helper()
 	cfg.URL = srv.URL()
 	cfg.Matcher = framework.NewMatcher(framework.Builtin())
@@ -149,23 +151,23 @@ func firstStatuses(t *testing.T, srv *testredis.Server, cfg redisstore.Config) [
 func TestAutoModeChoosesPollWhenNotificationsAreOff(t *testing.T) {
 	cases := []struct {
 		name     string
-		redis    testredis.Options
+		redis    redistest.Options
 		mode     string
 		wantMode string
 		warning  []string // the one warning line must carry these
 	}{
-		{"flags off: auto polls, with today's fix", testredis.Options{Notifications: "off"}, redisstore.ModeAuto, model.ModePoll,
+		{"flags off: auto polls, with today's fix", redistest.Options{Notifications: "off"}, redisstore.ModeAuto, model.ModePoll,
 			[]string{`missing the flags "Eg$hxe"`, "polls every 100ms", "redis-cli CONFIG SET notify-keyspace-events 'Eg$hxe", "--configure-notifications"}},
-		{"the default mode is auto", testredis.Options{Notifications: "off"}, "", model.ModePoll,
+		{"the default mode is auto", redistest.Options{Notifications: "off"}, "", model.ModePoll,
 			[]string{"missing the flags", "polls every"}},
-		{"CONFIG refused: auto polls", testredis.Options{Args: []string{"--rename-command", "CONFIG", ""}}, redisstore.ModeAuto, model.ModePoll,
+		{"CONFIG refused: auto polls", redistest.Options{Args: []string{"--rename-command", "CONFIG", ""}}, redisstore.ModeAuto, model.ModePoll,
 			[]string{"cannot read notify-keyspace-events", "polling every 100ms", "--mode notify"}},
-		{"flags on: auto listens", testredis.Options{}, redisstore.ModeAuto, model.ModeNotify, nil},
-		{"--mode notify keeps listening with the flags off", testredis.Options{Notifications: "off"}, redisstore.ModeNotify, model.ModeNotify, nil},
+		{"flags on: auto listens", redistest.Options{}, redisstore.ModeAuto, model.ModeNotify, nil},
+		{"--mode notify keeps listening with the flags off", redistest.Options{Notifications: "off"}, redisstore.ModeNotify, model.ModeNotify, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testredis.Start(t, tc.redis)
+			srv := redistest.Start(t, tc.redis)
 			statuses := firstStatuses(t, srv, redisstore.Config{Mode: tc.mode})
 			for _, st := range statuses {
 				if st.Mode != tc.wantMode {
@@ -177,7 +179,7 @@ func TestAutoModeChoosesPollWhenNotificationsAreOff(t *testing.T) {
 			}
 			// What watch prints on stderr: exactly one line about the notifications.
 			var stdout, diag bytes.Buffer
-			w := output.NewText(&stdout, &diag, false)
+			w := term.NewText(&stdout, &diag, false)
 			for i := range statuses {
 				if err := w.Write(&statuses[i]); err != nil {
 					t.Fatal(err)
@@ -207,7 +209,7 @@ func TestAutoModeChoosesPollWhenNotificationsAreOff(t *testing.T) {
 // TestPollNeverWrites checks INFO commandstats: every command Redis flags as a write
 // was issued by the test itself, none by the poll loop (its passes, digests included).
 func TestPollNeverWrites(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{Notifications: "off"})
+	srv := redistest.Start(t, redistest.Options{Notifications: "off"})
 	for i := 0; i < 20; i++ {
 		srv.Do(t, "SETEX", "PHPREDIS_SESSION:before"+strconv.Itoa(i)+"0000000000000", "600", "user|i:1;")
 	}
@@ -260,7 +262,7 @@ func TestPollNeverWrites(t *testing.T) {
 }
 
 // commandStats parses INFO commandstats into calls per command ("config|get").
-func commandStats(t *testing.T, srv *testredis.Server) map[string]int {
+func commandStats(t *testing.T, srv *redistest.Server) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, line := range strings.Split(srv.Do(t, "INFO", "commandstats"), "\n") {
@@ -280,7 +282,7 @@ func commandStats(t *testing.T, srv *testredis.Server) map[string]int {
 }
 
 // isWrite asks Redis whether cmd carries the write flag.
-func isWrite(t *testing.T, srv *testredis.Server, cmd string) bool {
+func isWrite(t *testing.T, srv *redistest.Server, cmd string) bool {
 	t.Helper()
 	for _, line := range strings.Split(srv.Do(t, "COMMAND", "INFO", cmd), "\n") {
 		if line == "write" {

@@ -31,7 +31,7 @@ type Config struct {
 	ConfigureNotifications bool               // merge missing flags with CONFIG SET
 	ScanCount              int64              // SCAN COUNT hint; default 1000
 	ScanRate               float64            // keys per second SCAN may walk, per node (inventory, re-inventory, poll passes); 0 no limit
-	MaxPayloadBytes        int                // default 64 KiB
+	MaxPayloadBytes        int                // default backend.DefaultMaxPayloadBytes
 	ProbeWindow            time.Duration      // how long to wait for events when CONFIG is refused; default 10 s
 	Mode                   string             // ModeAuto (default), ModeNotify or ModePoll
 	PollInterval           time.Duration      // time between SCAN passes in poll mode; default 2 s
@@ -115,7 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.ScanCount = 1000
 	}
 	if cfg.MaxPayloadBytes <= 0 {
-		cfg.MaxPayloadBytes = 64 << 10
+		cfg.MaxPayloadBytes = backend.DefaultMaxPayloadBytes
 	}
 	if cfg.ProbeWindow <= 0 {
 		cfg.ProbeWindow = 10 * time.Second

@@ -10,8 +10,8 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // TestScanRate checks that --scan-rate spaces the inventory's SCAN pages: 3000 keys
@@ -20,7 +20,7 @@ import (
 // not a speed expectation: a loaded machine only makes the inventory slower. The
 // same inventory without the rate is the control: it must list the same sessions.
 func TestScanRate(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()

@@ -9,11 +9,11 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // TestSentinelFailoverPolling follows a Sentinel failover in poll mode, on servers
@@ -23,10 +23,10 @@ import (
 // that session with evidence resync, rather than keep it as a phantom; and polling
 // must go on on the new master.
 func TestSentinelFailoverPolling(t *testing.T) {
-	master := testredis.Start(t, testredis.Options{Notifications: "off"})
-	replica := testredis.StartReplica(t, master)
+	master := redistest.Start(t, redistest.Options{Notifications: "off"})
+	replica := redistest.StartReplica(t, master)
 	replica.Do(t, "CONFIG", "SET", "notify-keyspace-events", "")
-	sent := testredis.StartSentinel(t, "pollmaster", master, 1)
+	sent := redistest.StartSentinel(t, "pollmaster", master, 1)
 
 	const prefix = "PHPREDIS_SESSION:"
 	for i := range 5 {
@@ -54,7 +54,7 @@ func TestSentinelFailoverPolling(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = store.Close() })
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
-	w := watchtest.Start(t, in, model.Ref)
+	w := trackertest.Start(t, in, model.Ref)
 	w.Wait("the first pass on the master", func(o model.Object) bool {
 		st, ok := o.(*model.Status)
 		return ok && st.Inventory != nil && st.Inventory.Done && st.Node == master.Addr
@@ -91,11 +91,12 @@ func TestSentinelFailoverPolling(t *testing.T) {
 	}
 
 	want := sortedRefs(strings.Split(replica.Do(t, "SCAN", "0", "MATCH", prefix+"*", "COUNT", "1000"), "\n")[1:], prefix)
-	watchtest.Eventually(t, "a table equal to the new master's keys", 15*time.Second, func() (bool, string) {
+	trackertest.Eventually(t, "a table equal to the new master's keys", trackertest.Limit, func() (bool, string) {
 		got := tableRefs(t, in)
 		return strings.Join(got, ",") == strings.Join(want, ","), fmt.Sprintf("got %v, want %v", got, want)
 	})
 	if len(want) != 5 {
-		t.Errorf("the new master holds %d sessions, want 5 (5 - 1 lost + 1 after)", len(want))
+		t.Errorf("the new master holds %d sessions, want 5 (5 - 1 lost + 1 after)\nreplica log:\n%s\nsentinel log:\n%s",
+			len(want), replica.LogTail(), sent.LogTail())
 	}
 }

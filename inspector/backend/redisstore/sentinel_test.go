@@ -12,20 +12,20 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
-	"github.com/sessionscope/sessionscope/internal/testredis"
-	"github.com/sessionscope/sessionscope/internal/watchtest"
+	"github.com/sessionscope/sessionscope/inspector/tracker/trackertest"
 )
 
 // TestSentinelFailover watches a master through a sentinel, SIGKILLs the master and
 // checks that the failover is followed: a gap on the promoted replica, then its events
 // carrying its address, and a session table equal to the new master's keys.
 func TestSentinelFailover(t *testing.T) {
-	master := testredis.Start(t, testredis.Options{})
-	replica := testredis.StartReplica(t, master)
-	sent := testredis.StartSentinel(t, "mymaster", master, 1)
+	master := redistest.Start(t, redistest.Options{})
+	replica := redistest.StartReplica(t, master)
+	sent := redistest.StartSentinel(t, "mymaster", master, 1)
 
 	const prefix = "PHPREDIS_SESSION:"
 	for i := range 5 {
@@ -49,7 +49,7 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = store.Close() }) // after the watch has stopped
 	in := inspector.New(store, inspector.Config{Tracker: tracker.Config{Matcher: matcher}})
-	w := watchtest.Start(t, in, model.Ref)
+	w := trackertest.Start(t, in, model.Ref)
 
 	w.Wait("the inventory through the master", func(o model.Object) bool {
 		st, ok := o.(*model.Status)
@@ -68,7 +68,7 @@ func TestSentinelFailover(t *testing.T) {
 
 	master.KillHoldingPort(t)
 	// Room for a failover: the sentinel's down-after (1 s), an election and the
-	// promotion come before the new master answers; watchtest.Limit covers them.
+	// promotion come before the new master answers; trackertest.Limit covers them.
 	gap := w.Wait("a gap on the promoted replica", func(o model.Object) bool {
 		ev, ok := o.(*model.Event)
 		return ok && ev.Kind == model.KindGap && ev.Node == replica.Addr
@@ -103,10 +103,11 @@ func TestSentinelFailover(t *testing.T) {
 		return ok && ev.Kind == model.KindResynced && ev.Node == replica.Addr
 	})
 
-	// The table settles within the correlation window; wait for it, generously.
+	// The table settles within the correlation window; wait for it, generously: the
+	// limit only stops a hung test.
 	want := sortedRefs(strings.Split(replica.Do(t, "SCAN", "0", "MATCH", prefix+"*", "COUNT", "1000"), "\n")[1:], prefix)
 	var got []string
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(trackertest.Limit)
 	for {
 		got = tableRefs(t, in)
 		if strings.Join(got, ",") == strings.Join(want, ",") || time.Now().After(deadline) {
@@ -136,7 +137,7 @@ func sortedRefs(keys []string, prefix string) []string {
 // tableRefs is the session table's refs, sorted.
 func tableRefs(t *testing.T, in *inspector.Inspector) []string {
 	t.Helper()
-	refs, err := watchtest.TableRefs(in.Sessions)
+	refs, err := trackertest.TableRefs(in.Sessions)
 	if err != nil {
 		t.Fatal(err)
 	}

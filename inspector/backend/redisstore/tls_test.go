@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 func openTLS(url string, o redisstore.TLSOptions) (*redisstore.Store, error) {
@@ -21,7 +21,7 @@ func openTLS(url string, o redisstore.TLSOptions) (*redisstore.Store, error) {
 // checks the certificate (and, where given, presents a client one), and sees a session
 // created through the TLS server.
 func TestTLSConnectsAndStreams(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{TLS: true})
+	srv := redistest.Start(t, redistest.Options{TLS: true})
 	c := srv.Certs
 	for _, tc := range []struct {
 		name string
@@ -30,7 +30,7 @@ func TestTLSConnectsAndStreams(t *testing.T) {
 	}{
 		{"CA only", srv.URL(), redisstore.TLSOptions{CAFile: c.CAFile}},
 		{"client certificate", srv.URL(), redisstore.TLSOptions{CAFile: c.CAFile, CertFile: c.ClientCertFile, KeyFile: c.ClientKeyFile}},
-		{"server name", srv.URL(), redisstore.TLSOptions{CAFile: c.CAFile, ServerName: testredis.TLSServerName}},
+		{"server name", srv.URL(), redisstore.TLSOptions{CAFile: c.CAFile, ServerName: redistest.TLSServerName}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store, err := openTLS(tc.url, tc.opts)
@@ -53,9 +53,9 @@ func TestTLSConnectsAndStreams(t *testing.T) {
 // TestTLSRefused: every way the TLS setup can be wrong gives one line naming what
 // failed and the flag that fixes it.
 func TestTLSRefused(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{TLS: true})
-	strict := testredis.Start(t, testredis.Options{TLS: true, Args: []string{"--tls-auth-clients", "yes"}})
-	wrong := testredis.GenerateCerts(t, t.TempDir(), "wrong")
+	srv := redistest.Start(t, redistest.Options{TLS: true})
+	strict := redistest.Start(t, redistest.Options{TLS: true, Args: []string{"--tls-auth-clients", "yes"}})
+	wrong := redistest.GenerateCerts(t, t.TempDir(), "wrong")
 	for _, tc := range []struct {
 		name string
 		url  string
@@ -67,7 +67,7 @@ func TestTLSRefused(t *testing.T) {
 		{"system roots", srv.URL(), redisstore.TLSOptions{},
 			[]string{"certificate verification", "against the system roots", "--tls-ca"}},
 		{"server name not in certificate", srv.URL(), redisstore.TLSOptions{CAFile: srv.Certs.CAFile, ServerName: "redis.example.org"},
-			[]string{`not valid for the name "redis.example.org"`, testredis.TLSServerName, "--tls-server-name"}},
+			[]string{`not valid for the name "redis.example.org"`, redistest.TLSServerName, "--tls-server-name"}},
 		{"client certificate required", strict.URL(), redisstore.TLSOptions{CAFile: strict.Certs.CAFile},
 			[]string{"requires a client certificate", "--tls-cert", "--tls-key"}},
 		{"plain redis:// to a TLS port", "redis://" + srv.Addr + "/0", redisstore.TLSOptions{},
@@ -108,7 +108,7 @@ func TestTLSRefused(t *testing.T) {
 // fail) and carries the warning the caller prints on every start; skip_verify in the
 // URL is the same hole and warns the same.
 func TestTLSInsecure(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{TLS: true})
+	srv := redistest.Start(t, redistest.Options{TLS: true})
 	for _, tc := range []struct {
 		name string
 		url  string

@@ -104,9 +104,10 @@ func (r *Redis) Save(ctx context.Context, node, id string, s Session, ttl time.D
 	case ttl <= 0:
 		cmd = r.client.Set(ctx, Key(id), data, 0)
 	case ttl%time.Second == 0:
-		cmd = r.client.SetEx(ctx, Key(id), data, ttl)
+		// SETEX itself, the command phpredis sends (go-redis deprecates its SetEx helper).
+		cmd = r.client.Do(ctx, "SETEX", Key(id), int64(ttl/time.Second), data)
 	default:
-		// go-redis' SetEx rounds to whole seconds; PSETEX keeps a short lab TTL exact.
+		// SETEX takes whole seconds; PSETEX keeps a short lab TTL exact.
 		cmd = r.client.Do(ctx, "PSETEX", Key(id), ttl.Milliseconds(), data)
 	}
 	if err := cmd.Err(); err != nil {
@@ -177,7 +178,7 @@ func (r *Redis) Fill(ctx context.Context, n, size int) error {
 		if err != nil {
 			return err
 		}
-		return p.SetEx(ctx, Key(randomID()), data, FillTTL).Err()
+		return p.Do(ctx, "SETEX", Key(randomID()), int64(FillTTL/time.Second), data).Err()
 	})
 }
 

@@ -14,17 +14,17 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/memory"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/codec"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
-	"github.com/sessionscope/sessionscope/internal/testredis"
 )
 
 // subject is one SessionStore under test, with the watched store behind it.
 type subject struct {
 	store   SessionStore
 	watched backend.Store
-	srv     *testredis.Server // nil for the memory store
+	srv     *redistest.Server // nil for the memory store
 }
 
 func subjects(t *testing.T) map[string]func(t *testing.T) subject {
@@ -34,7 +34,7 @@ func subjects(t *testing.T) map[string]func(t *testing.T) subject {
 			return subject{store: NewMemory(m), watched: m}
 		},
 		"redis": func(t *testing.T) subject {
-			srv := testredis.Start(t, testredis.Options{})
+			srv := redistest.Start(t, redistest.Options{})
 			r, err := NewRedis(context.Background(), srv.URL())
 			if err != nil {
 				t.Fatalf("NewRedis: %v", err)
@@ -213,7 +213,7 @@ func runFeed(t *testing.T, store backend.Store) func(n int) []string {
 // TestRedisPayloadDecodes: what the Redis store writes is a phpredis session that
 // sessionscope's decoder reads, with a TTL set by SETEX.
 func TestRedisPayloadDecodes(t *testing.T) {
-	srv := testredis.Start(t, testredis.Options{})
+	srv := redistest.Start(t, redistest.Options{})
 	r, err := NewRedis(context.Background(), srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestRedisPayloadDecodes(t *testing.T) {
 }
 
 func TestNewRedisUnreachable(t *testing.T) {
-	port, err := testredis.FreePort()
+	port, err := redistest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestMemoryLimitsAndFill(t *testing.T) {
 		{"allkeys-lru", []string{"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testredis.Start(t, testredis.Options{Args: tc.args})
+			srv := redistest.Start(t, redistest.Options{Args: tc.args})
 			r, err := NewRedis(ctx, srv.URL())
 			if err != nil {
 				t.Fatal(err)
@@ -324,7 +324,7 @@ func TestMemoryLimitsAndFill(t *testing.T) {
 // the session written before them, and are themselves no sessions.
 func TestFillCacheEvictsSessions(t *testing.T) {
 	ctx := context.Background()
-	srv := testredis.Start(t, testredis.Options{Args: []string{"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}})
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru"}})
 	r, err := NewRedis(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,533 @@
+package diagnose
+
+import (
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/cookies"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// The live HTTP-side rules: AnalyzeExchanges run on a proxy's exchanges as they
+// arrive, one browser at a time, without replaying its whole history on each.
+
+// maxExchangesPerClient bounds the history the live HTTP-side rules replay per
+// browser: enough for a login loop to show.
+const maxExchangesPerClient = 200
+
+// maxClients bounds the browsers followed at once; past it, all but the current one
+// are forgotten.
+const maxClients = 1000
+
+// Uneventful exchanges lead to a full replay of their client, which publishes the
+// counts and last-seen times they changed, once recountAfter of them have come and
+// recountMin has passed since its last replay (in its own traffic's time), or once
+// recountMax has: often enough to keep findings current, rarely enough that a
+// replay costs each exchange a small share.
+const (
+	recountAfter = maxExchangesPerClient
+	recountMin   = 5 * time.Second
+	recountMax   = 30 * time.Second
+)
+
+// liveTraffic runs the HTTP-side rules (AnalyzeExchanges: cookie-rejected,
+// cookie-not-sent, login-loop, session-id-in-url, cookie-flags, ...) on proxied
+// exchanges as they arrive. Each client (address and User-Agent) is one browser with
+// its own cookie jar, as in a HAR.
+//
+// Replaying a client's whole history on every exchange costs up to
+// maxExchangesPerClient replays per request, which made capture the proxy's
+// bottleneck. So each client also has a liveClient: its jar stepped one exchange at a
+// time, and what its kept history holds. An exchange the step finds eventful (a
+// session cookie refused, held back, deleted or new; a redirect, 401 or 403; fresh
+// session ids in a row; a session id in its URL or Referer; an injected header; a
+// session Set-Cookie unlike the earlier ones) is replayed in full at once, so the
+// findings it causes are published with it. The others can only add to the count
+// and last-seen time of findings already published, or to what a value-decoding rule
+// finds in a cookie value new to the history: their cookie verdicts are the step's
+// (the step's jar has seen at least what the replay's window has, so it errs on the
+// side of replaying), and the client is replayed again after a number of them (see
+// recountAfter), which publishes those updates.
+//
+// It reports what changed; the engine keeps the findings (Engine.ObserveExchange).
+type liveTraffic struct {
+	opts      AnalyzeOptions
+	mu        sync.Mutex
+	byClient  map[model.Client][]*model.Exchange // by browserOf
+	live      map[model.Client]*liveClient       // by browserOf
+	published map[string]string                  // id -> signature of what was published
+	replays   int                                // full replays observe did, for tests and benchmarks
+}
+
+func newLiveTraffic(opts AnalyzeOptions) *liveTraffic {
+	return &liveTraffic{opts: opts, byClient: map[model.Client][]*model.Exchange{},
+		live: map[model.Client]*liveClient{}, published: map[string]string{}}
+}
+
+// ObserveExchange runs the HTTP-side rules on a proxied exchange as it arrives. It
+// returns a copy of the exchange annotated with the browser's cookie verdicts, and
+// the findings the exchange created or changed. The engine keeps those findings with
+// the store side's; the caller publishes them right after the exchange and reports
+// their seq with Published. Safe from any goroutine.
+func (e *Engine) ObserveExchange(x *model.Exchange) (*model.Exchange, []*model.Finding) {
+	annotated, changed := e.traffic.observe(x)
+	e.keep(changed, false)
+	return annotated, changed
+}
+
+// replayClient re-runs the HTTP-side rules over one client's kept history once a
+// store-side cause was found for one of its exchanges, so that its login-loop
+// finding names the cause. What changed goes out with the next Drain.
+func (e *Engine) replayClient(c model.Client) {
+	e.keep(e.traffic.replay(c), true)
+}
+
+// keep stores findings of a replay: a replay reports a finding whole, so it replaces
+// what an earlier replay (of this client or another) said of the same cause. dirty
+// marks them for Drain; otherwise the caller publishes them.
+func (e *Engine) keep(fs []*model.Finding, dirty bool) {
+	if len(fs) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, f := range fs {
+		f.Time = f.LastSeen
+		c := *f
+		c.Sessions = append([]string(nil), f.Sessions...)
+		c.Evidence = append([]string(nil), f.Evidence...)
+		c.Exchanges = append([]string(nil), f.Exchanges...)
+		c.Events = append([]uint64(nil), f.Events...)
+		if old := e.findings[f.ID]; old != nil {
+			c.Seq = old.Seq // until Published says otherwise
+		}
+		e.findings[f.ID] = &c
+		if dirty {
+			e.dirty[f.ID] = true
+		}
+	}
+}
+
+// browserOf is the key one browser's exchanges share: its source IP and
+// User-Agent. The port is dropped because a browser opens a new connection (a new
+// source port) whenever it likes, and a login loop spans several.
+func browserOf(c model.Client) model.Client {
+	if host, _, err := net.SplitHostPort(c.Addr); err == nil {
+		c.Addr = host
+	}
+	return c
+}
+
+// observe adds an exchange and returns it annotated with the cookie verdicts (a copy
+// of its own) and the findings that are new or changed.
+func (r *liveTraffic) observe(x *model.Exchange) (*model.Exchange, []*model.Finding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// The replay annotates the history's exchanges again on every call: keep them
+	// private and hand out a copy.
+	own := x.Clone()
+	key := browserOf(x.Client)
+	hist := append(r.byClient[key], own)
+	var gone []*model.Exchange
+	if len(hist) > maxExchangesPerClient {
+		gone = hist[:len(hist)-maxExchangesPerClient]
+		hist = hist[len(hist)-maxExchangesPerClient:]
+	}
+	r.byClient[key] = hist
+	lc := r.live[key]
+	if lc == nil {
+		lc = newLiveClient()
+		r.live[key] = lc
+	}
+	if len(r.byClient) > maxClients { // many distinct clients: forget the others
+		r.byClient = map[model.Client][]*model.Exchange{key: hist}
+		r.live = map[model.Client]*liveClient{key: lc}
+	}
+	for _, g := range gone {
+		lc.forget(g, r.isSession)
+	}
+	if lc.step(own, hist, r.isSession) {
+		lc.pending++
+		since := own.Start.Sub(lc.replayed)
+		if !(lc.pending >= recountAfter && since >= recountMin || since >= recountMax) {
+			return own.Clone(), nil
+		}
+	}
+	lc.replayed, lc.pending = own.Start, 0
+	r.replays++
+	changed := r.replayHistory(hist) // annotates own: copy it after
+	return own.Clone(), changed
+}
+
+// replay re-runs the HTTP-side rules over one client's kept history, without a new
+// exchange, and returns the findings that are new or changed. It is how a store-side
+// cause found after the fact reaches the client's login-loop finding.
+func (r *liveTraffic) replay(c model.Client) []*model.Finding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hist := r.byClient[browserOf(c)]
+	if len(hist) == 0 {
+		return nil
+	}
+	return r.replayHistory(hist)
+}
+
+// replayHistory runs AnalyzeExchanges over hist and returns the findings whose
+// count, last sighting or detail differ from what was last published. r.mu is held.
+func (r *liveTraffic) replayHistory(hist []*model.Exchange) []*model.Finding {
+	var changed []*model.Finding
+	for _, f := range AnalyzeExchanges(hist, r.opts) {
+		sig := f.LastSeen.String() + "|" + strconv.Itoa(f.Count) + "|" + f.Detail
+		if r.published[f.ID] == sig {
+			continue
+		}
+		r.published[f.ID] = sig
+		f := f
+		changed = append(changed, &f)
+	}
+	return changed
+}
+
+func (r *liveTraffic) isSession(name string) bool {
+	return framework.IsSessionCookieName(name, r.opts.Cookies)
+}
+
+// liveClient is one browser as the exchanges so far leave it.
+type liveClient struct {
+	jar      *cookies.Jar
+	top      *url.URL  // the last page load, the site for cookies of what follows
+	last     time.Time // Start of the newest exchange
+	replayed time.Time // Start of the exchange last replayed in full
+	pending  int       // uneventful exchanges since then
+	// idCount counts the session cookie values in the kept history; idName is the
+	// cookie that carried each last, which session-id-in-url names.
+	idCount map[string]int
+	idName  map[string]string
+	// kept counts what else the rules look at in the kept history: session Set-Cookie
+	// values and lines (value left out) by origin, and every cookie by origin and value.
+	kept map[keptKey]int
+	// sentLog is, for each exchange of the kept history, oldest first, the session
+	// cookies the jar sent and where (keys of kind 'j' in kept): cookie-flags tells a
+	// cookie shared across subdomains by where it went.
+	sentLog [][]keptKey
+	// prevIssued is the session cookie the last page load was given ("" none), and
+	// fresh how many page loads in a row were each given a different one.
+	prevIssued string
+	fresh      int
+	// replayOnly is set when the step cannot follow the jar (a Set-Cookie without its
+	// line): from then on every exchange is replayed in full.
+	replayOnly bool
+}
+
+func newLiveClient() *liveClient {
+	return &liveClient{jar: &cookies.Jar{}, idCount: map[string]int{}, idName: map[string]string{}, kept: map[keptKey]int{}}
+}
+
+// minLiveIDLength is the shortest cookie value looked for in URLs. It is below
+// diagnose's threshold for session-id-in-url, so the step notices every value that
+// rule could.
+const minLiveIDLength = 8
+
+// step advances the client by x, as AnalyzeExchanges replays it, and reports
+// whether x is uneventful; then x carries its cookie verdicts. hist is the kept
+// history, x last.
+func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession func(string) bool) bool {
+	quiet := !lc.replayOnly && len(x.InjectedHeaders) == 0 // header-injection
+	moved := lc.addIDs(x, isSession)
+	if lc.remember(x, isSession) {
+		quiet = false // a cookie value or session Set-Cookie line new to the history
+	}
+	u, err := url.Parse(x.RawURL)
+	if err != nil || u.Host == "" {
+		lc.sentLog = append(lc.sentLog, nil)
+		return quiet // the replay skips it too
+	}
+	if x.Start.Before(lc.last) {
+		// Out of order (the replay sorts by start): follow the replay's order from now on.
+		lc.rebuild(hist, isSession)
+		return false
+	}
+	lc.last = x.Start
+	verdicts, held, sentNew := lc.advance(x, u, isSession)
+	if held || lc.replayOnly {
+		return false // cookie-not-sent, and the annotation needs the rule's words
+	}
+	if sentNew {
+		quiet = false // a session cookie sent somewhere new (cookie-flags' Domain)
+	}
+	for i, v := range verdicts {
+		if v == nil {
+			continue
+		}
+		if len(v.Reasons) > 0 || v.Deleted {
+			return false // cookie-rejected; a deletion of what the window may not hold
+		}
+		stored := v.Stored
+		x.SetCookies[i].Stored = &stored
+	}
+	x.CookiesBlocked = nil
+	if x.Status >= 300 && x.Status < 400 || x.Status == 401 || x.Status == 403 {
+		return false // login-loop: a redirect or a refusal
+	}
+	// login-loop's other sign: a fresh session cookie on consecutive page loads. The
+	// replay's window may start such a streak one page load later, hence 2.
+	if lc.fresh >= 2 {
+		return false
+	}
+	if !quiet || lc.idInURL(u, x, moved, hist, isSession) {
+		return false
+	}
+	if x.RawReferer != "" { // session-id-in-url, in the Referer
+		if ru, err := url.Parse(x.RawReferer); err == nil && ru.Host != "" && lc.idInURL(ru, x, nil, nil, isSession) {
+			return false
+		}
+	}
+	return true
+}
+
+// origin is the scheme and host of a raw URL as written, which cookie rules tell
+// cookies apart by (case and port are kept: finer is safe).
+func origin(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw
+	}
+	if j := strings.IndexAny(raw[i+3:], "/?#"); j >= 0 {
+		return raw[:i+3+j]
+	}
+	return raw
+}
+
+// keptKey is something the rules look at in the kept history: a cookie value ('v'),
+// a session Set-Cookie line without its value ('l', value holds the attributes), a
+// session cookie the jar sent to a host ('j').
+type keptKey struct {
+	kind               byte
+	where, name, value string
+}
+
+// keptKeys calls f with what x adds to the kept history: each cookie value by origin
+// and name (value-decoding rules, weak-session-id), each session Set-Cookie line
+// without its value (cookie-flags).
+func keptKeys(x *model.Exchange, isSession func(string) bool, f func(keptKey)) {
+	o := origin(x.RawURL)
+	for _, c := range x.SetCookies {
+		if c.ParseError != "" || c.Value == "" || c.MaxAge != nil && *c.MaxAge == 0 || c.Expires != nil && c.Expires.Before(x.Start) {
+			continue // a deletion, which these rules pass over
+		}
+		f(keptKey{'v', o, c.Name, c.Value})
+		if isSession(c.Name) {
+			attrs := ""
+			if _, rest, ok := strings.Cut(c.Raw, ";"); ok {
+				attrs = rest
+			}
+			f(keptKey{'l', o, c.Name, attrs})
+		}
+	}
+	for _, c := range x.CookiesSent {
+		f(keptKey{'v', o, c.Name, c.Value})
+	}
+}
+
+// remember counts what x adds to the kept history and reports whether any of it is
+// new there.
+func (lc *liveClient) remember(x *model.Exchange, isSession func(string) bool) (fresh bool) {
+	keptKeys(x, isSession, func(key keptKey) {
+		if lc.kept[key] == 0 {
+			fresh = true
+		}
+		lc.kept[key]++
+	})
+	return fresh
+}
+
+// forget uncounts what the oldest exchange of the history, which left it, had added.
+func (lc *liveClient) forget(x *model.Exchange, isSession func(string) bool) {
+	lc.forgetIDs(x, isSession)
+	keptKeys(x, isSession, lc.uncount)
+	if len(lc.sentLog) > 0 {
+		for _, key := range lc.sentLog[0] {
+			lc.uncount(key)
+		}
+		lc.sentLog = lc.sentLog[1:]
+	}
+}
+
+func (lc *liveClient) uncount(key keptKey) {
+	if lc.kept[key]--; lc.kept[key] <= 0 {
+		delete(lc.kept, key)
+	}
+}
+
+// advance takes x through the jar: whether it holds back a session cookie, the
+// verdict on each session Set-Cookie (nil for the others), and whether it sends a
+// session cookie to a host it went to nowhere else in the history.
+func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(string) bool) (verdicts []*cookies.Verdict, held, sentNew bool) {
+	nav := isNavigation(x, u)
+	if nav {
+		lc.top = u
+	}
+	ctx := cookies.Context{URL: u, Method: x.Method, TopLevelNav: nav, Now: x.Start}
+	if !nav {
+		ctx.SiteForCookies = lc.top
+	} else {
+		ctx.Initiator = navigationInitiator(x)
+	}
+	sent, blocked := lc.jar.Send(ctx)
+	var keys []keptKey
+	for _, c := range sent {
+		if isSession(c.Name) {
+			key := keptKey{kind: 'j', where: u.Host, name: c.Name}
+			if lc.kept[key] == 0 {
+				sentNew = true
+			}
+			lc.kept[key]++
+			keys = append(keys, key)
+		}
+	}
+	lc.sentLog = append(lc.sentLog, keys)
+	for _, b := range blocked {
+		if isSession(b.Cookie.Name) && len(b.Reasons) > 0 {
+			held = true
+		}
+	}
+	issued := ""
+	verdicts = make([]*cookies.Verdict, len(x.SetCookies))
+	for i, sc := range x.SetCookies {
+		if sc.Raw == "" {
+			lc.replayOnly = true
+			continue
+		}
+		v := lc.jar.Store(ctx, sc.Raw)
+		if !isSession(sc.Name) {
+			continue
+		}
+		verdicts[i] = &v
+		if len(v.Reasons) == 0 && v.Stored && sc.Value != "" && (sc.MaxAge == nil || *sc.MaxAge > 0) {
+			issued = sc.Name + "=" + sc.Value
+		}
+	}
+	if nav {
+		if issued == "" || issued == lc.prevIssued {
+			lc.fresh = 0
+		} else {
+			lc.fresh++
+		}
+		lc.prevIssued = issued
+	}
+	return verdicts, held, sentNew
+}
+
+// rebuild replays the kept history into a fresh jar in the replay's order.
+func (lc *liveClient) rebuild(hist []*model.Exchange, isSession func(string) bool) {
+	xs := slices.Clone(hist)
+	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
+	fresh := newLiveClient()
+	fresh.replayOnly, fresh.replayed, fresh.pending = lc.replayOnly, lc.replayed, lc.pending
+	sentBy := map[*model.Exchange][]keptKey{}
+	for _, h := range xs {
+		fresh.addIDs(h, isSession)
+		fresh.remember(h, isSession)
+		if u, err := url.Parse(h.RawURL); err == nil && u.Host != "" {
+			fresh.advance(h, u, isSession)
+			sentBy[h] = fresh.sentLog[len(fresh.sentLog)-1]
+		}
+		if h.Start.After(fresh.last) {
+			fresh.last = h.Start
+		}
+	}
+	fresh.sentLog = fresh.sentLog[:0] // in the history's order, as forget takes them
+	for _, h := range hist {
+		fresh.sentLog = append(fresh.sentLog, sentBy[h])
+	}
+	*lc = *fresh
+}
+
+// sessionValues calls f with each session cookie of x whose value is long enough to
+// look for, in the order the replay visits them.
+func sessionValues(x *model.Exchange, isSession func(string) bool, f func(name, value string)) {
+	for _, c := range x.CookiesSent {
+		if len(c.Value) >= minLiveIDLength && isSession(c.Name) {
+			f(c.Name, c.Value)
+		}
+	}
+	for _, c := range x.SetCookies {
+		if len(c.Value) >= minLiveIDLength && isSession(c.Name) {
+			f(c.Name, c.Value)
+		}
+	}
+}
+
+// addIDs counts x's session cookie values and returns those new to the history or
+// now last carried by another cookie: a URL that holds one gets a new finding.
+func (lc *liveClient) addIDs(x *model.Exchange, isSession func(string) bool) []string {
+	type was struct{ value, name string } // the cookie that carried it before x
+	var before []was
+	sessionValues(x, isSession, func(name, value string) {
+		if !slices.ContainsFunc(before, func(w was) bool { return w.value == value }) {
+			before = append(before, was{value, lc.idName[value]}) // name "" when new
+		}
+		lc.idCount[value]++
+		lc.idName[value] = name
+	})
+	var moved []string
+	for _, w := range before {
+		if w.name != lc.idName[w.value] {
+			moved = append(moved, w.value)
+		}
+	}
+	return moved
+}
+
+// forgetIDs uncounts the values of an exchange that left the history.
+func (lc *liveClient) forgetIDs(x *model.Exchange, isSession func(string) bool) {
+	sessionValues(x, isSession, func(_, value string) {
+		if lc.idCount[value]--; lc.idCount[value] <= 0 {
+			delete(lc.idCount, value)
+			delete(lc.idName, value)
+		}
+	})
+}
+
+// idInURL reports whether x's URL may carry a session id: a query parameter named
+// like a session cookie, or a known session cookie value in its query or path; or
+// whether a value that moved with x appears in an earlier URL of the history.
+func (lc *liveClient) idInURL(u *url.URL, x *model.Exchange, moved []string, hist []*model.Exchange, isSession func(string) bool) bool {
+	if u.RawQuery != "" {
+		for param := range u.Query() {
+			if isSession(param) {
+				return true
+			}
+		}
+	}
+	for v := range lc.idCount {
+		if strings.Contains(u.RawQuery, v) || strings.Contains(u.Path, v) {
+			return true
+		}
+	}
+	for _, v := range moved {
+		for _, h := range hist {
+			if h == x {
+				continue
+			}
+			for _, raw := range []string{h.RawURL, h.RawReferer} {
+				if strings.Contains(raw, v) {
+					return true
+				}
+				if strings.Contains(raw, "%") { // the rule looks at the decoded path
+					if hu, err := url.Parse(raw); err == nil && strings.Contains(hu.Path, v) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,340 @@
+// Classification: raw key operations gathered into per-key entries, then each entry
+// turned into one lifecycle event (touched, updated, expired, evicted, destroyed, or a birth).
+
+package tracker
+
+import (
+	"sort"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+func (t *Tracker) onRaw(ev backend.RawEvent) {
+	if ev.Op == backend.OpGap {
+		t.emitGap(ev)
+		return
+	}
+	t.stats.RawEvents.Add(1)
+	m, ok := t.cfg.Matcher.Match(ev.Key)
+	if !ok {
+		return
+	}
+	if t.resync != nil {
+		t.resync.live[ev.Key] = struct{}{}
+	}
+	e := t.pending[ev.Key]
+	migration := e != nil && e.migratesWith(ev.Op, ev.Node)
+	if e != nil && !migration && e.conflictsWith(ev.Op) {
+		t.finalize(e, ev.Time, true)
+		e = nil
+	}
+	if e == nil {
+		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node,
+			evidence: ev.Evidence}
+		t.mu.RLock()
+		_, known := t.sessions[ev.Key]
+		t.mu.RUnlock()
+		e.knownAtStart = known
+		t.pending[ev.Key] = e
+		t.queue.push(e)
+	}
+	e.ops |= 1 << ev.Op
+	fw := m.Framework
+	switch ev.Op {
+	case backend.OpSet, backend.OpHSet, backend.OpHDel:
+		e.writes++
+		e.writeGen++
+		if !e.knownAtStart {
+			t.index(t.pendingBirths, fw, e)
+		}
+		t.requestRead(e, false)
+	case backend.OpNew:
+		e.restoreNode = ev.Node // RESTORE publishes new first; for other writes it is unused
+		if migration {
+			break
+		}
+		t.index(t.pendingBirths, fw, e)
+	case backend.OpExpire, backend.OpPersist:
+		if !e.has(backend.OpSet) && !e.has(backend.OpHSet) {
+			t.requestRead(e, true)
+		}
+	case backend.OpDel:
+		e.delNode = ev.Node
+		if migration {
+			// Moved, not ended: neither the deletion nor the target's "new" may pair
+			// with another key as a regeneration.
+			if set := t.pendingBirths[fw]; set != nil {
+				delete(set, e)
+			}
+			break
+		}
+		t.index(t.pendingDels, fw, e)
+	case backend.OpRestore:
+		e.restoreNode = ev.Node
+		if migration {
+			// The deletion seen first was the source's half: it must not pair with a
+			// new session as a regeneration.
+			if set := t.pendingDels[fw]; set != nil {
+				delete(set, e)
+			}
+			break
+		}
+		// A RESTORE on its own writes the key: a birth when unknown, else an update.
+		e.writes++
+		e.writeGen++
+		if !e.knownAtStart {
+			t.index(t.pendingBirths, fw, e)
+		}
+		t.requestRead(e, false)
+	case backend.OpRenameFrom:
+		t.lastRename = e
+	case backend.OpRenameTo:
+		// Redis publishes rename_from and rename_to back to back for one RENAME.
+		if src := t.lastRename; src != nil && !src.done && ev.Time.Sub(src.first) < t.cfg.Window {
+			e.renameFrom = src.key
+			src.consumed = true
+		}
+		t.lastRename = nil
+		e.writeGen++
+		t.index(t.pendingBirths, fw, e)
+		t.requestRead(e, false)
+	}
+}
+
+func (t *Tracker) index(idx map[*framework.Framework]map[*entry]struct{}, fw *framework.Framework, e *entry) {
+	set := idx[fw]
+	if set == nil {
+		set = map[*entry]struct{}{}
+		idx[fw] = set
+	}
+	set[e] = struct{}{}
+}
+
+func (t *Tracker) unindex(e *entry) {
+	fw := e.m.Framework
+	if set := t.pendingDels[fw]; set != nil {
+		delete(set, e)
+	}
+	if set := t.pendingBirths[fw]; set != nil {
+		delete(set, e)
+	}
+}
+
+// finalize emits the entry's event. Unless forced, an entry whose read is still out
+// waits (up to FetchWait), and a delete waits for births that may turn out to be its
+// regeneration.
+func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
+	if !forced {
+		if e.reading && now.Before(e.deadline.Add(t.cfg.FetchWait)) && e.waits < 1000 {
+			e.waits++
+			e.deadline = now.Add(5 * time.Millisecond)
+			t.queue.push(e)
+			return
+		}
+		if e.has(backend.OpDel) && !e.migrated() && !e.consumed && e.postponed < 5 {
+			if d, ok := t.birthNear(e); ok {
+				e.postponed++
+				e.deadline = d.Add(time.Millisecond)
+				t.queue.push(e)
+				return
+			}
+		}
+	}
+	if e.reading && e.unread == "" {
+		e.unread = model.UnreadTimeout
+	}
+	e.done = true
+	if t.pending[e.key] == e {
+		delete(t.pending, e.key)
+	}
+	t.unindex(e)
+	if e.consumed {
+		return // absorbed into a regeneration or a rename
+	}
+	var ev *model.Event
+	t.mu.Lock()
+	switch {
+	case e.migrated():
+		// A slot migration in a Redis Cluster: the session is the same, on another
+		// master. Nothing happened to it that the app did; only its node changes.
+		if s := t.sessions[e.key]; s != nil {
+			s.node = t.nodeIndex(e.restoreNode)
+		}
+		t.stats.Migrated.Add(1)
+		e.node = e.restoreNode
+		// The app may have written the session on its new master within the window.
+		if e.ops&^migrationOps != 0 {
+			ev = t.writeEvent(e)
+		}
+	case e.has(backend.OpExpired):
+		ev = t.endEvent(e, model.KindExpired)
+	case e.has(backend.OpEvicted):
+		ev = t.endEvent(e, model.KindEvicted)
+	case e.has(backend.OpDel):
+		ev = t.endEvent(e, model.KindDestroyed)
+		ev.Cause = model.CauseApp
+	case e.has(backend.OpRenameFrom):
+		// Renamed to a key that is not a session: for sessionscope the session ended.
+		ev = t.endEvent(e, model.KindDestroyed)
+		ev.Cause = model.CauseApp
+		ev.Reason = "renamed to a key outside the session prefixes"
+	default:
+		ev = t.writeEvent(e)
+	}
+	t.mu.Unlock()
+	if ev != nil {
+		t.emit(ev)
+	}
+}
+
+// endEvent builds expired, evicted or destroyed, and removes the session.
+func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
+	s := t.sessions[e.key]
+	if s == nil {
+		s = &session{key: e.key, fw: e.m.Framework, ref: refOf(e.m.StoreID)}
+	}
+	ev := t.newEvent(e, kind, s)
+	if s.born != 0 {
+		age := e.first.Sub(time.Unix(0, s.born)).Seconds()
+		ev.AgeS = &age
+	}
+	if s.lastActivity != 0 {
+		idle := e.first.Sub(time.Unix(0, s.lastActivity)).Seconds()
+		ev.IdleS = &idle
+	}
+	if s.size > 0 {
+		size := int(s.size)
+		ev.Size = &size
+	}
+	if s.payload != nil && s.payload.decoded != nil {
+		ev.Format = string(s.payload.decoded.Format)
+	}
+	t.removeSession(s)
+	return ev
+}
+
+// writeEvent classifies a write: a birth (created or regenerated), an update or a touch.
+func (t *Tracker) writeEvent(e *entry) *model.Event {
+	s := t.sessions[e.key]
+	var newC *cachedPayload
+	if e.result != nil && e.result.res.Exists && e.result.cached != nil {
+		newC = e.result.cached
+	}
+	if e.result != nil && !e.result.res.Exists && e.result.res.Err == nil && e.unread == "" {
+		e.unread = model.UnreadGone
+	}
+	if e.result != nil && e.result.res.Err != nil && e.unread == "" {
+		e.unread = model.UnreadError
+	}
+	if s == nil || e.renameFrom != "" || (e.has(backend.OpNew) && !e.knownAtStart) {
+		return t.birthEvent(e, s, newC)
+	}
+	wrote := e.has(backend.OpSet) || e.has(backend.OpHSet) || e.has(backend.OpHDel)
+	var ev *model.Event
+	switch {
+	case !wrote:
+		ev = t.newEvent(e, model.KindTouched, s)
+	case newC != nil && s.payload != nil:
+		changed, added := changedFields(s.payload, newC)
+		if len(changed) == 0 {
+			ev = t.newEvent(e, model.KindTouched, s)
+		} else {
+			ev = t.newEvent(e, model.KindUpdated, s)
+			ev.Changed = namedOnly(changed)
+			// Only a marker that appears counts; a marker that was already there
+			// belongs to a login sessionscope has seen (or judged) before.
+			ev.AuthAdded = newC.auth && s.flags&flagAuthenticated == 0 && len(added) > 0
+		}
+	default:
+		// No baseline (the cache dropped it, or the session predates sessionscope) or
+		// no read: it was written, and that is all that can be said.
+		ev = t.newEvent(e, model.KindUpdated, s)
+		if newC == nil {
+			ev.PayloadUnread = e.unread
+		}
+		if newC != nil && s.flags&flagAuthenticated == 0 && newC.auth {
+			ev.AuthAdded = true
+		}
+	}
+	t.applyWrite(e, s, newC, wrote)
+	t.fillFromSession(ev, s, newC)
+	return ev
+}
+
+func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bool) {
+	at := e.first.UnixNano()
+	s.lastActivity = at
+	s.node = t.nodeIndex(e.node) // a key can move between cluster nodes (resharding)
+	if wrote {
+		s.lastWrite = at
+	}
+	if e.result != nil && e.result.res.Exists {
+		s.ttlDeadline = deadlineFor(e.first, e.result.res.TTL)
+		if !e.result.res.TTLOnly {
+			s.size = int32(min(e.result.res.Size, 1<<31-1))
+		}
+	} else if e.has(backend.OpSet) && !e.has(backend.OpExpire) {
+		s.ttlDeadline = -1 // a plain SET clears the TTL
+	} else if e.has(backend.OpPersist) {
+		s.ttlDeadline = -1
+	}
+	if newC != nil {
+		if newC.auth {
+			s.flags |= flagAuthenticated
+		} else {
+			s.flags &^= flagAuthenticated
+		}
+		t.cache.put(s, newC)
+		t.recent.add(s.fw, e.key, e.first)
+	}
+}
+
+func (t *Tracker) newEvent(e *entry, kind model.Kind, s *session) *model.Event {
+	info := t.info(s)
+	return &model.Event{Type: model.TypeEvent, Time: e.first, Kind: kind, Session: &info,
+		Backend: t.cfg.Backend, Node: e.node, Evidence: e.evidence}
+}
+
+func (t *Tracker) fillFromSession(ev *model.Event, s *session, c *cachedPayload) {
+	switch {
+	case s.ttlDeadline == -1:
+		v := int64(-1)
+		ev.TTL = &v
+	case s.ttlDeadline > 0 && (ev.Kind != model.KindUpdated || ev.PayloadUnread == ""):
+		v := int64((time.Duration(s.ttlDeadline-ev.Time.UnixNano()) + time.Second - 1) / time.Second)
+		ev.TTL = &v
+	}
+	if s.size > 0 {
+		size := int(s.size)
+		ev.Size = &size
+	}
+	if c != nil && c.decoded != nil {
+		ev.Format = string(c.decoded.Format)
+	}
+	ev.Authenticated = s.flags&flagAuthenticated != 0
+}
+
+func (t *Tracker) info(s *session) model.SessionInfo {
+	id := s.storeID()
+	return model.SessionInfo{Ref: s.refString(), ID: model.ShowID(id, t.cfg.RevealIDs),
+		Framework: s.fw.Name, KeyPrefix: s.fw.Prefix, StoreID: id}
+}
+
+// namedOnly drops the unnamed pseudo-field of opaque payloads: a pickle that changed is
+// an update, but it has no field names to list.
+func namedOnly(fields []string) []string {
+	out := fields[:0]
+	for _, f := range fields {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,146 @@
+// Payload reads: which entry reads what within the read budget, and what comes back.
+
+package tracker
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/backend"
+	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
+)
+
+// requestRead asks for the entry's payload (or only its TTL) within the read budget.
+// One read is in flight per entry; a payload needed while a TTL read is out is asked
+// for when that read returns.
+func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
+	if e.reading {
+		// The read in flight may have seen the store before this write: read again
+		// when it returns, so the event describes the last write of the window.
+		if !ttlOnly {
+			e.wantPayload = true
+		}
+		return
+	}
+	if !ttlOnly && e.result != nil && !e.result.res.TTLOnly && e.readGen == e.writeGen {
+		return // the payload read already saw the last write
+	}
+	if !t.limiter.Allow() {
+		t.stats.BudgetDenied.Add(1)
+		if !ttlOnly {
+			e.unread = model.UnreadBudget
+		}
+		return
+	}
+	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}, fw: e.m.Framework}
+	select {
+	case t.fetchReq <- job:
+		e.reading, e.readTTLOnly, e.readGen = true, ttlOnly, e.writeGen
+		t.stats.Reads.Add(1)
+	default:
+		// The read pipeline is saturated: treat it as budget spent rather than wait.
+		t.stats.BudgetDenied.Add(1)
+		if !ttlOnly {
+			e.unread = model.UnreadBudget
+		}
+	}
+}
+
+func (t *Tracker) onFetched(results []fetchResult) {
+	for i := range results {
+		r := &results[i]
+		e := r.entry
+		e.reading = false
+		if e.done {
+			// The entry was emitted without waiting (a conflicting op forced it); keep
+			// what was read so the next event on the key has a baseline.
+			t.applyLate(r)
+			continue
+		}
+		if r.res.TTLOnly && e.result != nil && !e.result.res.TTLOnly {
+			e.result.res.TTL = r.res.TTL
+		} else {
+			e.result = r
+		}
+		e.readTTLOnly = r.res.TTLOnly
+		if e.wantPayload {
+			e.wantPayload = false
+			t.requestRead(e, false)
+		}
+	}
+}
+
+func (t *Tracker) applyLate(r *fetchResult) {
+	if r.cached == nil || !r.res.Exists {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.sessions[r.entry.key]; s != nil {
+		t.cache.put(s, r.cached)
+	}
+}
+
+// fetchJob is one read request on its way to the store.
+type fetchJob struct {
+	entry *entry
+	req   backend.ReadRequest
+	fw    *framework.Framework
+}
+
+// fetchResult is a read decoded off the tracker goroutine.
+type fetchResult struct {
+	entry  *entry
+	res    backend.ReadResult
+	cached *cachedPayload
+}
+
+// maxReadBatch bounds one pipeline so a burst does not become one giant round trip.
+const maxReadBatch = 256
+
+// fetchLoop batches queued reads into pipelines and decodes the payloads, so that the
+// tracker goroutine never waits on the network or a decoder.
+func (t *Tracker) fetchLoop(ctx context.Context) {
+	for {
+		var first fetchJob
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-t.fetchReq:
+		}
+		jobs := []fetchJob{first}
+	drain:
+		for len(jobs) < maxReadBatch {
+			select {
+			case j := <-t.fetchReq:
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		reqs := make([]backend.ReadRequest, len(jobs))
+		for i, j := range jobs {
+			reqs[i] = j.req
+		}
+		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		results := t.store.Read(readCtx, reqs)
+		cancel()
+		out := make([]fetchResult, len(jobs))
+		for i, j := range jobs {
+			out[i] = fetchResult{entry: j.entry}
+			if i < len(results) {
+				out[i].res = results[i]
+			}
+			out[i].res.TTLOnly = j.req.TTLOnly
+			if out[i].res.Exists && !j.req.TTLOnly && out[i].res.Err == nil && (out[i].res.Data != nil || out[i].res.Hash != nil) {
+				out[i].cached = decodePayload(out[i].res, j.fw, t.cfg.AuthMarkers)
+			}
+		}
+		select {
+		case t.fetchRes <- out:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

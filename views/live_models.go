@@ -1,0 +1,74 @@
+package views
+
+// Chip is one filter toggle of the live feed.
+type Chip struct {
+	Value string
+	Label string
+}
+
+// Counters are the live screen's headline numbers; rates are per minute (last 60 s).
+type Counters struct {
+	Live        int
+	Created     int
+	Regenerated int
+	Expired     int
+	Destroyed   int
+}
+
+// Sparkline is the events-per-second graph of the last 60 s, already scaled to the
+// SVG's coordinate space.
+type Sparkline struct {
+	Points string // polyline points
+	Max    int    // the highest rate shown
+	Now    int    // the latest rate
+}
+
+// StatusStrip is the backend summary above the live feed.
+type StatusStrip struct {
+	Backend   string
+	State     string // connecting, inventory, live, polling, disconnected
+	Connected bool
+	Flags     string
+	Missing   string
+	Fix       string
+	Dropped   int64
+	Gaps      int64
+	Message   string
+}
+
+// FeedRow is one event in the live feed.
+type FeedRow struct {
+	Seq        uint64
+	Kind       string
+	Ref        string
+	ID         string // masked id
+	Framework  string
+	Time       Stamp
+	Meta       string // ttl and size
+	Detail     string // from, changed, cause, gap span
+	SessionURL string // empty when the event has no session
+}
+
+// LivePage is the live screen.
+type LivePage struct {
+	Layout     Layout
+	Rows       []FeedRow
+	Kinds      []Chip
+	Frameworks []Chip
+	Counters   Counters
+	Spark      Sparkline
+	Strip      StatusStrip
+	// NotificationsFix is the exact command that turns keyspace notifications on, when
+	// they are missing: the empty state then says that instead of "log in to your app".
+	NotificationsFix string
+}
+
+// LivePush is one live-socket message for the Live screen.
+type LivePush struct {
+	Rows     []FeedRow // new events, newest first
+	Replace  bool      // Rows are the whole feed: the page missed objects
+	Head     bool      // Counters, Spark and Strip are set
+	Counters Counters
+	Spark    Sparkline
+	Strip    StatusStrip
+}

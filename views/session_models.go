@@ -1,0 +1,71 @@
+package views
+
+// Opaque is a payload shown as bytes: type, size and a hex/ASCII preview.
+type Opaque struct {
+	Type      string
+	Size      int
+	Preview   string
+	Truncated bool
+}
+
+// PayloadNode is one key of a decoded payload tree.
+type PayloadNode struct {
+	Key      string
+	Kind     string // null, bool, int, float, string, list, map, object, opaque, ref
+	Class    string // objects: the class name
+	Value    string // scalars as displayed
+	Redacted bool
+	Children []PayloadNode
+	More     int // children left out to keep the page small
+	Opaque   *Opaque
+}
+
+// Payload is a decoded session payload.
+type Payload struct {
+	Format string
+	Nodes  []PayloadNode
+	Opaque *Opaque // the whole payload is opaque
+	Size   int
+}
+
+// TimelineItem is one event on the session's timeline.
+type TimelineItem struct {
+	Y      int
+	Seq    uint64
+	Kind   string
+	Label  string
+	Time   Stamp
+	Detail string
+}
+
+// Timeline is the session's events, oldest at the top, laid out for an SVG.
+type Timeline struct {
+	Height int
+	Items  []TimelineItem
+}
+
+// SessionPage is one session in detail.
+type SessionPage struct {
+	Layout        Layout
+	Ref           string
+	ID            string
+	Framework     string
+	KeyPrefix     string
+	Format        string
+	ExpiresISO    string // RFC 3339, "none" without TTL, "" when unknown
+	TTL           string
+	Size          string
+	Born          Stamp
+	LastActivity  Stamp
+	Authenticated bool
+	Inventory     bool
+	Node          string // the store node holding it (a Redis address, a cluster master); "" unknown
+	From          *Link
+	To            *Link
+	Payload       *Payload
+	PayloadNote   string // why there is no payload to show
+	Ended         string // how the session ended, for sessions no longer tracked
+	Revealed      bool   // values are shown unredacted
+	Timeline      Timeline
+	Findings      []Finding
+}

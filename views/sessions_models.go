@@ -1,0 +1,29 @@
+package views
+
+// SessionRow is one session in the sessions list.
+type SessionRow struct {
+	Ref           string
+	ID            string
+	Framework     string
+	Format        string
+	URL           string
+	LastActivity  Stamp
+	ExpiresISO    string // RFC 3339, "none" without TTL, "" when unknown
+	TTL           string // remaining TTL as text at render time
+	Size          string
+	Authenticated bool
+	Inventory     bool
+	FromRef       string
+}
+
+// SessionsPage is the sessions list with its search form.
+type SessionsPage struct {
+	Layout  Layout
+	Query   string
+	Sorts   []Option
+	Rows    []SessionRow
+	Matched int
+	Total   int
+	NextURL string // next page; empty on the last
+	Error   string // what was wrong with the query, and how to fix it
+}
