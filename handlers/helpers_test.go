@@ -78,7 +78,7 @@ func getPage(t *testing.T, e http.Handler, target string, wantStatus int) *uites
 // fakeSource serves fixed data for rendering tests where Redis is not the concern
 // (arbitrary payload trees, findings, notification states).
 type fakeSource struct {
-	hub      *stream.Hub
+	hub      *stream.Broadcaster
 	rows     []tracker.SessionRow
 	details  map[string]tracker.SessionDetail
 	findings []model.Finding
@@ -86,7 +86,7 @@ type fakeSource struct {
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{hub: stream.NewHub(), details: map[string]tracker.SessionDetail{},
+	return &fakeSource{hub: stream.NewBroadcaster(), details: map[string]tracker.SessionDetail{},
 		status: inspector.BackendStatus{Name: "redis", Describe: "redis://127.0.0.1:6379/0", Mode: model.ModeNotify,
 			Last: model.Status{Type: model.TypeStatus, State: model.StateLive, Notifications: &model.Notifications{Flags: "Eg$hxen"}}}}
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// LiveSocket upgrades to the websocket that streams objects to the page, resuming
-// after ?after=SEQ. The ui middleware has already checked the Origin; Accept checks it
+// LiveSocket upgrades to the websocket that streams the JSON objects of `watch --json`
+// to API clients, resuming after ?after=SEQ (the dashboard's pages use PageSocket). The ui middleware has already checked the Origin; Accept checks it
 // again (same host) so this handler is safe even when mounted on its own.
 func (h *Handlers) LiveSocket(c echo.Context) error {
 	var after uint64

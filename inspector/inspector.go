@@ -36,7 +36,7 @@ type Config struct {
 type Inspector struct {
 	cfg       Config
 	store     backend.Store
-	hub       *stream.Hub
+	broadcast *stream.Broadcaster
 	rules     *diagnose.Engine // every rule, and the one store of findings
 	tracker   *tracker.Tracker
 	exchanges *exchangeLog
@@ -50,15 +50,15 @@ func New(store backend.Store, cfg Config) *Inspector {
 		cfg.QueueSize = DefaultQueueSize
 	}
 	cfg.Tracker.Backend = store.Name()
-	hub := stream.NewHub()
+	broadcast := stream.NewBroadcaster()
 	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies})
 	counts := &counters{}
 	return &Inspector{
 		cfg:       cfg,
 		store:     store,
-		hub:       hub,
+		broadcast: broadcast,
 		rules:     rules,
-		tracker:   tracker.New(cfg.Tracker, store, countingPublisher{hub, counts}, rules),
+		tracker:   tracker.New(cfg.Tracker, store, countingPublisher{broadcast, counts}, rules),
 		exchanges: newExchangeLog(cfg.ExchangeLog),
 		counts:    counts,
 	}
@@ -66,7 +66,9 @@ func New(store backend.Store, cfg Config) *Inspector {
 
 // Subscribe returns a bounded subscription to every emitted object. Subscribe before
 // Run to see the first status objects.
-func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hub.Subscribe(capacity) }
+func (in *Inspector) Subscribe(capacity int) *stream.Subscription {
+	return in.broadcast.Subscribe(capacity)
+}
 
 // PublishExchange hands an HTTP exchange (from the reverse proxy) to the stream, with
 // the process-wide sequence number. It never blocks.
@@ -75,11 +77,11 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription { return in.hu
 func (in *Inspector) PublishExchange(x *model.Exchange) {
 	in.counts.exchanges.Add(1)
 	annotated, changed := in.rules.ObserveExchange(x)
-	in.hub.Publish(annotated)
+	in.broadcast.Publish(annotated)
 	in.exchanges.add(annotated)
 	in.rules.OnExchange(annotated)
 	for _, f := range changed {
-		in.hub.Publish(f)
+		in.broadcast.Publish(f)
 		in.rules.Published(f.ID, f.Seq)
 	}
 }
@@ -111,11 +113,11 @@ func (in *Inspector) Session(ref string) (tracker.SessionDetail, error) {
 // Since returns the recent objects after seq from the ring; complete is false when
 // the consumer is too far behind and must refresh its whole view.
 func (in *Inspector) Since(after uint64, limit int) ([]model.Object, bool) {
-	return in.hub.Since(after, limit)
+	return in.broadcast.Since(after, limit)
 }
 
 // Seq is the last sequence number handed out.
-func (in *Inspector) Seq() uint64 { return in.hub.Seq() }
+func (in *Inspector) Seq() uint64 { return in.broadcast.Seq() }
 
 // BackendStatus describes the watched store for status screens.
 type BackendStatus struct {

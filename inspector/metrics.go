@@ -33,18 +33,18 @@ func kindSlot(k model.Kind) int {
 	return len(metricKinds)
 }
 
-// countingPublisher sits between the tracker and the hub, so every event the tracker
+// countingPublisher sits between the tracker and the broadcaster, so every event the tracker
 // emits — whatever code path emits it — is counted once, by kind.
 type countingPublisher struct {
-	hub *stream.Hub
-	c   *counters
+	broadcast *stream.Broadcaster
+	c         *counters
 }
 
 func (p countingPublisher) Publish(o model.Object) {
 	if ev, ok := o.(*model.Event); ok {
 		p.c.kinds[kindSlot(ev.Kind)].Add(1)
 	}
-	p.hub.Publish(o)
+	p.broadcast.Publish(o)
 }
 
 // Metrics is a snapshot of the inspector's counters, for a metrics endpoint. Counters

@@ -199,6 +199,6 @@ func SelectEvents(objs []model.Object, qs ...EventQuery) []*model.Event {
 // Events returns the events still in the recent ring that any of qs matches, oldest
 // first: a session's history, what an exchange wrote, the gaps of a time span.
 func (in *Inspector) Events(qs ...EventQuery) []*model.Event {
-	objs, _ := in.hub.Since(0, 0)
+	objs, _ := in.broadcast.Since(0, 0)
 	return SelectEvents(objs, qs...)
 }

@@ -119,7 +119,7 @@ func TestEventQueries(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	sess := func(ref string) *model.SessionInfo { return &model.SessionInfo{Ref: ref} }
-	in := &Inspector{hub: stream.NewHub()}
+	in := &Inspector{broadcast: stream.NewBroadcaster()}
 	for _, o := range []model.Object{
 		&model.Event{Type: model.TypeEvent, Kind: model.KindCreated, Time: at(0), Session: sess("aaaaaaaaaaaa"), Exchange: "x1"}, // seq 1
 		&model.Exchange{Type: model.TypeExchange, ID: "x1", Start: at(0)},                                                        // seq 2
@@ -131,7 +131,7 @@ func TestEventQueries(t *testing.T) {
 		&model.Event{Type: model.TypeEvent, Kind: model.KindDestroyed, Time: at(40), Session: sess("cccccccccccc"), Exchange: "x3"}, // seq 7
 		&model.Event{Type: model.TypeEvent, Kind: model.KindGap, Time: at(50)},                                                      // seq 8
 	} {
-		in.hub.Publish(o)
+		in.broadcast.Publish(o)
 	}
 	gaps := []model.Kind{model.KindGap}
 	cases := []struct {
@@ -170,7 +170,7 @@ func TestEventQueries(t *testing.T) {
 				t.Errorf("got seqs %v, want %v", seqs, tc.want)
 			}
 			for _, q := range tc.qs {
-				objs, _ := in.hub.Since(0, 0)
+				objs, _ := in.broadcast.Since(0, 0)
 				for _, e := range SelectEvents(objs, q) {
 					if !q.Match(e) {
 						t.Errorf("SelectEvents returned seq %d, which Match rejects", e.Seq)

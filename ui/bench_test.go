@@ -23,9 +23,9 @@ import (
 	"github.com/sessionscope/sessionscope/ui"
 )
 
-// hubSource is a handlers.Source whose objects come from a stream.Hub the benchmark
+// hubSource is a handlers.Source whose objects come from a stream.Broadcaster the benchmark
 // publishes into at full speed, standing in for an inspector ingesting a busy store.
-type hubSource struct{ hub *stream.Hub }
+type hubSource struct{ hub *stream.Broadcaster }
 
 func (s hubSource) Subscribe(capacity int) *stream.Subscription  { return s.hub.Subscribe(capacity) }
 func (s hubSource) Sessions(tracker.Query) (tracker.Page, error) { return tracker.Page{}, nil }
@@ -132,7 +132,7 @@ func perClient(now, base uint64, n int) float64 {
 //	go test -run '^$' -bench BenchmarkHubFiveClients -benchtime 2000000x ./ui/
 func BenchmarkHubFiveClients(b *testing.B) {
 	const clients = 5
-	hub := stream.NewHub()
+	hub := stream.NewBroadcaster()
 	for i := 0; i < stream.DefaultRingSize; i++ { // a full ring, as in a running process
 		hub.Publish(benchEvent(i))
 	}

@@ -1,7 +1,7 @@
 package ui_test
 
 // Real-browser tests of the dashboard: a real redis-server, a real Inspector, the real
-// ui.Server on a free loopback port, and headless Chromium (internal/browsertest).
+// ui.Server on a free loopback port, and headless Chromium (inspector/cookies/browsertest).
 // Waits have a hang guard only; nothing asserts on timing.
 //
 // With SESSIONSCOPE_SCREENSHOTS=<dir>, the Live and the session-detail tests also save

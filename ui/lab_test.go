@@ -119,7 +119,7 @@ func (f *fakeLab) URL() string { return "http://127.0.0.1:7071" }
 // labServer serves the dashboard with lab (nil: none) on a free port.
 func labServer(t *testing.T, l handlers.Lab) string {
 	t.Helper()
-	return serveWithLab(t, hubSource{hub: stream.NewHub()}, l)
+	return serveWithLab(t, hubSource{hub: stream.NewBroadcaster()}, l)
 }
 
 // serveWithLab serves the dashboard over src with lab on a free port until the test ends.

@@ -86,7 +86,7 @@ type benchTracker struct {
 
 func startBenchTracker(cfg tracker.Config) *benchTracker {
 	cfg.Matcher = framework.NewMatcher(framework.Builtin())
-	hub := stream.NewHub()
+	hub := stream.NewBroadcaster()
 	store := newBenchStore()
 	bt := &benchTracker{
 		tr:      tracker.New(cfg, store, hub, diagnose.NewEngine(diagnose.Config{Window: cfg.Window})),

@@ -18,7 +18,7 @@ import (
 // million sessions: SCAN pages of 1000 items (key, TTL, size, as the Redis backend
 // reads them) into an empty table, rules included, with the inventory not yet done
 // (tombstones on), until the table holds them all. The Redis side (SCAN, PTTL,
-// STRLEN) is cmd/ssbench's inventory phase. Run with -benchtime=1x.
+// STRLEN) is ui/ssbench's inventory phase. Run with -benchtime=1x.
 func BenchmarkInventory1M(b *testing.B) {
 	const n, page = 1_000_000, 1000
 	pages := make([][]backend.InventoryItem, 0, n/page)
@@ -35,7 +35,7 @@ func BenchmarkInventory1M(b *testing.B) {
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
 		cfg := tracker.Config{Matcher: framework.NewMatcher(framework.Builtin())}
-		hub := stream.NewHub()
+		hub := stream.NewBroadcaster()
 		sub := hub.Subscribe(1 << 16)
 		go func() {
 			for range sub.C() {

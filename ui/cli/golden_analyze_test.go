@@ -16,7 +16,7 @@ import (
 )
 
 // The golden HARs were captured from real Chromium through the proxy
-// (internal/golden); analyze must name the loop's cause and attribute from them.
+// (inspector/diagnose golden_capture_test.go); analyze must name the loop's cause and attribute from them.
 func TestAnalyzeGoldenCaptures(t *testing.T) {
 	const dir = "../../inspector/diagnose/testdata/golden/"
 	tests := []struct {

@@ -1,4 +1,4 @@
-// Package output writes the event stream to a terminal: human-readable lines (colour
+// Package term writes the event stream to a terminal: human-readable lines (colour
 // only on a TTY) or NDJSON exactly as DESIGN.md specifies, one flushed line per object.
 package term
 

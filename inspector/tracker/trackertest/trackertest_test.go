@@ -19,7 +19,7 @@ import (
 
 // fakeInspector publishes script on Run, then returns end (nil: runs until cancelled).
 type fakeInspector struct {
-	hub    *stream.Hub
+	hub    *stream.Broadcaster
 	script []model.Object
 	end    error
 }
@@ -125,7 +125,7 @@ func TestWatch(t *testing.T) {
 	const key = "PHPREDIS_SESSION:abcdefghijklmnopqrstuvwxyz"
 	ref := KeyRef(m)(key)
 	info := &model.SessionInfo{Ref: ref}
-	in := &fakeInspector{hub: stream.NewHub(), script: []model.Object{
+	in := &fakeInspector{hub: stream.NewBroadcaster(), script: []model.Object{
 		&model.Status{State: model.StateLive, Inventory: &model.Inventory{Done: true, Sessions: 2}},
 		&model.Event{Kind: model.KindCreated, Session: info},
 		&model.Event{Kind: model.KindCreated, Session: &model.SessionInfo{Ref: "other"}},
@@ -158,7 +158,7 @@ func TestWatch(t *testing.T) {
 func TestWatchFailsWhenTheRunEnds(t *testing.T) {
 	ft := &fatalT{}
 	msgs := ft.run(func() {
-		w := Start(ft, &fakeInspector{hub: stream.NewHub(), end: errors.New("store gone")}, model.Ref)
+		w := Start(ft, &fakeInspector{hub: stream.NewBroadcaster(), end: errors.New("store gone")}, model.Ref)
 		w.WaitLive()
 	})
 	want := []string{"the inspector stopped before inventory done: store gone", "inspector run: store gone"}

@@ -19,7 +19,7 @@ type Inspector interface {
 	Run(ctx context.Context) error
 }
 
-// capacity is the subscription's buffer: large enough that the hub, which drops
+// capacity is the subscription's buffer: large enough that the broadcaster, which drops
 // rather than blocks, never drops an object a test waits for.
 const capacity = 1 << 16
 

@@ -11,9 +11,9 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// Hub is the publish side. It also keeps the most recent objects in a ring, so that a
+// Broadcaster is the publish side. It also keeps the most recent objects in a ring, so that a
 // consumer that reconnects can resume from its last seq.
-type Hub struct {
+type Broadcaster struct {
 	seq  atomic.Uint64
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
@@ -25,21 +25,21 @@ type Hub struct {
 // DefaultRingSize is how many recent objects a hub keeps for resuming consumers.
 const DefaultRingSize = 10_000
 
-// NewHub returns an empty hub with a ring of DefaultRingSize objects.
-func NewHub() *Hub { return NewHubWithRing(DefaultRingSize) }
+// NewBroadcaster returns an empty broadcaster with a ring of DefaultRingSize objects.
+func NewBroadcaster() *Broadcaster { return NewBroadcasterWithRing(DefaultRingSize) }
 
-// NewHubWithRing returns an empty hub keeping the last ringSize objects.
-func NewHubWithRing(ringSize int) *Hub {
+// NewBroadcasterWithRing returns an empty broadcaster keeping the last ringSize objects.
+func NewBroadcasterWithRing(ringSize int) *Broadcaster {
 	if ringSize < 1 {
 		ringSize = 1
 	}
-	return &Hub{subs: map[*Subscription]struct{}{}, ring: make([]model.Object, ringSize)}
+	return &Broadcaster{subs: map[*Subscription]struct{}{}, ring: make([]model.Object, ringSize)}
 }
 
 // Since returns the kept objects with a seq above after, oldest first, at most limit
 // of them. complete is false when objects after that seq have already left the ring:
 // the consumer must then refresh its whole view instead of resuming.
-func (h *Hub) Since(after uint64, limit int) (objs []model.Object, complete bool) {
+func (h *Broadcaster) Since(after uint64, limit int) (objs []model.Object, complete bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := h.next
@@ -71,7 +71,7 @@ func (h *Hub) Since(after uint64, limit int) (objs []model.Object, complete bool
 // Subscription is one consumer's bounded queue.
 type Subscription struct {
 	c       chan model.Object
-	hub     *Hub
+	hub     *Broadcaster
 	dropped int64 // since the last gap marker; guarded by hub.mu
 	gapFrom time.Time
 	total   atomic.Int64
@@ -84,7 +84,7 @@ func (s *Subscription) C() <-chan model.Object { return s.c }
 func (s *Subscription) Dropped() int64 { return s.total.Load() }
 
 // Subscribe registers a consumer with a queue of the given capacity.
-func (h *Hub) Subscribe(capacity int) *Subscription {
+func (h *Broadcaster) Subscribe(capacity int) *Subscription {
 	s := &Subscription{c: make(chan model.Object, capacity), hub: h}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
@@ -104,7 +104,7 @@ func (s *Subscription) Cancel() {
 }
 
 // Publish stamps o with the next sequence number and offers it to every subscriber.
-func (h *Hub) Publish(o model.Object) {
+func (h *Broadcaster) Publish(o model.Object) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	o.SetSeq(h.seq.Add(1))
@@ -119,9 +119,9 @@ func (h *Hub) Publish(o model.Object) {
 }
 
 // Seq is the last sequence number handed out.
-func (h *Hub) Seq() uint64 { return h.seq.Load() }
+func (h *Broadcaster) Seq() uint64 { return h.seq.Load() }
 
-func (h *Hub) offer(s *Subscription, o model.Object) {
+func (h *Broadcaster) offer(s *Subscription, o model.Object) {
 	if s.dropped > 0 {
 		from, to := s.gapFrom, time.Now()
 		gap := &model.Event{Type: model.TypeEvent, Seq: h.seq.Add(1), Time: to, Kind: model.KindGap,

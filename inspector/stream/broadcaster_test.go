@@ -8,7 +8,7 @@ import (
 )
 
 func TestSeqIsProcessWideAndOrdered(t *testing.T) {
-	h := NewHub()
+	h := NewBroadcaster()
 	s := h.Subscribe(100)
 	for i := 0; i < 10; i++ {
 		h.Publish(&model.Event{Type: model.TypeEvent})
@@ -26,7 +26,7 @@ func TestSeqIsProcessWideAndOrdered(t *testing.T) {
 // A stalled subscriber loses objects and gets a gap; the publisher and the other
 // subscribers are not slowed.
 func TestStalledSubscriberNeverBlocks(t *testing.T) {
-	h := NewHub()
+	h := NewBroadcaster()
 	stalled := h.Subscribe(2)
 	fast := h.Subscribe(2000)
 	var wg sync.WaitGroup
@@ -67,7 +67,7 @@ func TestStalledSubscriberNeverBlocks(t *testing.T) {
 }
 
 func TestSinceResumesFromTheRing(t *testing.T) {
-	h := NewHubWithRing(5)
+	h := NewBroadcasterWithRing(5)
 	for i := 0; i < 3; i++ {
 		h.Publish(&model.Event{Type: model.TypeEvent})
 	}
