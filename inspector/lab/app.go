@@ -12,12 +12,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/lab/labstore"
+	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
 // cookieName is the lab app's session cookie: PHP's default, which sessionscope maps
@@ -386,28 +386,17 @@ func newSessionID() string {
 	return string(b[:])
 }
 
-// cookieLine renders the session cookie as the knobs say.
+// cookieLine renders the session cookie as the knobs say, with the one Set-Cookie
+// writer sessionscope has (model.SetCookie.Line).
 func (rq *request) cookieLine(value string, maxAge int) string {
 	k := rq.k
-	var b strings.Builder
-	b.WriteString(cookieName + "=" + value)
+	c := model.SetCookie{Name: cookieName, Value: value, Path: k.CookiePath, Domain: k.CookieDomain,
+		Secure: k.Secure, HTTPOnly: k.HTTPOnly, SameSite: k.SameSite}
 	if maxAge != 0 {
-		b.WriteString("; Max-Age=" + strconv.Itoa(max(maxAge, 0)))
+		seconds := max(maxAge, 0) // a negative age deletes the cookie: Max-Age=0
+		c.MaxAge = &seconds
 	}
-	b.WriteString("; Path=" + k.CookiePath)
-	if k.CookieDomain != "" {
-		b.WriteString("; Domain=" + k.CookieDomain)
-	}
-	if k.Secure {
-		b.WriteString("; Secure")
-	}
-	if k.HTTPOnly {
-		b.WriteString("; HttpOnly")
-	}
-	if k.SameSite != "" {
-		b.WriteString("; SameSite=" + k.SameSite)
-	}
-	return b.String()
+	return c.Line()
 }
 
 func (rq *request) clearCookie() {
