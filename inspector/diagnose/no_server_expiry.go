@@ -17,7 +17,9 @@ func newNoServerExpiry() noServerExpiry { return noServerExpiry{} }
 func (noServerExpiry) ID() string { return "no-server-expiry" }
 
 func (r noServerExpiry) OnEvent(ev *model.Event, rec *Recorder) {
-	if ev.Session == nil || ev.TTL == nil || *ev.TTL != -1 {
+	// Only a TTL read as -1 counts: under a burst the tracker can see a SETEX's set
+	// without its expire, which looks like a key written without a TTL but is not one.
+	if ev.Session == nil || ev.TTL == nil || *ev.TTL != -1 || !ev.TTLRead {
 		return
 	}
 	switch ev.Kind {

@@ -115,7 +115,10 @@ type Event struct {
 	PayloadUnread string `json:"payload_unread,omitempty"`
 
 	// Internal annotations for diagnosis rules; never serialised.
-	AuthAdded     bool `json:"-"` // an authentication marker appeared in this write
+	AuthAdded bool `json:"-"` // an authentication marker appeared in this write
+	// TTLRead: TTL was read from the store for this event (PTTL), not inferred from
+	// the notifications: a set whose expire was not seen with it only looks TTL-less.
+	TTLRead       bool `json:"-"`
 	Authenticated bool `json:"-"` // the payload after this event carries an auth marker
 }
 

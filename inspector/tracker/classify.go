@@ -249,18 +249,21 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 			ev.AuthAdded = newC.auth && s.flags&flagAuthenticated == 0 && len(added) > 0
 		}
 	default:
-		// No baseline (the cache dropped it, or the session predates sessionscope) or
-		// no read: it was written, and that is all that can be said.
+		// No cached baseline (the cache dropped it, or the session predates sessionscope)
+		// or no read: it was written, and that is all that can be said. A marker only
+		// "appears" against a payload read before: the first read of a session found by
+		// the inventory, or whose earlier reads were skipped for budget, is its baseline.
 		ev = t.newEvent(e, model.KindUpdated, s)
 		if newC == nil {
 			ev.PayloadUnread = e.unread
 		}
-		if newC != nil && s.flags&flagAuthenticated == 0 && newC.auth {
+		if newC != nil && s.flags&flagPayloadRead != 0 && s.flags&flagAuthenticated == 0 && newC.auth {
 			ev.AuthAdded = true
 		}
 	}
 	t.applyWrite(e, s, newC, wrote)
 	t.fillFromSession(ev, s, newC)
+	ev.TTLRead = e.ttlRead()
 	return ev
 }
 
@@ -282,6 +285,7 @@ func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bo
 		s.ttlDeadline = -1
 	}
 	if newC != nil {
+		s.flags |= flagPayloadRead
 		if newC.auth {
 			s.flags |= flagAuthenticated
 		} else {

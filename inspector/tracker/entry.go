@@ -39,6 +39,12 @@ type entry struct {
 
 func (e *entry) has(op backend.Op) bool { return e.ops&(1<<op) != 0 }
 
+// ttlRead reports whether the entry's TTL came from a read of the key (PTTL with the
+// payload), as opposed to being inferred from which notifications arrived.
+func (e *entry) ttlRead() bool {
+	return e.result != nil && e.result.res.Exists && e.result.res.Err == nil
+}
+
 // migratesWith reports whether op, published by node, is the other half of a slot
 // migration whose first half this entry holds. MIGRATE restores the key on the target
 // master and then deletes it on the source; the two masters publish on two

@@ -66,6 +66,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 	}
 	t.applyWrite(e, s, newC, true)
 	t.fillFromSession(ev, s, newC)
+	ev.TTLRead = e.ttlRead()
 	return ev
 }
 

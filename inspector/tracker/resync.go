@@ -122,6 +122,7 @@ func (t *Tracker) resyncItems(items []backend.InventoryItem) {
 			Backend: t.cfg.Backend, Node: rs.node, Evidence: model.EvidenceResync,
 			Reason: "born during a gap: found by the re-inventory"}
 		t.fillFromSession(ev, s, nil)
+		ev.TTLRead = true // the re-inventory read it (PTTL)
 		born = append(born, ev)
 		facts = append(facts, diagnose.SessionFact{Session: info, TTL: it.TTL, Time: it.Read})
 	}

@@ -38,6 +38,10 @@ const (
 	flagBornRegenerated
 	flagFromInventory
 	flagRegeneratedTo
+	// flagPayloadRead: a payload of this session has been read, so flagAuthenticated is
+	// what was seen, not merely unknown. A session found by the inventory, or whose
+	// reads were skipped for budget, has no baseline until its first read.
+	flagPayloadRead
 )
 
 func (s *session) storeID() string {
