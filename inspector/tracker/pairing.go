@@ -145,6 +145,9 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) (*session, stri
 	}
 	if len(dels) == 1 && t.onlyBirth(e) {
 		d := dels[0]
+		if startsAfresh(t.sessions[d.key], newC) {
+			return nil, "", false // a logout: destroyed, then a new anonymous session
+		}
 		// The proxy, when it saw the requests, knows better than timing: a logout's
 		// deletion and the next visitor's new session are two requests, not one
 		// regeneration.
@@ -163,6 +166,26 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) (*session, stri
 		return old, evidence, false
 	}
 	return nil, "", false
+}
+
+// startsAfresh reports whether a birth that follows old's deletion is a logout that
+// started a new anonymous session (Laravel's invalidate(), Rails' reset_session) rather
+// than a regeneration: old was logged in, the new payload, read, holds no
+// authentication marker, and it carries none of old's data. A regeneration keeps the
+// user; a logout drops them, so linking the two would give the logged-in session no
+// end and point its lineage at an anonymous one.
+func startsAfresh(old *session, newC *cachedPayload) bool {
+	if old == nil || old.flags&flagAuthenticated == 0 || newC == nil || newC.auth {
+		return false
+	}
+	if old.payload != nil {
+		for name, fp := range old.payload.fields {
+			if newC.fields[name] == fp {
+				return false // the user's data moved along: a regeneration that dropped the marker
+			}
+		}
+	}
+	return true
 }
 
 // onlyBirth reports whether e is the only unexplained birth of its framework within
