@@ -5,6 +5,8 @@
 # hold hand-written JSON. The tests only read the committed files, so none of
 # these tools are needed to run them. CSRF tokens and Laravel's encryption use
 # fresh random bytes on every run.
+# Run it with: sh inspector/codec/testdata/gen/gen.sh (it is not executable on purpose:
+# the repository holds no executables).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 td=$(dirname "$here")
