@@ -162,7 +162,7 @@ func (h *Handlers) labTitles() map[string]string {
 // labScenario is one scenario's card: what it shows, its last runs and the check
 // mark, earned when the broken run yielded its findings and the fixed twin ran clean.
 func (h *Handlers) labScenario(s lab.Scenario, labURL string) views.LabScenario {
-	v := views.LabScenario{ID: s.ID, Title: s.Title, Symptom: s.Symptom, Story: s.Story, Seed: s.Seed,
+	v := views.LabScenario{ID: s.ID, Title: s.Title, Symptom: s.Symptom, Story: s.Story, Principle: s.Principle,
 		Events: s.Events, Fix: s.Fix, NeedsRedis: s.NeedsRedis, TrySteps: s.Try.Steps}
 	for _, rule := range s.Expected {
 		v.Expected = append(v.Expected, views.Link{Text: rule, URL: withQuery("/findings", url.Values{"rule": {rule}})})

@@ -42,7 +42,7 @@ func (f *fakeLab) Scenarios() []lab.Scenario {
 		{ID: "healthy", Title: "A healthy login", Symptom: "Nothing goes wrong.", Story: []string{"The app regenerates on login."},
 			Fix: "Nothing to fix.", Try: lab.Try{Steps: []string{"Log in as alice / alice."}, Path: "/lab/use?scenario=healthy"}},
 		{ID: "cookie-path-mismatch", Title: "Cookie path " + hostile, Symptom: "The login loops " + hostile,
-			Story: []string{"The cookie is set with Path=/admin " + hostile}, Seed: "seeds/postmortem.md",
+			Story: []string{"The cookie is set with Path=/admin " + hostile}, Principle: "Cookie Path must cover every page that needs the session",
 			Expected: []string{"login-loop", "cookie-not-sent"}, Fix: "Set the cookie's Path to / " + hostile,
 			Try: lab.Try{Steps: []string{"Open the lab " + hostile}, Path: "/lab/use?scenario=cookie-path-mismatch"}},
 		{ID: "eviction-under-maxmemory", Title: "Eviction", Symptom: "Users are logged out at random.",

@@ -16,7 +16,7 @@ type LabScenario struct {
 	Title      string
 	Symptom    string
 	Story      []string
-	Seed       string
+	Principle  string
 	Expected   []Link // rule ids, linking to the Findings screen filtered to the rule
 	Events     []string
 	Fix        string

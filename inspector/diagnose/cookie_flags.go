@@ -8,11 +8,11 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// cookieFlags reports a session Set-Cookie that lacks the attributes seed rule 3
-// asks for — HttpOnly, Secure, an explicit SameSite (the post-mortem's fix sets all
+// cookieFlags reports a session Set-Cookie that lacks the attributes a
+// session cookie needs — HttpOnly, Secure, an explicit SameSite (the usual fix sets all
 // three) — or whose Domain is a parent domain, which hands the session id to every
-// subdomain (seed rule 4) — unless the capture shows the cookie going to another
-// subdomain, which is then the point (the post-mortem's subdomain-to-root fix). One
+// subdomain — unless the capture shows the cookie going to another
+// subdomain, which is then the point (the subdomain-to-root fix of a login loop). One
 // finding per host, cookie name and set of faults.
 func cookieFlags(rs []*replayed, rec *Recorder, isSession func(string) bool) {
 	hosts := map[string]map[string]bool{} // session cookie name -> hosts it was sent to
@@ -90,7 +90,7 @@ func flagFaults(sc model.SetCookie, r *replayed, sentTo map[string]bool) []flagF
 	var out []flagFault
 	if !sc.HTTPOnly {
 		out = append(out, flagFault{attr: "HttpOnly", severity: model.SeverityWarning,
-			why: "Without HttpOnly, scripts on the page can read it (document.cookie), so one XSS hole is enough to steal the session id and take over the session (seed rule 3)."})
+			why: "Without HttpOnly, scripts on the page can read it (document.cookie), so one XSS hole is enough to steal the session id and take over the session (OWASP Session Management Cheat Sheet: HttpOnly)."})
 	}
 	if !sc.Secure {
 		f := flagFault{attr: "Secure"}
@@ -98,7 +98,7 @@ func flagFaults(sc model.SetCookie, r *replayed, sentTo map[string]bool) []flagF
 		case strings.EqualFold(r.u.Scheme, "https"):
 			f.kind, f.severity = "https", model.SeverityWarning
 			f.why = "Without Secure, the browser also sends it over plain http: a single http link or redirect, or a request a network attacker provokes, " +
-				"carries the id in clear text although the site itself uses https (seed rule 3)."
+				"carries the id in clear text although the site itself uses https (OWASP Session Management Cheat Sheet: Secure)."
 		case cookies.IsLocalhost(r.u.Hostname()):
 			f.kind, f.severity = "localhost", model.SeverityInfo
 			f.why = "It is not Secure. Browsers refuse Secure cookies over plain http except from localhost, which they count as a secure context: " +
@@ -113,7 +113,7 @@ func flagFaults(sc model.SetCookie, r *replayed, sentTo map[string]bool) []flagF
 	if sc.SameSite == "" {
 		out = append(out, flagFault{attr: "SameSite", severity: model.SeverityInfo,
 			why: "Without SameSite, browsers disagree about cross-site requests: Chrome treats it as Lax (and still sends it on top-level cross-site POSTs for two minutes), " +
-				"other browsers may send it with every cross-site request, which invites CSRF. The post-mortem's fix sets it explicitly (Lax) so redirects behave the same everywhere."})
+				"other browsers may send it with every cross-site request, which invites CSRF. Setting it explicitly (Lax) makes redirects behave the same in every browser."})
 	}
 	if d := strings.TrimPrefix(strings.ToLower(sc.Domain), "."); d != "" {
 		h := strings.ToLower(r.u.Hostname())
@@ -124,7 +124,7 @@ func flagFaults(sc model.SetCookie, r *replayed, sentTo map[string]bool) []flagF
 		if h != d && strings.HasSuffix(h, "."+d) && !shared {
 			out = append(out, flagFault{attr: "Domain", domain: d, severity: model.SeverityInfo,
 				why: fmt.Sprintf("Domain=%s sends it to %s and every subdomain of it, not only to %s: any of those hosts (a forgotten staging site, "+
-					"a user-content subdomain) receives the session id and can also set a cookie of the same name to fix a session (seed rule 4). "+
+					"a user-content subdomain) receives the session id and can also set a cookie of the same name to fix a session (OWASP Session Management Cheat Sheet: Domain and Path). "+
 					"Keep it host-only unless the session really must span subdomains.", sc.Domain, d, h)})
 		}
 	}

@@ -99,7 +99,7 @@ func TestCookieFlags(t *testing.T) {
 			contains: []string{"Session cookie PHPSESSID is set without HttpOnly, Secure and SameSite", "document.cookie", "plain http",
 				"Chrome treats it as Lax", "session_set_cookie_params(['httponly' => true, 'secure' => true, 'samesite' => 'Lax'])",
 				"session.cookie_httponly = 1", "cookie: { httpOnly: true, secure: true, sameSite: 'lax' }", "trust proxy", "x1", "x2",
-				"seed rule 3"},
+				"OWASP Session Management Cheat Sheet: Secure"},
 			lacks: []string{phpID}},
 		{name: "express on http://localhost: Secure would work there", want: 1, severity: model.SeverityInfo, count: 1,
 			xs: []*model.Exchange{exch("x1", 0, "POST", "http://localhost:3000/login", 302,
@@ -113,7 +113,7 @@ func TestCookieFlags(t *testing.T) {
 		{name: "parent Domain shares the id with every subdomain", want: 1, severity: model.SeverityInfo,
 			xs: []*model.Exchange{exch("x1", 0, "POST", "https://app.example.com/login", 302,
 				setCookie("PHPSESSID="+phpID+"; Domain=.example.com; Path=/; Secure; HttpOnly; SameSite=Lax"))},
-			contains: []string{"shared with every subdomain of example.com", "seed rule 4", "'domain' => ''", "host-only"}},
+			contains: []string{"shared with every subdomain of example.com", "OWASP Session Management Cheat Sheet: Domain and Path", "'domain' => ''", "host-only"}},
 		{name: "a parent Domain that the session needs: login. and app. share it", want: 0,
 			xs: []*model.Exchange{
 				exch("x1", 0, "POST", "https://login.example.com/signin", 302,

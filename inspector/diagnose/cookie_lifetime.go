@@ -12,7 +12,7 @@ import (
 //   - cookie-outlives-session: the browser keeps the cookie after the store dropped
 //     the session, so the user is logged out while the cookie says otherwise.
 //   - session-outlives-cookie: the store keeps the session after the browser forgot
-//     the cookie; seed rule 6: the server must end sessions, a cookie expiry does not,
+//     the cookie; the server must end sessions, a cookie expiry does not,
 //     and a copied id stays valid until the store lets go.
 type cookieLifetimeRule struct{}
 
@@ -75,7 +75,7 @@ func (cookieLifetimeRule) onEvent(ev *model.Event, j *joint, r *Recorder) {
 			Title: "The session outlives its cookie",
 			Detail: fmt.Sprintf("The browser forgets %s after %s, but the store keeps the session for %s. "+
 				"The session stays valid on the server long after the user's browser let go of it: a copied id keeps working. "+
-				"Seed rule 6: expire sessions on the server, do not rely on the cookie's expiry.", sc.Name, life.Round(time.Second), ttl),
+				"Expire sessions on the server, and do not rely on the cookie's expiry (OWASP Session Management Cheat Sheet: session expiration).", sc.Name, life.Round(time.Second), ttl),
 			Fix: "Give the server-side session the shorter lifetime. " +
 				"PHP: session.gc_maxlifetime no longer than session.cookie_lifetime (phpredis uses gc_maxlifetime as the key's TTL), and check an idle timeout in the session itself. " +
 				"Node (express-session): let connect-redis take the TTL from cookie.maxAge (do not pass a longer ttl), and use rolling: true for an idle timeout.",

@@ -10,7 +10,7 @@ import (
 
 // cookieNotSent reports a stored session cookie that the browser left out of a later
 // page load of the same site: the server sees no session and treats the user as
-// logged out. This is the post-mortem's "Domain/Path mismatch" — the redirect moved
+// logged out. This is the classic "Domain/Path mismatch" — the redirect moved
 // the user somewhere the cookie's Domain, Path, Secure or SameSite does not allow.
 func cookieNotSent(rs []*replayed, rec *Recorder, cited map[string][]citation) {
 	for _, r := range rs {

@@ -11,7 +11,7 @@ import (
 // cookieRejected reports a session cookie whose Set-Cookie line the browser refused
 // to store. The server believes it started a session; the browser never holds it,
 // so the next request arrives without it and the login "does not stick" — the
-// post-mortem's Domain/Path mismatch in its most direct form.
+// classic Domain/Path mismatch in its most direct form.
 func cookieRejected(rs []*replayed, rec *Recorder, cited map[string][]citation) {
 	for _, r := range rs {
 		for _, rj := range r.rejected {

@@ -10,7 +10,7 @@ import (
 
 // fixation reports a login that kept the session id: an authentication marker appeared
 // in a session's payload while its key stayed the same. Whoever knew the id before the
-// login (an attacker who planted it, seed rule 1) is now logged in too.
+// login (an attacker who planted it) is now logged in too.
 //
 // A marker write can be the first half of a regeneration that keeps the old key
 // (phpredis regenerate(false) writes the old key, then the new one), so a candidate
@@ -63,7 +63,7 @@ func (r *fixation) Tick(now time.Time, rec *Recorder) {
 			Detail: fmt.Sprintf("Session %s (%s) gained authentication data (%s) at %s and kept its id. "+
 				"Whoever knew that id before the login — for example an attacker who planted it through a link or a cookie — is now logged in as the user.",
 				ref, ev.Session.Framework, strings.Join(ev.Changed, ", "), ev.Time.Format("15:04:05.000")),
-			Fix: "Give the session a new id whenever privileges change, and delete the old one (seed rule 1). " +
+			Fix: "Give the session a new id whenever privileges change, and delete the old one (OWASP: renew the session id after any privilege level change). " +
 				"PHP: session_regenerate_id(true) right after the password check. " +
 				"express: req.session.regenerate(cb) before setting the user. Laravel: $request->session()->regenerate(). Django: use login(), which cycles the key.",
 			Session:  ref,

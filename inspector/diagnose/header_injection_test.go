@@ -26,7 +26,7 @@ func TestHeaderInjection(t *testing.T) {
 		contains []string
 		lacks    []string
 	}{
-		{path: "/login", contains: []string{"x0", "Set-Cookie: sessionID=…", "session fixation", "seed rule 8",
+		{path: "/login", contains: []string{"x0", "Set-Cookie: sessionID=…", "session fixation", "CWE-113",
 			"str_replace", "session.use_strict_mode = 1", "ERR_INVALID_CHAR", "req.session.regenerate()"},
 			lacks: []string{"x1", "12345678"}},
 		{path: "/lang", contains: []string{"x2", "X-Injected: yes", "double-encoded"},

@@ -9,7 +9,7 @@ import (
 
 // hijackRule reports a session used by a stranger: a request carrying the session
 // from a different network (/16) and a different User-Agent than the client that
-// first held it. Seed rule 2: such a change is unlikely for the genuine user, so the
+// first held it. Such a change is unlikely for the genuine user, so the
 // app should destroy the session and make the user log in again. When the app did
 // (the session was deleted while serving that request, `destroyed` with
 // `cause: hijack-suspect`) the finding is hijack-suspect; when it carried on serving
@@ -57,7 +57,7 @@ func (h *hijackRule) onExchange(x *model.Exchange, j *joint, r *Recorder) {
 				Severity: model.SeverityWarning,
 				Title:    "Suspected session hijack: the app destroyed the session",
 				Detail: fmt.Sprintf("A request (%s) carried a session from a different network and a different browser than the one that started it; "+
-					"the app deleted the session while serving it, as seed rule 2 advises. Someone else may hold the user's cookie: find out how it leaked.", x.ID),
+					"the app deleted the session while serving it, the right response to a session whose client suddenly changed. Someone else may hold the user's cookie: find out how it leaked.", x.ID),
 				Fix: "Nothing to fix in the session handling: the check worked. Make the user log in again, log the event for an administrator, " +
 					"and look for the leak (an XSS that reads document.cookie, an id in a URL, a shared computer).",
 				Session: ref, Exchange: x.ID, Event: seq,
@@ -80,7 +80,7 @@ func (h *hijackRule) onExchange(x *model.Exchange, j *joint, r *Recorder) {
 			Title:    "Suspected session hijack ignored: the app served a stranger",
 			Detail: fmt.Sprintf("A request (%s) carried a session from a different network and a different browser than the one that started it, "+
 				"and the app answered %d and kept the session. If the cookie was stolen, the attacker is now logged in as the user. "+
-				"Seed rule 2: when both the IP block and the User-Agent change, destroy the session and ask the user to log in again.", x.ID, x.Status),
+				"When both the IP block and the User-Agent change, destroy the session and ask the user to log in again: the genuine user rarely changes both at once.", x.ID, x.Status),
 			Fix: "Remember the client's fingerprint at login and check it on every request. " +
 				"PHP: at login $_SESSION['_ip16'] = implode('.', array_slice(explode('.', $_SERVER['REMOTE_ADDR']), 0, 2)); $_SESSION['_ua'] = $_SERVER['HTTP_USER_AGENT']; " +
 				"on each request, if both differ: session_unset(); session_destroy(); and redirect to the login page. " +

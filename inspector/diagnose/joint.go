@@ -349,7 +349,7 @@ func parseAddr(s string) (netip.Addr, error) {
 }
 
 // strangerTo reports a client whose network and User-Agent both differ from the
-// session's owner: the fingerprint change seed rule 9 says to check.
+// session's owner: the fingerprint change worth checking.
 func strangerTo(owner, c model.Client) bool {
 	return differentNetwork(owner.Addr, c.Addr) && owner.UA != c.UA
 }

@@ -12,7 +12,7 @@ import (
 // loginPath matches the paths login forms usually post to.
 var loginPath = regexp.MustCompile(`(?i)(log-?in|sign-?in|auth|session)`)
 
-// loginLoop reports the post-mortem's broken authentication loop: the login
+// loginLoop reports the broken authentication loop: the login
 // succeeds, the redirect lands on a protected page, and that page sends the user back
 // to the login page (or each response hands out a fresh session). It names the
 // cookie finding that explains the loop, or says the cause is on the store side.
@@ -174,7 +174,7 @@ func reportLoop(rec *Recorder, navs []*replayed, from, to int, cause, what strin
 	} else {
 		detail += "No cookie finding explains it: the browser stored the session cookie and sent it back. The cause is not visible from the HTTP side — " +
 			"a stale read (the redirect's request read the session before the login request had written it) or servers that do not share sessions " +
-			"(a load balancer without a shared store, as in the post-mortem). It needs the store side: run sessionscope watch --redis URL while reproducing the loop."
+			"(a load balancer without a shared store). It needs the store side: run sessionscope watch --redis URL while reproducing the loop."
 		fix = "Write the session before redirecting and share one store across servers. " +
 			"PHP: session_regenerate_id(true); $_SESSION['user'] = $id; session_write_close(); header('Location: /dashboard'); with session.save_handler = redis on every server. " +
 			"Node (express-session): req.session.save(() => res.redirect('/dashboard')) with one shared store (connect-redis) for every instance."

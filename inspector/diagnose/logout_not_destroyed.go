@@ -8,7 +8,7 @@ import (
 )
 
 // logoutNotDestroyed reports a logout that only cleared the cookie: the response
-// expired the session cookie, but the store still holds the session. Seed rule 9:
+// expired the session cookie, but the store still holds the session. The principle:
 // anyone who kept a copy of the id (a stolen cookie, a shared computer's history)
 // is still logged in until the store expires it.
 type logoutNotDestroyed struct{ window time.Duration }
@@ -55,7 +55,7 @@ func (l logoutNotDestroyed) onExchange(x *model.Exchange, j *joint, r *Recorder)
 			Severity: model.SeverityWarning,
 			Title:    "Logout cleared the cookie but left the session in the store",
 			Detail: fmt.Sprintf("The response to %s expired the %s cookie, but the session it named is still in the store and will stay usable %s. "+
-				"Whoever kept a copy of the id (a stolen cookie, a proxy log) is still logged in: seed rule 9 says to destroy the session on the server at logout.",
+				"Whoever kept a copy of the id (a stolen cookie, a proxy log) is still logged in: destroy the session on the server at logout (OWASP Session Management Cheat Sheet: manual session expiration).",
 				x.ID, cleared.Name, left),
 			Fix: "Destroy the session server-side, then clear the cookie. PHP: $_SESSION = []; session_destroy(); setcookie(session_name(), '', 1, '/'); " +
 				"Node (express-session): req.session.destroy(() => { res.clearCookie('connect.sid'); res.redirect('/'); }).",

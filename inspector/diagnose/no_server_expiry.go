@@ -8,7 +8,7 @@ import (
 )
 
 // noServerExpiry reports session keys without a TTL: the server never ends them, so an
-// abandoned or stolen id stays valid however old the cookie says it is (seed rule 6).
+// abandoned or stolen id stays valid however old the cookie says it is.
 // All such keys under one prefix are one finding.
 type noServerExpiry struct{}
 
@@ -42,7 +42,7 @@ func (noServerExpiry) report(rec *Recorder, s model.SessionInfo, seq uint64, at 
 		Title:    "Session keys that never expire",
 		Detail: fmt.Sprintf("Session keys under %q (%s) have no TTL, so the store never ends them: an abandoned or stolen session id stays valid until something deletes it.",
 			s.KeyPrefix, s.Framework),
-		Fix: "Expire sessions on the server (seed rule 6): write them with a TTL (phpredis uses SETEX with session.gc_maxlifetime; connect-redis: the ttl option) " +
+		Fix: "Expire sessions on the server (OWASP Session Management Cheat Sheet: session expiration): write them with a TTL (phpredis uses SETEX with session.gc_maxlifetime; connect-redis: the ttl option) " +
 			"and also end them after an idle and an absolute timeout in the app.",
 		Session:  s.Ref,
 		Event:    seq,

@@ -24,7 +24,7 @@ func (oldSessionKept) OnEvent(ev *model.Event, rec *Recorder) {
 		Detail: fmt.Sprintf("Session %s was regenerated to %s, but the old key still exists with the same data. "+
 			"Anyone holding the old id — including whoever planted it — keeps the new privileges until it expires.",
 			ev.From.Ref, ev.Session.Ref),
-		Fix:      "Delete the old session when regenerating (seed rule 1). PHP: session_regenerate_id(true) — the true removes the old session from the store.",
+		Fix:      "Delete the old session when regenerating (OWASP: renew the session id and invalidate the old one). PHP: session_regenerate_id(true) — the true removes the old session from the store.",
 		Session:  ev.Session.Ref,
 		Event:    ev.Seq,
 		Evidence: fmt.Sprintf("seq %d %s: regenerated %s -> %s, old_kept", ev.Seq, ev.Time.Format("15:04:05.000"), ev.From.Ref, ev.Session.Ref),

@@ -11,7 +11,7 @@ import (
 // sensitiveDataInCookie reports cookies — any cookie, not only the session's — whose
 // value opens (base64, JSON, a JWT, a Flask or Rails signed cookie, ...) onto
 // credentials, tokens or privileges. A cookie lives in the browser in plain text and
-// rides along with every request, and the user can edit it: seed rule 3 says to keep
+// rides along with every request, and the user can edit it: the rule is to keep
 // everything server-side and put nothing but the session id in the cookie. The
 // finding names the cookie and the keys, never the values. One finding per cookie
 // name and host.
@@ -148,7 +148,7 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 		}
 		if len(authzUnsigned) > 0 {
 			fmt.Fprintf(&detail, "The privileges (%s) are not signed, so a user who edits the cookie gets whatever role or login state they write into it — "+
-				"the seed's worst example, a cookie whose flag and username decided who was logged in. ", quoteList(authzUnsigned))
+				"the classic broken design, a cookie whose flag and username decided who was logged in. ", quoteList(authzUnsigned))
 		}
 		if signedAll {
 			detail.WriteString("The data is signed, so it cannot be changed without the key, but signing is not encryption: anyone holding the cookie can read it, " +
@@ -157,7 +157,7 @@ func sensitiveDataInCookie(rs []*replayed, rec *Recorder) {
 		if len(token) > 0 {
 			fmt.Fprintf(&detail, "Bearer tokens (%s) can be replayed by whoever reads the cookie. ", quoteList(token))
 		}
-		detail.WriteString("Seed rule 3: store all session information server-side and keep nothing in the cookie but the session id.")
+		detail.WriteString("Store all session information server-side and keep nothing in the cookie but the session id.")
 
 		title := fmt.Sprintf("Cookie %s carries %s", g.name, quoteList(all))
 		fix := "Keep the data in the server-side session and send only the session id: look it up from the session on each request. " +

@@ -27,7 +27,7 @@ func TestSensitiveDataInCookie(t *testing.T) {
 				exch("x2", 1, "GET", "https://shop.example.com/account", 200, sent("remember="+creds)),
 			},
 			contains: []string{"Cookie remember carries password and role", "base64 → JSON", "Credentials (password)",
-				"privileges (role) are not signed", "Seed rule 3", "$_SESSION['role']", "req.session.role",
+				"privileges (role) are not signed", "keep nothing in the cookie but the session id", "$_SESSION['role']", "req.session.role",
 				"x1", "x2", "(Set-Cookie, base64 → JSON) holds password, role", "(sent, base64 → JSON)"}},
 		{name: "a JWT with roles is readable, not editable", want: 1, severity: model.SeverityWarning,
 			xs: []*model.Exchange{exch("x1", 0, "GET", "https://app.example.com/", 200,

@@ -18,7 +18,7 @@ const minIDLength = 16
 // like a session cookie, or as the value of a session cookie appearing in the query
 // string or the path. URLs end up in server and proxy logs, browser history, Referer
 // headers and shared links, so the id leaks, and a URL-borne id invites fixation
-// (seed rule 5: do not append the SID to URLs). A session id in a request's Referer
+// (do not append the SID to URLs). A session id in a request's Referer
 // is the previous page's URL leaking it to whoever received the request.
 func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) {
 	ids := map[string]string{} // cookie value -> cookie name
@@ -46,7 +46,7 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 			Detail: fmt.Sprintf("The request to %s carries the %s session id in its %s. URLs are written to server and proxy logs, "+
 				"browser history and Referer headers and get shared, so the id leaks; an id accepted from a URL also lets an attacker fix a victim's session.",
 				r.x.URL, name, where),
-			Fix: "Carry the session id only in a cookie (seed rule 5). PHP: session.use_only_cookies = 1, session.use_trans_sid = 0 " +
+			Fix: "Carry the session id only in a cookie (OWASP Session Management Cheat Sheet: never in the URL). PHP: session.use_only_cookies = 1, session.use_trans_sid = 0 " +
 				"and session.use_strict_mode = 1 in php.ini. Node: never put req.sessionID into links or redirects.",
 			Exchange: r.x.ID,
 			Evidence: fmt.Sprintf("%s %s %s: session id in the %s", r.x.ID, r.x.Method, r.x.URL, where),
@@ -82,7 +82,7 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 			Severity: model.SeverityWarning,
 			Title:    "Session id leaked in the Referer to " + r.u.Host,
 			Detail:   detail,
-			Fix: "Carry the session id only in a cookie (seed rule 5), and keep URLs out of the Referer: Referrer-Policy: strict-origin-when-cross-origin or no-referrer. " +
+			Fix: "Carry the session id only in a cookie (OWASP Session Management Cheat Sheet: never in the URL), and keep URLs out of the Referer: Referrer-Policy: strict-origin-when-cross-origin or no-referrer. " +
 				"PHP: session.use_only_cookies = 1 and session.use_trans_sid = 0 in php.ini, and header('Referrer-Policy: no-referrer'). " +
 				"Node: never put req.sessionID into links or redirects, and res.set('Referrer-Policy', 'no-referrer') (helmet sets a safe policy).",
 			Session:  r.x.SessionRef,

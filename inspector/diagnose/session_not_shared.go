@@ -7,13 +7,13 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// sessionNotShared reports the post-mortem's load-balancer failure: a session born
+// sessionNotShared reports the load-balancer failure: a session born
 // on one upstream is unknown to another. The request carried the cookie that
 // upstream A issued, round-robin sent it to upstream B, and B — with its own local
 // store — handed out a fresh session or bounced the user to the login page.
 //
 // A fresh session is also what a server that does know the session hands out when it
-// regenerates it at login (seed rule 1): so the decision waits until the store's
+// regenerates it at login: so the decision waits until the store's
 // events for the request have arrived, and a session the request itself ended was
 // known, not unknown.
 type sessionNotShared struct{ window time.Duration }
@@ -70,7 +70,7 @@ func (sessionNotShared) report(x *model.Exchange, f *refFacts, ref, origin, what
 		Severity: model.SeverityError,
 		Title:    "Servers do not share sessions",
 		Detail: fmt.Sprintf("Session %s was issued by upstream %s (%s), but %s went to upstream %s, which %s: it does not know the session. "+
-			"Without a shared store or sticky sessions, every request that lands on another server looks logged out — the post-mortem's login loop across servers.",
+			"Without a shared store or sticky sessions, every request that lands on another server looks logged out — a login loop across servers.",
 			ref, origin, f.issuedBy.ID, x.ID, x.Upstream, what),
 		Fix: "Give every server one shared session store (or, second best, sticky sessions at the load balancer). " +
 			"PHP: session.save_handler = redis and session.save_path = \"tcp://redis:6379\" on every server instead of local files. " +

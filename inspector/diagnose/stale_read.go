@@ -34,7 +34,7 @@ func WrittenAfterResponse(x *model.Exchange, writeTime time.Time) bool {
 	return writeTime.Sub(done) > LateWriteSlack
 }
 
-// staleRead reports the post-mortem's race: a response redirected the browser before
+// staleRead reports the redirect-before-write race: a response redirected the browser before
 // the session write it depended on had landed in the store, and the next request read
 // the session before that write. The dashboard then sees no login and sends the user
 // back, sometimes — the loop is intermittent because it depends on store latency.

@@ -9,7 +9,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// Thresholds of weak-session-id. Seed rule 7: long and unpredictable ids, never
+// Thresholds of weak-session-id. Long and unpredictable ids, never
 // sequential. 128 bits is what OWASP's session guidance and PHP's defaults give;
 // below 64 an id is within reach of guessing.
 const (
@@ -69,7 +69,7 @@ func (s *idSample) assess() idAssessment {
 func weakIDText(what string, a idAssessment) (detail, fix string) {
 	detail = fmt.Sprintf("Over %d distinct %s: %s. ", a.IDs, what, strings.Join(a.Reasons, "; ")) +
 		"A session id is the only thing between an attacker and a logged-in session: if ids can be guessed or worked out from one another, " +
-		"regeneration, HttpOnly and keeping ids out of URLs no longer matter, since the attacker computes a valid id instead of stealing it (seed rule 7: long, unpredictable, never sequential ids)."
+		"regeneration, HttpOnly and keeping ids out of URLs no longer matter, since the attacker computes a valid id instead of stealing it (OWASP Session Management Cheat Sheet: at least 64 bits of entropy; long, unpredictable, never sequential ids)."
 	fix = "Let the framework generate ids from a CSPRNG and make them long: at least 128 bits. " +
 		"PHP: keep the defaults or raise them — session.sid_length = 32 and session.sid_bits_per_character = 5 in php.ini (160 bits), never a custom session_id() built from time, uniqid(), rand() or user data. " +
 		"Node (express-session): keep the default genid (uid-safe, 24 random bytes); a custom genid must return crypto.randomBytes(32).toString('base64url') or crypto.randomUUID(), never a counter or Date.now()."

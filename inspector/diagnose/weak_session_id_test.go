@@ -258,7 +258,7 @@ func TestWeakSessionIDRule(t *testing.T) {
 	}{
 		{name: "PHP 8 defaults", gen: phpID(32, 5), n: 600},
 		{name: "sid_length=22, 4 bits per char", gen: phpID(22, 4), n: 250, findings: 1, count: 2,
-			contains: []string{"at most 88 bits", "session.sid_length = 32", "genid", "seed rule 7", "at 200 ids"}},
+			contains: []string{"at most 88 bits", "session.sid_length = 32", "genid", "at least 64 bits of entropy", "at 200 ids"}},
 		{name: "sequential ids found by the inventory", gen: func(_ *rand.Rand, i int) string { return fmt.Sprintf("sess%08d", 1000+i*7) },
 			n: 120, inventory: true, findings: 1, count: 1, contains: []string{"sequential", "differ by 7", "inventory"}},
 		// Past 10,000 inventory ids one in 16 is sampled, counting for 16: ids that turn

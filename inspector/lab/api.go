@@ -23,9 +23,9 @@ type Scenario struct {
 	ID      string `json:"id"`
 	Title   string `json:"title"`
 	Symptom string `json:"symptom"` // what the user sees, one sentence
-	// Story is 3 to 6 plain sentences grounded in the seeds.
-	Story []string `json:"story"`
-	Seed  string   `json:"seed"` // where in the seed material it comes from
+	// Story is 3 to 6 plain sentences.
+	Story     []string `json:"story"`
+	Principle string   `json:"principle"` // the session-security principle it shows
 	// Expected are the rule ids the broken run yields, exactly; the fixed twin yields
 	// none of them.
 	Expected []string `json:"expected"`

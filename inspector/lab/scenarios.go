@@ -15,9 +15,6 @@ type definition struct {
 	attackerSameUA bool
 }
 
-const seedPostMortem = "post-mortem (PHP login loop across servers)"
-const seedRules = "secure session tips"
-
 // with returns healthyKnobs changed by f.
 func with(f func(*Knobs)) Knobs {
 	k := healthyKnobs()
@@ -41,9 +38,9 @@ func definitions() []definition {
 					"Both app servers share one session store, so whichever server answers knows the user.",
 					"Deleting the account asks for the password again, and logout destroys the session on the server.",
 				},
-				Seed:   seedPostMortem + ": how senior engineers fix it; " + seedRules + " 1, 3, 6, 9, 11",
-				Events: []string{"created", "destroyed cause=app"},
-				Fix:    "Nothing to fix: this is the baseline the other scenarios break.",
+				Principle: "regenerate the id at login; HttpOnly and Secure cookies; expire sessions on the server; destroy the session at logout; re-authenticate before critical actions",
+				Events:    []string{"created", "destroyed cause=app"},
+				Fix:       "Nothing to fix: this is the baseline the other scenarios break.",
 				Try: Try{Path: tryPath("healthy"), Steps: []string{
 					"Open the lab link: it configures the lab and opens the login page on localhost.",
 					loginTry + " The dashboard greets you.",
@@ -56,7 +53,7 @@ func definitions() []definition {
 				open(ActorVictim, hostMain, "/login", "open the login page"),
 				logIn(ActorVictim, "log in; the redirect lands on the dashboard"),
 				click(ActorVictim, "account", "open the account page"),
-				submit(ActorVictim, "confirm", map[string]string{"password": labPassword}, "confirm the critical action with the password (seed rule 11)"),
+				submit(ActorVictim, "confirm", map[string]string{"password": labPassword}, "confirm the critical action with the password (re-authentication before a critical action)"),
 				click(ActorVictim, "dashboard", "back to the dashboard"),
 				submit(ActorVictim, "logout", nil, "log out"),
 			},
@@ -69,11 +66,11 @@ func definitions() []definition {
 					"The login form lives on login.lab.localhost and redirects to the dashboard on app.lab.localhost.",
 					"The session cookie has no Domain attribute, so the browser keeps it for login.lab.localhost only.",
 					"The dashboard request goes out without the cookie, the app sees no session and sends the user back to log in.",
-					"This is the post-mortem's Domain mismatch: a redirect between subdomains without an explicit cookie domain.",
+					"A classic Domain mismatch: a redirect between subdomains without an explicit cookie domain.",
 				},
-				Seed:     seedPostMortem + ": root cause, Domain/Path mismatch",
-				Expected: []string{"cookie-not-sent", "login-loop"},
-				Events:   []string{"created", "regenerated"},
+				Principle: "the cookie's Domain and Path must cover every page that needs the session",
+				Expected:  []string{"cookie-not-sent", "login-loop"},
+				Events:    []string{"created", "regenerated"},
 				Fix: "Serve the app from one host and redirect the others to it (the fixed run does), or give the cookie the parent domain both hosts share. " +
 					"PHP: session_set_cookie_params(['domain' => '.lab.localhost']). Node: session({ cookie: { domain: 'lab.localhost' } }). " +
 					"A parent domain also sends the id to every other subdomain, so prefer one host.",
@@ -98,11 +95,11 @@ func definitions() []definition {
 					"The login page lives under /auth/ and the app sets the session cookie with Path=/auth.",
 					"The browser stores it, but sends it only to URLs under /auth.",
 					"The dashboard at /dashboard arrives without the cookie, so the app sees no login and redirects to the login page.",
-					"The post-mortem names it: a cookie path that does not cover the page the redirect goes to.",
+					"The cause: a cookie path that does not cover the page the redirect goes to.",
 				},
-				Seed:     seedPostMortem + ": root cause, Domain/Path mismatch",
-				Expected: []string{"cookie-not-sent", "login-loop"},
-				Events:   []string{"created", "regenerated"},
+				Principle: "the cookie's Domain and Path must cover every page that needs the session",
+				Expected:  []string{"cookie-not-sent", "login-loop"},
+				Events:    []string{"created", "regenerated"},
 				Fix: "Scope the session cookie to the whole app. " +
 					"PHP: session_set_cookie_params(['path' => '/']) or session.cookie_path = /. Node: session({ cookie: { path: '/' } }).",
 				Try: Try{Path: tryPath("cookie-path-mismatch"), Steps: []string{
@@ -124,11 +121,11 @@ func definitions() []definition {
 					"The app follows the advice to mark the session cookie Secure, but this copy of the shop is served over plain http.",
 					"A browser refuses to store a Secure cookie from an http page (only localhost is exempt), so it never holds the session.",
 					"Every request arrives without a session, and the dashboard sends the user back to the login page.",
-					"The seed's example sets cookie_secure with the comment \"Requires HTTPS\": the flag and the transport must go together.",
+					"A common configuration sets cookie_secure with the comment \"Requires HTTPS\": the flag and the transport must go together.",
 				},
-				Seed:     seedPostMortem + ": example code (cookie_secure requires HTTPS); " + seedRules + " 3",
-				Expected: []string{"cookie-rejected", "login-loop"},
-				Events:   []string{"created"},
+				Principle: "a Secure cookie needs HTTPS wherever the browser is to send it",
+				Expected:  []string{"cookie-rejected", "login-loop"},
+				Events:    []string{"created"},
 				Fix: "Serve the site over https and redirect http to https, keeping the cookie Secure. " +
 					"PHP: session.cookie_secure = 1 behind https. Node: session({ cookie: { secure: 'auto' } }) with app.set('trust proxy', 1). " +
 					"The fixed run redirects to localhost, which browsers count as secure, standing in for https.",
@@ -152,11 +149,11 @@ func definitions() []definition {
 					"The app hardens its session cookie with SameSite=Strict.",
 					"The user logs in, then goes to a partner site (an identity provider or a payment page) on 127.0.0.1.",
 					"The partner's link back to the shop is a navigation started by another site, and the browser withholds Strict cookies from it.",
-					"The shop sees no session and sends the user to the login page: the post-mortem's \"SameSite can block the session cookie on a cross-site transition\".",
+					"The shop sees no session and sends the user to the login page: SameSite can block the session cookie on a cross-site transition.",
 				},
-				Seed:     seedPostMortem + ": strict header enforcement (SameSite on a cross-site transition)",
-				Expected: []string{"cookie-not-sent"},
-				Events:   []string{"created"},
+				Principle: "SameSite decides whether the session cookie rides along on a cross-site transition",
+				Expected:  []string{"cookie-not-sent"},
+				Events:    []string{"created"},
 				Fix: "Use SameSite=Lax for the session cookie: it is sent on top-level navigations from other sites, still not on their subrequests or POSTs. " +
 					"PHP: session_set_cookie_params(['samesite' => 'Lax']). Node: session({ cookie: { sameSite: 'lax' } }).",
 				Try: Try{Path: tryPath("samesite-strict-cross-site-return"), Steps: []string{
@@ -184,11 +181,11 @@ func definitions() []definition {
 					"An included file starts with a blank line before <?php, so the app has sent its headers before session_start().",
 					"The session is still written to the store, but PHP can no longer add the Set-Cookie header.",
 					"The browser never learns the session id, so the next request starts yet another session and the user is logged out.",
-					"The post-mortem lists it first: output before session_start() prevents the Set-Cookie header from being sent.",
+					"The most common cause: output before session_start() prevents the Set-Cookie header from being sent.",
 				},
-				Seed:     seedPostMortem + ": root cause, output buffering violations",
-				Expected: []string{"cookie-missing", "login-loop"},
-				Events:   []string{"created"},
+				Principle: "no output before the session starts: headers go first",
+				Expected:  []string{"cookie-missing", "login-loop"},
+				Events:    []string{"created"},
 				Fix: "Start the session before any output. PHP: session_start() first thing, no whitespace or BOM before <?php, ob_start() at the entry point; " +
 					"headers_sent($file, $line) names the culprit. Node: register the session middleware before any route writes.",
 				Try: Try{Path: tryPath("headers-already-sent"), Steps: []string{
@@ -210,10 +207,10 @@ func definitions() []definition {
 					"The login handler redirects to the dashboard and only then writes the session, and the store is slow.",
 					"The browser follows the redirect at once, so the dashboard reads the store before the login's write has landed.",
 					"The dashboard sees no login and sends the user back; a moment later the write lands, too late.",
-					"Whether it happens depends on store latency, which is why the post-mortem calls this loop intermittent.",
+					"Whether it happens depends on store latency, which is why this loop is intermittent.",
 				},
-				Seed:     seedPostMortem + ": session race conditions; storage latency; explicit commit",
-				Expected: []string{"stale-read", "login-loop"},
+				Principle: "write the session before redirecting to a page that reads it",
+				Expected:  []string{"stale-read", "login-loop"},
 				Fix: "Commit the session before the redirect. PHP: session_write_close(); header('Location: /dashboard'); exit; " +
 					"Node: req.session.save(() => res.redirect('/dashboard')).",
 				Try: Try{Path: tryPath("redirect-before-write"), Steps: []string{
@@ -241,11 +238,11 @@ func definitions() []definition {
 					"Two app servers sit behind a round-robin load balancer, and each keeps sessions in its own local store.",
 					"The login request lands on server A, which stores the session; the dashboard request lands on server B.",
 					"Server B has never heard of that session, so it treats the user as logged out.",
-					"This is the post-mortem's load balancer without session affinity and without a shared store.",
+					"A load balancer without session affinity and without a shared store.",
 				},
-				Seed:     seedPostMortem + ": load balancers (no sticky sessions); centralized session management",
-				Expected: []string{"session-not-shared", "login-loop"},
-				Events:   []string{"created"},
+				Principle: "servers behind a load balancer share one session store, or use sticky sessions",
+				Expected:  []string{"session-not-shared", "login-loop"},
+				Events:    []string{"created"},
 				Fix: "Give every server one shared session store (sticky sessions are second best). " +
 					"PHP: session.save_handler = redis, session.save_path = \"tcp://redis:6379\" on every server. Node: one connect-redis store for all instances.",
 				Try: Try{Path: tryPath("no-sticky-sessions"), Steps: []string{
@@ -267,11 +264,11 @@ func definitions() []definition {
 					"The attacker picks a session id and plants it in a page on evil.lab.localhost, a sibling subdomain.",
 					"That page sets the id as a cookie for all of lab.localhost and links to the app, where the victim logs in.",
 					"The app adopts that id instead of issuing its own and keeps it at login, so the attacker's copy is now a logged-in session.",
-					"Seed rule 1 says to regenerate the id when privileges change; rule 4 says to accept only ids the server issued.",
+					"Principle rule 1 says to regenerate the id when privileges change; rule 4 says to accept only ids the server issued.",
 				},
-				Seed:     seedRules + " 1 (regenerate at login) and 4 (ids from an external source)",
-				Expected: []string{"fixation"},
-				Events:   []string{"created"},
+				Principle: "regenerate the id at login; accept only ids the server generated",
+				Expected:  []string{"fixation"},
+				Events:    []string{"created"},
 				Fix: "Regenerate the id at login and delete the old one, and refuse ids you did not issue. " +
 					"PHP: session_regenerate_id(true) after the password check; session.use_strict_mode = 1. Node: req.session.regenerate() at login.",
 				Try: Try{Path: tryPath("session-fixation"), Steps: []string{
@@ -302,11 +299,11 @@ func definitions() []definition {
 					"The session cookie lacks HttpOnly, so a script injected into the page reads it and sends it to the attacker.",
 					"The attacker replays it from another address with another browser.",
 					"The app remembered the user's network and User-Agent at login; both differ, so it destroys the session.",
-					"Seed rule 2 advises exactly this check, and rule 3 the HttpOnly flag that would have stopped the theft.",
+					"Principle rule 2 advises exactly this check, and rule 3 the HttpOnly flag that would have stopped the theft.",
 				},
-				Seed:     seedRules + " 2 (destroy a suspect session) and 3 (HttpOnly)",
-				Expected: []string{"cookie-flags", "hijack-suspect"},
-				Events:   []string{"created", "destroyed cause=hijack-suspect"},
+				Principle: "destroy a session whose client suddenly changes; HttpOnly cookies",
+				Expected:  []string{"cookie-flags", "hijack-suspect"},
+				Events:    []string{"created", "destroyed cause=hijack-suspect"},
 				Fix: "The fingerprint check worked; close the leak: mark the cookie HttpOnly so scripts cannot read it. " +
 					"PHP: session.cookie_httponly = 1. Node: session({ cookie: { httpOnly: true } }).",
 				Try: Try{Path: tryPath("hijack-detected"), Steps: []string{
@@ -329,17 +326,17 @@ func definitions() []definition {
 					"The session cookie lacks HttpOnly, so an injected script steals it.",
 					"The attacker replays it from another address with another browser, and the app serves the dashboard.",
 					"The app never looks at who is using the session, so nothing stops the stranger.",
-					"Only the password prompt on the critical action (seed rule 11) keeps the attacker from deleting the account.",
+					"Only the password prompt on the critical action (re-authentication before a critical action) keeps the attacker from deleting the account.",
 				},
-				Seed:     seedRules + " 2 (check for suspicious activity), 3 (HttpOnly) and 11 (re-authenticate)",
-				Expected: []string{"cookie-flags", "hijack-ignored"},
-				Events:   []string{"created"},
+				Principle: "watch for suspicious activity; HttpOnly cookies; re-authenticate before critical actions",
+				Expected:  []string{"cookie-flags", "hijack-ignored"},
+				Events:    []string{"created"},
 				Fix: "Mark the cookie HttpOnly, and remember the client's /16 and User-Agent at login; destroy the session when both change. " +
 					"PHP: session.cookie_httponly = 1; compare $_SESSION['_ip16'] and $_SESSION['_ua'] on each request. Node: httpOnly: true and the same check in a middleware.",
 				Try: Try{Path: tryPath("hijack-ignored"), Steps: []string{
 					"Open the lab link in one browser and " + loginTry,
 					"Copy document.cookie's PHPSESSID into another browser (another User-Agent, opened via http://127.0.0.2:PORT) and open /dashboard: it greets alice.",
-					"Try the account's critical action there: it asks for the password (seed rule 11).",
+					"Try the account's critical action there: it asks for the password (re-authentication before a critical action).",
 					"Run fixed: the cookie is HttpOnly and the fingerprint check is on.",
 				}},
 			},
@@ -357,11 +354,11 @@ func definitions() []definition {
 					"The app gives the cookie a short Max-Age and writes sessions to the store without a TTL.",
 					"The browser forgets the cookie after three seconds, so the user looks logged out.",
 					"On the server the session never ends: anyone who copied the id can keep using it.",
-					"Seed rule 6: expire sessions on the server with an idle and an absolute timeout, not through the cookie.",
+					"Principle rule 6: expire sessions on the server with an idle and an absolute timeout, not through the cookie.",
 				},
-				Seed:     seedRules + " 6 (expire sessions on the server side)",
-				Expected: []string{"no-server-expiry"},
-				Events:   []string{"created"},
+				Principle: "expire sessions on the server side",
+				Expected:  []string{"no-server-expiry"},
+				Events:    []string{"created"},
 				Fix: "Give sessions a store TTL refreshed on use (idle timeout) and end them a fixed time after login (absolute timeout). " +
 					"PHP: session.gc_maxlifetime (phpredis' TTL) and a $_SESSION['created'] check. Node: rolling: true with cookie.maxAge, plus a created-at check.",
 				Try: Try{Path: tryPath("idle-and-absolute-expiry"), Steps: []string{
@@ -399,11 +396,11 @@ func definitions() []definition {
 					"The logout handler expires the session cookie but never deletes the session.",
 					"The browser forgets the id, so the user looks logged out.",
 					"The session stays in the store until its TTL runs out, and whoever kept a copy of the id is still logged in.",
-					"Seed rule 9: destroy the session on the server at logout, do not rely on the cookie.",
+					"Principle rule 9: destroy the session on the server at logout, do not rely on the cookie.",
 				},
-				Seed:     seedRules + " 9 (destroy the session at logout)",
-				Expected: []string{"logout-not-destroyed"},
-				Events:   []string{"created"},
+				Principle: "destroy the session on the server at logout",
+				Expected:  []string{"logout-not-destroyed"},
+				Events:    []string{"created"},
 				Fix: "Destroy the session, then clear the cookie. PHP: $_SESSION = []; session_destroy(); setcookie(session_name(), '', 1, '/'); " +
 					"Node: req.session.destroy(() => { res.clearCookie('connect.sid'); res.redirect('/'); }).",
 				Try: Try{Path: tryPath("logout-without-destroy"), Steps: []string{
@@ -429,11 +426,11 @@ func definitions() []definition {
 					"The app appends the session id to its links, as PHP's use_trans_sid does.",
 					"Every click puts the id in the address bar, the browser history, server logs and the Referer sent to other sites.",
 					"Anyone who sees such a URL can use the session, and an attacker can hand a victim a link with an id of their choosing.",
-					"Seed rule 5: do not append the session id to URLs.",
+					"Principle rule 5: do not append the session id to URLs.",
 				},
-				Seed:     seedRules + " 5 (no SID in URLs) and 1 (the ?sid= link)",
-				Expected: []string{"session-id-in-url"},
-				Events:   []string{"created"},
+				Principle: "session ids only in cookies, never in URLs; regenerate the id at login",
+				Expected:  []string{"session-id-in-url"},
+				Events:    []string{"created"},
 				Fix: "Carry the id in a cookie only. PHP: session.use_trans_sid = 0, session.use_only_cookies = 1. " +
 					"Node: express-session never reads ids from URLs; do not add them to links.",
 				Try: Try{Path: tryPath("session-id-in-url"), Steps: []string{
@@ -459,9 +456,9 @@ func definitions() []definition {
 					"Sessions share a Redis with a cache, and that Redis evicts any key under maxmemory (allkeys-lru).",
 					"The reports page fills the cache, Redis runs out of memory and evicts the least recently used keys, sessions included.",
 					"The next request finds no session and the user is sent to the login page.",
-					"The post-mortem's fix centralises sessions in Redis; that store must then not drop them.",
+					"Centralising sessions in Redis fixes the multi-server loop; that store must then not drop them.",
 				},
-				Seed:       seedPostMortem + ": centralized session management (Redis); storage",
+				Principle:  "a central session store must not evict sessions",
 				Expected:   []string{"sessions-evicted"},
 				Events:     []string{"evicted"},
 				NeedsRedis: true,

@@ -28,7 +28,7 @@ func TestScenarioMetadata(t *testing.T) {
 				t.Fatalf("duplicate scenario id %q", d.ID)
 			}
 			seen[d.ID] = true
-			if d.Title == "" || d.Symptom == "" || d.Seed == "" || d.Fix == "" {
+			if d.Title == "" || d.Symptom == "" || d.Principle == "" || d.Fix == "" {
 				t.Errorf("title, symptom, seed and fix are all needed: %+v", d.Scenario)
 			}
 			if n := len(d.Story); n < 3 || n > 6 {
