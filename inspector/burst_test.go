@@ -34,30 +34,12 @@ func TestBurstAboveTheReadBudgetFindsNothing(t *testing.T) {
 		}
 	}
 	trackertest.WaitTableMatchesKeys(t, h.in, "table equal to the store's key set", 2*time.Minute, func() (map[string]bool, error) {
-		return scanRefs(ctx, h.rdb)
+		return storeRefs(h.rdb)
 	})
 	if d := h.in.Stats().Dropped.Load(); d != 0 {
 		t.Errorf("dropped %d notifications", d)
 	}
 	for _, f := range h.in.Findings() {
 		t.Errorf("finding %s (%s, count %d): %s", f.Rule, f.Severity, f.Count, f.Detail)
-	}
-}
-
-// scanRefs lists the refs of the session keys rdb holds.
-func scanRefs(ctx context.Context, rdb *redis.Client) (map[string]bool, error) {
-	refs := map[string]bool{}
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, "PHPREDIS_SESSION:*", 1000).Result()
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range keys {
-			refs[refOfKey(k)] = true
-		}
-		if cursor = next; cursor == 0 {
-			return refs, nil
-		}
 	}
 }

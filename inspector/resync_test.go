@@ -105,8 +105,9 @@ func (r *resyncRig) counts() (gaps, resyncs int) {
 	return len(r.gaps), len(r.resyncs)
 }
 
-// storeRefs is the store's session set, by SCAN as sessionscope would (never KEYS).
-func (r *resyncRig) storeRefs(rdb *redis.Client) (map[string]bool, error) {
+// storeRefs is the store's set of phpredis sessions, by SCAN as sessionscope would
+// (never KEYS).
+func storeRefs(rdb *redis.Client) (map[string]bool, error) {
 	refs := map[string]bool{}
 	var cursor uint64
 	for {
@@ -128,7 +129,7 @@ func (r *resyncRig) storeRefs(rdb *redis.Client) (map[string]bool, error) {
 func (r *resyncRig) waitTableMatchesStore(rdb *redis.Client) {
 	r.t.Helper()
 	trackertest.WaitTableMatchesKeys(r.t, r.in, "table equal to the store's key set", 90*time.Second, func() (map[string]bool, error) {
-		return r.storeRefs(rdb)
+		return storeRefs(rdb)
 	})
 }
 
