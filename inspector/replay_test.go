@@ -76,8 +76,8 @@ func TestFrameworkReplays(t *testing.T) {
 	exUser := `{"cookie":{"originalMaxAge":86400000,"expires":"2026-11-23T01:00:05.000Z","httpOnly":true,"path":"/"},"csrf":"` + token + `","passport":{"user":"42"}}`
 	djAnon := "\x80\x05\x95\x2e\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x04csrf\x94\x8c\x20" + token + "\x94s."
 	djUser := "\x80\x05\x95\x48\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x04csrf\x94\x8c\x20" + token + "\x94\x8c\x0d_auth_user_id\x94\x8c\x0242\x94u."
-	rbAnon := "\x04\x08{\x06I\"\x0fsession_id\x06:\x06ETI\"%" + "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9" + "\x06;\x00T"
-	rbUser := "\x04\x08{\x07I\"\x0fsession_id\x06:\x06ETI\"%" + "0f9e8d7c6b5a49382716051f2e3d4c5b6a7980f1e2d3c4b5a69788796a5b4c3d" + "\x06;\x00TI\"\x0cuser_id\x06;\x00Ti\x2f"
+	rbAnon := "\x04\x08{\x06I\"\x0fsession_id\x06:\x06ETI\"D" + "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9" + "\x06;\x00T"
+	rbUser := "\x04\x08{\x07I\"\x0fsession_id\x06:\x06ETI\"E" + "0f9e8d7c6b5a49382716051f2e3d4c5b6a7980f1e2d3c4b5a69788796a5b4c3d" + "\x06;\x00TI\"\x0cuser_id\x06;\x00Ti\x2f"
 	flAnon := msgpackMap(t, map[string]any{"_permanent": true, "csrf_token": token})
 	flUser := msgpackMap(t, map[string]any{"_permanent": true, "csrf_token": token, "user_id": 42})
 	grAnon := gobMap(t, map[string]string{"csrf": token})
@@ -87,6 +87,7 @@ func TestFrameworkReplays(t *testing.T) {
 		a, b     string // anonymous and logged-in keys
 		steps    []step
 		want     string // kinds over a and b
+		orWant   string // another answer as good, when the store's timing decides between two honest ones
 		evidence string
 		oldKept  bool
 	}
@@ -139,7 +140,12 @@ func TestFrameworkReplays(t *testing.T) {
 				{"read", [][]any{{"EXPIRE", "sess:userUserUserUserUserUserUser01", 86400}}, model.KindTouched, "sess:userUserUserUserUserUserUser01"},
 				{"logout", [][]any{{"DEL", "sess:userUserUserUserUserUserUser01"}}, model.KindDestroyed, "sess:userUserUserUserUserUserUser01"},
 			},
-			want: "created regenerated touched destroyed", evidence: model.EvidencePayload,
+			// express-session saves the regenerated session twice: the second SET, with
+			// the same content, is its own event, a touch. When it lands before the
+			// first SET's read has answered, that read may hold the second's content,
+			// so there is no baseline to compare with: an update, without its fields.
+			want: "created regenerated touched touched destroyed", orWant: "created regenerated updated touched destroyed",
+			evidence: model.EvidencePayload,
 		},
 		{
 			name: "spring session", a: "spring:session:sessions:0b8d2a6e-1111-4a4a-9c9c-000000000001", b: "spring:session:sessions:7f3e9c1d-2222-4b4b-8d8d-000000000002",
@@ -165,7 +171,9 @@ func TestFrameworkReplays(t *testing.T) {
 					{"DEL", "spring:session:sessions:expires:7f3e9c1d-2222-4b4b-8d8d-000000000002"},
 				}, model.KindDestroyed, "spring:session:sessions:7f3e9c1d-2222-4b4b-8d8d-000000000002"},
 			},
-			want: "created regenerated touched destroyed", evidence: model.EvidenceRename,
+			// The RENAME is the regeneration; the HSET that adds the security context
+			// after it is its own command, an update.
+			want: "created regenerated updated touched destroyed", evidence: model.EvidenceRename,
 		},
 		{
 			name: "django cache", a: ":1:django.contrib.sessions.cacheanonymous0000000000000000000001", b: ":1:django.contrib.sessions.cacheuser0000000000000000000000000001",
@@ -222,7 +230,7 @@ func TestFrameworkReplays(t *testing.T) {
 				h.WaitEvent(st.expect, st.on)
 			}
 			evs := h.Events(tc.a, tc.b)
-			if got := kinds(evs); got != tc.want {
+			if got := kinds(evs); got != tc.want && (tc.orWant == "" || got != tc.orWant) {
 				t.Fatalf("kinds %q, want %q", got, tc.want)
 			}
 			var regen *model.Event

@@ -74,6 +74,11 @@ type RawEvent struct {
 	// Evidence, when set, is carried into the event built from this operation: "poll"
 	// marks an operation inferred by diffing two SCAN passes rather than reported.
 	Evidence string
+	// Continues marks a notification that belongs to the same Redis command as the one
+	// before it on this node's stream: Redis publishes one command's notifications
+	// back to back (SETEX: new, set, expire; RENAME: new, rename_from, rename_to).
+	// Set by the store, which sees the stream before the session-key filter.
+	Continues bool
 }
 
 // GapInfo describes lost events.
@@ -304,3 +309,49 @@ func minTime(a, b time.Time) time.Time {
 
 // Dropped is the number of events dropped since start.
 func (q *Queue) Dropped() int64 { return q.dropped.Load() }
+
+// CommandGrouper tells which notifications of a node's stream belong to one Redis
+// command. Redis runs a command to the end before the next, and publishes its
+// notifications back to back: SETEX and SET EX publish new (when the key is new), set,
+// expire; HSET new, hset; RESTORE new, restore; RENAME new (of the destination),
+// rename_from, rename_to. A notification continues the one before it when the pair
+// is one of those shapes, on the same key (rename_from names the source), and it
+// arrived within commandGap: a separate EXPIRE a moment later, a touch, is its own
+// event. A write followed at once by the EXPIRE of the same key counts as one command
+// too (see Next). The store feeds it every notification, including the ones on keys it then
+// filters out, so that another key's command in between breaks the adjacency.
+type CommandGrouper struct {
+	op  Op
+	key string
+	at  time.Time
+}
+
+// commandGap bounds the arrival gap between two notifications of one command. They
+// leave Redis in one write and are parsed back to back; the bound only absorbs a
+// goroutine being descheduled between the two.
+const commandGap = 10 * time.Millisecond
+
+// Next reports whether (op, key), arriving at at, continues the command of the
+// notification before it. An op the store does not use is passed as 0.
+func (g *CommandGrouper) Next(op Op, key string, at time.Time) bool {
+	prev, prevKey, prevAt := g.op, g.key, g.at
+	g.op, g.key, g.at = op, key, at
+	if op == 0 || prev == 0 || at.Sub(prevAt) > commandGap {
+		return false
+	}
+	switch prev {
+	case OpNew:
+		// new precedes the command's own notification on the same key, except for
+		// RENAME, whose new names the destination and is followed by rename_from.
+		return op == OpRenameFrom || key == prevKey && (op == OpSet || op == OpHSet || op == OpRestore)
+	case OpSet, OpHSet:
+		// SETEX and SET EX publish set, expire. A hash store sets the TTL with a
+		// second command sent with the write (Spring Session: HSET, EXPIRE), and so
+		// do clients that send SET then EXPIRE: back to back, the TTL is part of
+		// that write, not a touch of its own.
+		return op == OpExpire && key == prevKey
+	case OpRenameFrom:
+		return op == OpRenameTo
+	}
+	return false
+}

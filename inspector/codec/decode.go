@@ -18,8 +18,10 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 // such bytes with OpaqueOf(data, FormatOpaque, truncated), which is safe for
 // any input. FormatAuto returns an error only when the format was recognised
 // but exceeds lim (ErrTooDeep, ErrTooLarge); bytes it cannot decode come back
-// as an opaque Payload. Pickle, Ruby Marshal, Java serialization and gob are
-// never deserialized: they decode to a Payload with only Opaque set.
+// as an opaque Payload. Pickle, Java serialization and gob are never
+// deserialized: they decode to a Payload with only Opaque set. Ruby Marshal
+// is parsed as data only (see ruby_marshal.go): no class is looked up and no
+// loader hook runs.
 //
 // Decode never panics, reads data only, and keeps no reference to data:
 // decoded strings share one copy of it.
@@ -38,7 +40,12 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 //   - express: every top-level key, "cookie" included; Meta.Express.
 //   - json, msgpack: a top-level object's (map's) keys; any other top-level
 //     value is one field named "".
-//   - pickle, ruby_marshal, java_serialized, gob, opaque: no Fields; Opaque.
+//   - ruby_marshal: a top-level Hash's keys (String keys as is, Symbol keys
+//     by name); any other top-level value is one field named "". Objects
+//     ('o', Struct) are KindObject with Class and fields; _dump data is
+//     KindObject with an Opaque (Time is decoded to an RFC 3339 string);
+//     object links ('@') are KindRef.
+//   - pickle, java_serialized, gob, opaque: no Fields; Opaque.
 //   - spring_hash (DecodeSpringHash): one field per sessionAttr:NAME, named
 //     NAME; the bookkeeping fields fill Meta.Spring.
 func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
@@ -66,7 +73,9 @@ func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
 		p, err = decodeExpress(data, b)
 	case FormatMsgpack:
 		p, err = decodeMsgpack(data, b)
-	case FormatPickle, FormatRubyMarshal, FormatJavaSerial, FormatGob, FormatOpaque:
+	case FormatRubyMarshal:
+		p, err = decodeRubyMarshal(data, b)
+	case FormatPickle, FormatJavaSerial, FormatGob, FormatOpaque:
 		p = opaquePayload(format, data)
 	case FormatSpringHash:
 		return nil, fmt.Errorf("codec: %s payloads are Redis hashes, decode them with DecodeSpringHash: %w", format, ErrUnsupported)

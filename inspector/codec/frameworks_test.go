@@ -372,7 +372,6 @@ func TestOpaqueFormats(t *testing.T) {
 		{"pickle/django_p0.bin", FormatPickle},
 		{"pickle/django_p2.bin", FormatPickle},
 		{"pickle/django_p4.bin", FormatPickle},
-		{"ruby_marshal/rails.bin", FormatRubyMarshal},
 		{"spring/sessionAttr_SPRING_SECURITY_CONTEXT.bin", FormatJavaSerial},
 		{"gob/redistore.bin", FormatGob},
 	}
@@ -421,6 +420,8 @@ func TestSniff(t *testing.T) {
 		{"pickle 0", seed(t, "pickle/django_p0.bin"), FormatPickle},
 		{"pickle without STOP", []byte{0x80, 0x04, 0x95}, FormatOpaque},
 		{"ruby", seed(t, "ruby_marshal/rails.bin"), FormatRubyMarshal},
+		{"ruby rack-redis empty session", seed(t, "ruby_marshal/rack_redis_empty.bin"), FormatRubyMarshal},
+		{"ruby header, broken body", []byte("\x04\x08{\x06I\"\x0a"), FormatOpaque},
 		{"java", seed(t, "spring/creationTime.bin"), FormatJavaSerial},
 		{"gob", seed(t, "gob/redistore.bin"), FormatGob},
 		{"bar but not php", []byte("a|b"), FormatOpaque},

@@ -130,6 +130,13 @@ func FuzzMsgpack(f *testing.F) {
 	fuzzFormat(f, FormatMsgpack)
 }
 
+func FuzzRubyMarshal(f *testing.F) {
+	addSeeds(f, []string{"\x04\x08", "\x04\x08{\x00", "\x04\x08\"\x04\xff\xff\xff\x7f", "\x04\x08[\x07:\x06a;\x00",
+		"\x04\x08[\x07I\"\x06x\x06:\x06ET@\x06", "\x04\x08}\x00i\x06", "\x04\x08Iu:\tTime\r \x80\x11\x80\x00\x00\x00\x00\x06:\x0boffseti\x00",
+		"\x04\x08C:\x06H{\x00", "\x04\x08e:\x06M[\x00", "\x04\x08U:\x06D[\x06f\x08nan", "\x04\x08l-\x09\x00\x00\x00\x00\x00\x00\x00\x80"}, "ruby_marshal")
+	fuzzFormat(f, FormatRubyMarshal)
+}
+
 func FuzzSpringHash(f *testing.F) {
 	created := seed(f, "spring/creationTime.bin")
 	accessed := seed(f, "spring/lastAccessedTime.bin")

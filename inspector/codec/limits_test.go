@@ -25,6 +25,8 @@ func nested(format Format, depth int) []byte {
 		return []byte(strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth))
 	case FormatMsgpack:
 		return []byte(strings.Repeat("\x81\xa1a", depth) + "\x01")
+	case FormatRubyMarshal:
+		return []byte("\x04\x08" + strings.Repeat("[\x06", depth) + "0")
 	}
 	panic("no nesting for " + string(format))
 }
@@ -41,7 +43,7 @@ func itoa(n int) string {
 }
 
 func TestDepthLimit(t *testing.T) {
-	formats := []Format{FormatPHP, FormatPHPSerialize, FormatPHPBinary, FormatLaravel, FormatIgbinary, FormatJSON, FormatExpress, FormatMsgpack}
+	formats := []Format{FormatPHP, FormatPHPSerialize, FormatPHPBinary, FormatLaravel, FormatIgbinary, FormatJSON, FormatExpress, FormatMsgpack, FormatRubyMarshal}
 	for _, f := range formats {
 		t.Run(string(f), func(t *testing.T) {
 			lim := Limits{MaxDepth: 10}
@@ -63,6 +65,19 @@ func TestDepthLimit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ruby marshal wrapper and symbol chains", func(t *testing.T) {
+		// Types that nest without being containers (extended objects, and a
+		// Symbol whose instance variable names are Symbols with instance
+		// variables) are bounded too.
+		for _, in := range []string{
+			"\x04\x08" + strings.Repeat("e:\x06M", 100_000) + "0",
+			"\x04\x08o" + strings.Repeat("I:\x06a\x06", 100_000),
+		} {
+			if _, err := Decode(FormatRubyMarshal, []byte(in), Limits{}); !errors.Is(err, ErrTooDeep) {
+				t.Fatalf("err = %v", err)
+			}
+		}
+	})
 	t.Run("igbinary ref chain", func(t *testing.T) {
 		in := []byte("\x00\x00\x00\x02\x14\x01\x06\x00" + strings.Repeat("\x25", 100_000) + "\x00")
 		if _, err := Decode(FormatIgbinary, in, Limits{}); !errors.Is(err, ErrTooDeep) {
@@ -82,6 +97,7 @@ func TestNodeLimit(t *testing.T) {
 		{FormatJSON, "[" + strings.TrimSuffix(strings.Repeat("1,", 1000), ",") + "]"},
 		{FormatMsgpack, "\xdc\x03\xe8" + strings.Repeat("\x01", 1000)},
 		{FormatIgbinary, "\x00\x00\x00\x02\x15\x03\xe8" + strings.Repeat("\x06\x00\x00", 1000)},
+		{FormatRubyMarshal, "\x04\x08[\x02\xe8\x03" + strings.Repeat("0", 1000)},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.format), func(t *testing.T) {
@@ -128,6 +144,14 @@ func TestDeclaredLengthsAllocateNothing(t *testing.T) {
 		{FormatMsgpack, "\x81\xa1k\xdd\xff\xff\xff\xff"},
 		{FormatMsgpack, "\x81\xa1k\xc9\xff\xff\xff\xff\x01"},
 		{FormatLaravel, `s:999999999:"a:1:{";`},
+		{FormatRubyMarshal, "\x04\x08\"\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08[\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08{\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08l+\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08o:\x06A\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08S:\x06A\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08u:\x06A\x04\xff\xff\xff\x7f"},
+		{FormatRubyMarshal, "\x04\x08I\"\x06x\x04\xff\xff\xff\x7f"},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.format)+" "+tc.in, func(t *testing.T) {
@@ -165,6 +189,8 @@ func TestNestedCountsDoNotMultiply(t *testing.T) {
 		// many values: the cost per decoded value is bounded by MaxNodes,
 		// not by this test.
 		{FormatMsgpack, strings.Repeat("\xdc\xff\xff", levels) + "\xc6\x00\x04\x93\xe0" + strings.Repeat("x", 300_000)},
+		// Arrays of 40,000 items each, then one 300,000-byte String.
+		{FormatRubyMarshal, "\x04\x08" + strings.Repeat("[\x02\x40\x9c", levels) + "\"\x03\xe0\x93\x04" + strings.Repeat("x", 300_000)},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.format), func(t *testing.T) {

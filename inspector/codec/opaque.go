@@ -31,7 +31,7 @@ func opaqueOfString(s string, typ Format) *Opaque {
 }
 
 // opaquePayload is the Payload of a format sessionscope never deserializes
-// (pickle, Ruby Marshal, Java serialization, gob) or does not recognise.
+// (pickle, Java serialization, gob) or does not recognise.
 func opaquePayload(typ Format, data []byte) *Payload {
 	return &Payload{Format: typ, Opaque: OpaqueOf(data, typ, false)}
 }

@@ -7,7 +7,9 @@ import (
 // Sniff names the format of a session payload from its bytes, or
 // FormatOpaque when nothing fits. Binary formats are known by their magic
 // bytes (igbinary 00 00 00 01/02, Java AC ED 00 05, Ruby Marshal 04 08, pickle
-// 80 02..05 ending in STOP, or protocol 0/1's typical opening and STOP);
+// 80 02..05 ending in STOP, or protocol 0/1's typical opening and STOP), and
+// igbinary and Ruby Marshal are confirmed by decoding them (bytes with their
+// header that do not decode are FormatOpaque);
 // text formats, msgpack and the php handlers, whose first bytes prove
 // little, are confirmed by decoding them with DefaultLimits; gob is tried
 // last, by its message framing. A PHP session holding Symfony's bags is
@@ -56,7 +58,10 @@ func detect(data []byte, lim budget) (Format, *Payload, error) {
 	case bytes.HasPrefix(data, javaMagic):
 		return FormatJavaSerial, opaquePayload(FormatJavaSerial, data), nil
 	case len(data) >= 2 && data[0] == 4 && data[1] == 8:
-		return FormatRubyMarshal, opaquePayload(FormatRubyMarshal, data), nil
+		if p, err, ok := try(decodeRubyMarshal); ok {
+			return found(FormatRubyMarshal, p, err)
+		}
+		return FormatOpaque, opaquePayload(FormatOpaque, data), nil
 	case isPickle(data):
 		return FormatPickle, opaquePayload(FormatPickle, data), nil
 	}

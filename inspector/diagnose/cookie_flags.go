@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sessionscope/sessionscope/inspector/cookies"
+	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -92,7 +93,9 @@ func flagFaults(sc model.SetCookie, r *replayed, sentTo map[string]bool) []flagF
 		out = append(out, flagFault{attr: "HttpOnly", severity: model.SeverityWarning,
 			why: "Without HttpOnly, scripts on the page can read it (document.cookie), so one XSS hole is enough to steal the session id and take over the session (OWASP Session Management Cheat Sheet: HttpOnly)."})
 	}
-	if !sc.Secure {
+	// A framework that will not issue a Secure cookie on a plain-http request leaves
+	// a localhost dev setup nothing to do about it.
+	if !sc.Secure && !(cookies.IsLocalhost(r.u.Hostname()) && !strings.EqualFold(r.u.Scheme, "https") && refusesSecureOverHTTP(sc)) {
 		f := flagFault{attr: "Secure"}
 		switch {
 		case strings.EqualFold(r.u.Scheme, "https"):
@@ -224,4 +227,14 @@ func setCookieAttrs(sc model.SetCookie) string {
 		parts = append(parts, "SameSite="+sc.SameSite)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// refusesSecureOverHTTP reports whether the cookie's framework declines to send a
+// Secure session cookie in answer to a plain-http request: Rack::Session (Rails) and
+// express-session check the request's scheme, and with secure set they send no
+// cookie at all over http, localhost included. Advising Secure there would break the
+// dev setup it is meant to improve.
+func refusesSecureOverHTTP(sc model.SetCookie) bool {
+	cs, ok := framework.SessionFromCookie(sc.Name, sc.Value, nil)
+	return ok && (cs.Framework == "rails" || cs.Framework == "express")
 }

@@ -54,7 +54,7 @@ func TestGoldenHARs(t *testing.T) {
 			also: []string{"110 distinct PHPSESSID session ids", "22 characters of hex", "at most 88 bits"}},
 		{file: "weak_session_id_fixed.har", rules: []string{}},
 		{file: "express_login.har", rules: []string{"cookie-flags"},
-			also: []string{"Session cookie connect.sid is set without Secure and SameSite"}},
+			also: []string{"Session cookie connect.sid is set without SameSite"}},
 	}
 	files, err := filepath.Glob("testdata/golden/*.har")
 	if err != nil {

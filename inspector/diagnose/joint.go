@@ -240,27 +240,38 @@ func exchangeRefs(x *model.Exchange) []string {
 
 // inFlight reports whether t falls while x was being served.
 func inFlight(x *model.Exchange, t time.Time) bool {
-	end := x.End
-	if end.IsZero() {
-		end = x.HeadersSent
-	}
-	return !t.Before(x.Start.Add(-joinSlack)) && !t.After(end.Add(joinSlack))
+	return !t.Before(x.Start.Add(-joinSlack)) && !t.After(exchangeEnd(x).Add(joinSlack))
 }
 
-// exchangeAt finds the exchange of session ref being served when t happened, the
-// one that started last when several overlap.
+// exchangeAt finds the exchange of session ref being served when t happened. One
+// whose own span holds t wins over one that holds it only within joinSlack: a
+// browser's next request, which starts as soon as the response is in, must not take
+// the write the request before it did. Among equals, the one that started last.
 func (j *joint) exchangeAt(ref string, t time.Time) *model.Exchange {
 	f := j.refs[ref]
 	if f == nil {
 		return nil
 	}
 	var best *model.Exchange
+	bestInside := false
 	for _, x := range f.exchanges {
-		if inFlight(x, t) && (best == nil || x.Start.After(best.Start)) {
-			best = x
+		if !inFlight(x, t) {
+			continue
+		}
+		inside := !t.Before(x.Start) && !t.After(exchangeEnd(x))
+		if best == nil || inside && !bestInside || inside == bestInside && x.Start.After(best.Start) {
+			best, bestInside = x, inside
 		}
 	}
 	return best
+}
+
+// exchangeEnd is when the exchange ended, or sent its headers when it has not ended.
+func exchangeEnd(x *model.Exchange) time.Time {
+	if x.End.IsZero() {
+		return x.HeadersSent
+	}
+	return x.End
 }
 
 // defer schedules a decision.

@@ -149,8 +149,14 @@ func decodeCookie(fw, value string) CookieSession {
 		}
 		id = v
 	case "laravel":
-		cs.Encrypted, cs.Reason = true, ReasonEncrypted
-		return cs
+		// Laravel's session ids are 40 alphanumerics (Str::random(40)). The cookie
+		// carries one as is when the app leaves it out of EncryptCookies; otherwise it
+		// is ciphertext only the app's key opens.
+		if len(v) != 40 || !allIn(v, isAlnum) {
+			cs.Encrypted, cs.Reason = true, ReasonEncrypted
+			return cs
+		}
+		id = v
 	case "express":
 		id, cs.Reason = expressID(v)
 	case "spring":
@@ -354,3 +360,7 @@ func Known(fw string) bool {
 
 // Names lists the frameworks Known accepts, for messages.
 func Names() []string { return append([]string(nil), cookieFrameworks...) }
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

@@ -45,9 +45,12 @@ func Builtin() []Framework {
 	return []Framework{
 		{Name: "php", Variant: "phpredis", Prefix: "PHPREDIS_SESSION:", Format: codec.FormatAuto, Cookie: "PHPSESSID",
 			excludeSuffixes: []string{"_LOCK"}},
-		{Name: "laravel", Variant: "laravel 10", Prefix: "laravel_database_laravel_cache:", Format: codec.FormatLaravel, Cookie: "laravel_session"},
-		{Name: "laravel", Variant: "laravel 11/12", Prefix: "laravel_database_laravel_cache_", Format: codec.FormatLaravel, Cookie: "laravel_session"},
-		{Name: "laravel", Variant: "laravel 13", Prefix: "laravel-database-laravel-cache-", Format: codec.FormatLaravel, Cookie: "laravel_session"},
+		{Name: "laravel", Variant: "laravel 10", Prefix: "laravel_database_laravel_cache:", Format: codec.FormatLaravel, Cookie: "laravel_session",
+			IgnoreFields: laravelBookkeeping},
+		{Name: "laravel", Variant: "laravel 11/12", Prefix: "laravel_database_laravel_cache_", Format: codec.FormatLaravel, Cookie: "laravel_session",
+			IgnoreFields: laravelBookkeeping},
+		{Name: "laravel", Variant: "laravel 13", Prefix: "laravel-database-laravel-cache-", Format: codec.FormatLaravel, Cookie: "laravel_session",
+			IgnoreFields: laravelBookkeeping},
 		{Name: "symfony", Prefix: "sf_s", Format: codec.FormatSymfony, Cookie: "PHPSESSID"},
 		{Name: "express", Variant: "express-session + connect-redis", Prefix: "sess:", Format: codec.FormatExpress, Cookie: "connect.sid",
 			IgnoreFields: []string{"cookie"}},
@@ -208,3 +211,8 @@ func FormatNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// laravelBookkeeping are the fields Laravel's session keeps for itself on every
+// request: the previous URL and the flash bags. They change with navigation and say
+// nothing about whose session it is.
+var laravelBookkeeping = []string{"_previous", "_flash"}

@@ -58,11 +58,14 @@ const (
 
 // Reasons an event's payload was not read, the `payload_unread` field.
 const (
-	UnreadBudget   = "budget"    // the read budget was spent
-	UnreadGone     = "gone"      // the key was gone when sessionscope read it
-	UnreadError    = "error"     // the read failed
-	UnreadTimeout  = "timeout"   // the read did not answer in time
-	UnreadTooLarge = "too-large" // only the first bytes were read (size cap)
+	UnreadBudget  = "budget"  // the read budget was spent
+	UnreadGone    = "gone"    // the key was gone when sessionscope read it
+	UnreadError   = "error"   // the read failed
+	UnreadTimeout = "timeout" // the read did not answer in time
+	// UnreadSuperseded: the key was written again before its read answered, so what
+	// was read may be the later write; it is shown with that one instead.
+	UnreadSuperseded = "superseded"
+	UnreadTooLarge   = "too-large" // only the first bytes were read (size cap)
 )
 
 // Object is anything that flows to subscribers: *Event, *Finding, *Status.
@@ -103,9 +106,13 @@ type Event struct {
 	From     *SessionInfo `json:"from,omitempty"`
 	Evidence string       `json:"evidence,omitempty"`
 	OldKept  bool         `json:"old_kept,omitempty"`
-	AgeS     *float64     `json:"age_s,omitempty"`
-	IdleS    *float64     `json:"idle_s,omitempty"`
-	Cause    string       `json:"cause,omitempty"`
+	// Candidates, on a created event, are the sessions that ended in its correlation
+	// window and may be the one it replaces, when the store alone cannot tell which
+	// (or whether any): the UI shows "one of these", never a link.
+	Candidates []SessionInfo `json:"candidates,omitempty"`
+	AgeS       *float64      `json:"age_s,omitempty"`
+	IdleS      *float64      `json:"idle_s,omitempty"`
+	Cause      string        `json:"cause,omitempty"`
 
 	FromTime *time.Time `json:"from_time,omitempty"`
 	ToTime   *time.Time `json:"to_time,omitempty"`

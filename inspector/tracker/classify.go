@@ -18,6 +18,12 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		return
 	}
 	t.stats.RawEvents.Add(1)
+	// Which command of the node's stream this notification belongs to: the store marks
+	// the second and later notifications of one command (SETEX's set then expire).
+	if !ev.Continues {
+		t.commands[ev.Node]++
+	}
+	command := t.commands[ev.Node]
 	m, ok := t.cfg.Matcher.Match(ev.Key)
 	if !ok {
 		return
@@ -25,21 +31,38 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	if t.resync != nil {
 		t.resync.live[ev.Key] = struct{}{}
 	}
-	e := t.pending[ev.Key]
-	migration := e != nil && e.migratesWith(ev.Op, ev.Node)
-	if e != nil && !migration && e.conflictsWith(ev.Op) {
-		t.finalize(e, ev.Time, true)
-		e = nil
+	// One command is one entry, hence one event. The key's latest entry is joined only
+	// by the rest of its own command, or by the other half of a slot migration (two
+	// masters, two streams); anything else opens the key's next entry, which is
+	// decided after this one.
+	last := t.pending[ev.Key]
+	if last != nil && last.done {
+		last = nil
 	}
-	if e == nil {
+	migration := last != nil && last.migratesWith(ev.Op, ev.Node)
+	e := last
+	if !migration && !(last != nil && ev.Continues && last.node == ev.Node && last.command == command) {
 		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node,
-			evidence: ev.Evidence}
-		t.mu.RLock()
-		_, known := t.sessions[ev.Key]
-		t.mu.RUnlock()
-		e.knownAtStart = known
+			evidence: ev.Evidence, command: command, prev: last}
+		if last != nil {
+			// The session exists once its earlier entry is decided, unless that entry
+			// ends it: then this one is a new chapter of the key (a birth).
+			e.knownAtStart = last.ops&endOps == 0
+			// The earlier entry's payload read may have run after this write: still
+			// out, or answered about when this notification arrived. The two come
+			// over different connections, each read by its own goroutine, so their
+			// arrival order is only known to within supersedeMargin.
+			if isWrite(ev.Op) && (last.reading && !last.readTTLOnly || last.payloadReadAt.After(ev.Time.Add(-supersedeMargin))) {
+				last.readSuperseded = true
+			}
+		} else {
+			t.mu.RLock()
+			_, e.knownAtStart = t.sessions[ev.Key]
+			t.mu.RUnlock()
+		}
 		t.pending[ev.Key] = e
 		t.queue.push(e)
+		t.order.push(e)
 	}
 	e.ops |= 1 << ev.Op
 	fw := m.Framework
@@ -93,7 +116,7 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		t.lastRename = e
 	case backend.OpRenameTo:
 		// Redis publishes rename_from and rename_to back to back for one RENAME.
-		if src := t.lastRename; src != nil && !src.done && ev.Time.Sub(src.first) < t.cfg.Window {
+		if src := t.lastRename; src != nil && !src.done && src.command == command {
 			e.renameFrom = src.key
 			src.consumed = true
 		}
@@ -102,6 +125,15 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		t.index(t.pendingBirths, fw, e)
 		t.requestRead(e, false)
 	}
+}
+
+// supersedeMargin is how close to a write's notification an earlier read may have
+// answered and still be suspected of having seen that write.
+const supersedeMargin = 10 * time.Millisecond
+
+// isWrite reports whether op writes the key's payload.
+func isWrite(op backend.Op) bool {
+	return op == backend.OpSet || op == backend.OpHSet || op == backend.OpHDel || op == backend.OpRestore || op == backend.OpRenameTo
 }
 
 func (t *Tracker) index(idx map[*framework.Framework]map[*entry]struct{}, fw *framework.Framework, e *entry) {
@@ -127,6 +159,17 @@ func (t *Tracker) unindex(e *entry) {
 // waits (up to FetchWait), and a delete waits for births that may turn out to be its
 // regeneration.
 func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
+	// A key's entries are decided in the order of its commands: the session table and
+	// the events must see the first write before the second.
+	if p := e.prev; p != nil && !p.done {
+		if !forced {
+			e.deadline = laterOf(p.deadline, now).Add(time.Millisecond)
+			t.queue.push(e)
+			return
+		}
+		t.finalizeEarlier(p, now)
+	}
+	e.prev = nil // decided: let the chain behind it be collected
 	if !forced {
 		if e.reading && now.Before(e.deadline.Add(t.cfg.FetchWait)) && e.waits < 1000 {
 			e.waits++
@@ -190,6 +233,26 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	}
 }
 
+// finalizeEarlier decides p and the key's entries before it, oldest first.
+func (t *Tracker) finalizeEarlier(p *entry, now time.Time) {
+	var chain []*entry
+	for ; p != nil && !p.done; p = p.prev {
+		chain = append(chain, p)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if !chain[i].done {
+			t.finalize(chain[i], now, true)
+		}
+	}
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // endEvent builds expired, evicted or destroyed, and removes the session.
 func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
 	s := t.sessions[e.key]
@@ -222,6 +285,12 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 	var newC *cachedPayload
 	if e.result != nil && e.result.res.Exists && e.result.cached != nil {
 		newC = e.result.cached
+	}
+	if e.readSuperseded && newC != nil && (s != nil && e.renameFrom == "" && (!e.has(backend.OpNew) || e.knownAtStart)) {
+		// An update read after the key's next write: rather than show that write's
+		// content as this one's change, this update is shown unread, and the next
+		// entry, which reads for itself, compares against the last baseline.
+		newC, e.unread = nil, model.UnreadSuperseded
 	}
 	if e.result != nil && !e.result.res.Exists && e.result.res.Err == nil && e.unread == "" {
 		e.unread = model.UnreadGone
@@ -284,6 +353,9 @@ func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bo
 	} else if e.has(backend.OpPersist) {
 		s.ttlDeadline = -1
 	}
+	// A rewrite, as opposed to the session's birth: born before this write, or read
+	// before it.
+	rewrite := s.born != 0 && s.born < at || s.flags&flagPayloadRead != 0
 	if newC != nil {
 		s.flags |= flagPayloadRead
 		if newC.auth {
@@ -292,7 +364,7 @@ func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bo
 			s.flags &^= flagAuthenticated
 		}
 		t.cache.put(s, newC)
-		t.recent.add(s.fw, e.key, e.first)
+		t.recent.add(s.fw, e.key, e.first, rewrite)
 	}
 }
 

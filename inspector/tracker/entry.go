@@ -8,9 +8,14 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 )
 
-// entry collects the raw operations on one key during its correlation window.
+// entry collects the raw operations of one Redis command on one key (SETEX is set and
+// expire), and waits for the correlation window so that it can be paired with
+// commands on other keys (a regeneration). A key written again before its entry is
+// decided gets a second entry, chained to the first (prev) and decided after it.
 type entry struct {
 	key          string
+	command      uint64 // the node's command number (Tracker.commands)
+	prev         *entry // the key's earlier entry still undecided when this one opened
 	m            framework.Match
 	node         string
 	first        time.Time
@@ -22,10 +27,14 @@ type entry struct {
 	reading     bool // a read is in flight
 	readTTLOnly bool // the last read asked only for the TTL
 	wantPayload bool // read the payload again when the read in flight returns
-	writeGen    int  // writes seen so far
-	readGen     int  // writeGen when the last read was issued
-	result      *fetchResult
-	unread      string
+	// readSuperseded: the key was written again (a later entry) before this entry's
+	// payload read answered, so the answer may describe the later write.
+	readSuperseded bool
+	payloadReadAt  time.Time // when the last payload read answered
+	writeGen       int       // writes seen so far
+	readGen        int       // writeGen when the last read was issued
+	result         *fetchResult
+	unread         string
 
 	renameFrom  string // for rename_to: the source key
 	delNode     string // the node that published the del, for a slot migration
@@ -74,16 +83,6 @@ func (e *entry) migrated() bool {
 }
 
 const endOps = 1<<backend.OpDel | 1<<backend.OpExpired | 1<<backend.OpEvicted | 1<<backend.OpRenameFrom
-
-// conflictsWith reports whether op starts a new chapter of the key's life that cannot
-// share this entry: anything after an end, or an end after writes. Writes within one
-// window merge (one SETEX is a set and an expire; a quick double write is one update).
-func (e *entry) conflictsWith(op backend.Op) bool {
-	if e.ops&endOps != 0 {
-		return true
-	}
-	return e.ops != 0 && (1<<op)&endOps != 0
-}
 
 // entryQueue orders pending entries by deadline. Almost every entry opens with a
 // deadline of its first event plus the window, so deadlines arrive in order: those
@@ -187,15 +186,18 @@ type writeRing struct {
 type recentWrite struct {
 	key string
 	at  time.Time
+	// rewrite: the session provably existed before this write (its birth was seen
+	// earlier, or a payload of it was read before), so the write is not its birth.
+	rewrite bool
 }
 
-func (r *recentWrites) add(fw *framework.Framework, key string, at time.Time) {
+func (r *recentWrites) add(fw *framework.Framework, key string, at time.Time, rewrite bool) {
 	ring := r.byFramework[fw]
 	if ring == nil {
 		ring = &writeRing{}
 		r.byFramework[fw] = ring
 	}
-	ring.items[ring.next] = recentWrite{key: key, at: at}
+	ring.items[ring.next] = recentWrite{key: key, at: at, rewrite: rewrite}
 	ring.next = (ring.next + 1) % recentPerFramework
 	ring.n = min(ring.n+1, recentPerFramework)
 }

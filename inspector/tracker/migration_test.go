@@ -45,9 +45,12 @@ func (l *eventLog) kinds() []model.Kind {
 func TestSlotMigration(t *testing.T) {
 	const key = "PHPREDIS_SESSION:migrating0000000000000000001"
 	const a, b = "10.0.0.1:7000", "10.0.0.2:7000"
+	// cont marks a notification that continues its node's previous one, as the
+	// store marks a command's second and later notifications (RESTORE: new, restore).
 	type raw struct {
 		op   backend.Op
 		node string
+		cont bool
 	}
 	tests := []struct {
 		name     string
@@ -55,16 +58,16 @@ func TestSlotMigration(t *testing.T) {
 		want     []model.Kind
 		wantNode string
 	}{
-		{"target first", []raw{{backend.OpNew, b}, {backend.OpRestore, b}, {backend.OpDel, a}}, nil, b},
-		{"source first", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b}}, nil, b},
+		{"target first", []raw{{backend.OpNew, b, false}, {backend.OpRestore, b, true}, {backend.OpDel, a, false}}, nil, b},
+		{"source first", []raw{{backend.OpDel, a, false}, {backend.OpNew, b, false}, {backend.OpRestore, b, true}}, nil, b},
 		// A del between the target's new and restore cannot be told from a second
 		// server's write then the first's delete (node-local keyspaces) until the
 		// restore comes: the session is touched, then moved, never ended.
-		{"source between the target's two", []raw{{backend.OpNew, b}, {backend.OpDel, a}, {backend.OpRestore, b}},
+		{"source between the target's two", []raw{{backend.OpNew, b, false}, {backend.OpDel, a, false}, {backend.OpRestore, b, true}},
 			[]model.Kind{model.KindTouched}, b},
-		{"written on the new master within the window", []raw{{backend.OpDel, a}, {backend.OpNew, b}, {backend.OpRestore, b},
-			{backend.OpSet, b}, {backend.OpExpire, b}}, []model.Kind{model.KindUpdated}, b},
-		{"deleted, then restored on the same node", []raw{{backend.OpDel, a}, {backend.OpNew, a}, {backend.OpRestore, a}},
+		{"written on the new master within the window", []raw{{backend.OpDel, a, false}, {backend.OpNew, b, false}, {backend.OpRestore, b, true},
+			{backend.OpSet, b, false}, {backend.OpExpire, b, true}}, []model.Kind{model.KindUpdated}, b},
+		{"deleted, then restored on the same node", []raw{{backend.OpDel, a, false}, {backend.OpNew, a, false}, {backend.OpRestore, a, true}},
 			[]model.Kind{model.KindDestroyed, model.KindCreated}, a},
 	}
 	matcher := framework.NewMatcher(framework.Builtin())
@@ -89,7 +92,7 @@ func TestSlotMigration(t *testing.T) {
 				}
 			}
 			for i, r := range tc.raws {
-				feed.Raw <- backend.RawEvent{Time: now.Add(time.Duration(i) * time.Millisecond), Op: r.op, Key: key, Node: r.node}
+				feed.Raw <- backend.RawEvent{Time: now.Add(time.Duration(i) * time.Millisecond), Op: r.op, Key: key, Node: r.node, Continues: r.cont}
 			}
 			deadline := time.Now().Add(time.Minute)
 			for {

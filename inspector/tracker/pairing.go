@@ -4,8 +4,11 @@
 package tracker
 
 import (
+	"sort"
+	"strings"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -42,17 +45,17 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 	}
 	s := &session{key: e.key, fw: fw, ref: refOf(e.m.StoreID), born: e.first.UnixNano()}
 	t.addSession(s)
-	from, evidence, oldKept := t.findPredecessor(e, newC)
+	p := t.findPredecessor(e, newC)
 	var ev *model.Event
-	if from != nil {
+	if from := p.from; from != nil {
 		ev = t.newEvent(e, model.KindRegenerated, s)
 		info := t.info(from)
 		ev.From = &info
-		ev.Evidence = evidence
-		ev.OldKept = oldKept
+		ev.Evidence = p.evidence
+		ev.OldKept = p.oldKept
 		s.flags |= flagBornRegenerated
 		s.fromRef = from.ref
-		if oldKept {
+		if p.oldKept {
 			from.flags |= flagRegeneratedTo
 			from.toRef = s.ref
 		} else {
@@ -60,6 +63,14 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		}
 	} else {
 		ev = t.newEvent(e, model.KindCreated, s)
+		for _, c := range p.candidates {
+			ev.Candidates = append(ev.Candidates, t.info(c))
+		}
+	}
+	if e.readSuperseded && newC != nil {
+		// Read after the key's next write: good enough to tell whose data the session
+		// carries, but not its baseline, or that next write would compare as unchanged.
+		newC, e.unread = nil, model.UnreadSuperseded
 	}
 	if newC == nil {
 		ev.PayloadUnread = e.unread
@@ -70,102 +81,282 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 	return ev
 }
 
-// findPredecessor links a birth to the session it replaces: a rename, a deleted
-// session whose payload the new one carries, a surviving session written with the same
-// payload (old_kept), or — only when it is the one possible pairing — timing.
-func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) (*session, string, bool) {
+// predecessor is what findPredecessor decided for a birth.
+type predecessor struct {
+	from       *session // the session it replaces; nil when none is linked
+	evidence   string
+	oldKept    bool
+	candidates []*session // when from is nil: sessions that ended nearby, any of which it may replace
+}
+
+// findPredecessor links a birth to the session it replaces, on evidence: a rename; the
+// HTTP exchange that deleted the old id and set the new cookie, when the proxy saw it;
+// the payload fields the two sessions share; a surviving session rewritten with the
+// payload the new one carries (old_kept); and timing only when the deletion and the
+// birth are the one possible pairing and the payloads allow it. When the evidence does
+// not single one out, nothing is linked and the deletions nearby are candidates.
+func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 	fw := e.m.Framework
 	if e.renameFrom != "" {
 		if old := t.sessions[e.renameFrom]; old != nil {
-			return old, model.EvidenceRename, false
+			return predecessor{from: old, evidence: model.EvidenceRename}
 		}
 		m, _ := t.cfg.Matcher.Match(e.renameFrom)
 		if m.Framework != nil {
-			return &session{key: e.renameFrom, fw: m.Framework, ref: refOf(m.StoreID)}, model.EvidenceRename, false
+			return predecessor{from: &session{key: e.renameFrom, fw: m.Framework, ref: refOf(m.StoreID)}, evidence: model.EvidenceRename}
 		}
 	}
-	var dels []*entry
-	for d := range t.pendingDels[fw] {
-		if !d.done && !d.consumed && absDur(d.first.Sub(e.first)) <= t.cfg.Window {
-			dels = append(dels, d)
+	dels := t.delsNear(e)
+	// The proxy, when it saw the requests, knows: the exchange that deleted the old id
+	// and handed out the new cookie is the regeneration, whatever the timing and
+	// however many logins overlap. A deletion it places in another request is not
+	// this birth's predecessor.
+	var sameExchange []*entry
+	proxyKnows := false
+	kept := dels[:0:0]
+	for _, d := range dels {
+		same, known := t.rules.SameExchange(hexRef(refOf(d.m.StoreID)), d.first, hexRef(refOf(e.m.StoreID)), e.first)
+		switch {
+		case !known:
+			kept = append(kept, d)
+		case same:
+			proxyKnows = true
+			sameExchange = append(sameExchange, d)
+			kept = append(kept, d)
+		default:
+			proxyKnows = true
 		}
 	}
-	if newC.comparable() {
-		var best *entry
-		bestScore, tie := 0, false
-		for _, d := range dels {
-			old := t.sessions[d.key]
-			if old == nil || !carries(newC, old.payload) {
-				continue
-			}
-			score := len(old.payload.fields)
-			switch {
-			case score > bestScore:
-				best, bestScore, tie = d, score, false
-			case score == bestScore:
-				tie = true
-			}
-		}
-		if best != nil && !tie {
-			t.consume(best)
-			return t.sessions[best.key], model.EvidencePayload, false
-		}
-		// A surviving session written within the window whose payload the new one
-		// carries: the old key was kept. The best (most fields) unique match wins.
-		var kept *session
-		keptScore, keptTie := 0, false
-		seen := map[string]bool{}
-		t.recent.each(fw, func(w recentWrite) {
-			if w.key == e.key || seen[w.key] || absDur(w.at.Sub(e.first)) > t.cfg.Window {
-				return
-			}
-			seen[w.key] = true
-			old := t.sessions[w.key]
-			// The old key is rewritten as part of the regeneration; a session whose
-			// recent write was its own birth is a neighbour, not a predecessor (two
-			// visitors getting the same fresh payload at once must not be linked).
-			if old == nil || !carries(newC, old.payload) || old.born != 0 && !time.Unix(0, old.born).Before(w.at) {
-				return
-			}
-			score := len(old.payload.fields)
-			switch {
-			case score > keptScore:
-				kept, keptScore, keptTie = old, score, false
-			case score == keptScore:
-				keptTie = true
-			}
-		})
-		n := 0
-		if kept != nil && !keptTie {
-			n = 1
-		}
-		if n == 1 {
-			return kept, model.EvidencePayload, true
-		}
-	}
-	if len(dels) == 1 && t.onlyBirth(e) {
-		d := dels[0]
+	dels = kept
+	if len(sameExchange) == 1 {
+		d := sameExchange[0]
 		if startsAfresh(t.sessions[d.key], newC) {
-			return nil, "", false // a logout: destroyed, then a new anonymous session
+			return predecessor{} // a logout that starts a new session in the same request
 		}
-		// The proxy, when it saw the requests, knows better than timing: a logout's
-		// deletion and the next visitor's new session are two requests, not one
-		// regeneration.
-		evidence := model.EvidenceTiming
-		if same, known := t.rules.SameExchange(hexRef(refOf(d.m.StoreID)), d.first, hexRef(refOf(e.m.StoreID)), e.first); known {
-			if !same {
-				return nil, "", false
-			}
-			evidence = model.EvidenceHTTP
+		return predecessor{from: t.consumeDel(d), evidence: model.EvidenceHTTP}
+	}
+	if d, tie := t.bestByPayload(e, newC, dels); d != nil {
+		if !tie {
+			return predecessor{from: t.consumeDel(d), evidence: model.EvidencePayload}
 		}
+	}
+	if kept := t.keptOld(e, newC); kept != nil {
+		return predecessor{from: kept, evidence: model.EvidencePayload, oldKept: true}
+	}
+	if len(dels) == 1 && t.onlyBirth(e) && !proxyKnows {
+		d := dels[0]
+		old := t.sessions[d.key]
+		if startsAfresh(old, newC) {
+			return predecessor{} // a logout: destroyed, then a new anonymous session
+		}
+		if timingDecides(old, newC) {
+			return predecessor{from: t.consumeDel(d), evidence: model.EvidenceTiming}
+		}
+	}
+	var cands []*session
+	for _, d := range dels {
 		old := t.sessions[d.key]
 		if old == nil {
 			old = &session{key: d.key, fw: fw, ref: refOf(d.m.StoreID)}
 		}
-		t.consume(d)
-		return old, evidence, false
+		if len(dels) == 1 && startsAfresh(old, newC) {
+			return predecessor{} // decided: a logout, not a regeneration
+		}
+		cands = append(cands, old)
+		if len(cands) == maxCandidates {
+			break
+		}
 	}
-	return nil, "", false
+	if len(cands) > 0 {
+		t.undecided = append(t.undecided, undecidedBirth{fw: fw, key: e.key, at: e.first, payload: newC})
+	}
+	return predecessor{candidates: cands}
+}
+
+// maxCandidates bounds the candidates listed on one event: enough for a burst of
+// logins at once, not a list that grows with a mass logout.
+const maxCandidates = 64
+
+// delsNear lists the pending deletions of e's framework within the window of e.
+func (t *Tracker) delsNear(e *entry) []*entry {
+	var dels []*entry
+	for d := range t.pendingDels[e.m.Framework] {
+		if !d.done && !d.consumed && absDur(d.first.Sub(e.first)) <= t.cfg.Window {
+			dels = append(dels, d)
+		}
+	}
+	// Map order is random; the candidates are listed oldest first.
+	sort.Slice(dels, func(i, j int) bool { return dels[i].first.Before(dels[j].first) })
+	return dels
+}
+
+// consumeDel absorbs the deletion d into the regeneration that links its session.
+func (t *Tracker) consumeDel(d *entry) *session {
+	old := t.sessions[d.key]
+	if old == nil {
+		old = &session{key: d.key, fw: d.m.Framework, ref: refOf(d.m.StoreID)}
+	}
+	t.consume(d)
+	return old
+}
+
+// bestByPayload returns the deletion whose session shares the most fields with the
+// new payload, and whether that is not certain: another deletion scores the same, or
+// another birth near that deletion shares as much with it (two users logging in at
+// once), or such a birth is still unread and might.
+func (t *Tracker) bestByPayload(e *entry, newC *cachedPayload, dels []*entry) (*entry, bool) {
+	if !newC.comparable() {
+		return nil, false
+	}
+	var best *entry
+	bestScore, tie := 0, false
+	for _, d := range dels {
+		old := t.sessions[d.key]
+		if old == nil {
+			continue
+		}
+		score := sharedFields(old.payload, newC)
+		switch {
+		case score > bestScore:
+			best, bestScore, tie = d, score, false
+		case score == bestScore && score > 0:
+			tie = true
+		}
+	}
+	if best == nil || tie {
+		return best, tie
+	}
+	oldPayload := t.sessions[best.key].payload
+	for b := range t.pendingBirths[e.m.Framework] {
+		if b == e || b.done || absDur(b.first.Sub(best.first)) > t.cfg.Window {
+			continue
+		}
+		other := b.birthPayload()
+		if other == nil || sharedFields(oldPayload, other) >= bestScore {
+			return best, true
+		}
+	}
+	for _, u := range t.undecided {
+		if u.fw == e.m.Framework && u.key != best.key && absDur(u.at.Sub(best.first)) <= t.cfg.Window &&
+			(u.payload == nil || sharedFields(oldPayload, u.payload) >= bestScore) {
+			return best, true
+		}
+	}
+	return best, false
+}
+
+// birthPayload is the payload read for a pending birth, nil while unread.
+func (e *entry) birthPayload() *cachedPayload {
+	if e.result != nil && e.result.res.Exists && e.result.cached != nil {
+		return e.result.cached
+	}
+	return nil
+}
+
+// sharedFields counts the fields of older that newer holds with the same value: the
+// user's data carried over. Only equality counts; a field that differs counts for
+// nothing, since logins rotate CSRF tokens and timestamps. An opaque payload (pickle,
+// gob) is one unnamed field: the same bytes are the same data.
+func sharedFields(older, newer *cachedPayload) int {
+	if !older.comparable() || !newer.comparable() {
+		return 0
+	}
+	n := 0
+	for name, fp := range older.fields {
+		if got, ok := newer.fields[name]; ok && got == fp {
+			n++
+		}
+	}
+	return n
+}
+
+// rotates reports whether a field is one that frameworks renew at login or logout:
+// CSRF tokens (Django's login(), Laravel's regenerateToken(), csurf's secret), nonces
+// and flash data. A new session that shares only such a field with the old one (a
+// framework that kept the token) still carries none of the user's data.
+func rotates(name string) bool {
+	n := strings.ToLower(name)
+	for _, part := range []string{"csrf", "xsrf", "token", "nonce", "flash"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// timingDecides reports whether a lone deletion and a lone birth may be linked on
+// timing alone. Only when the new payload was read and can be compared: an opaque
+// payload (a Marshal or pickle sessionscope does not decode) or an unread one cannot
+// tell a regeneration from a logout that starts a fresh session.
+func timingDecides(old *session, newC *cachedPayload) bool {
+	if newC == nil || opaqueContent(newC) {
+		return false
+	}
+	return old == nil || old.payload == nil || !opaqueContent(old.payload)
+}
+
+// opaqueContent reports whether a payload's content could not be read as fields.
+func opaqueContent(c *cachedPayload) bool {
+	return c.decoded == nil || len(c.decoded.Fields) == 0 && c.decoded.Opaque != nil
+}
+
+// keptOld finds a surviving session rewritten within the window whose payload the new
+// one carries: the old key was kept (phpredis regenerate(false) writes the old key,
+// then the new one). The best (most fields) unique match wins. Only a rewrite counts:
+// a session whose recent write was its own birth is a neighbour, not a predecessor
+// (two visitors getting the same fresh payload at once must not be linked), and so is
+// one whose first read came with that write (found by the inventory, its earlier life
+// unseen).
+func (t *Tracker) keptOld(e *entry, newC *cachedPayload) *session {
+	if !newC.comparable() {
+		return nil
+	}
+	var kept *session
+	keptScore, keptTie := 0, false
+	seen := map[string]bool{}
+	t.recent.each(e.m.Framework, func(w recentWrite) {
+		if w.key == e.key || seen[w.key] || !w.rewrite || absDur(w.at.Sub(e.first)) > t.cfg.Window {
+			return
+		}
+		seen[w.key] = true
+		old := t.sessions[w.key]
+		if old == nil || !carries(newC, old.payload) {
+			return
+		}
+		score := len(old.payload.fields)
+		switch {
+		case score > keptScore:
+			kept, keptScore, keptTie = old, score, false
+		case score == keptScore:
+			keptTie = true
+		}
+	})
+	if keptTie {
+		return nil
+	}
+	return kept
+}
+
+// undecidedBirth is a birth left unlinked, remembered for a window: a later birth may
+// not claim a deletion this one shared as much with.
+type undecidedBirth struct {
+	fw      *framework.Framework
+	key     string
+	at      time.Time
+	payload *cachedPayload
+}
+
+// pruneUndecided forgets unlinked births that can no longer compete.
+func (t *Tracker) pruneUndecided(now time.Time) {
+	n := 0
+	for _, u := range t.undecided {
+		if now.Sub(u.at) <= 3*t.cfg.Window {
+			t.undecided[n] = u
+			n++
+		}
+	}
+	clear(t.undecided[n:])
+	t.undecided = t.undecided[:n]
 }
 
 // startsAfresh reports whether a birth that follows old's deletion is a logout that
@@ -180,7 +371,7 @@ func startsAfresh(old *session, newC *cachedPayload) bool {
 	}
 	if old.payload != nil {
 		for name, fp := range old.payload.fields {
-			if newC.fields[name] == fp {
+			if !rotates(name) && newC.fields[name] == fp {
 				return false // the user's data moved along: a regeneration that dropped the marker
 			}
 		}

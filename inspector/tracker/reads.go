@@ -58,6 +58,9 @@ func (t *Tracker) onFetched(results []fetchResult) {
 			t.applyLate(r)
 			continue
 		}
+		if !r.res.TTLOnly {
+			e.payloadReadAt = r.at
+		}
 		if r.res.TTLOnly && e.result != nil && !e.result.res.TTLOnly {
 			e.result.res.TTL = r.res.TTL
 		} else {
@@ -92,6 +95,7 @@ type fetchJob struct {
 // fetchResult is a read decoded off the tracker goroutine.
 type fetchResult struct {
 	entry  *entry
+	at     time.Time // when the store answered
 	res    backend.ReadResult
 	cached *cachedPayload
 }
@@ -126,9 +130,10 @@ func (t *Tracker) fetchLoop(ctx context.Context) {
 		readCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		results := t.store.Read(readCtx, reqs)
 		cancel()
+		answered := time.Now()
 		out := make([]fetchResult, len(jobs))
 		for i, j := range jobs {
-			out[i] = fetchResult{entry: j.entry}
+			out[i] = fetchResult{entry: j.entry, at: answered}
 			if i < len(results) {
 				out[i].res = results[i]
 			}

@@ -106,6 +106,13 @@ type Tracker struct {
 	pendingBirths map[*framework.Framework]map[*entry]struct{}
 	recent        recentWrites
 	lastRename    *entry
+	// commands numbers each node's Redis commands (backend.RawEvent.Continues), so
+	// that one command's notifications form one entry.
+	commands map[string]uint64
+	order    entryFIFO // entries in the order they opened, for emission order
+	// undecided are births left unlinked in the last windows (pairing.go).
+	undecided []undecidedBirth
+	ready     readyEvents // decided events held until no older entry is undecided
 
 	inventoryDone bool
 	tombstones    map[string]struct{}
@@ -144,6 +151,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules Rules) *Tracker {
 		pendingDels:   map[*framework.Framework]map[*entry]struct{}{},
 		pendingBirths: map[*framework.Framework]map[*entry]struct{}{},
 		tombstones:    map[string]struct{}{},
+		commands:      map[string]uint64{},
 		nodeIdx:       map[string]uint8{},
 		fetchReq:      make(chan fetchJob, 8192),
 		fetchRes:      make(chan []fetchResult, 64),
@@ -249,6 +257,7 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			t.flushDue(now)
 			if now.Sub(lastRulesTick) >= 100*time.Millisecond {
 				lastRulesTick = now
+				t.pruneUndecided(now)
 				t.rules.Tick(now)
 				t.publishFindings()
 			}
@@ -279,7 +288,7 @@ func (t *Tracker) Idle(ctx context.Context) (bool, error) {
 
 func (t *Tracker) idle(feed backend.Feed) bool {
 	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(feed.Resync) == 0 && t.resync == nil &&
-		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.rules.Pending() == 0
+		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.ready.Len() == 0 && t.rules.Pending() == 0
 }
 
 // Flush emits everything pending regardless of the window; it is how a test or a
@@ -293,6 +302,7 @@ func (t *Tracker) flushAll() {
 // flushWindow decides every key still in its correlation window now, as if its
 // window had run out.
 func (t *Tracker) flushWindow() {
+	defer t.release()
 	for t.queue.Len() > 0 {
 		e := t.queue.pop()
 		if !e.done {
@@ -302,6 +312,7 @@ func (t *Tracker) flushWindow() {
 }
 
 func (t *Tracker) flushDue(now time.Time) {
+	defer t.release()
 	for t.queue.Len() > 0 {
 		e := t.queue.peek()
 		if e.deadline.After(now) {
@@ -349,14 +360,6 @@ func (t *Tracker) emitGap(raw backend.RawEvent) {
 	ev := &model.Event{Type: model.TypeEvent, Time: raw.Time, Kind: model.KindGap, Backend: t.cfg.Backend,
 		Node: raw.Node, FromTime: &from, ToTime: &to, Dropped: g.Dropped, Reason: g.Reason}
 	t.emit(ev)
-}
-
-func (t *Tracker) emit(ev *model.Event) {
-	t.stats.Emitted.Add(1)
-	t.rules.Annotate(ev)
-	t.pub.Publish(ev)
-	t.rules.OnEvent(ev)
-	t.publishFindings()
 }
 
 func (t *Tracker) publishFindings() {

@@ -95,6 +95,7 @@ type Store struct {
 	feed          backend.Feed
 	rescanNow     chan struct{}
 	reportedPairs map[string]bool // directory pairs already named in a status line
+	lastPush      lastPush
 }
 
 // dir is one watched directory and what the last look at it found.
@@ -535,7 +536,21 @@ func (s *Store) removed(d *dir, id string, now time.Time) {
 }
 
 func (s *Store) push(now time.Time, op backend.Op, key, node string) {
-	s.queue.Push(backend.RawEvent{Time: now, Op: op, Key: key, Node: node})
+	// One write of a session file reaches sessionscope as several file notifications
+	// (PHP truncates, then writes). Like the notifications of one Redis command, they
+	// form one event: a change of the same file right after the last is its rest.
+	continues := op == backend.OpSet && key == s.lastPush.key && node == s.lastPush.node && now.Sub(s.lastPush.at) <= fileWriteSpread
+	s.lastPush = lastPush{key: key, node: node, at: now}
+	s.queue.Push(backend.RawEvent{Time: now, Op: op, Key: key, Node: node, Continues: continues})
+}
+
+// fileWriteSpread bounds the time between the notifications of one file write.
+const fileWriteSpread = 20 * time.Millisecond
+
+// lastPush is the last notification pushed, to group one write's notifications.
+type lastPush struct {
+	key, node string
+	at        time.Time
 }
 
 // checkReadable opens a newly seen file once, so that a permission problem is reported

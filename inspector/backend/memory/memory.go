@@ -137,13 +137,19 @@ func (s *Store) space(node string, create bool) *keyspace {
 // s.mu, which also serialises the Queue (it expects a single pusher). Push never
 // blocks: a full queue becomes a gap, so a slow consumer never slows the lab app.
 func (s *Store) emit(now time.Time, op backend.Op, node, key string) {
+	s.emitCommand(now, op, node, key, false)
+}
+
+// emitCommand is emit for the second and later notifications of one command
+// (continues set), as Redis publishes them: SETEX is new, set, expire.
+func (s *Store) emitCommand(now time.Time, op backend.Op, node, key string, continues bool) {
 	if s.queue == nil {
 		return
 	}
 	if _, ok := s.opts.Matcher.Match(key); !ok {
 		return
 	}
-	s.queue.Push(backend.RawEvent{Time: s.wall(now), Op: op, Key: key, Node: node})
+	s.queue.Push(backend.RawEvent{Time: s.wall(now), Op: op, Key: key, Node: node, Continues: continues})
 }
 
 // now is the store's clock: Options.Now, else the wall clock.
@@ -258,7 +264,8 @@ func (s *Store) Set(node, key string, val []byte, ttl time.Duration) {
 	}
 	s.evictFor(ks, newCost, old, now)
 	s.seq++
-	if old == nil {
+	created := old == nil
+	if created {
 		it := &item{key: key, val: append([]byte(nil), val...), written: s.seq}
 		it.elem = ks.lru.PushFront(it)
 		ks.keys[key] = it
@@ -272,10 +279,10 @@ func (s *Store) Set(node, key string, val []byte, ttl time.Duration) {
 		ks.bytes += old.cost()
 		ks.lru.MoveToFront(old.elem)
 	}
-	s.emit(now, backend.OpSet, node, key)
+	s.emitCommand(now, backend.OpSet, node, key, created)
 	if ttl > 0 {
 		s.setDeadline(old, node, now.Add(ttl))
-		s.emit(now, backend.OpExpire, node, key)
+		s.emitCommand(now, backend.OpExpire, node, key, true)
 	} else {
 		s.setDeadline(old, node, time.Time{})
 	}

@@ -359,8 +359,8 @@ func (p *poller) diff(ctx context.Context, next map[string]polledKey, now time.T
 		} else if cur.deadline >= 0 {
 			ops = append(ops, backend.OpExpire) // as a SETEX reports: the TTL is part of the write
 		}
-		for _, op := range ops {
-			p.q.Push(backend.RawEvent{Time: now, Op: op, Key: k, Node: p.s.node, Evidence: model.EvidencePoll})
+		for i, op := range ops {
+			p.q.Push(backend.RawEvent{Time: now, Op: op, Key: k, Node: p.s.node, Evidence: model.EvidencePoll, Continues: i > 0})
 		}
 	}
 	p.known = next

@@ -327,6 +327,7 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		disconnectedAt time.Time
 		probeUntil     time.Time
 		sawEvent       bool
+		commands       backend.CommandGrouper // which notifications form one command
 		// lastHeard is when the subscription last answered: anything published after
 		// it may be lost when the connection turns out to be broken.
 		lastHeard = time.Now()
@@ -378,6 +379,7 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		lastHeard = now
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			commands = backend.CommandGrouper{} // a resubscription starts a new stream
 			if !disconnectedAt.IsZero() {
 				// go-redis resubscribed after a reconnect: whatever was published in
 				// between is lost, because Pub/Sub is fire-and-forget. The gap makes
@@ -398,14 +400,15 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 			if !ok {
 				continue
 			}
-			op, ok := backend.ParseOp(name)
-			if !ok {
+			op, _ := backend.ParseOp(name) // 0 for ops sessionscope does not use
+			continues := commands.Next(op, m.Payload, now)
+			if op == 0 {
 				continue
 			}
 			if _, ok := s.cfg.Matcher.Match(m.Payload); !ok {
 				continue
 			}
-			q.Push(backend.RawEvent{Time: now, Op: op, Key: m.Payload, Node: s.node})
+			q.Push(backend.RawEvent{Time: now, Op: op, Key: m.Payload, Node: s.node, Continues: continues})
 		}
 	}
 }

@@ -168,6 +168,12 @@ func (w *Watch) Dump() string {
 			if v.From != nil {
 				fmt.Fprintf(&b, " from %s (old_kept=%v)", v.From.Ref, v.OldKept)
 			}
+			for i, c := range v.Candidates {
+				if i == 0 {
+					b.WriteString(" candidates")
+				}
+				fmt.Fprintf(&b, " %s", c.Ref)
+			}
 			if v.Evidence != "" {
 				fmt.Fprintf(&b, " evidence=%s", v.Evidence)
 			}

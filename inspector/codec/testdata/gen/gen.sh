@@ -1,7 +1,9 @@
 #!/bin/sh
 # Regenerates the seed payloads under testdata/ from real serializers:
-# php-cli (with igbinary), python3, java and Go; handmade.py writes the few no
-# installed tool produces (Ruby Marshal, PHP 5 markers). express/ and json/
+# php-cli (with igbinary), python3, java, Go and Ruby (marshal.rb, which also
+# runs redis-rack against a throwaway redis-server); handmade.py writes the few
+# no installed tool produces (PHP 5 markers, and the older hand-built
+# ruby_marshal/rails.bin). express/ and json/
 # hold hand-written JSON. The tests only read the committed files, so none of
 # these tools are needed to run them. CSRF tokens and Laravel's encryption use
 # fresh random bytes on every run.
@@ -22,5 +24,6 @@ done
 rm "$td/symfony/attributes.json"
 python3 "$here/pickles.py" "$td"
 python3 "$here/handmade.py" "$td"
+ruby "$here/marshal.rb" "$td"
 (cd "$here" && java SpringSeeds.java "$td")
 (cd "$root" && go run ./inspector/codec/testdata/gen/gengo.go "$td")
