@@ -16,11 +16,29 @@ func feedRow(e *model.Event) views.FeedRow {
 		r.Ref, r.ID, r.Framework = e.Session.Ref, e.Session.ID, e.Session.Framework
 		r.SessionURL = sessionURL(e.Session.Ref)
 	}
+	r.Candidates, r.CandidatesMore = candidateLinks(e.Candidates, maxFeedCandidates)
 	if e.Kind == model.KindGap {
 		r.ID = "—"
 		r.Framework = e.Backend
 	}
 	return r
+}
+
+// maxFeedCandidates bounds the candidates listed on a feed row (a burst of logins
+// can end dozens of sessions in one window); the session page lists them all.
+const maxFeedCandidates = 5
+
+// candidateLinks links at most limit of a birth's candidates to their session pages, by
+// ref, and counts the rest.
+func candidateLinks(cands []model.SessionInfo, limit int) ([]views.Link, int) {
+	var links []views.Link
+	for _, c := range cands {
+		if len(links) == limit {
+			break
+		}
+		links = append(links, views.Link{Text: c.Ref, URL: sessionURL(c.Ref)})
+	}
+	return links, len(cands) - len(links)
 }
 
 func eventMeta(e *model.Event) string {

@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/views"
 )
 
 // TestFeedRowResync: a reconciliation after a gap reads as such on the Live feed, so
@@ -39,6 +42,41 @@ func TestFeedRowResync(t *testing.T) {
 			}
 			if tc.ev.Evidence != model.EvidenceResync && strings.Contains(got, "resync") {
 				t.Errorf("detail %q mentions a resync for a live event", got)
+			}
+		})
+	}
+}
+
+// TestFeedRowCandidatesPushed: a row pushed over the page socket is the very markup of
+// the first load, candidates note included, and a row without candidates has none.
+func TestFeedRowCandidatesPushed(t *testing.T) {
+	sess := &model.SessionInfo{Ref: "c0ffeec0ffee", ID: "newi…d1", Framework: "laravel"}
+	for _, tc := range []struct {
+		name  string
+		cands []model.SessionInfo
+		note  bool
+	}{
+		{"with candidates", []model.SessionInfo{{Ref: "000000000001"}, {Ref: "000000000002"}}, true},
+		{"without", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &model.Event{Seq: 5, Kind: model.KindCreated, Time: time.Now(), Session: sess, Candidates: tc.cands}
+			var first bytes.Buffer
+			if err := views.FeedRowView(feedRow(e)).Render(context.Background(), &first); err != nil {
+				t.Fatal(err)
+			}
+			pushed, err := (&pageStream{h: &Handlers{}, view: viewLive}).Batch(5, []model.Object{e}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(pushed, first.Bytes()) {
+				t.Errorf("pushed fragment differs from the first load's row:\n%s\nvs\n%s", pushed, first.Bytes())
+			}
+			if got := bytes.Contains(pushed, []byte(`data-testid="feed-candidates"`)); got != tc.note {
+				t.Errorf("candidates note shown %v, want %v:\n%s", got, tc.note, pushed)
+			}
+			if tc.note && !bytes.Contains(pushed, []byte(`href="/sessions/000000000002"`)) {
+				t.Errorf("no link to the second candidate:\n%s", pushed)
 			}
 		})
 	}

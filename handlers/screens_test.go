@@ -1,11 +1,15 @@
 package handlers_test
 
 import (
+	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/codec"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -402,4 +406,179 @@ func TestPayloadRendering(t *testing.T) {
 			t.Errorf("data-fw %q", fw)
 		}
 	})
+}
+
+// TestUndecidedPairing: a birth the store could not pair reads as "one of these" on
+// the Live feed and on its session page, each candidate a ref linking to its session,
+// never as a lineage link; a birth without candidates shows no such note.
+func TestUndecidedPairing(t *testing.T) {
+	t.Parallel()
+	t.Run("rendering", func(t *testing.T) {
+		src := newFakeSource()
+		const bornRef, plainRef, endedRef = "cccccccccccc", "dddddddddddd", "eeeeeeeeeeee"
+		var cands []model.SessionInfo
+		for i := range 7 {
+			// Ids and frameworks are hostile: only refs may reach the page.
+			cands = append(cands, model.SessionInfo{Ref: fmt.Sprintf("%012x", i+1), ID: xssStrings[i%len(xssStrings)], Framework: xssStrings[1]})
+		}
+		publish := func(kind model.Kind, ref string, cands []model.SessionInfo) {
+			src.hub.Publish(&model.Event{Type: model.TypeEvent, Time: time.Now(), Kind: kind, Backend: "redis",
+				Session: &model.SessionInfo{Ref: ref, ID: "new…" + ref[:2], Framework: "laravel"}, Candidates: cands})
+		}
+		publish(model.KindCreated, bornRef, cands)
+		publish(model.KindCreated, plainRef, nil)
+		publish(model.KindCreated, endedRef, cands[:1])
+		publish(model.KindDestroyed, endedRef, nil)
+		src.addSession(tracker.SessionRow{Ref: bornRef, ID: "new…cc", Framework: "laravel"}, tracker.SessionDetail{})
+		src.addSession(tracker.SessionRow{Ref: plainRef, ID: "new…dd", Framework: "laravel"}, tracker.SessionDetail{})
+		app := newApp(t, src, false)
+
+		status, body := get(t, app, "/")
+		if status != 200 {
+			t.Fatalf("live: status %d", status)
+		}
+		noRawMarkup(t, body)
+		rows := map[string]*htmlNode{}
+		for _, r := range uitest.Parse(t, body).ByTestID("feed-row") {
+			if kind, _ := uitest.Attr(r, "data-kind"); kind == "created" {
+				ref, _ := uitest.Attr(r, "data-ref")
+				rows[ref] = r
+			}
+		}
+		note := uitest.ByTestID(rows[bornRef], "feed-candidates")
+		if len(note) != 1 {
+			t.Fatalf("row with candidates has %d notes: %q", len(note), uitest.Text(rows[bornRef]))
+		}
+		wantCandidates(t, note[0], "feed-candidate", "maybe from one of 7: 000000000001, 000000000002, 000000000003, 000000000004, 000000000005 and 2 more",
+			[]string{"000000000001", "000000000002", "000000000003", "000000000004", "000000000005"})
+		if title, _ := uitest.Attr(note[0], "title"); !strings.Contains(title, "cannot tell which") || !strings.Contains(title, "--proxy-to") {
+			t.Errorf("note title %q", title)
+		}
+		if n := uitest.ByTestID(rows[plainRef], "feed-candidates"); len(n) != 0 || strings.Contains(uitest.Text(rows[plainRef]), "maybe") {
+			t.Errorf("row without candidates has a note: %q", uitest.Text(rows[plainRef]))
+		}
+		if txt := uitest.Text(rows[endedRef]); !strings.Contains(txt, "maybe from 000000000001") || strings.Contains(txt, "one of") {
+			t.Errorf("one candidate: %q", txt)
+		}
+
+		for _, tc := range []struct{ name, ref, lead string }{
+			{"tracked session", bornRef, "Born while 7 sessions ended; it may replace one of them:"},
+			{"ended session", endedRef, "Born while another session ended; it may replace it:"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				status, body := get(t, app, "/sessions/"+tc.ref)
+				if status != 200 {
+					t.Fatalf("status %d", status)
+				}
+				noRawMarkup(t, body)
+				doc := uitest.Parse(t, body)
+				p := doc.One("lineage-candidates")
+				if txt := uitest.Text(p); !strings.HasPrefix(txt, tc.lead) || !strings.Contains(txt, "--proxy-to") {
+					t.Errorf("lineage note %q", txt)
+				}
+				var want []string
+				for _, c := range cands {
+					want = append(want, c.Ref)
+				}
+				if tc.ref == endedRef {
+					want = want[:1]
+				}
+				wantCandidates(t, p, "lineage-candidate", "", want)
+				if href, _ := uitest.Attr(doc.One("lineage-from"), "href"); href != "#lineage-candidates" {
+					t.Errorf("an undecided predecessor must not link to a session: lineage-from href %q", href)
+				}
+			})
+		}
+		doc := getPage(t, app, "/sessions/"+plainRef, 200)
+		if doc.Has("lineage-candidates") || uitest.Text(doc.One("lineage-from")) != "—" {
+			t.Errorf("a session born without candidates shows some: %q", uitest.Text(doc.One("lineage-from")))
+		}
+	})
+
+	t.Run("two identical sessions end as one is born, against a real Redis", func(t *testing.T) {
+		env := uitest.StartInspector(t, uitest.Options{})
+		app := newApp(t, env.In, false)
+		const (
+			aKey   = "PHPREDIS_SESSION:undecided000000000000000000a"
+			bKey   = "PHPREDIS_SESSION:undecided000000000000000000b"
+			newKey = "PHPREDIS_SESSION:undecided000000000000000000c"
+			data   = `user_id|i:7;name|s:3:"ann";`
+		)
+		aRef, bRef, newRef := uitest.RefOfKey(aKey), uitest.RefOfKey(bKey), uitest.RefOfKey(newKey)
+		env.Do(t, "SETEX", aKey, 600, data)
+		env.Do(t, "SETEX", bKey, 600, data)
+		uitest.WaitFor(t, "both payloads read", func() bool {
+			a, err1 := env.In.Session(aRef)
+			b, err2 := env.In.Session(bRef)
+			return err1 == nil && err2 == nil && a.Payload != nil && b.Payload != nil
+		})
+		// Both deletions and the birth in one transaction: their notifications arrive
+		// back to back, well inside the correlation window however loaded the machine.
+		ctx := context.Background()
+		pipe := env.RDB.TxPipeline()
+		pipe.Del(ctx, aKey)
+		pipe.Del(ctx, bKey)
+		pipe.SetEx(ctx, newKey, data, 600*time.Second)
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var birth *model.Event
+		uitest.WaitFor(t, "the birth of "+newRef, func() bool {
+			for _, e := range env.In.Events(inspector.EventQuery{Sessions: []string{newRef}}) {
+				if e.Session != nil && e.Session.Ref == newRef && (e.Kind == model.KindCreated || e.Kind == model.KindRegenerated) {
+					birth = e
+					return true
+				}
+			}
+			return false
+		})
+		// The two predecessors are indistinguishable: linking either is a guess.
+		if birth.Kind != model.KindCreated || birth.From != nil {
+			t.Fatalf("a tie was linked: %s from %+v (%s)", birth.Kind, birth.From, birth.Evidence)
+		}
+		var got []string
+		for _, c := range birth.Candidates {
+			got = append(got, c.Ref)
+		}
+		if !slices.Contains(got, aRef) || !slices.Contains(got, bRef) {
+			t.Fatalf("candidates %v, want both %s and %s", got, aRef, bRef)
+		}
+
+		doc := getPage(t, app, "/", 200)
+		var row *htmlNode
+		for _, r := range doc.ByTestID("feed-row") {
+			if ref, _ := uitest.Attr(r, "data-ref"); ref == newRef {
+				row = r
+			}
+		}
+		if row == nil {
+			t.Fatal("no feed row for the new session")
+		}
+		note := uitest.ByTestID(row, "feed-candidates")
+		if len(note) != 1 {
+			t.Fatalf("row %q has no candidates note", uitest.Text(row))
+		}
+		wantCandidates(t, note[0], "feed-candidate", "", got)
+		doc = getPage(t, app, "/sessions/"+newRef, 200)
+		wantCandidates(t, doc.One("lineage-candidates"), "lineage-candidate", "", got)
+	})
+}
+
+// wantCandidates checks a candidates note: its text (when wantText is set) and that
+// its links, with data-testid linkID, are exactly refs, each leading to its session.
+func wantCandidates(t *testing.T, note *htmlNode, linkID, wantText string, refs []string) {
+	t.Helper()
+	if txt := uitest.Text(note); wantText != "" && txt != wantText {
+		t.Errorf("note %q, want %q", txt, wantText)
+	}
+	links := uitest.ByTestID(note, linkID)
+	if len(links) != len(refs) {
+		t.Fatalf("%d candidate links, want %d: %q", len(links), len(refs), uitest.Text(note))
+	}
+	for i, l := range links {
+		href, _ := uitest.Attr(l, "href")
+		if uitest.Text(l) != refs[i] || href != "/sessions/"+refs[i] {
+			t.Errorf("candidate %d: %q -> %q, want %s", i, uitest.Text(l), href, refs[i])
+		}
+	}
 }

@@ -66,6 +66,9 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 		vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
 	}
 	events := sessionEvents(h.d.Src, r.Ref)
+	if vm.From == nil {
+		vm.Candidates = birthCandidates(events, r.Ref)
+	}
 	vm.Payload = viewPayload(buildPayload(d.Payload, h.d.RevealValues))
 	if vm.Payload == nil {
 		vm.PayloadNote = payloadNote(events)
@@ -75,6 +78,19 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// birthCandidates are the sessions ref may replace, from its birth event, when the
+// store could not decide its predecessor: all of them, since this page is where the
+// feed's shortened list leads.
+func birthCandidates(events []*model.Event, ref string) []views.Link {
+	for _, e := range events {
+		if e.Kind == model.KindCreated && e.Session != nil && e.Session.Ref == ref {
+			links, _ := candidateLinks(e.Candidates, len(e.Candidates))
+			return links
+		}
+	}
+	return nil
 }
 
 // payloadNote says why there is no payload, from the latest event that tells.
@@ -158,6 +174,9 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 					e.Time.Local().Format("15:04:05.000"), e.Session.Ref, e.Evidence)
 			}
 		}
+	}
+	if vm.From == nil {
+		vm.Candidates = birthCandidates(events, ref)
 	}
 	if info != nil {
 		vm.ID, vm.Framework, vm.KeyPrefix = info.ID, info.Framework, info.KeyPrefix

@@ -131,10 +131,7 @@ func (h *harness) judgeLogin(t *testing.T, users []*loginUser, u *loginUser, pro
 		}
 		return linkedRight
 	default: // created
-		var refs []string
-		for _, c := range born.Candidates {
-			refs = append(refs, c.Ref)
-		}
+		refs := eventCandidateRefs(born)
 		if born.From != nil {
 			t.Errorf("%s: created event with from %s: %+v", u.name, born.From.Ref, born)
 		}

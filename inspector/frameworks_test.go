@@ -1,14 +1,11 @@
 package inspector_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +43,7 @@ func TestRealFrameworkFlows(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				h := newHarness(t, harnessOptions{})
-				mon := startMonitorLog(t, h.srv.Addr)
+				mon := startMonitor(t, h.srv.Addr)
 				app := fw.start(t, h.srv.Addr)
 				h.WaitLive()
 				base := app.BaseURL
@@ -99,11 +96,14 @@ type flowCommand struct {
 
 func (c flowCommand) String() string { return c.name + "(" + c.step + ")" }
 
+// stepMarker begins the ECHO that closes a step in the MONITOR record.
+const stepMarker = "sessionscope-test-step:"
+
 // driveFrameworkFlow runs frameworkFlowSteps against base (the app or a proxy before
 // it), failing the test when the app answers otherwise. After each step a marker
 // command through h's client closes the step in the MONITOR record: the app wrote its
 // session before it answered, so everything it ran precedes the marker.
-func driveFrameworkFlow(t *testing.T, h *harness, mon *monitorLog, app *traffictest.App, base string) *flowRun {
+func driveFrameworkFlow(t *testing.T, h *harness, mon *monitorRecorder, app *traffictest.App, base string) *flowRun {
 	t.Helper()
 	c, err := app.NewClientVia(base)
 	if err != nil {
@@ -111,6 +111,7 @@ func driveFrameworkFlow(t *testing.T, h *harness, mon *monitorLog, app *traffict
 	}
 	run := &flowRun{app: app, keyAfter: map[string]string{}}
 	exists := map[string]bool{}
+	stepStart := 0 // index in the MONITOR record of the first command of the step
 	for _, s := range frameworkFlowSteps {
 		r, err := c.Do(s.method, s.path, s.form)
 		if err != nil {
@@ -128,8 +129,11 @@ func driveFrameworkFlow(t *testing.T, h *harness, mon *monitorLog, app *traffict
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		run.keyAfter[s.name] = key
-		for _, args := range mon.step(t, h, s.name) {
-			for _, cmd := range sessionWrites(args, app.KeyPrefix) {
+		ran := mon.through(h, "ECHO", stepMarker+s.name)
+		stepCmds := ran[stepStart:]
+		stepStart = len(ran) + 1 // past the marker
+		for _, mc := range stepCmds {
+			for _, cmd := range sessionWrites(mc, app.KeyPrefix) {
 				cmd.step = s.name
 				switch {
 				case cmd.name == "DEL" || cmd.name == "UNLINK":
@@ -192,28 +196,27 @@ func (r *flowRun) commandsOn(key string) []flowCommand {
 	return out
 }
 
-// sessionWrites picks the session-key changes out of one command's arguments.
-func sessionWrites(args []string, prefix string) []flowCommand {
-	if len(args) < 2 {
+// sessionWrites picks the session-key changes out of one command MONITOR saw.
+func sessionWrites(c monitoredCommand, prefix string) []flowCommand {
+	if len(c.Args) < 1 {
 		return nil
 	}
-	name := strings.ToUpper(args[0])
 	var keys []string
-	switch name {
+	switch c.Name {
 	case "DEL", "UNLINK":
-		keys = args[1:]
+		keys = c.Args
 	case "SET", "SETEX", "PSETEX", "SETNX", "GETSET", "GETDEL", "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT",
 		"PERSIST", "HSET", "HMSET", "HDEL", "RENAME":
-		keys = args[1:2]
+		keys = c.Args[:1]
 	case "GETEX":
-		if len(args) > 2 { // GETEX without options only reads
-			keys = args[1:2]
+		if len(c.Args) > 1 { // GETEX without options only reads
+			keys = c.Args[:1]
 		}
 	}
 	var out []flowCommand
 	for _, k := range keys {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, flowCommand{name: name, key: k})
+			out = append(out, flowCommand{name: c.Name, key: k})
 		}
 	}
 	return out
@@ -400,154 +403,4 @@ func flowExchanges(t *testing.T, h *harness) map[string]string {
 		out[s.name] = xs[i].ID
 	}
 	return out
-}
-
-func eventCandidateRefs(e *model.Event) []string {
-	var out []string
-	for _, c := range e.Candidates {
-		out = append(out, c.Ref)
-	}
-	return out
-}
-
-// monitorLog records what a Redis server runs, through MONITOR on its own connection.
-// sessionscope never uses MONITOR; the test does, to know what the apps really sent.
-type monitorLog struct {
-	lines *trackertest.Recorder[[]string] // each command's arguments, in Redis' order
-	next  int                             // index of the first command not yet given to a step
-}
-
-const stepMarker = "sessionscope-test-step:"
-
-func startMonitorLog(t *testing.T, addr string) *monitorLog {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("monitor: %v", err)
-	}
-	r := bufio.NewReader(conn)
-	if _, err := conn.Write([]byte("*1\r\n$7\r\nMONITOR\r\n")); err != nil {
-		t.Fatalf("monitor: %v", err)
-	}
-	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
-		t.Fatalf("monitor: MONITOR answered %q, %v", line, err)
-	}
-	m := &monitorLog{lines: trackertest.NewRecorder[[]string]()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return // the connection was closed at cleanup
-			}
-			args, err := parseMonitorArgs(strings.TrimSuffix(line, "\r\n"))
-			if err != nil {
-				t.Errorf("monitor: %v", err)
-				return
-			}
-			m.lines.Add(args)
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return m
-}
-
-// step closes the current step: it sends a marker through h's client, waits until
-// MONITOR shows it, and returns the commands run since the previous marker.
-func (m *monitorLog) step(t *testing.T, h *harness, name string) [][]string {
-	t.Helper()
-	marker := stepMarker + name
-	h.do("ECHO", marker)
-	_, at := m.lines.Wait(t, "MONITOR line of the "+name+" marker", func(args []string) bool {
-		return len(args) == 2 && strings.EqualFold(args[0], "ECHO") && args[1] == marker
-	})
-	all := m.lines.All()
-	out := all[m.next:at]
-	m.next = at + 1
-	return out
-}
-
-// parseMonitorArgs reads `+1700000000.000000 [0 127.0.0.1:1234] "SETEX" "key" ...`
-// into the command's arguments, undoing Redis' quoting (sdscatrepr).
-func parseMonitorArgs(line string) ([]string, error) {
-	_, rest, ok := strings.Cut(line, "] ")
-	if !ok {
-		return nil, fmt.Errorf("monitor line %q: no client field", line)
-	}
-	var args []string
-	for i := 0; i < len(rest); {
-		if rest[i] == ' ' {
-			i++
-			continue
-		}
-		if rest[i] != '"' {
-			return nil, fmt.Errorf("monitor line %q: argument at %d is not quoted", line, i)
-		}
-		var b strings.Builder
-		i++
-		for {
-			if i >= len(rest) {
-				return nil, fmt.Errorf("monitor line %q: unterminated argument", line)
-			}
-			ch := rest[i]
-			if ch == '"' {
-				i++
-				break
-			}
-			if ch != '\\' || i+1 >= len(rest) {
-				b.WriteByte(ch)
-				i++
-				continue
-			}
-			switch esc := rest[i+1]; esc {
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case 'a':
-				b.WriteByte('\a')
-			case 'b':
-				b.WriteByte('\b')
-			case 'x':
-				if i+3 >= len(rest) {
-					return nil, fmt.Errorf("monitor line %q: short \\x escape", line)
-				}
-				v, err := strconv.ParseUint(rest[i+2:i+4], 16, 8)
-				if err != nil {
-					return nil, fmt.Errorf("monitor line %q: bad \\x escape: %w", line, err)
-				}
-				b.WriteByte(byte(v))
-				i += 2
-			default: // \\ and \"
-				b.WriteByte(esc)
-			}
-			i += 2
-		}
-		args = append(args, b.String())
-	}
-	return args, nil
-}
-
-func TestFrameworkFlowMonitorArgs(t *testing.T) {
-	for _, tc := range []struct {
-		name, line string
-		want       []string
-	}{
-		{"plain", `1796607211.333150 [0 127.0.0.1:44766] "get" "rack:session:2::60fa"`, []string{"get", "rack:session:2::60fa"}},
-		{"escapes", `+1796607211.333150 [0 127.0.0.1:44766] "setex" "k" "7200" "\x04\b{\x06I\"\tcart\\"`, []string{"setex", "k", "7200", "\x04\b{\x06I\"\tcart\\"}},
-		{"lua", `1796607211.333150 [0 lua] "DEL" "a b"`, []string{"DEL", "a b"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseMonitorArgs(tc.line)
-			if err != nil || !slices.Equal(got, tc.want) {
-				t.Fatalf("parseMonitorArgs(%q) = %q, %v; want %q", tc.line, got, err, tc.want)
-			}
-		})
-	}
-	if _, err := parseMonitorArgs(`1 [0 x] "unterminated`); err == nil {
-		t.Fatal("an unterminated argument parsed")
-	}
 }

@@ -1,10 +1,8 @@
 package inspector_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -340,18 +338,18 @@ func assertLoginFlowEvents(t *testing.T, h *harness, a, b, evidence string, rule
 			t.Errorf("logged-in session created, not regenerated, although the anonymous session's payload was read and shares return_to")
 		} else {
 			t.Logf("undecided: the logged-in session was created with candidates %v (anonymous payload unread: %q)",
-				phpFlowCandidates(birth), created.PayloadUnread)
+				eventCandidateRefs(birth), created.PayloadUnread)
 		}
-		if !phpFlowHasCandidate(birth, refOfKey(a)) {
+		if !slices.Contains(eventCandidateRefs(birth), refOfKey(a)) {
 			t.Errorf("logged-in session created without a link and without the true predecessor %s among its candidates %v",
-				refOfKey(a), phpFlowCandidates(birth))
+				refOfKey(a), eventCandidateRefs(birth))
 		}
 		if gotA != "created destroyed" || gotB != "created"+after {
 			t.Errorf("events: anonymous %q, logged-in %q; want %q and %q", gotA, gotB, "created destroyed", "created"+after)
 		}
 	default:
 		t.Errorf("the logged-in session's first event is %s (from %+v, candidates %v), want regenerated from %s with evidence %s",
-			birth.Kind, birth.From, phpFlowCandidates(birth), refOfKey(a), evidence)
+			birth.Kind, birth.From, eventCandidateRefs(birth), refOfKey(a), evidence)
 		t.Errorf("events: anonymous %q, logged-in %q", gotA, gotB)
 	}
 	for _, e := range h.Events(b) {
@@ -422,24 +420,6 @@ func firstEventOf(t *testing.T, h *harness, key string) *model.Event {
 		t.Fatalf("no event for %s", key)
 	}
 	return evs[0]
-}
-
-func phpFlowHasCandidate(e *model.Event, ref string) bool {
-	return slices.Contains(phpFlowCandidates(e), ref)
-}
-
-func phpFlowCandidates(e *model.Event) []string {
-	var out []string
-	for _, c := range e.Candidates {
-		out = append(out, c.Ref)
-	}
-	return out
-}
-
-// monitoredCommand is one command Redis ran, as MONITOR reported it.
-type monitoredCommand struct {
-	Name string   // upper case
-	Args []string // the key first
 }
 
 // sessionWriteCommands are the commands that change a session key; reads (the app's GET,
@@ -517,7 +497,7 @@ type monitorProbe struct {
 	t         *testing.T
 	h         *harness
 	prefix    string
-	commands  *trackertest.Recorder[monitoredCommand]
+	mon       *monitorRecorder
 	notes     *trackertest.Recorder[string] // "<event> <key>", every key
 	forwarded atomic.Int64                  // session-key notifications the store forwards
 	raw0      int64                         // the tracker's raw event count at the start
@@ -530,41 +510,10 @@ const probeBarrierPrefix = "sessionscope-test-barrier:"
 func startMonitorProbe(t *testing.T, h *harness, prefix string) *monitorProbe {
 	t.Helper()
 	p := &monitorProbe{t: t, h: h, prefix: prefix,
-		commands: trackertest.NewRecorder[monitoredCommand](), notes: trackertest.NewRecorder[string]()}
-	p.startMonitor()
+		mon: startMonitor(t, h.srv.Addr), notes: trackertest.NewRecorder[string]()}
 	p.startKeyevents()
 	p.raw0 = h.in.Stats().RawEvents.Load()
 	return p
-}
-
-// startMonitor opens a raw MONITOR connection: go-redis' MonitorCmd has a start/stop
-// protocol of its own, and MONITOR's reply is just a stream of status lines.
-func (p *monitorProbe) startMonitor() {
-	conn, err := net.Dial("tcp", p.h.srv.Addr)
-	if err != nil {
-		p.t.Fatalf("monitor: %v", err)
-	}
-	r := bufio.NewReader(conn)
-	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
-		p.t.Fatalf("monitor: %v", err)
-	}
-	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "+OK" {
-		p.t.Fatalf("monitor: %q, %v", line, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if c, ok := parseMonitoredCommand(strings.TrimSuffix(strings.TrimPrefix(line, "+"), "\r\n")); ok {
-				p.commands.Add(c)
-			}
-		}
-	}()
-	p.t.Cleanup(func() { _ = conn.Close(); <-done })
 }
 
 // startKeyevents subscribes to the keyevents sessionscope subscribes to and counts
@@ -614,10 +563,7 @@ func (p *monitorProbe) settle() []monitoredCommand {
 	p.t.Helper()
 	p.marks++
 	marker := probeBarrierPrefix + strconv.Itoa(p.marks)
-	p.h.do("SET", marker, "1")
-	_, end := p.commands.Wait(p.t, "MONITOR line of "+marker, func(c monitoredCommand) bool {
-		return c.Name == "SET" && len(c.Args) > 0 && c.Args[0] == marker
-	})
+	ran := p.mon.through(p.h, "SET", marker, "1")
 	p.notes.Wait(p.t, "keyevent of "+marker, func(n string) bool { return n == "set "+marker })
 	want := p.forwarded.Load()
 	trackertest.Eventually(p.t, "sessionscope taking every notification", trackertest.Limit, func() (bool, string) {
@@ -640,7 +586,7 @@ func (p *monitorProbe) settle() []monitoredCommand {
 	})
 	p.checkQuietAfter(seq)
 	var out []monitoredCommand
-	for _, c := range p.commands.All()[:end] {
+	for _, c := range ran {
 		if sessionWriteCommands[c.Name] && len(c.Args) > 0 && strings.HasPrefix(c.Args[0], p.prefix) {
 			out = append(out, c)
 		}
@@ -663,98 +609,4 @@ func (p *monitorProbe) checkQuietAfter(seq uint64) {
 			}
 		}
 	})
-}
-
-// parseMonitoredCommand reads `1700000000.123456 [0 127.0.0.1:51234] "SETEX" "key" ...`.
-func parseMonitoredCommand(line string) (monitoredCommand, bool) {
-	_, rest, ok := strings.Cut(line, "] ")
-	if !ok {
-		return monitoredCommand{}, false
-	}
-	args, ok := unquoteMonitoredArgs(rest)
-	if !ok || len(args) == 0 {
-		return monitoredCommand{}, false
-	}
-	return monitoredCommand{Name: strings.ToUpper(args[0]), Args: args[1:]}, true
-}
-
-// unquoteMonitoredArgs splits MONITOR's argument list: double-quoted strings with the
-// escapes Redis' sdscatrepr writes (\\ \" \n \r \t \a \b \xHH).
-func unquoteMonitoredArgs(s string) ([]string, bool) {
-	var args []string
-	for i := 0; i < len(s); {
-		if s[i] == ' ' {
-			i++
-			continue
-		}
-		if s[i] != '"' {
-			return nil, false
-		}
-		i++
-		var b strings.Builder
-		closed := false
-		for i < len(s) && !closed {
-			ch := s[i]
-			switch {
-			case ch == '"':
-				closed = true
-				i++
-			case ch == '\\' && i+1 < len(s):
-				esc := s[i+1]
-				i += 2
-				switch esc {
-				case 'n':
-					b.WriteByte('\n')
-				case 'r':
-					b.WriteByte('\r')
-				case 't':
-					b.WriteByte('\t')
-				case 'a':
-					b.WriteByte('\a')
-				case 'b':
-					b.WriteByte('\b')
-				case 'x':
-					if i+2 > len(s) {
-						return nil, false
-					}
-					v, err := strconv.ParseUint(s[i:i+2], 16, 8)
-					if err != nil {
-						return nil, false
-					}
-					b.WriteByte(byte(v))
-					i += 2
-				default:
-					b.WriteByte(esc)
-				}
-			default:
-				b.WriteByte(ch)
-				i++
-			}
-		}
-		if !closed {
-			return nil, false
-		}
-		args = append(args, b.String())
-	}
-	return args, true
-}
-
-func TestParseMonitoredCommand(t *testing.T) {
-	for _, tc := range []struct {
-		line string
-		want monitoredCommand
-		ok   bool
-	}{
-		{`1796607186.861827 [0 127.0.0.1:59084] "SETEX" "PHPREDIS_SESSION:7pg" "1440" "csrf|s:16:\"d6115bb3\";"`,
-			monitoredCommand{"SETEX", []string{"PHPREDIS_SESSION:7pg", "1440", `csrf|s:16:"d6115bb3";`}}, true},
-		{`1.0 [0 lua] "del" "a\\b" "\x00\xff\n"`, monitoredCommand{"DEL", []string{`a\b`, "\x00\xff\n"}}, true},
-		{`1.0 [0 unix:/tmp/r.sock] "PING"`, monitoredCommand{"PING", []string{}}, true},
-		{`OK`, monitoredCommand{}, false},
-		{`1.0 [0 x] "unterminated`, monitoredCommand{}, false},
-	} {
-		got, ok := parseMonitoredCommand(tc.line)
-		if ok != tc.ok || got.Name != tc.want.Name || !slices.Equal(got.Args, tc.want.Args) {
-			t.Errorf("parseMonitoredCommand(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
-		}
-	}
 }

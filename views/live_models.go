@@ -47,7 +47,15 @@ type FeedRow struct {
 	Meta       string // ttl and size
 	Detail     string // from, changed, cause, gap span
 	SessionURL string // empty when the event has no session
+	// Candidates, on a created row, are sessions that ended in its correlation window,
+	// any of which it may replace: the store alone could not tell which. "One of
+	// these", never a lineage link.
+	Candidates     []Link
+	CandidatesMore int // further candidates left off to keep the row short
 }
+
+// CandidatesTitle explains an undecided pairing where it is shown.
+const CandidatesTitle = "The store alone cannot tell which of these sessions this one replaces; run behind the proxy (--proxy-to) to know."
 
 // LivePage is the live screen.
 type LivePage struct {

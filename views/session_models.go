@@ -68,4 +68,7 @@ type SessionPage struct {
 	Revealed      bool   // values are shown unredacted
 	Timeline      Timeline
 	Findings      []Finding
+	// Candidates are the sessions that ended while this one was born, any of which it
+	// may replace, when the store alone could not tell which (no From then).
+	Candidates []Link
 }

@@ -243,27 +243,46 @@ func inFlight(x *model.Exchange, t time.Time) bool {
 	return !t.Before(x.Start.Add(-joinSlack)) && !t.After(exchangeEnd(x).Add(joinSlack))
 }
 
-// exchangeAt finds the exchange of session ref being served when t happened. One
-// whose own span holds t wins over one that holds it only within joinSlack: a
-// browser's next request, which starts as soon as the response is in, must not take
-// the write the request before it did. Among equals, the one that started last.
+// exchangeAt finds the exchange of session ref being served when t happened. The
+// store change was made while the request was served and seen a moment later, so a
+// request that started after t did not make it (its notification only looks close
+// to it), and one whose span holds t wins over one that had already ended: at curl
+// speed a browser's requests follow each other within the join slack. Among those
+// that hold t, the one that started last; among those that ended before t, the one
+// that ended last. Only when every candidate started after t (clock readings a little
+// apart) does the earliest of those count.
 func (j *joint) exchangeAt(ref string, t time.Time) *model.Exchange {
 	f := j.refs[ref]
 	if f == nil {
 		return nil
 	}
-	var best *model.Exchange
-	bestInside := false
+	var inside, ended, after *model.Exchange
 	for _, x := range f.exchanges {
 		if !inFlight(x, t) {
 			continue
 		}
-		inside := !t.Before(x.Start) && !t.After(exchangeEnd(x))
-		if best == nil || inside && !bestInside || inside == bestInside && x.Start.After(best.Start) {
-			best, bestInside = x, inside
+		switch {
+		case x.Start.After(t):
+			if after == nil || x.Start.Before(after.Start) {
+				after = x
+			}
+		case !t.After(exchangeEnd(x)):
+			if inside == nil || x.Start.After(inside.Start) {
+				inside = x
+			}
+		default:
+			if ended == nil || exchangeEnd(x).After(exchangeEnd(ended)) {
+				ended = x
+			}
 		}
 	}
-	return best
+	switch {
+	case inside != nil:
+		return inside
+	case ended != nil:
+		return ended
+	}
+	return after
 }
 
 // exchangeEnd is when the exchange ended, or sent its headers when it has not ended.

@@ -45,6 +45,7 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node,
 			evidence: ev.Evidence, command: command, prev: last}
 		if last != nil {
+			last.next = e
 			// The session exists once its earlier entry is decided, unless that entry
 			// ends it: then this one is a new chapter of the key (a birth).
 			e.knownAtStart = last.ops&endOps == 0
@@ -177,6 +178,19 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 			t.queue.push(e)
 			return
 		}
+		until, forChain := t.delsStillPairing(e)
+		if forChain {
+			// The entries waited for may be overdue in the queue behind this one.
+			until = laterOf(until, now.Add(time.Millisecond))
+		}
+		if now.Before(until) && (forChain || e.postponed < 5) {
+			// A birth that a deletion nearby may pair with waits for what it must
+			// compare with (see delsStillPairing).
+			e.postponed++
+			e.deadline = until
+			t.queue.push(e)
+			return
+		}
 		if e.has(backend.OpDel) && !e.migrated() && !e.consumed && e.postponed < 5 {
 			if d, ok := t.birthNear(e); ok {
 				e.postponed++
@@ -189,6 +203,7 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	if e.reading && e.unread == "" {
 		e.unread = model.UnreadTimeout
 	}
+	e.settleSuperseded()
 	e.done = true
 	if t.pending[e.key] == e {
 		delete(t.pending, e.key)
@@ -230,6 +245,26 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	t.mu.Unlock()
 	if ev != nil {
 		t.emit(ev)
+	}
+}
+
+// settleSuperseded clears the suspicion that the entry's read saw the key's next
+// write when the next entry's own read proves otherwise: that read, not suspected
+// itself, holds the next write's content, and this entry's read differs from it, so
+// it came before. (Equal content leaves the doubt: the app may have written the same
+// bytes twice, or this read may have seen the second write.)
+func (e *entry) settleSuperseded() {
+	n := e.next
+	e.next = nil
+	if !e.readSuperseded || n == nil || n.readSuperseded || n.reading {
+		return
+	}
+	mine, theirs := e.result, n.result
+	if mine == nil || mine.cached == nil || theirs == nil || theirs.cached == nil || theirs.res.TTLOnly {
+		return
+	}
+	if mine.cached.digest != theirs.cached.digest {
+		e.readSuperseded = false
 	}
 }
 

@@ -16,6 +16,7 @@ type entry struct {
 	key          string
 	command      uint64 // the node's command number (Tracker.commands)
 	prev         *entry // the key's earlier entry still undecided when this one opened
+	next         *entry // the key's next entry, opened while this one was undecided
 	m            framework.Match
 	node         string
 	first        time.Time

@@ -29,6 +29,35 @@ func (t *Tracker) birthNear(del *entry) (time.Time, bool) {
 	return latest, found
 }
 
+// delsStillPairing returns, for a pending birth, until when it should wait before
+// pairing, and whether the wait is for a deleted key's earlier entries. A birth waits
+// until the window of the latest deletion after it is over (another birth that shares
+// more with that deletion may still come), and until the earlier entries of a deleted
+// key nearby are decided (the deleted session must be in the table, with what was
+// read of it, to be compared) when that deletion came before the birth; the second
+// wait always ends, as it only ever waits for earlier entries.
+func (t *Tracker) delsStillPairing(b *entry) (until time.Time, forChain bool) {
+	if _, birth := t.pendingBirths[b.m.Framework][b]; !birth {
+		return time.Time{}, false
+	}
+	for d := range t.pendingDels[b.m.Framework] {
+		if d.done || d.consumed || d.key == b.key || absDur(d.first.Sub(b.first)) > t.cfg.Window {
+			continue
+		}
+		// Only a deletion before the birth: waits then go back in time, so they end
+		// (two fast logins would otherwise wait for each other's entries).
+		if p := d.prev; p != nil && !p.done && !d.first.After(b.first) {
+			if at := p.deadline.Add(time.Millisecond); at.After(until) {
+				until, forChain = at, true
+			}
+		}
+		if at := d.first.Add(t.cfg.Window + time.Millisecond); d.first.After(b.first) && at.After(until) {
+			until = at
+		}
+	}
+	return until, forChain
+}
+
 func absDur(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
@@ -135,15 +164,14 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 		}
 		return predecessor{from: t.consumeDel(d), evidence: model.EvidenceHTTP}
 	}
-	if d, tie := t.bestByPayload(e, newC, dels); d != nil {
-		if !tie {
-			return predecessor{from: t.consumeDel(d), evidence: model.EvidencePayload}
-		}
+	best, tie := t.bestByPayload(e, newC, dels)
+	if best != nil && !tie {
+		return predecessor{from: t.consumeDel(best), evidence: model.EvidencePayload}
 	}
 	if kept := t.keptOld(e, newC); kept != nil {
 		return predecessor{from: kept, evidence: model.EvidencePayload, oldKept: true}
 	}
-	if len(dels) == 1 && t.onlyBirth(e) && !proxyKnows {
+	if len(dels) == 1 && !tie && t.onlyBirthNear(e, dels[0]) && !proxyKnows {
 		d := dels[0]
 		old := t.sessions[d.key]
 		if startsAfresh(old, newC) {
@@ -181,7 +209,8 @@ const maxCandidates = 64
 func (t *Tracker) delsNear(e *entry) []*entry {
 	var dels []*entry
 	for d := range t.pendingDels[e.m.Framework] {
-		if !d.done && !d.consumed && absDur(d.first.Sub(e.first)) <= t.cfg.Window {
+		// The key's own deletion is a later chapter of it, never its predecessor.
+		if !d.done && !d.consumed && d.key != e.key && absDur(d.first.Sub(e.first)) <= t.cfg.Window {
 			dels = append(dels, d)
 		}
 	}
@@ -379,11 +408,20 @@ func startsAfresh(old *session, newC *cachedPayload) bool {
 	return true
 }
 
-// onlyBirth reports whether e is the only unexplained birth of its framework within
-// the window, the condition for trusting timing alone.
-func (t *Tracker) onlyBirth(e *entry) bool {
+// onlyBirthNear reports whether e is the only birth of its framework within the
+// window of e or of the deletion d, pending or left undecided: the condition for
+// trusting timing alone.
+func (t *Tracker) onlyBirthNear(e, d *entry) bool {
+	near := func(at time.Time) bool {
+		return absDur(at.Sub(e.first)) <= t.cfg.Window || absDur(at.Sub(d.first)) <= t.cfg.Window
+	}
 	for b := range t.pendingBirths[e.m.Framework] {
-		if b != e && !b.done && absDur(b.first.Sub(e.first)) <= t.cfg.Window {
+		if b != e && !b.done && near(b.first) {
+			return false
+		}
+	}
+	for _, u := range t.undecided {
+		if u.fw == e.m.Framework && u.key != e.key && near(u.at) {
 			return false
 		}
 	}

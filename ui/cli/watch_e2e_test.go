@@ -367,8 +367,12 @@ func TestWatchRealNode(t *testing.T) {
 	if regen.Session.Framework != "express" {
 		t.Errorf("framework %q, want express", regen.Session.Framework)
 	}
-	if got, want := kindsFor(w.events(), anonRef, userRef), "created regenerated touched destroyed"; got != want {
-		t.Errorf("event sequence %q, want %q", got, want)
+	// express-session saves the regenerated session twice (one event per SET): the
+	// second, same content, is a touch, or an update without a baseline when it came
+	// before the first SET's read answered.
+	got := kindsFor(w.events(), anonRef, userRef)
+	if want, or := "created regenerated touched touched destroyed", "created regenerated updated touched destroyed"; got != want && got != or {
+		t.Errorf("event sequence %q, want %q (or %q)", got, want, or)
 	}
 }
 

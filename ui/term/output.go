@@ -195,6 +195,9 @@ func (t *Text) eventLine(e *model.Event) string {
 		}
 		b.WriteString(")")
 	}
+	if len(e.Candidates) > 0 {
+		b.WriteString(t.paint(ansiYellow, "  "+candidatesText(e.Candidates)))
+	}
 	if e.AgeS != nil {
 		fmt.Fprintf(&b, "  age %s", fmtSeconds(*e.AgeS))
 	}
@@ -211,6 +214,26 @@ func (t *Text) eventLine(e *model.Event) string {
 		b.WriteString(t.paint(ansiDim, "  payload not read: "+unreadText(e.PayloadUnread)))
 	}
 	return b.String()
+}
+
+// maxCandidatesShown bounds the refs listed on one line; the count says how many more.
+const maxCandidatesShown = 5
+
+// candidatesText words a birth the store could not pair as undecided: any of these
+// sessions, which ended around it, may be the one it replaces, or none of them.
+func candidatesText(cands []model.SessionInfo) string {
+	refs := make([]string, 0, min(len(cands), maxCandidatesShown))
+	for _, c := range cands[:min(len(cands), maxCandidatesShown)] {
+		refs = append(refs, c.Ref)
+	}
+	s := fmt.Sprintf("maybe from one of %d (undecided): %s", len(cands), strings.Join(refs, ", "))
+	if len(cands) == 1 {
+		s = "maybe from " + refs[0] + " (undecided)"
+	}
+	if more := len(cands) - len(refs); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }
 
 func unreadText(reason string) string {
