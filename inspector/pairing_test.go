@@ -93,7 +93,7 @@ func TestABetterFitLaterInTheWindowWins(t *testing.T) {
 	h.WaitEvent(model.KindCreated, old)
 	start := time.Now()
 	h.do("SETEX", neighbor, 1440, "lang|"+phpString("en")) // another visitor, a weak match
-	time.Sleep(1200 * time.Millisecond)                     // the scenario's timing, not a wait for sessionscope
+	time.Sleep(1200 * time.Millisecond)                    // the scenario's timing, not a wait for sessionscope
 	h.do("DEL", old)
 	time.Sleep(time.Second)
 	h.do("SETEX", heir, 1440, "lang|"+phpString("en")+"theme|"+phpString("dark")+"user_id|i:1;")
