@@ -315,41 +315,49 @@ func (q *Queue) Dropped() int64 { return q.dropped.Load() }
 // notifications back to back: SETEX and SET EX publish new (when the key is new), set,
 // expire; HSET new, hset; RESTORE new, restore; RENAME new (of the destination),
 // rename_from, rename_to. A notification continues the one before it when the pair
-// is one of those shapes, on the same key (rename_from names the source), and it
-// arrived within commandGap: a separate EXPIRE a moment later, a touch, is its own
-// event. A write followed at once by the EXPIRE of the same key counts as one command
-// too (see Next). The store feeds it every notification, including the ones on keys it then
-// filters out, so that another key's command in between breaks the adjacency.
+// is one of those shapes, on the same key (rename_from names the source). A write
+// followed by an EXPIRE of the same key counts as one command only within ttlGap: a
+// separate EXPIRE later, a touch, is its own event. The store feeds it every
+// notification, including the ones on keys it then filters out, so that another
+// key's command in between breaks the adjacency.
 type CommandGrouper struct {
 	op  Op
 	key string
 	at  time.Time
 }
 
-// commandGap bounds the arrival gap between two notifications of one command. They
-// leave Redis in one write and are parsed back to back; the bound only absorbs a
-// goroutine being descheduled between the two.
-const commandGap = 10 * time.Millisecond
+// ttlGap bounds the arrival gap between a write and an EXPIRE of the same key that
+// counts as part of it. The notifications of one SETEX leave Redis in one write and
+// are parsed back to back, but a loaded machine can deschedule the reader between
+// the two for tens of milliseconds (a million SETEX on two busy cores split 3 to 21
+// of them at 10 ms, up to 112 at 50 ms), which is why the reader also says whether
+// the EXPIRE was already buffered. A separate EXPIRE that close after a write with no
+// other notification between is the app's own TTL for that write, not a later touch.
+const ttlGap = 50 * time.Millisecond
 
 // Next reports whether (op, key), arriving at at, continues the command of the
-// notification before it. An op the store does not use is passed as 0.
-func (g *CommandGrouper) Next(op Op, key string, at time.Time) bool {
+// notification before it. An op the store does not use is passed as 0. buffered says
+// the reader found the notification already received, without waiting for the
+// network: it came in the same read as the one before, as one command's
+// notifications do, however long the reader was descheduled in between.
+func (g *CommandGrouper) Next(op Op, key string, at time.Time, buffered bool) bool {
 	prev, prevKey, prevAt := g.op, g.key, g.at
 	g.op, g.key, g.at = op, key, at
-	if op == 0 || prev == 0 || at.Sub(prevAt) > commandGap {
+	if op == 0 || prev == 0 {
 		return false
 	}
 	switch prev {
 	case OpNew:
 		// new precedes the command's own notification on the same key, except for
 		// RENAME, whose new names the destination and is followed by rename_from.
+		// No command publishes new alone, so adjacency decides, whatever the time.
 		return op == OpRenameFrom || key == prevKey && (op == OpSet || op == OpHSet || op == OpRestore)
 	case OpSet, OpHSet:
 		// SETEX and SET EX publish set, expire. A hash store sets the TTL with a
 		// second command sent with the write (Spring Session: HSET, EXPIRE), and so
 		// do clients that send SET then EXPIRE: back to back, the TTL is part of
 		// that write, not a touch of its own.
-		return op == OpExpire && key == prevKey
+		return op == OpExpire && key == prevKey && (buffered || at.Sub(prevAt) <= ttlGap)
 	case OpRenameFrom:
 		return op == OpRenameTo
 	}

@@ -112,6 +112,7 @@ type Tracker struct {
 	order    entryFIFO // entries in the order they opened, for emission order
 	// undecided are births left unlinked in the last windows (pairing.go).
 	undecided []undecidedBirth
+	lastRawAt time.Time // the time of the latest notification taken (streamNow)
 	ready     readyEvents // decided events held until no older entry is undecided
 
 	inventoryDone bool
@@ -236,6 +237,9 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			t.flushAll()
 			return nil
 		case ev := <-feed.Raw:
+			if ev.Time.After(t.lastRawAt) {
+				t.lastRawAt = ev.Time
+			}
 			t.onRaw(ev)
 		case items := <-feed.Inventory:
 			t.onInventory(items)
@@ -254,7 +258,7 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 		case reply := <-t.idleReq:
 			reply <- t.idle(feed)
 		case now := <-tick.C:
-			t.flushDue(now)
+			t.flushDue(t.streamNow(now, feed))
 			if now.Sub(lastRulesTick) >= 100*time.Millisecond {
 				lastRulesTick = now
 				t.pruneUndecided(now)
@@ -284,6 +288,18 @@ func (t *Tracker) Idle(ctx context.Context) (bool, error) {
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
+}
+
+// streamNow is the time up to which the store's stream has been taken in: now when
+// nothing waits in the raw queue, else the time of the last notification taken. An
+// entry is decided when its window has passed in that time, so that under a backlog
+// the rest of its command and the deletions it may pair with, still queued, are seen
+// first.
+func (t *Tracker) streamNow(now time.Time, feed backend.Feed) time.Time {
+	if len(feed.Raw) == 0 || t.lastRawAt.IsZero() || t.lastRawAt.After(now) {
+		return now
+	}
+	return t.lastRawAt
 }
 
 func (t *Tracker) idle(feed backend.Feed) bool {

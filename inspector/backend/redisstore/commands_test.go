@@ -90,22 +90,30 @@ func TestOneCommandIsOneGroup(t *testing.T) {
 	}
 }
 
-// TestCommandGrouperGap: a SET's EXPIRE arriving later than a command's notifications
-// can be apart is a touch of its own.
+// TestCommandGrouperGap: an EXPIRE arriving well after the SET before it is a touch of
+// its own; a command's own notifications stay together whatever the time.
 func TestCommandGrouperGap(t *testing.T) {
 	var g backend.CommandGrouper
 	t0 := time.Unix(1000, 0)
-	if g.Next(backend.OpSet, "k", t0) {
+	if g.Next(backend.OpSet, "k", t0, false) {
 		t.Fatal("the first notification continued something")
 	}
-	if g.Next(backend.OpExpire, "k", t0.Add(50*time.Millisecond)) {
-		t.Error("an EXPIRE 50 ms after the SET joined it")
+	if g.Next(backend.OpExpire, "k", t0.Add(80*time.Millisecond), false) {
+		t.Error("an EXPIRE 80 ms after the SET joined it")
 	}
-	g.Next(backend.OpSet, "k", t0.Add(time.Second))
-	if !g.Next(backend.OpExpire, "k", t0.Add(time.Second+time.Millisecond)) {
+	g.Next(backend.OpSet, "k", t0.Add(100*time.Millisecond), false)
+	if !g.Next(backend.OpExpire, "k", t0.Add(180*time.Millisecond), true) {
+		t.Error("an EXPIRE read from the same buffer as the SET did not join it, 80 ms later (a descheduled reader)")
+	}
+	g.Next(backend.OpNew, "n", t0.Add(200*time.Millisecond), false)
+	if !g.Next(backend.OpSet, "n", t0.Add(400*time.Millisecond), false) {
+		t.Error("a SET after its key's new, however late it was read, did not join it")
+	}
+	g.Next(backend.OpSet, "k", t0.Add(time.Second), false)
+	if !g.Next(backend.OpExpire, "k", t0.Add(time.Second+time.Millisecond), false) {
 		t.Error("the EXPIRE right after the SET did not join it")
 	}
-	if g.Next(backend.OpExpire, "k", t0.Add(time.Second+2*time.Millisecond)) {
+	if g.Next(backend.OpExpire, "k", t0.Add(time.Second+2*time.Millisecond), true) {
 		t.Error("a second EXPIRE joined: no command publishes two")
 	}
 }
