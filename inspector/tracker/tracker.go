@@ -112,7 +112,7 @@ type Tracker struct {
 	order    entryFIFO // entries in the order they opened, for emission order
 	// undecided are births left unlinked in the last windows (pairing.go).
 	undecided []undecidedBirth
-	lastRawAt time.Time // the time of the latest notification taken (streamNow)
+	lastRawAt time.Time   // the time of the latest notification taken (streamNow)
 	ready     readyEvents // decided events held until no older entry is undecided
 
 	inventoryDone bool
