@@ -108,3 +108,31 @@ func TestABetterFitLaterInTheWindowWins(t *testing.T) {
 		t.Errorf("the neighbour was linked: %+v", nb)
 	}
 }
+
+// TestAssignmentDecidesWhatNoSinglePairDoes: one login shares as much with both
+// deletions, the other only with the second. Taken alone the first is a tie; weighed
+// together there is one best assignment (first with the first, second with the
+// second), and both are linked.
+func TestAssignmentDecidesWhatNoSinglePairDoes(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.WaitLive()
+	const (
+		old1, new1 = "PHPREDIS_SESSION:assignold10000000000000001", "PHPREDIS_SESSION:assignnew10000000000000001"
+		old2, new2 = "PHPREDIS_SESSION:assignold20000000000000001", "PHPREDIS_SESSION:assignnew20000000000000001"
+	)
+	h.do("SETEX", old1, 1440, "lang|"+phpString("en")+"cart|"+phpString("books"))
+	h.do("SETEX", old2, 1440, "lang|"+phpString("en")+"theme|"+phpString("dark"))
+	h.WaitEvent(model.KindCreated, old1)
+	h.WaitEvent(model.KindCreated, old2)
+	h.do("DEL", old1)
+	h.do("DEL", old2)
+	// new1 shares two fields with each old session; new2 only theme, with the second.
+	h.do("SETEX", new1, 1440, "lang|"+phpString("en")+"cart|"+phpString("books")+"theme|"+phpString("dark")+"user_id|i:1;")
+	h.do("SETEX", new2, 1440, "theme|"+phpString("dark")+"user_id|i:2;")
+	for _, c := range []struct{ old, new string }{{old1, new1}, {old2, new2}} {
+		ev := h.WaitEvent(model.KindRegenerated, c.new)
+		if ev.From == nil || ev.From.Ref != refOfKey(c.old) || ev.Evidence != model.EvidencePayload {
+			t.Errorf("%s: from %+v evidence %q, want from %s by payload", c.new, ev.From, ev.Evidence, refOfKey(c.old))
+		}
+	}
+}

@@ -101,6 +101,20 @@ func TestScenariosMemory(t *testing.T) {
 			checkFixed(t, runScenario(t, env, sc.ID, true))
 		})
 	}
+	// Every run's events, as the feed and lab run show them: in the order they
+	// happened, with seq increasing along.
+	objs, _ := env.Inspector.Since(0, 0)
+	var last *model.Event
+	for _, o := range objs {
+		ev, ok := o.(*model.Event)
+		if !ok {
+			continue
+		}
+		if last != nil && (ev.Time.Before(last.Time) || ev.Seq <= last.Seq) {
+			t.Errorf("event seq %d at %s follows seq %d at %s", ev.Seq, ev.Time.Format("15:04:05.000000"), last.Seq, last.Time.Format("15:04:05.000000"))
+		}
+		last = ev
+	}
 }
 
 // eventsOf renders the run's events from the inspector's ring, for failure messages.

@@ -229,49 +229,93 @@ func (t *Tracker) consumeDel(d *entry) *session {
 	return old
 }
 
-// bestByPayload returns the deletion whose session shares the most fields with the
-// new payload, and whether that is not certain: another deletion scores the same, or
-// another birth near that deletion shares as much with it (two users logging in at
-// once), or such a birth is still unread and might.
+// bestByPayload returns the deletion whose session the new one replaces by payload,
+// and whether that is not certain. Every birth near the deletions this one shares
+// fields with is a claimant (pending, or left undecided a moment ago); scores are the
+// fields each pair shares (sharedFields), and the births are assigned to deletions,
+// each at most once, for the largest total. The birth is linked only when every
+// assignment with that total gives it the same deletion: two logins at once with
+// distinct data are told apart, two with the same data are not. A claimant still
+// unread might share as much, so it leaves the question open.
 func (t *Tracker) bestByPayload(e *entry, newC *cachedPayload, dels []*entry) (*entry, bool) {
-	if !newC.comparable() {
+	if !newC.comparable() || len(dels) == 0 {
 		return nil, false
 	}
-	var best *entry
-	bestScore, tie := 0, false
-	for _, d := range dels {
-		old := t.sessions[d.key]
-		if old == nil {
-			continue
+	fw := e.m.Framework
+	own := make([]int, len(dels))
+	best, top := -1, 0
+	for j, d := range dels {
+		if old := t.sessions[d.key]; old != nil {
+			own[j] = sharedFields(old.payload, newC)
 		}
-		score := sharedFields(old.payload, newC)
-		switch {
-		case score > bestScore:
-			best, bestScore, tie = d, score, false
-		case score == bestScore && score > 0:
-			tie = true
+		if own[j] > top {
+			best, top = j, own[j]
 		}
 	}
-	if best == nil || tie {
-		return best, tie
+	if best < 0 {
+		return nil, false // nothing shared: no payload evidence
 	}
-	oldPayload := t.sessions[best.key].payload
-	for b := range t.pendingBirths[e.m.Framework] {
-		if b == e || b.done || absDur(b.first.Sub(best.first)) > t.cfg.Window {
+	near := func(at time.Time, d *entry) bool { return absDur(at.Sub(d.first)) <= t.cfg.Window }
+	contested := func(at time.Time) bool {
+		for j, d := range dels {
+			if own[j] > 0 && near(at, d) {
+				return true
+			}
+		}
+		return false
+	}
+	type claimant struct {
+		key     string
+		at      time.Time
+		payload *cachedPayload
+	}
+	var others []claimant
+	for b := range t.pendingBirths[fw] {
+		if b == e || b.done || !contested(b.first) {
 			continue
 		}
-		other := b.birthPayload()
-		if other == nil || sharedFields(oldPayload, other) >= bestScore {
-			return best, true
+		p := b.birthPayload()
+		if p == nil {
+			return dels[best], true
 		}
+		others = append(others, claimant{b.key, b.first, p})
 	}
 	for _, u := range t.undecided {
-		if u.fw == e.m.Framework && u.key != best.key && absDur(u.at.Sub(best.first)) <= t.cfg.Window &&
-			(u.payload == nil || sharedFields(oldPayload, u.payload) >= bestScore) {
-			return best, true
+		if u.fw != fw || !contested(u.at) {
+			continue
 		}
+		if u.payload == nil {
+			return dels[best], true
+		}
+		others = append(others, claimant{u.key, u.at, u.payload})
 	}
-	return best, false
+	if len(others) >= maxCandidates || len(dels) > maxCandidates {
+		return dels[best], true // too many at once to weigh: undecided rather than slow
+	}
+	score := make([][]int, 1+len(others))
+	score[0] = own
+	for i, o := range others {
+		row := make([]int, len(dels))
+		for j, d := range dels {
+			old := t.sessions[d.key]
+			if o.key == d.key || old == nil || !near(o.at, d) {
+				row[j] = -1
+				continue
+			}
+			row[j] = sharedFields(old.payload, o.payload)
+		}
+		score[i+1] = row
+	}
+	total, assigned := maxAssignment(score)
+	j := assigned[0]
+	if j < 0 {
+		return dels[best], true // the best total leaves this birth out: others fit better
+	}
+	score[0][j] = -1
+	if again, _ := maxAssignment(score); again == total {
+		return dels[j], true // as good an assignment gives it another deletion, or none
+	}
+	return dels[j], false
 }
 
 // birthPayload is the payload read for a pending birth, nil while unread.

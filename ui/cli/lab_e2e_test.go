@@ -187,15 +187,26 @@ func TestLabCLIBinary(t *testing.T) {
 		t.Errorf("lab run healthy --json: exit %d, want 0\nstderr:\n%s", code, stderr)
 	}
 	types := map[string]int{}
+	var lastEvent time.Time
 	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		if l == "" {
 			continue // nothing printed at all: the check below says so
 		}
-		var o struct{ Type string }
+		var o struct {
+			Type string
+			Time time.Time
+		}
 		if err := json.Unmarshal([]byte(l), &o); err != nil {
 			t.Fatalf("not NDJSON: %q: %v", l, err)
 		}
 		types[o.Type]++
+		// Events are printed in the order they happened in the store.
+		if o.Type == "event" {
+			if o.Time.Before(lastEvent) {
+				t.Errorf("event at %s printed after one at %s: %s", o.Time.Format("15:04:05.000000"), lastEvent.Format("15:04:05.000000"), l)
+			}
+			lastEvent = o.Time
+		}
 	}
 	if types["exchange"] == 0 || types["event"] == 0 {
 		t.Errorf("lab run healthy printed %v; want exchanges and events", types)
