@@ -25,7 +25,7 @@ func (h *Handlers) APISession(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("session %s: %w", ref, err)
 	}
-	resp := SessionDetailJSON{SessionJSON: sessionJSON(d.Row, h.d.Now()), Payload: buildPayload(d.Payload, h.d.RevealValues),
+	resp := SessionDetailJSON{SessionJSON: sessionJSON(d.Row, h.d.Now()), Payload: buildPayload(d.Payload, h.d.RevealValues, h.d.Redact),
 		Events: sessionEvents(h.d.Src, d.Row.Ref), Findings: sessionFindings(h.d.Src, d.Row.Ref)}
 	if resp.Events == nil {
 		resp.Events = []*model.Event{}

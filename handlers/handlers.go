@@ -104,6 +104,7 @@ type Deps struct {
 	Auth         Auth
 	Asset        func(name string) string // hashed asset URL
 	RevealValues bool                     // show sensitive payload values unredacted
+	Redact       model.Redaction          // names whose values are redacted; default the built-in list
 	Lab          Lab                      // the training lab; nil when this sessionscope runs none
 	Logger       *slog.Logger
 	Now          func() time.Time // for tests; time.Now when nil

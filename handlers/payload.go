@@ -3,30 +3,12 @@ package handlers
 import (
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/sessionscope/sessionscope/inspector/codec"
+	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/views"
 )
-
-// sensitiveKeys are substrings of payload keys whose values are redacted unless the
-// dashboard runs with RevealValues: a screen share or a screenshot of a session should
-// not leak a password hash, a CSRF token or a card number.
-var sensitiveKeys = [...]string{"password", "passwd", "pwd", "secret", "token", "csrf",
-	"api_key", "api-key", "auth", "card", "iban", "ssn"}
-
-// Sensitive reports whether a payload key names a value that is redacted by default
-// (case-insensitive substring match).
-func Sensitive(key string) bool {
-	k := strings.ToLower(key)
-	for _, s := range sensitiveKeys {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	return false
-}
 
 // Limits on what one page or response shows of a payload: the codec accepts up to
 // 200,000 values, far more than a browser tree can usefully show.
@@ -62,7 +44,8 @@ type nodeJSON struct {
 type opaqueJSON struct {
 	Type      string `json:"type"`
 	Size      int    `json:"size"`
-	Preview   string `json:"preview"`
+	Preview   string `json:"preview"`            // hex/ASCII dump with reveal, else the layout without byte values
+	Redacted  bool   `json:"redacted,omitempty"` // the preview holds no byte values
 	Truncated bool   `json:"truncated,omitempty"`
 }
 
@@ -94,27 +77,37 @@ func kindName(k codec.Kind) string {
 
 type treeBuilder struct {
 	reveal bool
+	names  model.Redaction
 	budget int
 }
 
-// buildPayload converts a decoded payload into the API tree, redacting sensitive
-// values unless reveal.
-func buildPayload(p *codec.Payload, reveal bool) *payloadJSON {
+// buildPayload converts a decoded payload into the API tree, redacting the values of
+// sensitive names (and the bytes of opaque previews) unless reveal.
+func buildPayload(p *codec.Payload, reveal bool, names model.Redaction) *payloadJSON {
 	if p == nil {
 		return nil
 	}
 	out := &payloadJSON{Format: string(p.Format), Size: p.Size, Redacted: !reveal, Fields: []nodeJSON{}}
+	b := &treeBuilder{reveal: reveal, names: names, budget: maxTreeNodes}
 	if p.Opaque != nil {
-		out.Opaque = opaqueOf(p.Opaque)
+		out.Opaque = b.opaque(p.Opaque)
 		return out
 	}
-	b := &treeBuilder{reveal: reveal, budget: maxTreeNodes}
 	out.Fields, _ = b.entries(p.Fields, false)
 	return out
 }
 
-func opaqueOf(o *codec.Opaque) *opaqueJSON {
-	return &opaqueJSON{Type: string(o.Type), Size: o.Size, Preview: o.Preview, Truncated: o.Truncated}
+// opaque shows undecoded bytes. Their preview is a hex/ASCII dump only with reveal:
+// a password inside a pickle is as readable there as in a decoded field, so by
+// default the preview gives the size, the format guess and the layout, no byte values.
+func (b *treeBuilder) opaque(o *codec.Opaque) *opaqueJSON {
+	out := &opaqueJSON{Type: string(o.Type), Size: o.Size, Truncated: o.Truncated}
+	if b.reveal {
+		out.Preview = o.Preview
+	} else {
+		out.Preview, out.Redacted = o.Outline(), true
+	}
+	return out
 }
 
 // entries converts the entries that fit in the budget and counts the rest.
@@ -132,7 +125,7 @@ func (b *treeBuilder) entries(es []codec.Entry, redact bool) ([]nodeJSON, int) {
 func (b *treeBuilder) node(key string, v *codec.Value, redact bool) nodeJSON {
 	b.budget--
 	n := nodeJSON{Key: key, Kind: kindName(v.Kind)}
-	if !b.reveal && (redact || Sensitive(key)) {
+	if !b.reveal && (redact || b.names.Sensitive(key)) {
 		// Redact the whole subtree: a nested {"password": ...} under "user" is as
 		// sensitive as a top-level one, and so is everything under "auth".
 		n.Redacted = true
@@ -159,7 +152,7 @@ func (b *treeBuilder) node(key string, v *codec.Value, redact bool) nodeJSON {
 		n.Value, n.display = v.Int, "&"+strconv.FormatInt(v.Int, 10)
 	case codec.KindOpaque:
 		if v.Opaque != nil {
-			n.Opaque = opaqueOf(v.Opaque)
+			n.Opaque = b.opaque(v.Opaque)
 		}
 	case codec.KindList:
 		n.Children = make([]nodeJSON, 0, min(len(v.Items), max(b.budget, 0)))
@@ -174,7 +167,7 @@ func (b *treeBuilder) node(key string, v *codec.Value, redact bool) nodeJSON {
 		n.Class = v.Class
 		switch {
 		case v.Opaque != nil:
-			n.Opaque = opaqueOf(v.Opaque)
+			n.Opaque = b.opaque(v.Opaque)
 		case v.Entries == nil && v.Str != "" && v.Kind == codec.KindObject:
 			n.Value, n.display = v.Class+"::"+v.Str, v.Class+"::"+v.Str // an enum case
 		default:
@@ -224,8 +217,7 @@ func viewPayload(p *payloadJSON) *views.Payload {
 	}
 	out := &views.Payload{Format: p.Format, Size: p.Size}
 	if p.Opaque != nil {
-		o := views.Opaque(*p.Opaque)
-		out.Opaque = &o
+		out.Opaque = viewOpaque(p.Opaque)
 		return out
 	}
 	out.Nodes = viewNodes(p.Fields)
@@ -238,10 +230,13 @@ func viewNodes(ns []nodeJSON) []views.PayloadNode {
 		vn := views.PayloadNode{Key: n.Key, Kind: n.Kind, Class: n.Class, Value: n.display, Redacted: n.Redacted,
 			More: n.More, Children: viewNodes(n.Children)}
 		if n.Opaque != nil {
-			o := views.Opaque(*n.Opaque)
-			vn.Opaque = &o
+			vn.Opaque = viewOpaque(n.Opaque)
 		}
 		out = append(out, vn)
 	}
 	return out
+}
+
+func viewOpaque(o *opaqueJSON) *views.Opaque {
+	return &views.Opaque{Type: o.Type, Size: o.Size, Preview: o.Preview, Truncated: o.Truncated}
 }

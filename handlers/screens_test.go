@@ -375,19 +375,23 @@ func TestPayloadRendering(t *testing.T) {
 		})
 	}
 	t.Run("opaque preview", func(t *testing.T) {
-		app := newApp(t, src, false)
-		status, body := get(t, app, "/sessions/bbbbbbbbbbbb")
-		if status != 200 {
-			t.Fatalf("status %d", status)
-		}
-		noRawMarkup(t, body)
-		doc := uitest.Parse(t, body)
-		pre := doc.One("opaque-preview")
-		if pre.Data != "pre" || !strings.Contains(uitest.Text(pre), "80 04 95 <script>") {
-			t.Errorf("preview %s %q", pre.Data, uitest.Text(pre))
-		}
-		if doc.Has("payload-tree") {
-			t.Error("an opaque payload has no tree")
+		for _, reveal := range []bool{false, true} {
+			app := newApp(t, src, reveal)
+			status, body := get(t, app, "/sessions/bbbbbbbbbbbb")
+			if status != 200 {
+				t.Fatalf("status %d", status)
+			}
+			noRawMarkup(t, body)
+			doc := uitest.Parse(t, body)
+			pre := doc.One("opaque-preview")
+			// Byte values only with reveal; by default the size, format guess and layout.
+			if txt := uitest.Text(pre); pre.Data != "pre" || strings.Contains(txt, "80 04 95") != reveal ||
+				strings.Contains(txt, "40 bytes, format guess pickle") == reveal {
+				t.Errorf("reveal %v: preview %s %q", reveal, pre.Data, txt)
+			}
+			if doc.Has("payload-tree") {
+				t.Error("an opaque payload has no tree")
+			}
 		}
 	})
 	t.Run("feed row with hostile session info", func(t *testing.T) {

@@ -69,7 +69,7 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	if vm.From == nil {
 		vm.Candidates = birthCandidates(events, r.Ref)
 	}
-	vm.Payload = viewPayload(buildPayload(d.Payload, h.d.RevealValues))
+	vm.Payload = viewPayload(buildPayload(d.Payload, h.d.RevealValues, h.d.Redact))
 	if vm.Payload == nil {
 		vm.PayloadNote = payloadNote(events)
 	}

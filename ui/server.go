@@ -26,11 +26,12 @@ const DefaultListen = "127.0.0.1:7070"
 
 // Config configures the dashboard server.
 type Config struct {
-	Listen       string       // address to listen on; default DefaultListen
-	Token        string       // required for every page, API call and the websocket when set
-	AllowedHosts []string     // extra Host header values (host or host:port) besides loopback names
-	RevealValues bool         // show sensitive payload values unredacted
-	Logger       *slog.Logger // default slog.Default()
+	Listen       string          // address to listen on; default DefaultListen
+	Token        string          // required for every page, API call and the websocket when set
+	AllowedHosts []string        // extra Host header values (host or host:port) besides loopback names
+	RevealValues bool            // show sensitive payload values unredacted
+	Redact       model.Redaction // names whose values are redacted; default the built-in list
+	Logger       *slog.Logger    // default slog.Default()
 	// RingResume lets a reconnecting page resume after its last seq from the
 	// inspector's ring of the last 10,000 objects (DefaultConfig sets it). When false,
 	// every reconnect gets a refresh marker and the page refetches its whole view.
@@ -117,7 +118,7 @@ func New(cfg Config, src handlers.Source) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, assets: set, auth: auth, bound: cfg.Listen}
 	s.hub = NewHub(resumeSource{src, cfg.RingResume}, cfg.Logger, cfg.Hub)
 	s.h = handlers.New(handlers.Deps{Src: src, Live: s.hub, Auth: auth, Asset: set.URL,
-		RevealValues: cfg.RevealValues, Lab: cfg.Lab, Logger: cfg.Logger})
+		RevealValues: cfg.RevealValues, Redact: cfg.Redact, Lab: cfg.Lab, Logger: cfg.Logger})
 	ms, _ := src.(MetricsSource)
 	s.metrics = metricsHandler(ms, s.hub)
 	s.echo = s.routes()

@@ -18,10 +18,10 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 // such bytes with OpaqueOf(data, FormatOpaque, truncated), which is safe for
 // any input. FormatAuto returns an error only when the format was recognised
 // but exceeds lim (ErrTooDeep, ErrTooLarge); bytes it cannot decode come back
-// as an opaque Payload. Pickle, Java serialization and gob are never
-// deserialized: they decode to a Payload with only Opaque set. Ruby Marshal
-// is parsed as data only (see ruby_marshal.go): no class is looked up and no
-// loader hook runs.
+// as an opaque Payload. Java serialization and gob are never deserialized:
+// they decode to a Payload with only Opaque set. Ruby Marshal and pickle are
+// parsed as data only (see ruby_marshal.go and pickle.go): no class is looked
+// up, no module imported and no loader hook or callable runs.
 //
 // Decode never panics, reads data only, and keeps no reference to data:
 // decoded strings share one copy of it.
@@ -45,7 +45,13 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 //     ('o', Struct) are KindObject with Class and fields; _dump data is
 //     KindObject with an Opaque (Time is decoded to an RFC 3339 string);
 //     object links ('@') are KindRef.
-//   - pickle, java_serialized, gob, opaque: no Fields; Opaque.
+//   - pickle: a top-level dict's keys (str and bytes keys as is, int keys as
+//     decimal text); any other top-level value is one field named "". Lists,
+//     tuples and sets are KindList; what would be imported or called (a
+//     datetime, an OrderedDict, an application's class) is KindObject whose
+//     Class is "module.name", with its arguments ("args") and state as
+//     entries; containers met again through the memo are KindRef.
+//   - java_serialized, gob, opaque: no Fields; Opaque.
 //   - spring_hash (DecodeSpringHash): one field per sessionAttr:NAME, named
 //     NAME; the bookkeeping fields fill Meta.Spring.
 func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
@@ -75,7 +81,9 @@ func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
 		p, err = decodeMsgpack(data, b)
 	case FormatRubyMarshal:
 		p, err = decodeRubyMarshal(data, b)
-	case FormatPickle, FormatJavaSerial, FormatGob, FormatOpaque:
+	case FormatPickle:
+		p, err = decodePickle(data, b)
+	case FormatJavaSerial, FormatGob, FormatOpaque:
 		p = opaquePayload(format, data)
 	case FormatSpringHash:
 		return nil, fmt.Errorf("codec: %s payloads are Redis hashes, decode them with DecodeSpringHash: %w", format, ErrUnsupported)

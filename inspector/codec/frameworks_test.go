@@ -369,9 +369,6 @@ func TestOpaqueFormats(t *testing.T) {
 		file string
 		want Format
 	}{
-		{"pickle/django_p0.bin", FormatPickle},
-		{"pickle/django_p2.bin", FormatPickle},
-		{"pickle/django_p4.bin", FormatPickle},
 		{"spring/sessionAttr_SPRING_SECURITY_CONTEXT.bin", FormatJavaSerial},
 		{"gob/redistore.bin", FormatGob},
 	}

@@ -137,6 +137,14 @@ func FuzzRubyMarshal(f *testing.F) {
 	fuzzFormat(f, FormatRubyMarshal)
 }
 
+func FuzzPickle(f *testing.F) {
+	addSeeds(f, []string{"N.", "\x80\x04}\x94\x8c\x04self\x94h\x00s.", "cos\nsystem\n(S'id'\ntR.", "(I01\nS'a\\x41'\nV\\u00e9\nl.",
+		"\x80\x05\x95\x03\x00\x00\x00\x00\x00\x00\x00K\x01\x98.", "\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f.",
+		"\x80\x02\x8b\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80.", "\x80\x04\x8c\x01m\x8c\x01C\x93)}\x92\x94K\x01b.",
+		"\x80\x04]\x94h\x00]\x94a0.", "\x80\x02\x82\x05Pabc\n2\x30\x31."}, "pickle")
+	fuzzFormat(f, FormatPickle)
+}
+
 func FuzzSpringHash(f *testing.F) {
 	created := seed(f, "spring/creationTime.bin")
 	accessed := seed(f, "spring/lastAccessedTime.bin")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -168,20 +167,9 @@ func (p *mpParser) mapValue(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		es = append(es, Entry{Key: mapKey(k), Value: v})
+		es = append(es, Entry{Key: entryKey(k), Value: v})
 	}
 	return Value{Kind: KindMap, Entries: es}, nil
-}
-
-// mapKey turns a msgpack map key (usually a string) into an Entry key.
-func mapKey(k Value) string {
-	switch k.Kind {
-	case KindString:
-		return k.Str
-	case KindInt:
-		return strconv.FormatInt(k.Int, 10)
-	}
-	return k.String()
 }
 
 // msgpackTimestamp is the extension type msgpack reserves for timestamps.

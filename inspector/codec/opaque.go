@@ -2,6 +2,8 @@ package codec
 
 import (
 	"encoding/hex"
+	"fmt"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -34,4 +36,58 @@ func opaqueOfString(s string, typ Format) *Opaque {
 // (pickle, Java serialization, gob) or does not recognise.
 func opaquePayload(typ Format, data []byte) *Payload {
 	return &Payload{Format: typ, Opaque: OpaqueOf(data, typ, false)}
+}
+
+// Outline describes the previewed bytes without any byte value: the size, the format
+// guess and, row by row as in the preview, each byte's class (t printable text,
+// b other byte, 0 zero byte). It is what a preview shows unless values are revealed,
+// since a password or token in undecoded bytes is as readable in a hex dump as in a
+// decoded field. It reads the preview's hex columns and ignores anything else.
+func (o *Opaque) Outline() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d bytes, format guess %s; byte values hidden (--reveal-values shows them)\n", o.Size, o.Type)
+	var rows []string
+	text, runs, longest, run, other, zero := 0, 0, 0, 0, 0, 0
+	for _, line := range strings.Split(o.Preview, "\n") {
+		offset, rest, ok := strings.Cut(line, "  ")
+		if !ok || len(offset) != 8 {
+			continue
+		}
+		hexPart, _, _ := strings.Cut(rest, " |")
+		var row strings.Builder
+		for _, h := range strings.Fields(hexPart) {
+			b, err := hex.DecodeString(h)
+			if err != nil || len(b) != 1 {
+				continue
+			}
+			switch c := b[0]; {
+			case c >= 0x20 && c < 0x7f:
+				row.WriteByte('t')
+				text++
+				if run++; run == 1 {
+					runs++
+				}
+				longest = max(longest, run)
+				continue
+			case c == 0:
+				row.WriteByte('0')
+				zero++
+			default:
+				row.WriteByte('b')
+				other++
+			}
+			run = 0
+		}
+		rows = append(rows, offset+"  "+row.String())
+	}
+	if len(rows) == 0 {
+		return sb.String()
+	}
+	fmt.Fprintf(&sb, "first %d bytes: %d text in %d runs (longest %d), %d other, %d zero\n",
+		text+other+zero, text, runs, longest, other, zero)
+	for _, r := range rows {
+		sb.WriteString(r)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
 }

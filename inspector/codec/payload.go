@@ -1,9 +1,9 @@
 // Package codec decodes session payloads read from a watched store. Every byte it sees
 // is untrusted: decoders bound nesting depth, check every declared length against the
 // input that remains, never size an allocation from a declared length, return errors
-// instead of panicking, and never execute anything: Ruby Marshal is parsed as
-// data only (class names are labels), and pickle, Java serialization and gob
-// are recognised and shown as opaque.
+// instead of panicking, and never execute anything: Ruby Marshal and pickle
+// are parsed as data only (class names are labels; nothing is imported or
+// called), and Java serialization and gob are recognised and shown as opaque.
 package codec
 
 import "time"
@@ -22,8 +22,8 @@ const (
 	FormatJSON         Format = "json"
 	FormatExpress      Format = "express" // express-session JSON with a "cookie" object
 	FormatMsgpack      Format = "msgpack"
-	FormatSpringHash   Format = "spring_hash" // Spring Session hash fields
-	FormatPickle       Format = "pickle"
+	FormatSpringHash   Format = "spring_hash"  // Spring Session hash fields
+	FormatPickle       Format = "pickle"       // protocols 0-5, parsed as data only
 	FormatRubyMarshal  Format = "ruby_marshal" // Marshal 4.8 (04 08), parsed as data only
 	FormatJavaSerial   Format = "java_serialized"
 	FormatGob          Format = "gob"
@@ -61,9 +61,9 @@ const (
 	KindString
 	KindList   // Items (JSON and msgpack arrays; PHP arrays are maps with integer keys)
 	KindMap    // Entries, in input order
-	KindObject // Entries plus Class (PHP O:/C:/E:, igbinary and Ruby Marshal objects, parsed as data only)
+	KindObject // Entries plus Class (PHP O:/C:/E:, igbinary, Ruby Marshal and pickle objects, parsed as data only)
 	KindOpaque // Opaque
-	KindRef    // a PHP back-reference (r:/R:, igbinary ref/objref) or Ruby Marshal object link (@); Int holds its index, Bool is true for a PHP & reference (R:)
+	KindRef    // a PHP back-reference (r:/R:, igbinary ref/objref), Ruby Marshal object link (@) or pickle container met again (memo index, -1 for none); Int holds its index, Bool is true for a PHP & reference (R:)
 )
 
 // Value is one node of a decoded payload tree.
@@ -87,7 +87,7 @@ type Entry struct {
 
 // Opaque describes bytes sessionscope shows but does not interpret.
 type Opaque struct {
-	Type      Format // pickle, ruby_marshal (_dump data, huge bignums), java_serialized, gob, opaque, ...
+	Type      Format // pickle (huge ints), ruby_marshal (_dump data, huge bignums), java_serialized, gob, opaque, ...
 	Size      int    // full size in bytes
 	Preview   string // hex/ASCII dump of at most PreviewBytes leading bytes
 	Truncated bool   // the payload was cut by the read size cap

@@ -540,7 +540,7 @@ func (p *rmParser) hash(depth int, withDefault bool) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		es = append(es, Entry{Key: p.hashKey(k), Value: v})
+		es = append(es, Entry{Key: entryKey(k), Value: v})
 	}
 	if withDefault {
 		if _, err := p.value(depth + 1); err != nil {
@@ -548,19 +548,6 @@ func (p *rmParser) hash(depth int, withDefault bool) (Value, error) {
 		}
 	}
 	return Value{Kind: KindMap, Entries: es}, nil
-}
-
-// hashKey turns a Hash key into an Entry key. Sessions use String keys
-// (Rack stringifies them) and sometimes Symbols; a key written as a link to
-// a String read earlier arrives here as that String.
-func (p *rmParser) hashKey(k Value) string {
-	switch k.Kind {
-	case KindString:
-		return k.Str
-	case KindInt:
-		return strconv.FormatInt(k.Int, 10)
-	}
-	return k.String()
 }
 
 // object reads 'o': a class name and instance variables. The class is only a

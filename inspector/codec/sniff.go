@@ -2,19 +2,21 @@ package codec
 
 import (
 	"bytes"
+	"unicode/utf8"
 )
 
 // Sniff names the format of a session payload from its bytes, or
 // FormatOpaque when nothing fits. Binary formats are known by their magic
 // bytes (igbinary 00 00 00 01/02, Java AC ED 00 05, Ruby Marshal 04 08, pickle
-// 80 02..05 ending in STOP, or protocol 0/1's typical opening and STOP), and
-// igbinary and Ruby Marshal are confirmed by decoding them (bytes with their
-// header that do not decode are FormatOpaque);
-// text formats, msgpack and the php handlers, whose first bytes prove
-// little, are confirmed by decoding them with DefaultLimits; gob is tried
-// last, by its message framing. A PHP session holding Symfony's bags is
-// FormatSymfony, and an express-session JSON object (one with a "cookie"
-// object) is FormatExpress.
+// 80 02..05), and igbinary, Ruby Marshal and pickle are confirmed by decoding
+// them (bytes with their header that do not decode are FormatOpaque); a
+// protocol 0 or 1 pickle, which has no header, is pickle only when it opens
+// like one and decodes in full; text formats, msgpack and the php handlers,
+// whose first bytes prove little, are confirmed by decoding them with
+// DefaultLimits; gob is tried last, by its message framing, and never claims
+// printable text. A PHP session holding Symfony's bags is FormatSymfony, and
+// an express-session JSON object (one with a "cookie" object) is
+// FormatExpress.
 func Sniff(data []byte) Format {
 	f, _, _ := detect(data, *newBudget(DefaultLimits))
 	return f
@@ -62,8 +64,16 @@ func detect(data []byte, lim budget) (Format, *Payload, error) {
 			return found(FormatRubyMarshal, p, err)
 		}
 		return FormatOpaque, opaquePayload(FormatOpaque, data), nil
-	case isPickle(data):
-		return FormatPickle, opaquePayload(FormatPickle, data), nil
+	case isPickleHeader(data):
+		if p, err, ok := try(decodePickle); ok {
+			return found(FormatPickle, p, err)
+		}
+		return FormatOpaque, opaquePayload(FormatOpaque, data), nil
+	}
+	if isTextPickle(data) {
+		if p, err, ok := try(decodePickle); ok {
+			return found(FormatPickle, p, err)
+		}
 	}
 	if c := firstNonSpace(data); c == '{' || c == '[' {
 		if p, err, ok := try(decodeJSONAuto); ok {
@@ -132,15 +142,18 @@ func hasPHPPrefix(data []byte, t byte) bool {
 	return len(data) >= 3 && data[0] == t && data[1] == ':' && data[2] >= '0' && data[2] <= '9'
 }
 
-// isPickle recognises pickle without reading it: protocol 2+ opens with
-// PROTO (0x80) and its version; protocols 0 and 1 open a dict or list
-// ("(dp", "(lp", "}q", "]q", ...). Every pickle ends with STOP ('.').
-func isPickle(data []byte) bool {
+// isPickleHeader reports pickle protocol 2 to 5, which opens with PROTO
+// (0x80) and its version.
+func isPickleHeader(data []byte) bool {
+	return len(data) >= 2 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5
+}
+
+// isTextPickle reports bytes that open as protocol 0 or 1 pickles a session
+// (a dict, list, tuple or instance: "(dp", "(lp", "}q", "]q", ...) and end
+// with STOP ('.'); detect still decodes them in full before saying pickle.
+func isTextPickle(data []byte) bool {
 	if len(data) < 3 || data[len(data)-1] != '.' {
 		return false
-	}
-	if data[0] == 0x80 {
-		return data[1] >= 2 && data[1] <= 5
 	}
 	for _, p := range [...]string{"(dp", "(lp", "(i", "}q", "}(", "}.", "]q", "](", "]."} {
 		if bytes.HasPrefix(data, []byte(p)) {
@@ -155,6 +168,9 @@ func isPickle(data []byte) bool {
 // type id), as an encoding/gob stream does. It is the weakest signal here, so
 // detect tries it last.
 func isGob(data []byte) bool {
+	if isPrintable(data) {
+		return false
+	}
 	pos, msgs := 0, 0
 	for pos < len(data) {
 		n, w := gobUint(data[pos:])
@@ -175,6 +191,21 @@ func isGob(data []byte) bool {
 		msgs++
 	}
 	return msgs > 0
+}
+
+// isPrintable reports valid UTF-8 with no control characters but tab,
+// newline and carriage return: text that a gob stream, whose type
+// definitions always hold small field numbers and lengths, never is.
+func isPrintable(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, c := range data {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // gobUint reads gob's unsigned integer: one byte below 0x80, else the

@@ -310,3 +310,16 @@ func parseJSTime(s string) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// entryKey turns a decoded map key into an Entry key: a string as is (a Ruby Symbol
+// arrives as its name, a Marshal link to a String read earlier as that String), an
+// integer in decimal, anything else as it prints. msgpack, pickle and Marshal share it.
+func entryKey(k Value) string {
+	switch k.Kind {
+	case KindString:
+		return k.Str
+	case KindInt:
+		return strconv.FormatInt(k.Int, 10)
+	}
+	return k.String()
+}

@@ -77,8 +77,8 @@ func TestFieldFingerprints(t *testing.T) {
 	if len(changed) != 2 || (changed[0] != "b" && changed[1] != "b") {
 		t.Fatalf("changed = %v, want b and d", changed)
 	}
-	op, _ := Decode(FormatAuto, seed(t, "pickle/django_p4.bin"), Limits{})
-	if fp := op.FieldFingerprints(); len(fp) != 1 || fp[""] != xxhash.Sum64(seed(t, "pickle/django_p4.bin")) {
+	op, _ := Decode(FormatAuto, seed(t, "gob/redistore.bin"), Limits{})
+	if fp := op.FieldFingerprints(); len(fp) != 1 || fp[""] != xxhash.Sum64(seed(t, "gob/redistore.bin")) {
 		t.Fatalf("opaque FieldFingerprints = %v", fp)
 	}
 	var nilPayload *Payload

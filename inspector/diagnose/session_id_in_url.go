@@ -115,19 +115,25 @@ func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (wh
 }
 
 // maskIDsInURL writes a URL for a finding with its session ids masked: known
-// session cookie values anywhere, and the values of session-named query parameters.
+// session cookie values anywhere, the values of session-named query parameters, and
+// the values of parameters with sensitive names (hidden entirely).
 func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool) string {
 	for _, v := range longestFirst(ids) { // a value inside another is masked after it
 		raw = strings.ReplaceAll(raw, v, model.Mask(v))
 	}
 	for param, vals := range u.Query() {
-		if !isSession(param) {
+		mask := model.Mask
+		switch {
+		case isSession(param):
+		case model.SensitiveName(param):
+			mask = func(string) string { return model.Redacted }
+		default:
 			continue
 		}
 		for _, v := range vals {
 			if v != "" {
-				raw = strings.ReplaceAll(raw, param+"="+url.QueryEscape(v), param+"="+model.Mask(v))
-				raw = strings.ReplaceAll(raw, param+"="+v, param+"="+model.Mask(v))
+				raw = strings.ReplaceAll(raw, param+"="+url.QueryEscape(v), param+"="+mask(v))
+				raw = strings.ReplaceAll(raw, param+"="+v, param+"="+mask(v))
 			}
 		}
 	}

@@ -13,7 +13,8 @@ import (
 
 // CookieMapping names a session cookie the builtin table does not know (or renames one
 // it does): the cookie CookieName carries sessions of Framework. Framework is a builtin
-// name (php, symfony, laravel, express, spring, django, rails, flask, gorilla), which
+// name (php, symfony, laravel, express, fastify, koa, spring, django, rails, flask,
+// gorilla), which
 // selects how the value is decoded, or any other name, whose cookie value is taken to
 // be the store id as is.
 type CookieMapping struct {
@@ -50,6 +51,7 @@ const (
 	ReasonSecureCookie       = "securecookie-encoded (signed, maybe encrypted, with the app's keys): cannot be mapped; correlate by timing only"
 	ReasonRailsCookie        = "Rails cookie store: the session is encrypted inside the cookie, not in a store"
 	ReasonFlaskClientSession = "Flask client-side session: the session is signed inside the cookie, not in a store"
+	ReasonKoaCookie          = "koa-session cookie session: the session is inside the cookie, not in a store"
 )
 
 // SessionFromCookie maps a cookie to the session it carries. ok reports that name is a
@@ -102,6 +104,10 @@ func builtinCookieFramework(name, value string) string {
 		return "php"
 	case "connect.sid":
 		return "express"
+	case "sessionId":
+		return "fastify" // @fastify/session's default cookieName
+	case "koa.sess", "koa:sess":
+		return "koa" // koa-session's default key (koa:sess before version 6)
 	case "SESSION":
 		return "spring"
 	case "sessionid":
@@ -159,6 +165,10 @@ func decodeCookie(fw, value string) CookieSession {
 		id = v
 	case "express":
 		id, cs.Reason = expressID(v)
+	case "fastify":
+		id, cs.Reason = fastifyID(v)
+	case "koa":
+		id, cs.Reason = koaID(v)
 	case "spring":
 		id, cs.Reason = springID(v)
 	case "rails":
@@ -233,6 +243,35 @@ func expressID(v string) (string, string) {
 		return "", ReasonInvalid
 	}
 	return rest[:dot], ""
+}
+
+// fastifyID reads @fastify/session's cookie: the id signed by @fastify/cookie,
+// "<id>.<signature>" without express-session's "s:", URL-encoded.
+func fastifyID(v string) (string, string) {
+	if u, err := url.QueryUnescape(v); err == nil {
+		v = u
+	}
+	dot := strings.LastIndexByte(v, '.')
+	if dot <= 0 || !allIn(v[:dot], isPrintable) {
+		return "", ReasonInvalid
+	}
+	return v[:dot], ""
+}
+
+// koaID reads koa-session's cookie with an external store (koa-redis): the cookie
+// holds the external key, a UUID by default, which is also the store key. Without a
+// store the cookie is base64 of the session JSON itself and there is no store id.
+func koaID(v string) (string, string) {
+	if u, err := url.QueryUnescape(v); err == nil {
+		v = u
+	}
+	if !allIn(v, isPrintable) {
+		return "", ReasonInvalid
+	}
+	if !isUUID(v) && len(v) > 64 {
+		return "", ReasonKoaCookie
+	}
+	return v, ""
 }
 
 // springID reads Spring Session's SESSION cookie: base64 of the id by default
@@ -345,7 +384,7 @@ func isSecureCookie(v string) bool {
 
 // cookieFrameworks are the names --session-cookie accepts: the frameworks whose
 // cookie value decodeCookie knows how to turn into a store id.
-var cookieFrameworks = []string{"php", "symfony", "laravel", "express", "spring", "django", "rails", "flask", "gorilla", "plain"}
+var cookieFrameworks = []string{"php", "symfony", "laravel", "express", "fastify", "koa", "spring", "django", "rails", "flask", "gorilla", "plain"}
 
 // Known reports whether a custom session cookie may name this framework ("plain":
 // the cookie value is the store id).

@@ -33,6 +33,11 @@ func TestSessionFromCookie(t *testing.T) {
 		{name: "php stripped", cookie: "PHPSESSID", value: "", framework: "php", reason: ReasonEmpty},
 		{name: "express", cookie: "connect.sid", value: "s%3AJ3x1oS0nVvN4hD2GxH9QK7c8aR5tYwZb.k1Lq0%2Bq7m9vUe0cE2bS6Xy3hZr5nT8pWq4aD1fG7jKs", framework: "express", id: "J3x1oS0nVvN4hD2GxH9QK7c8aR5tYwZb"},
 		{name: "express decoded", cookie: "connect.sid", value: "s:abc.def.sig", framework: "express", id: "abc.def"},
+		{name: "fastify", cookie: "sessionId", value: "Xk3n0aQ8yZr2LmB1cD4eF5gH6iJ7kL8m.Vq0%2Bq7m9vUe0cE2bS6Xy3hZr5nT8pWq4aD1fG7jKs", framework: "fastify", id: "Xk3n0aQ8yZr2LmB1cD4eF5gH6iJ7kL8m"},
+		{name: "fastify unsigned", cookie: "sessionId", value: "Xk3n0aQ8yZr2", framework: "fastify", reason: ReasonInvalid},
+		{name: "koa external key", cookie: "koa.sess", value: "3b9a8f1e-2c4d-4e6f-8a0b-1c2d3e4f5a6b", framework: "koa", id: "3b9a8f1e-2c4d-4e6f-8a0b-1c2d3e4f5a6b"},
+		{name: "koa old name", cookie: "koa:sess", value: "3b9a8f1e-2c4d-4e6f-8a0b-1c2d3e4f5a6b", framework: "koa", id: "3b9a8f1e-2c4d-4e6f-8a0b-1c2d3e4f5a6b"},
+		{name: "koa cookie session", cookie: "koa.sess", value: "eyJ1c2VyIjoiYWxpY2UiLCJfZXhwaXJlIjoxNzY1MDAwMDAwMDAwLCJfbWF4QWdlIjo4NjQwMDAwMH0=", framework: "koa", reason: ReasonKoaCookie},
 		{name: "express unsigned", cookie: "connect.sid", value: "J3x1oS0nVvN4hD2G", framework: "express", reason: ReasonUnsigned},
 		{name: "express no signature", cookie: "connect.sid", value: "s%3Aabc", framework: "express", reason: ReasonInvalid},
 		{name: "spring base64", cookie: "SESSION", value: base64.StdEncoding.EncodeToString([]byte(springID)), framework: "spring", id: springID},
@@ -96,6 +101,7 @@ func TestCookieKeysAgree(t *testing.T) {
 		{"_app_session", "pub1234567890", "2::" + hex.EncodeToString(railsSum[:])},
 		{"rack.session", "pub1234567890", "rack:session:2::" + hex.EncodeToString(railsSum[:])},
 		{"session", "abcdef", "session:abcdef"},
+		{"sessionId", "Xk3n0aQ8.sig", "sess:Xk3n0aQ8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

@@ -34,13 +34,22 @@ type Framework struct {
 	// IgnoreFields are framework bookkeeping fields left out when comparing payloads
 	// for regeneration (express rewrites its cookie object on every new session).
 	IgnoreFields []string
+	// Custom marks a row the user gave with --prefix. A custom row wins over a builtin
+	// row with the same prefix: the user knows what their app writes.
+	Custom bool
+	// UUIDOnly restricts the row to keys whose remainder is a UUID. An empty --prefix
+	// (koa-session's bare keys) would otherwise claim every key in the store.
+	UUIDOnly bool
 	// Secondary key shapes under the same prefix that are not sessions.
 	excludeSuffixes []string
 	excludePrefixes []string
 }
 
 // Builtin returns the framework table of DESIGN.md, verified against the frameworks'
-// sources. Order does not matter: matching is by longest prefix.
+// sources. Matching is by longest prefix. Two rows share a prefix where two libraries
+// default to the same one (sess: for express-session and @fastify/session, session: for
+// Flask-Session and django-redis-sessions): the first of them is what Match names, and
+// Resolve lets the payload decide between them.
 func Builtin() []Framework {
 	return []Framework{
 		{Name: "php", Variant: "phpredis", Prefix: "PHPREDIS_SESSION:", Format: codec.FormatAuto, Cookie: "PHPSESSID",
@@ -54,6 +63,8 @@ func Builtin() []Framework {
 		{Name: "symfony", Prefix: "sf_s", Format: codec.FormatSymfony, Cookie: "PHPSESSID"},
 		{Name: "express", Variant: "express-session + connect-redis", Prefix: "sess:", Format: codec.FormatExpress, Cookie: "connect.sid",
 			IgnoreFields: []string{"cookie"}},
+		{Name: "fastify", Variant: "@fastify/session + connect-redis", Prefix: "sess:", Format: codec.FormatExpress, Cookie: "sessionId",
+			IgnoreFields: []string{"cookie"}},
 		{Name: "spring", Variant: "Spring Session", Prefix: "spring:session:sessions:", Format: codec.FormatSpringHash, Type: KeyHash, Cookie: "SESSION",
 			excludePrefixes: []string{"expires:"}},
 		{Name: "django", Variant: "cache", Prefix: ":1:django.contrib.sessions.cache", Format: codec.FormatAuto, Cookie: "sessionid"},
@@ -61,8 +72,16 @@ func Builtin() []Framework {
 		{Name: "rails", Variant: "redis-session-store", Prefix: "2::", Format: codec.FormatAuto, Cookie: "_app_session", IDIncludesPrefix: true},
 		{Name: "rails", Variant: "redis-rack", Prefix: "rack:session:", Format: codec.FormatAuto, Cookie: "rack.session"},
 		{Name: "flask", Variant: "Flask-Session", Prefix: "session:", Format: codec.FormatAuto, Cookie: "session"},
+		{Name: "django", Variant: "django-redis-sessions", Prefix: "session:", Format: codec.FormatAuto, Cookie: "sessionid"},
 		{Name: "gorilla", Variant: "redistore", Prefix: "session_", Format: codec.FormatAuto, Cookie: "session"},
 	}
+}
+
+// knownNames are framework names that --prefix may use without a builtin row of their
+// own, with the format and cookie their stores use. koa-session with koa-redis keeps
+// its JSON sessions under the bare external key (a UUID), which no prefix describes.
+var knownNames = map[string]Framework{
+	"koa": {Format: codec.FormatJSON, Cookie: "koa.sess"},
 }
 
 // PHPFiles is the row for PHP's default files save handler (session.save_handler =
@@ -82,26 +101,52 @@ type Match struct {
 
 // Matcher maps keys to frameworks by longest prefix.
 type Matcher struct {
-	frameworks []*Framework // longest prefix first
+	frameworks []*Framework // longest prefix first; on a tie, custom rows first
+	// alternatives are the builtin rows that share the prefix of the row Match names,
+	// for Resolve; keyed by prefix.
+	alternatives map[string][]*Framework
 }
 
-// NewMatcher builds a matcher over the given frameworks.
+// NewMatcher builds a matcher over the given frameworks. A builtin row whose prefix a
+// custom row (--prefix) also has is dropped: the user's row wins, and the keyspace is
+// not scanned for the same prefix twice.
 func NewMatcher(fws []Framework) *Matcher {
-	m := &Matcher{}
+	m := &Matcher{alternatives: map[string][]*Framework{}}
+	custom := map[string]bool{}
+	for _, fw := range fws {
+		if fw.Custom {
+			custom[fw.Prefix] = true
+		}
+	}
 	for i := range fws {
 		fw := fws[i]
+		if !fw.Custom && custom[fw.Prefix] {
+			continue
+		}
 		m.frameworks = append(m.frameworks, &fw)
 	}
 	sort.SliceStable(m.frameworks, func(i, j int) bool {
-		return len(m.frameworks[i].Prefix) > len(m.frameworks[j].Prefix)
+		a, b := m.frameworks[i], m.frameworks[j]
+		if len(a.Prefix) != len(b.Prefix) {
+			return len(a.Prefix) > len(b.Prefix)
+		}
+		return a.Custom && !b.Custom
 	})
+	for _, fw := range m.frameworks {
+		if !fw.Custom {
+			m.alternatives[fw.Prefix] = append(m.alternatives[fw.Prefix], fw)
+		}
+	}
 	return m
 }
 
-// Frameworks lists the frameworks the matcher knows, longest prefix first.
+// Frameworks lists the frameworks the matcher knows, longest prefix first. Several
+// rows may share a prefix (see Builtin).
 func (m *Matcher) Frameworks() []*Framework { return m.frameworks }
 
-// Match reports whether key is a session key, and whose.
+// Match reports whether key is a session key, and whose. Where builtin rows share the
+// key's prefix, Match names the first; Resolve decides between them once the payload
+// is known.
 func (m *Matcher) Match(key string) (Match, bool) {
 	for _, fw := range m.frameworks {
 		if !strings.HasPrefix(key, fw.Prefix) {
@@ -109,6 +154,9 @@ func (m *Matcher) Match(key string) (Match, bool) {
 		}
 		rest := key[len(fw.Prefix):]
 		if rest == "" || !fw.isSession(rest) {
+			if fw.UUIDOnly {
+				continue // an empty prefix is a fallback, not a claim on the key
+			}
 			return Match{}, false
 		}
 		id := rest
@@ -120,7 +168,35 @@ func (m *Matcher) Match(key string) (Match, bool) {
 	return Match{}, false
 }
 
+// Ambiguous reports whether more than one builtin row has the prefix of m, so that
+// the payload must decide (Resolve).
+func (mt *Matcher) Ambiguous(m Match) bool {
+	return m.Framework != nil && !m.Framework.Custom && len(mt.alternatives[m.Framework.Prefix]) > 1
+}
+
+// Resolve picks, among the builtin rows that share m's prefix, the one whose payload
+// shape fits payload; m is returned unchanged when it is not ambiguous or the payload
+// does not decide. A custom row is never second-guessed.
+func (mt *Matcher) Resolve(m Match, payload []byte) Match {
+	if !mt.Ambiguous(m) {
+		return m
+	}
+	name := payloadFramework(m.Framework.Prefix, payload)
+	if name == "" {
+		return m
+	}
+	for _, fw := range mt.alternatives[m.Framework.Prefix] {
+		if fw.Name == name {
+			return Match{Framework: fw, StoreID: m.StoreID}
+		}
+	}
+	return m
+}
+
 func (fw *Framework) isSession(rest string) bool {
+	if fw.UUIDOnly && !isUUID(rest) {
+		return false
+	}
 	for _, s := range fw.excludeSuffixes {
 		if strings.HasSuffix(rest, s) {
 			return false
@@ -175,16 +251,25 @@ var knownFormats = map[string]codec.Format{
 // colons themselves ("myapp:sess:"), so only a last colon-separated part that names a
 // known format is taken as the format. A NAME from the builtin table inherits that
 // framework's format, key type and cookie.
+//
+// An empty PREFIX (koa-session with koa-redis keeps sessions under bare UUIDs) is
+// accepted only for a framework that stores JSON: the row then claims only keys that
+// are UUIDs, and the caller should print Warning's line once.
 func ParsePrefix(spec string) (Framework, error) {
 	name, rest, ok := strings.Cut(spec, "=")
 	name = strings.TrimSpace(name)
-	if !ok || name == "" || rest == "" {
+	if !ok || name == "" {
 		return Framework{}, fmt.Errorf("--prefix %q: want NAME=PREFIX[:FORMAT] (e.g. --prefix myapp=myapp:sess:)", spec)
 	}
-	fw := Framework{Name: name, Variant: "custom", Prefix: rest, Format: codec.FormatAuto}
+	fw := Framework{Name: name, Variant: "custom", Prefix: rest, Format: codec.FormatAuto, Custom: true}
+	if k, ok := knownNames[name]; ok {
+		fw.Format, fw.Cookie = k.Format, k.Cookie
+	}
+	builtin := false
 	for _, b := range Builtin() {
 		if b.Name == name {
 			fw.Format, fw.Type, fw.Cookie, fw.IgnoreFields = b.Format, b.Type, b.Cookie, b.IgnoreFields
+			builtin = true
 			break
 		}
 	}
@@ -197,9 +282,26 @@ func ParsePrefix(spec string) (Framework, error) {
 		}
 	}
 	if fw.Prefix == "" {
-		return Framework{}, fmt.Errorf("--prefix %q: the prefix is empty; every key would match", spec)
+		switch {
+		case fw.Format == codec.FormatJSON, fw.Format == codec.FormatExpress:
+		case fw.Format == codec.FormatAuto && !builtin:
+		default:
+			return Framework{}, fmt.Errorf("--prefix %q: an empty prefix is only for JSON sessions under bare UUID keys (e.g. --prefix koa=)", spec)
+		}
+		if fw.Format == codec.FormatAuto {
+			fw.Format = codec.FormatJSON
+		}
+		fw.UUIDOnly = true
 	}
 	return fw, nil
+}
+
+// Warning is the one line to show the user about a parsed --prefix row, or "".
+func (fw *Framework) Warning() string {
+	if fw.UUIDOnly && fw.Prefix == "" {
+		return fmt.Sprintf("--prefix %s= has no prefix: every key that is a UUID is read as a %s session; keys whose payload is not JSON are not sessions", fw.Name, fw.Name)
+	}
+	return ""
 }
 
 // FormatNames lists the formats --prefix accepts, for help text.

@@ -120,17 +120,19 @@ func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 	case "format":
 		return s.payload != nil && s.payload.decoded != nil && strings.EqualFold(string(s.payload.decoded.Format), term.value)
 	case "field":
-		return fieldMatches(s.payload, term.value, term.fieldValue)
+		return t.fieldMatches(s.payload, term.value, term.fieldValue)
 	}
 	v := term.value
 	return refHasPrefix(s.ref, v) ||
 		strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), v) ||
-		strings.EqualFold(s.fw.Name, v) || fieldMatches(s.payload, v, "")
+		strings.EqualFold(s.fw.Name, v) || t.fieldMatches(s.payload, v, "")
 }
 
 // fieldMatches reports whether the cached payload has the top-level field, and when
-// want is given, whether its rendered value contains want (case-insensitive).
-func fieldMatches(c *cachedPayload, name, want string) bool {
+// want is given, whether one of its scalar values contains want (case-insensitive).
+// Values that the dashboard redacts never match: neither a sensitive field, nor
+// anything under one, nor the bytes of an opaque value (unless values are revealed).
+func (t *Tracker) fieldMatches(c *cachedPayload, name, want string) bool {
 	if c == nil || c.decoded == nil {
 		return false
 	}
@@ -141,7 +143,56 @@ func fieldMatches(c *cachedPayload, name, want string) bool {
 		if want == "" {
 			return true
 		}
-		return strings.Contains(strings.ToLower(f.Value.String()), strings.ToLower(want))
+		if !t.cfg.RevealValues && t.cfg.Redact.Sensitive(f.Key) {
+			return false
+		}
+		budget := maxSearchValues
+		return t.valueContains(&f.Value, strings.ToLower(want), 0, &budget)
+	}
+	return false
+}
+
+// Bounds on one field's search, so a deep or wide payload costs a bounded walk.
+const (
+	maxSearchDepth  = 32
+	maxSearchValues = 10_000
+)
+
+// valueContains reports whether a scalar in v contains want (lower-cased), skipping the
+// values the dashboard would redact.
+func (t *Tracker) valueContains(v *codec.Value, want string, depth int, budget *int) bool {
+	if *budget--; *budget < 0 || depth > maxSearchDepth {
+		return false
+	}
+	switch v.Kind {
+	case codec.KindString:
+		return strings.Contains(strings.ToLower(v.Str), want)
+	case codec.KindInt, codec.KindFloat, codec.KindBool, codec.KindNull:
+		return strings.Contains(strings.ToLower(v.String()), want)
+	case codec.KindOpaque, codec.KindRef:
+		return false
+	case codec.KindList:
+		for i := range v.Items {
+			if t.valueContains(&v.Items[i], want, depth+1, budget) {
+				return true
+			}
+		}
+	case codec.KindMap, codec.KindObject:
+		if v.Opaque != nil {
+			return false
+		}
+		if v.Entries == nil && v.Str != "" { // an enum case, shown as Class::Case
+			return strings.Contains(strings.ToLower(v.Class+"::"+v.Str), want)
+		}
+		for i := range v.Entries {
+			e := &v.Entries[i]
+			if !t.cfg.RevealValues && t.cfg.Redact.Sensitive(e.Key) {
+				continue
+			}
+			if t.valueContains(&e.Value, want, depth+1, budget) {
+				return true
+			}
+		}
 	}
 	return false
 }

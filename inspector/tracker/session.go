@@ -146,24 +146,26 @@ func changedFields(before, after *cachedPayload) (changed []string, added []stri
 }
 
 // DefaultAuthMarkers are payload fields whose appearance means a user logged in:
-// PHP apps, Django, Laravel, passport, Spring Security, Symfony's firewall token and the
-// common plain "user".
-var DefaultAuthMarkers = []string{"user_id", "_auth_user_id", "login_web_*", "passport.user",
-	"SPRING_SECURITY_CONTEXT", "user", "_security_*", "userId"}
+// PHP apps, Django, Flask-Login, Laravel, passport, Rails' warden (Devise), Spring
+// Security, Symfony's firewall token and the common plain "user".
+var DefaultAuthMarkers = []string{"user_id", "_auth_user_id", "_user_id", "login_web_*", "passport.user",
+	"warden.user.*.key", "SPRING_SECURITY_CONTEXT", "user", "_security_*", "userId"}
 
 // hasAuthMarker reports whether any marker is present. A marker is a top-level field
-// name, a glob over top-level names (login_web_*), or a dotted path (passport.user).
+// name, a glob over top-level names (login_web_*, warden.user.*.key), or a dotted path
+// (passport.user).
 func hasAuthMarker(p *codec.Payload, markers []string) bool {
 	if p == nil {
 		return false
 	}
 	for _, m := range markers {
-		if strings.Contains(m, ".") {
+		if strings.Contains(m, ".") && !strings.Contains(m, "*") {
 			if _, ok := p.Lookup(strings.Split(m, ".")...); ok {
 				return true
 			}
-			continue
 		}
+		// A dotted name may also be one top-level field: warden keeps the user under
+		// "warden.user.user.key" in a Rails session.
 		for _, f := range p.Fields {
 			if ok, _ := path.Match(m, f.Key); ok {
 				return true

@@ -79,3 +79,38 @@ func TestPayloadCacheIsBounded(t *testing.T) {
 		t.Errorf("drop: used %d", pc.used)
 	}
 }
+
+// TestAuthMarkersOfOtherFrameworks: Flask-Login's _user_id and warden's user key (a
+// Rails session's top-level "warden.user.user.key", in real Marshal bytes) mark a
+// login; a CSRF token alone does not.
+func TestAuthMarkersOfOtherFrameworks(t *testing.T) {
+	var rails *framework.Framework
+	for i, fw := range framework.Builtin() {
+		if fw.Name == "rails" && fw.Variant == "redis-rack" {
+			rails = &framework.Builtin()[i]
+		}
+	}
+	if rails == nil {
+		t.Fatal("no redis-rack row in the builtin table")
+	}
+	// ruby -e 'print Marshal.dump({"warden.user.user.key"=>[[7], "salt"], "_csrf_token"=>"t"})'
+	warden := "\x04\b{\aI\"\x19warden.user.user.key\x06:\x06ET[\a[\x06i\fI\"\tsalt\x06;\x00TI\"\x10_csrf_token\x06;\x00TI\"\x06t\x06;\x00T"
+	// ruby -e 'print Marshal.dump({"_csrf_token"=>"t"})'
+	anonymous := "\x04\b{\x06I\"\x10_csrf_token\x06:\x06ETI\"\x06t\x06;\x00T"
+	if !decoded(t, rails, warden).auth {
+		t.Error("warden.user.user.key is a login")
+	}
+	if decoded(t, rails, anonymous).auth {
+		t.Error("a CSRF token alone is not a login")
+	}
+	// {"_user_id": "42", "_fresh": true} as Flask-Session's JSON-like payloads decode.
+	express := &framework.Builtin()[0]
+	for _, fw := range framework.Builtin() {
+		if fw.Name == "express" {
+			express = &fw
+		}
+	}
+	if !decoded(t, express, `{"cookie":{},"_user_id":"42","_fresh":true}`).auth {
+		t.Error("_user_id (Flask-Login) is a login")
+	}
+}

@@ -34,6 +34,11 @@ type Config struct {
 	PayloadCacheBytes int64         // decoded payloads kept for live sessions; default 256 MiB
 	AuthMarkers       []string      // default DefaultAuthMarkers
 	RevealIDs         bool          // show full ids instead of masked ones
+	// Redact names the payload fields whose values search never matches on (the
+	// dashboard hides them, and a search that matched them would reveal them one guess
+	// at a time); default the built-in list. RevealValues lifts it, as it does on screen.
+	Redact       model.Redaction
+	RevealValues bool
 	// FetchWait is how long an entry may wait past its window for its read; a slow
 	// Redis then yields an event marked payload_unread: timeout instead of a stall.
 	FetchWait time.Duration // default 2 s

@@ -37,9 +37,10 @@ func isSessionParam(name, value string, m Mapping) bool {
 }
 
 // MaskURL masks the values of session parameters in a URL's query string and path
-// parameters (PHPSESSID=…, ;jsessionid=…) with model.Mask, leaving the rest of the URL
-// as it was written. Parameters are session parameters by the framework table's cookie
-// names, or when m maps them to a session.
+// parameters (PHPSESSID=…, ;jsessionid=…) with model.Mask, and hides the values of
+// parameters with sensitive names (access_token, password; model.SensitiveName)
+// entirely, leaving the rest of the URL as it was written. Parameters are session
+// parameters by the framework table's cookie names, or when m maps them to a session.
 func MaskURL(raw string, m Mapping) string {
 	if !strings.ContainsAny(raw, "?;") {
 		return raw
@@ -79,10 +80,15 @@ func maskParams(s, sep string, m Mapping) string {
 			}
 		}
 		uname, uvalue := unescapeLenient(name, true), unescapeLenient(value, true)
-		if !isSessionParam(uname, uvalue, m) {
+		switch {
+		case isSessionParam(uname, uvalue, m):
+			parts[i] = name + "=" + model.Mask(uvalue) + tail
+		case model.SensitiveName(uname):
+			// A password or token is not an id: none of it is shown.
+			parts[i] = name + "=" + model.Redacted + tail
+		default:
 			continue
 		}
-		parts[i] = name + "=" + model.Mask(uvalue) + tail
 		changed = true
 	}
 	if !changed {

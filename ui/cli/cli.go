@@ -78,6 +78,9 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return serveLab(ctx, cfg, stderr, logger)
 	}
 	matcher := framework.NewMatcher(cfg.frameworks)
+	for _, n := range cfg.prefixNotes {
+		fmt.Fprintf(stderr, "sessionscope: %s\n", n)
+	}
 	if len(cfg.Files) > 0 {
 		fstore, err := files.Open(files.Options{Dirs: cfg.fileDirs, GCMaxLifetime: cfg.GCMaxLifetime,
 			MaxPayloadBytes: cfg.MaxPayload, Logger: logger})
@@ -206,13 +209,14 @@ func inspectorConfig(cfg Config, matcher *framework.Matcher, logger *slog.Logger
 	return inspector.Config{Tracker: tracker.Config{
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		PayloadCacheBytes: int64(cfg.PayloadCacheMiB) << 20, AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
+		Redact: model.NewRedaction(cfg.Redact), RevealValues: cfg.RevealValues,
 	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings}
 }
 
 func dashboardConfig(cfg Config, logger *slog.Logger) ui.Config {
 	uiCfg := ui.DefaultConfig()
 	uiCfg.Listen, uiCfg.Token, uiCfg.AllowedHosts = cfg.Listen, cfg.Token, cfg.AllowedHosts
-	uiCfg.RevealValues, uiCfg.Logger = cfg.RevealValues, logger
+	uiCfg.RevealValues, uiCfg.Redact, uiCfg.Logger = cfg.RevealValues, model.NewRedaction(cfg.Redact), logger
 	return uiCfg
 }
 

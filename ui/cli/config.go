@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/files"
@@ -31,6 +33,7 @@ type Config struct {
 	NoDefaultPrefixes      bool          // --no-default-prefixes: watch only the --prefix ones
 	JSON                   bool          // --json, SESSIONSCOPE_JSON: NDJSON instead of lines
 	RevealIDs              bool          // --reveal-ids, SESSIONSCOPE_REVEAL_IDS: print full session ids
+	Redact                 []string      // --redact NAME, repeatable; SESSIONSCOPE_REDACT (comma-separated): names hidden besides model.SensitiveNames
 	ConfigureNotifications bool          // --configure-notifications: merge missing flags with CONFIG SET
 	ReadBudget             float64       // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
 	MaxPayload             int           // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
@@ -75,7 +78,7 @@ type Config struct {
 	Listen       string   // --listen, SESSIONSCOPE_LISTEN: dashboard address; default 127.0.0.1:7070
 	Token        string   // --token, SESSIONSCOPE_TOKEN: required to listen beyond loopback
 	AllowedHosts []string // --allowed-host, repeatable: extra Host header values to accept
-	RevealValues bool     // --reveal-values: show payload values whose key looks secret
+	RevealValues bool     // --reveal-values: show payload values whose key looks secret, and undecoded bytes
 
 	// The training lab (serve --lab, and sessionscope with no command, which is serve
 	// with the lab on the embedded store; lab run).
@@ -93,6 +96,9 @@ type Config struct {
 	FailOn    string // --fail-on error|warning|info: exit 1 on a finding this severe or worse; default warning
 
 	frameworks []framework.Framework // parsed from Prefixes by Validate
+	// prefixNotes are the lines to tell the user about their --prefix rows (an empty
+	// prefix, a builtin row replaced), one each; set by Validate, printed by run.
+	prefixNotes []string
 }
 
 // errUsage marks errors that are the user's invocation, for exit status 2.
@@ -229,6 +235,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
+	var redact stringList
+	fs.Var(&redact, "redact", "also hide the values of payload fields with this `name` and never search them (case, '_', '-' and camelCase ignored), repeatable [SESSIONSCOPE_REDACT, comma-separated]")
 	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
 	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis; negative for no limit [SESSIONSCOPE_READ_BUDGET]")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", backend.DefaultMaxPayloadBytes), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
@@ -255,7 +263,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fs.StringVar(&cfg.Listen, "listen", envString(getenv, "SESSIONSCOPE_LISTEN", "127.0.0.1:7070"), "dashboard `address`; beyond loopback it needs --token [SESSIONSCOPE_LISTEN]")
 		fs.StringVar(&cfg.Token, "token", getenv("SESSIONSCOPE_TOKEN"), "access token for the dashboard, its API and websocket [SESSIONSCOPE_TOKEN]")
 		fs.Var(&hosts, "allowed-host", "extra Host header `name` to accept (behind a proxy or a DNS name), repeatable")
-		fs.BoolVar(&cfg.RevealValues, "reveal-values", envBool(getenv, "SESSIONSCOPE_REVEAL_VALUES"), "show payload values whose key looks secret (password, token, csrf, ...) [SESSIONSCOPE_REVEAL_VALUES]")
+		fs.BoolVar(&cfg.RevealValues, "reveal-values", envBool(getenv, "SESSIONSCOPE_REVEAL_VALUES"), "show payload values whose key looks secret (password, token, csrf, ...) and the bytes of payloads that are not decoded [SESSIONSCOPE_REVEAL_VALUES]")
 		if !cfg.Lab {
 			fs.BoolVar(&cfg.Lab, "lab", false, "also run the training lab app on --lab-listen and the Lab screen; its sessions go to --redis, or to an embedded store without it")
 		}
@@ -284,6 +292,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		cfg.RedisURL = "" // a REDIS_URL in the environment does not turn --files into a Redis attach
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
+	cfg.Redact = append(splitList(getenv("SESSIONSCOPE_REDACT")), redact...)
 	return cfg, cfg.Validate()
 }
 
@@ -463,6 +472,11 @@ func (c *Config) Validate() error {
 	if err := c.validateSentinel(); err != nil {
 		return err
 	}
+	for _, n := range c.Redact {
+		if !strings.ContainsFunc(n, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			return fmt.Errorf("%w: --redact %q: a name needs a letter or a digit", errUsage, n)
+		}
+	}
 	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 && c.Sentinel == "" {
 		if c.Command == "serve" {
 			return fmt.Errorf("%w: --redis is required (or set REDIS_URL), e.g. --redis redis://127.0.0.1:6379/0; or add --lab for the training lab on an embedded store (or run sessionscope with no arguments)", errUsage)
@@ -537,7 +551,7 @@ func (c *Config) Validate() error {
 	if err := c.parseSessionCookies(); err != nil {
 		return err
 	}
-	c.frameworks = nil
+	c.frameworks, c.prefixNotes = nil, nil
 	if !c.NoDefaultPrefixes {
 		c.frameworks = framework.Builtin()
 	}
@@ -545,6 +559,21 @@ func (c *Config) Validate() error {
 		fw, err := framework.ParsePrefix(p)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if w := fw.Warning(); w != "" {
+			c.prefixNotes = append(c.prefixNotes, w)
+		}
+		if !c.NoDefaultPrefixes {
+			var replaced []string
+			for _, b := range framework.Builtin() {
+				if b.Prefix == fw.Prefix && b.Name != fw.Name && !slices.Contains(replaced, b.Name) {
+					replaced = append(replaced, b.Name)
+				}
+			}
+			if len(replaced) > 0 {
+				c.prefixNotes = append(c.prefixNotes, fmt.Sprintf("--prefix %s=%s: keys under %s are read as %s sessions, not as %s (built in)",
+					fw.Name, fw.Prefix, fw.Prefix, fw.Name, strings.Join(replaced, " or ")))
+			}
 		}
 		c.frameworks = append(c.frameworks, fw)
 	}

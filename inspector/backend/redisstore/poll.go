@@ -243,7 +243,7 @@ func (p *poller) pass(ctx context.Context) (map[string]polledKey, int64, error) 
 			}
 		}
 		if len(batch) > 0 {
-			items, err := s.readMeta(ctx, batch)
+			items, err := p.readPassMeta(ctx, batch)
 			if err != nil {
 				return nil, scanned, fmt.Errorf("redis backend: poll: %w", err)
 			}
@@ -260,6 +260,58 @@ func (p *poller) pass(ctx context.Context) (map[string]polledKey, int64, error) 
 			return out, scanned, nil
 		}
 	}
+}
+
+// readPassMeta reads a page's PTTL and size for a pass. Where the server cannot be
+// told to leave LRU/LFU alone (before Redis 7.2), STRLEN and HLEN would refresh every
+// session key on every pass, so that polled sessions never look idle to the evictor.
+// There a pass reads PTTL first, which touches nothing, and the size only of keys the
+// PTTL cannot settle: new keys, keys without a TTL (a plain SET rewrite keeps no TTL,
+// only the size shows it) and keys whose deadline moved (written or touched by the
+// application, which refreshed them itself). A key whose deadline stayed put keeps the
+// size the last pass read: every write of a session with a TTL sets the TTL again.
+func (p *poller) readPassMeta(ctx context.Context, keys []string) ([]backend.InventoryItem, error) {
+	s := p.s
+	if p.known == nil || s.NoTouch() {
+		return s.readMeta(ctx, keys)
+	}
+	cmds := make([]*redis.DurationCmd, len(keys))
+	_, err := s.client.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = pl.PTTL(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("redis backend: read TTL of %d keys: %w", len(keys), explainPerm(err, "+pttl (@read)"))
+	}
+	now := time.Now()
+	items := make([]backend.InventoryItem, 0, len(keys))
+	var sized []string
+	for i, k := range keys {
+		ttl, err := cmds[i].Result()
+		if err != nil || ttl == -2 {
+			continue // gone since SCAN saw it
+		}
+		if ttl < 0 {
+			ttl = -1
+		}
+		prev, had := p.known[k]
+		deadline := deadlineOf(now, ttl)
+		if !had || prev.deadline < 0 || deadline < 0 || absNs(deadline-prev.deadline) > int64(deadlineSlack) {
+			sized = append(sized, k)
+			continue
+		}
+		items = append(items, backend.InventoryItem{Key: k, Node: s.node, TTL: ttl, Size: int(prev.size), Type: prev.typ, Read: now})
+	}
+	if len(sized) > 0 {
+		more, err := s.readMeta(ctx, sized)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, more...)
+	}
+	return items, nil
 }
 
 func absNs(d int64) int64 {

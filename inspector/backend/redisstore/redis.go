@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,6 +68,73 @@ type Store struct {
 
 	// scanPace spaces SCAN pages to cfg.ScanRate keys a second; nil: no limit.
 	scanPace *rate.Limiter
+
+	noTouch *noTouch // whether this store's connections leave LRU/LFU alone
+}
+
+// noTouch makes every connection sessionscope opens leave the keys' LRU/LFU state
+// alone, where the server can (CLIENT NO-TOUCH, Redis 7.2+). Without it, STRLEN,
+// GETRANGE, HLEN and HGETALL refresh a session key's idle time and raise its LFU
+// counter: an observer would decide what Redis evicts under maxmemory. The server's
+// version is read once, on the first connection.
+type noTouch struct {
+	log     *slog.Logger
+	once    sync.Once
+	version string
+	on      atomic.Bool // the server has CLIENT NO-TOUCH
+	failed  sync.Once
+}
+
+// onConnect is the go-redis OnConnect hook. It never fails the connection: a server
+// or ACL that refuses NO-TOUCH still serves reads, only without the guarantee.
+func (n *noTouch) onConnect(ctx context.Context, cn *redis.Conn) error {
+	n.once.Do(func() {
+		info, err := cn.Info(ctx, "server").Result()
+		if err != nil {
+			n.log.Debug("redis backend: INFO server refused; reads may refresh LRU/LFU", "err", err)
+			return
+		}
+		n.version = infoField(info, "redis_version")
+		n.on.Store(versionAtLeast(n.version, 7, 2))
+	})
+	if !n.on.Load() {
+		return nil
+	}
+	if err := cn.Process(ctx, redis.NewStatusCmd(ctx, "client", "no-touch", "on")); err != nil {
+		n.failed.Do(func() {
+			n.log.Warn("redis backend: CLIENT NO-TOUCH refused; sessionscope's reads refresh the LRU/LFU state of session keys (grant +client|no-touch)",
+				"err", err)
+		})
+	}
+	return nil
+}
+
+// Active reports whether the connections run with CLIENT NO-TOUCH ON; known once a
+// connection has been made (Open makes one).
+func (n *noTouch) Active() bool { return n.on.Load() }
+
+// NoTouch reports whether sessionscope's reads leave session keys' LRU/LFU state
+// alone (Redis 7.2 and later, CLIENT NO-TOUCH). Older servers' STRLEN, GETRANGE, HLEN
+// and HGETALL refresh it; PTTL, TYPE and SCAN do not.
+func (s *Store) NoTouch() bool { return s.noTouch != nil && s.noTouch.Active() }
+
+// infoField returns one field of an INFO reply.
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// versionAtLeast compares a Redis version string ("7.2.4") with major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(v, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // newScanPace is the limiter for cfg.ScanRate, nil for no limit. Each Store (each
@@ -138,7 +206,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	opts.MaxRetries = 1
 	opts.DialTimeout = 5 * time.Second
 	opts.ReadTimeout = 10 * time.Second
-	s := &Store{cfg: cfg, opts: opts, db: opts.DB, display: Redact(cfg.URL), scanPace: newScanPace(cfg)}
+	nt := &noTouch{log: cfg.Logger}
+	opts.OnConnect = nt.onConnect
+	s := &Store{cfg: cfg, opts: opts, db: opts.DB, display: Redact(cfg.URL), scanPace: newScanPace(cfg), noTouch: nt}
 	s.node = opts.Addr
 	if opts.TLSConfig != nil && opts.TLSConfig.InsecureSkipVerify {
 		s.warnings = append(s.warnings, insecureWarning(opts.Addr))

@@ -1,7 +1,11 @@
 #!/bin/sh
 # Regenerates the seed payloads under testdata/ from real serializers:
-# php-cli (with igbinary), python3, java, Go and Ruby (marshal.rb, which also
-# runs redis-rack against a throwaway redis-server); handmade.py writes the few
+# php-cli (with igbinary), Debian's python3 (pickles.py, which also runs
+# Django with django-redis and Flask-Session with Flask-Login against a
+# throwaway redis-server: python3-django, python3-django-redis,
+# python3-flask-session, python3-flask-login, python3-redis), java, Go and
+# Ruby (marshal.rb, which also runs redis-rack against a throwaway
+# redis-server); handmade.py writes the few
 # no installed tool produces (PHP 5 markers, and the older hand-built
 # ruby_marshal/rails.bin). express/ and json/
 # hold hand-written JSON. The tests only read the committed files, so none of
@@ -22,7 +26,7 @@ for h in php php_binary php_serialize igbinary; do
 	php -d session.serialize_handler=$h "$here/symfony_encode.php" $h "$td"
 done
 rm "$td/symfony/attributes.json"
-python3 "$here/pickles.py" "$td"
+/usr/bin/python3 "$here/pickles.py" "$td"
 python3 "$here/handmade.py" "$td"
 ruby "$here/marshal.rb" "$td"
 (cd "$here" && java SpringSeeds.java "$td")
