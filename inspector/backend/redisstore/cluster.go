@@ -64,6 +64,8 @@ func (s *Store) detectCluster(ctx context.Context) error {
 		Addrs: []string{s.opts.Addr}, Username: s.opts.Username, Password: s.opts.Password,
 		TLSConfig: s.opts.TLSConfig, PoolSize: s.opts.PoolSize, DialTimeout: s.opts.DialTimeout,
 		ReadTimeout: s.opts.ReadTimeout,
+		// The slot-routed reads leave the keys' LRU/LFU state alone too (NO-TOUCH).
+		OnConnect: s.opts.OnConnect,
 	}
 	s.client = redis.NewClusterClient(co)
 	_ = seed.Close()
