@@ -238,7 +238,7 @@ func (rq *request) begin() error {
 		}
 	}
 	if !rq.k.StrictMode && len(ids) > 0 {
-		// Without strict mode, PHP adopts an id it never issued (seed rule 4).
+		// Without strict mode, PHP adopts an id it never issued (OWASP: reject ids the server never issued, CWE-384).
 		rq.s = &session{id: ids[0], data: labstore.Session{}}
 	}
 	return nil
@@ -275,7 +275,7 @@ func validID(id string) bool {
 	return true
 }
 
-// checks applies the fingerprint check (seed rule 2) and the absolute timeout (rule 6)
+// checks applies the fingerprint check (bind the session to its client) and the absolute timeout (a session ends after a fixed lifetime)
 // to a loaded session; either destroys it.
 func (rq *request) checks() error {
 	s := rq.s
@@ -295,7 +295,7 @@ func (rq *request) checks() error {
 	return nil
 }
 
-// clientNetwork is the client's loose fingerprint network, as the seed's loose IP
+// clientNetwork is the client's loose fingerprint network, as a loose IP
 // check keeps the first two blocks of an IPv4 address (a /48 for IPv6). Loopback
 // addresses are kept whole: the lab plays a stranger on 127.0.0.2, which a /16 would
 // not tell from the user on 127.0.0.1 (sessionscope's hijack rules do the same).
@@ -337,7 +337,7 @@ func (rq *request) start() {
 	}
 }
 
-// regenerate gives the session a new id; the old one is deleted (seed rule 1:
+// regenerate gives the session a new id; the old one is deleted (renew the id at login, OWASP Session Management:
 // session_regenerate_id(true)).
 func (rq *request) regenerate() {
 	s := rq.s
@@ -574,7 +574,7 @@ func (rq *request) dashboard() error {
 }
 
 // account is the critical action: deleting the account asks for the password again
-// (seed rule 11), so a stolen session alone cannot do it.
+// (re-authenticate before sensitive actions), so a stolen session alone cannot do it.
 func (rq *request) account() error {
 	ok, err := rq.loggedIn()
 	if !ok || err != nil {
@@ -605,7 +605,7 @@ func (rq *request) logout() error {
 				return err
 			}
 		} else {
-			// Only the cookie goes; the session stays in the store (seed rule 9's mistake).
+			// Only the cookie goes; the session stays in the store (the mistake of a logout that does not destroy the session).
 			rq.clearCookie()
 			rq.s = nil
 		}

@@ -39,7 +39,7 @@ func (s attackerSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if sid != "" {
 		// A page on a sibling subdomain may set a cookie for the parent domain, which
-		// the app's host then receives (seed rule 1: "setting a cross-site cookie").
+		// the app's host then receives (session fixation by setting a cross-site cookie, CWE-384).
 		w.Header().Add("Set-Cookie", cookieName+"="+sid+"; Domain=lab.localhost; Path=/; SameSite=Lax")
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -4,7 +4,7 @@ import "time"
 
 // Knobs configure the lab app's session layer for one run: each scenario breaks it
 // one way, and its fixed twin sets it right. The zero value is not useful; start from
-// healthyKnobs, which is what the post-mortem's "senior engineer" fix configures.
+// healthyKnobs, which is what the fixed version of every scenario configures.
 type Knobs struct {
 	// Cookie attributes of PHPSESSID.
 	CookieDomain string // "" host-only
@@ -14,10 +14,10 @@ type Knobs struct {
 	SameSite     string // "Lax", "Strict", "None" or "" (not set)
 	MaxAge       int    // seconds; 0 is a browser-session cookie
 
-	// Regenerate gives the session a new id at login and deletes the old one (seed rule 1).
+	// Regenerate gives the session a new id at login and deletes the old one (OWASP: renew the session id after login).
 	Regenerate bool
-	// StrictMode refuses ids the server never issued instead of adopting them (seed
-	// rule 4, PHP's session.use_strict_mode).
+	// StrictMode refuses ids the server never issued instead of adopting them (OWASP:
+	// reject unknown ids; PHP's session.use_strict_mode).
 	StrictMode bool
 	// WriteAfterResponse writes the session after the response went out, as an app
 	// that redirects before session_write_close() does; StoreLatency then decides how
@@ -37,11 +37,11 @@ type Knobs struct {
 	// AbsoluteTimeout ends a session this long after login however active it is;
 	// 0 never does.
 	AbsoluteTimeout time.Duration
-	// LogoutDestroys deletes the session server-side at logout (seed rule 9); without
+	// LogoutDestroys deletes the session server-side at logout (OWASP: invalidate the session at logout); without
 	// it logout only clears the cookie.
 	LogoutDestroys bool
 	// CheckFingerprint remembers the client's network and User-Agent at login and
-	// destroys the session when both change (seed rule 2).
+	// destroys the session when both change (bind the session to its client).
 	CheckFingerprint bool
 	// HeadersAlreadySent makes every response commit its headers before the session
 	// starts, so a new session is written but its Set-Cookie never goes out.

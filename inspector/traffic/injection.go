@@ -203,7 +203,7 @@ func maskHeaderLine(name, value string, m Mapping) string {
 }
 
 // looksSessionCookie: a session cookie by the framework table or the mapping, or by
-// a name that says so (seed rule 8's example plants "sessionID").
+// a name that says so (the classic response-splitting example plants "sessionID").
 func looksSessionCookie(name, value string, m Mapping) bool {
 	if isSessionParam(name, value, m) || framework.IsSessionCookieName(name, nil) {
 		return true
