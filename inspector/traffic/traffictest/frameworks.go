@@ -39,16 +39,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
 	"github.com/sessionscope/sessionscope/inspector/inspectortest"
 )
 
@@ -102,7 +99,7 @@ func StartLaravel(t testing.TB, redisAddr string) *App {
 		t.Fatalf("traffictest: redis address %q: %v", redisAddr, err)
 	}
 	dir := AppDir(t, "laravel")
-	return startServer(t, Laravel, dir, func(appPort int) *exec.Cmd {
+	return start(t, Laravel, dir, func(appPort int) *exec.Cmd {
 		cmd := exec.Command(php, "-S", net.JoinHostPort("127.0.0.1", strconv.Itoa(appPort)),
 			"-d", "display_errors=stderr", "index.php")
 		cmd.Dir = dir
@@ -124,82 +121,13 @@ func StartRack(t testing.TB, redisAddr string) *App {
 		return nil
 	}
 	dir := AppDir(t, "rack")
-	return startServer(t, Rack, dir, func(appPort int) *exec.Cmd {
+	return start(t, Rack, dir, func(appPort int) *exec.Cmd {
 		cmd := exec.Command(ruby, "server.rb")
 		cmd.Dir = dir
 		cmd.Env = append(filterEnv(os.Environ(), "PORT", "REDIS_URL", "RUBYOPT"),
 			"PORT="+strconv.Itoa(appPort), "REDIS_URL=redis://"+redisAddr+"/0")
 		return cmd
 	})
-}
-
-// startServer is start for the apps that answer GET /health.txt without touching a
-// session once they serve: it launches the app on a free port, retrying when the
-// port was taken between choosing and binding it, and registers its cleanup.
-func startServer(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd) *App {
-	t.Helper()
-	var lastErr error
-	for attempt := 0; attempt < startAttempts; attempt++ {
-		port, err := redistest.FreePort()
-		if err != nil {
-			t.Fatalf("traffictest: find a free port: %v", err)
-		}
-		a := &App{
-			Kind: kind, Port: port, Dir: dir,
-			BaseURL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			stdout:  &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}),
-		}
-		switch kind {
-		case Laravel:
-			a.CookieName, a.KeyPrefix = LaravelCookie, LaravelKeyPrefix
-		case Rack:
-			a.CookieName, a.KeyPrefix = RackCookie, RackKeyPrefix
-		}
-		a.cmd = command(port)
-		a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
-		if err := a.cmd.Start(); err != nil {
-			t.Fatalf("traffictest: start %s app: %v", kind, err)
-		}
-		go func() {
-			a.err = a.cmd.Wait()
-			close(a.done)
-		}()
-		if err := a.waitHealth(startTimeout); err != nil {
-			a.stop()
-			lastErr = fmt.Errorf("%w\n%s", err, a.Output())
-			continue
-		}
-		t.Cleanup(func() {
-			a.stop()
-			if t.Failed() {
-				t.Logf("traffictest: %s app output:\n%s", kind, a.Output())
-			}
-		})
-		return a
-	}
-	t.Fatalf("traffictest: the %s app did not start: %v", kind, lastErr)
-	return nil
-}
-
-// waitHealth waits until the app serves /health.txt with 200.
-func (a *App) waitHealth(limit time.Duration) error {
-	deadline := time.After(limit)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		if resp, err := client.Get(a.BaseURL + "/health.txt"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-a.done:
-			return fmt.Errorf("%s app exited before it was ready: %v", a.Kind, a.err)
-		case <-deadline:
-			return fmt.Errorf("%s app not ready on %s within %s", a.Kind, a.BaseURL, limit)
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
 }
 
 // SessionKey is the Redis key under which the app keeps the session whose cookie

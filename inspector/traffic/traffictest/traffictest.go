@@ -217,6 +217,10 @@ func start(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd
 			a.CookieName, a.KeyPrefix = PHPCookie, PHPKeyPrefix
 		case Node:
 			a.CookieName, a.KeyPrefix = NodeCookie, NodeKeyPrefix
+		case Laravel:
+			a.CookieName, a.KeyPrefix = LaravelCookie, LaravelKeyPrefix
+		case Rack:
+			a.CookieName, a.KeyPrefix = RackCookie, RackKeyPrefix
 		}
 		a.cmd = command(port)
 		a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
@@ -244,15 +248,16 @@ func start(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd
 	return nil
 }
 
-// waitReady waits until the app answers: the PHP server serves health.txt (which touches
-// no session), the Node app prints "listening" once Redis and HTTP are both up.
+// waitReady waits until the app answers: the PHP, Laravel and Rack servers serve
+// health.txt (which touches no session), the Node app prints "listening" once Redis and
+// HTTP are both up.
 func (a *App) waitReady(limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	for {
 		switch a.Kind {
-		case PHP:
+		case PHP, Laravel, Rack:
 			if resp, err := client.Get(a.BaseURL + "/health.txt"); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
