@@ -299,7 +299,7 @@ func ParsePrefix(spec string) (Framework, error) {
 // Warning is the one line to show the user about a parsed --prefix row, or "".
 func (fw *Framework) Warning() string {
 	if fw.UUIDOnly && fw.Prefix == "" {
-		return fmt.Sprintf("--prefix %s= has no prefix: every key that is a UUID is read as a %s session; keys whose payload is not JSON are not sessions", fw.Name, fw.Name)
+		return fmt.Sprintf("--prefix %s= has no prefix: every key that is a UUID and under no other prefix is read as a %s session, so other UUID keys in this database would show up as sessions too", fw.Name, fw.Name)
 	}
 	return ""
 }
