@@ -79,24 +79,36 @@ type Store struct {
 // version is read once, on the first connection.
 type noTouch struct {
 	log     *slog.Logger
-	once    sync.Once
+	mu      sync.Mutex
+	known   bool // the version question is settled (answered, or refused by the server)
 	version string
 	on      atomic.Bool // the server has CLIENT NO-TOUCH
 	failed  sync.Once
 }
 
-// onConnect is the go-redis OnConnect hook. It never fails the connection: a server
-// or ACL that refuses NO-TOUCH still serves reads, only without the guarantee.
+// onConnect is the go-redis OnConnect hook. A server or ACL that refuses INFO or
+// NO-TOUCH still serves reads, only without the guarantee, so a refusal never fails
+// the connection; a broken connection does, so that what broke it (a TLS handshake
+// the server rejected, say) is what the user is told.
 func (n *noTouch) onConnect(ctx context.Context, cn *redis.Conn) error {
-	n.once.Do(func() {
+	n.mu.Lock()
+	if !n.known {
 		info, err := cn.Info(ctx, "server").Result()
-		if err != nil {
+		var refused redis.Error
+		switch {
+		case err == nil:
+			n.known = true
+			n.version = infoField(info, "redis_version")
+			n.on.Store(versionAtLeast(n.version, 7, 2))
+		case errors.As(err, &refused):
+			n.known = true
 			n.log.Debug("redis backend: INFO server refused; reads may refresh LRU/LFU", "err", err)
-			return
+		default:
+			n.mu.Unlock()
+			return err
 		}
-		n.version = infoField(info, "redis_version")
-		n.on.Store(versionAtLeast(n.version, 7, 2))
-	})
+	}
+	n.mu.Unlock()
 	if !n.on.Load() {
 		return nil
 	}
