@@ -143,7 +143,7 @@ func (s *Store) watchNode(ctx context.Context, feed backend.Feed, addr string, g
 	} else {
 		sub.sendStatus(feed, model.StateConnecting, nil, "")
 	}
-	ps := sub.client.PSubscribe(ctx, "__keyevent@0__:*")
+	ps := subscribe(ctx, sub.opts, "__keyevent@0__:*")
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
 		_ = sub.client.Close()

@@ -333,7 +333,7 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 	}
 	s.sendStatus(feed, model.StateConnecting, nil, "")
 
-	ps := s.client.PSubscribe(ctx, fmt.Sprintf("__keyevent@%d__:*", s.db))
+	ps := subscribe(ctx, s.opts, fmt.Sprintf("__keyevent@%d__:*", s.db))
 	defer ps.Close()
 	// Wait for the subscription to be confirmed before the inventory starts, so that no
 	// session written during the scan falls between the two.
@@ -403,7 +403,7 @@ func (s *Store) status(state string, inv *model.Inventory, msg string) model.Sta
 
 // readLoop is the one goroutine that drains the subscription. It only parses and
 // enqueues; everything slow happens downstream.
-func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue, feed backend.Feed, probe bool) {
+func (s *Store) readLoop(ctx context.Context, ps *subscription, q *backend.Queue, feed backend.Feed, probe bool) {
 	prefix := fmt.Sprintf("__keyevent@%d__:", s.db)
 	var (
 		disconnectedAt time.Time
@@ -420,7 +420,7 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		probeUntil = time.Now().Add(s.cfg.ProbeWindow)
 	}
 	for {
-		asked := time.Now()
+		readsBefore := ps.reads.Load()
 		msg, err := ps.ReceiveTimeout(ctx, time.Second)
 		now := time.Now()
 		if ctx.Err() != nil {
@@ -484,9 +484,9 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 				continue
 			}
 			op, _ := backend.ParseOp(name) // 0 for ops sessionscope does not use
-			// A message read without waiting was already received: it came with the
-			// one before (one command's notifications leave Redis in one write).
-			continues := commands.Next(op, m.Payload, now, now.Sub(asked) < bufferedRead)
+			// A message that needed no read from the socket came in the same write as
+			// the one before: one command's notifications leave Redis in one write.
+			continues := commands.Next(op, m.Payload, now, ps.reads.Load() == readsBefore)
 			if op == 0 {
 				continue
 			}
@@ -497,9 +497,6 @@ func (s *Store) readLoop(ctx context.Context, ps *redis.PubSub, q *backend.Queue
 		}
 	}
 }
-
-// bufferedRead is how fast ReceiveTimeout returns a message it already holds.
-const bufferedRead = 200 * time.Microsecond
 
 // Dropped reports nothing here; the tracker counts gaps from the queue's gap events.
 
