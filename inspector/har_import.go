@@ -78,7 +78,7 @@ func (in *Inspector) ImportHAR(r io.Reader, name string) (HARImport, error) {
 	}
 	mapping := framework.RefMapper(in.cfg.Cookies)
 	var xs []*model.Exchange
-	sum, err := traffic.ReadHAR(&spaceCollapser{r: r}, traffic.HAROptions{Mapping: mapping, IDPrefix: id + "-"},
+	sum, err := traffic.ReadHAR(&spaceCollapser{r: r}, traffic.HAROptions{Mapping: mapping, IDPrefix: id + "-", Redact: in.cfg.Tracker.Redact},
 		func(x *model.Exchange) error {
 			if len(xs) < MaxHARImportExchanges {
 				xs = append(xs, x)

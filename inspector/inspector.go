@@ -51,7 +51,7 @@ func New(store backend.Store, cfg Config) *Inspector {
 	}
 	cfg.Tracker.Backend = store.Name()
 	broadcast := stream.NewBroadcaster()
-	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies})
+	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies, Redact: cfg.Tracker.Redact})
 	counts := &counters{}
 	return &Inspector{
 		cfg:       cfg,

@@ -3,6 +3,7 @@ package codec
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,6 +12,10 @@ const (
 	symfonyAttributes = "_sf2_attributes"
 	symfonyFlashes    = "_symfony_flashes"
 	symfonyMeta       = "_sf2_meta"
+	// symfonySecurityPrefix starts the attributes under which the security
+	// component's ContextListener keeps each firewall's token: serialize($token)
+	// under _security_<firewall>.
+	symfonySecurityPrefix = "_security_"
 )
 
 // DecodeSymfony decodes a Symfony session; it is Decode(FormatSymfony, data,
@@ -21,6 +26,8 @@ const (
 // flash, then any other top-level variable the application set beside
 // Symfony's bags. _sf2_meta is not a field: it changes on every request and
 // would make every write look like a data change; it fills Meta.Symfony.
+// A _security_<firewall> attribute holding a serialized token is decoded in
+// place (see expandSecurityToken).
 func DecodeSymfony(data []byte, lim Limits) (*Payload, error) {
 	return Decode(FormatSymfony, data, lim)
 }
@@ -30,7 +37,7 @@ func decodeSymfony(data []byte, b *budget) (*Payload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("symfony session: %w", err)
 	}
-	return symfonyFromPHP(base), nil
+	return symfonyView(base, b)
 }
 
 // decodePHPAny decodes one of the four PHP session handlers' outputs,
@@ -73,15 +80,33 @@ func isSymfonySession(fields []Entry) bool {
 	return false
 }
 
-// symfonyFromPHP reshapes a decoded PHP session into Symfony's view.
+// symfonyFromPHP is symfonyView for a session recognised while sniffing, whose
+// budget is not at hand: the token is decoded under the default limits, and
+// left a string if it exceeds them.
 func symfonyFromPHP(base *Payload) *Payload {
+	if p, err := symfonyView(base, newBudget(DefaultLimits)); err == nil {
+		return p
+	}
+	p, _ := symfonyView(base, nil) // without a budget nothing is decoded, so nothing fails
+	return p
+}
+
+// symfonyView reshapes a decoded PHP session into Symfony's view; with a nil
+// budget, tokens stay strings.
+func symfonyView(base *Payload, b *budget) (*Payload, error) {
 	p := &Payload{Format: FormatSymfony}
 	var flashes, others []Entry
 	for _, e := range base.Fields {
 		switch e.Key {
 		case symfonyAttributes:
 			if e.Value.Kind == KindMap {
-				p.Fields = append(p.Fields, e.Value.Entries...)
+				for _, attr := range e.Value.Entries {
+					expanded, err := expandSecurityToken(attr, b)
+					if err != nil {
+						return nil, fmt.Errorf("symfony session: attribute %s: %w", quoteName(attr.Key), err)
+					}
+					p.Fields = append(p.Fields, expanded)
+				}
 			} else {
 				others = append(others, e)
 			}
@@ -97,7 +122,37 @@ func symfonyFromPHP(base *Payload) *Payload {
 	}
 	p.Fields = append(p.Fields, flashes...)
 	p.Fields = append(p.Fields, others...)
-	return p
+	return p, nil
+}
+
+// expandSecurityToken replaces a _security_<firewall> attribute's serialized
+// token by its decoded value. Left a string, it would show the user object the
+// token holds verbatim, including the password hash Symfony keeps there to
+// notice a password change (AbstractToken::hasUserChanged), where redaction by
+// field name cannot reach it; decoded, the user's password property is a field
+// like any other. Decoding reads the token as data: no class is looked up or
+// instantiated. A value that is not a whole serialize() value (an app's own
+// string under such a name) stays as it is; only a limit error is returned,
+// since the token counts against the same bounds as the session around it.
+func expandSecurityToken(e Entry, b *budget) (Entry, error) {
+	if b == nil || !strings.HasPrefix(e.Key, symfonySecurityPrefix) || e.Value.Kind != KindString || !startsPHPValue(e.Value.Str) {
+		return e, nil
+	}
+	saved := *b
+	p := newPHPParser(e.Value.Str, b)
+	// The token sits where the string did: one level into _sf2_attributes.
+	v, err := p.value(1)
+	if err == nil && p.pos != len(e.Value.Str) {
+		err = p.errAt(ErrSyntax, "trailing data after the token")
+	}
+	if err != nil {
+		if isLimitError(err) {
+			return e, err
+		}
+		*b = saved // a string that is no token costs what a string costs
+		return e, nil
+	}
+	return Entry{Key: e.Key, Value: v}, nil
 }
 
 // symfonyMetaOf reads MetadataBag's {c: created, u: updated, l: lifetime};

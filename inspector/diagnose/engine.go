@@ -46,6 +46,9 @@ type Config struct {
 	// Cookies are custom session cookie names (--session-cookie), added to the builtin
 	// table for the HTTP-side rules. Default: none.
 	Cookies []framework.CookieMapping
+	// Redact names the URL parameters whose values findings hide: the built-in list
+	// plus --redact.
+	Redact model.Redaction
 }
 
 // Engine runs the rules, store side and HTTP side, and keeps their findings: it is

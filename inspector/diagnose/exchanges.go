@@ -27,6 +27,9 @@ type AnalyzeOptions struct {
 	// Mapping turns a cookie into a session ref for the blocked-cookie annotations.
 	// Default: none (blocked cookies carry no ref).
 	Mapping func(name, value string) (ref string, ok bool)
+	// Redact names the URL parameters whose values findings hide. Default the
+	// built-in list.
+	Redact model.Redaction
 }
 
 // replayed is one exchange after it went through the browser model.
@@ -56,7 +59,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	xs := append([]*model.Exchange(nil), exchanges...)
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
 
-	e := &Engine{findings: map[string]*model.Finding{}, dirty: map[string]bool{}}
+	e := &Engine{cfg: Config{Redact: opts.Redact}, findings: map[string]*model.Finding{}, dirty: map[string]bool{}}
 	isSession := func(name string) bool { return framework.IsSessionCookieName(name, opts.Cookies) }
 
 	var jar cookies.Jar
@@ -138,7 +141,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		}
 	}
 	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
-	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession)
+	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession, e.cfg.Redact)
 	cookieFlags(rs, &Recorder{e: e, rule: "cookie-flags"}, isSession)
 	sensitiveDataInCookie(rs, &Recorder{e: e, rule: "sensitive-data-in-cookie"})
 	headerInjection(rs, &Recorder{e: e, rule: "header-injection"})

@@ -17,9 +17,9 @@ func TestFindingsMaskSecretParams(t *testing.T) {
 	const sid = "q3hgl8v5c0m2k7ut3ohs1f2km9"
 	reqURL := "http://shop.test/account?PHPSESSID=" + sid + "&" + secrets
 	x1 := exch("x1", 0, "GET", reqURL, 200, sent("PHPSESSID="+sid))
-	x1.URL = traffic.MaskURL(x1.RawURL, nil) // as the proxy and the HAR reader record it
+	x1.URL = traffic.MaskURL(x1.RawURL, nil, model.Redaction{}) // as the proxy and the HAR reader record it
 	x2 := exch("x2", 1, "GET", "https://cdn.other.test/pixel.gif", 200, referer(reqURL))
-	x2.URL = traffic.MaskURL(x2.RawURL, nil)
+	x2.URL = traffic.MaskURL(x2.RawURL, nil, model.Redaction{})
 	fs := AnalyzeExchanges([]*model.Exchange{x1, x2}, AnalyzeOptions{})
 	var fired []string
 	all := ""

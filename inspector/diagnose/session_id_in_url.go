@@ -20,7 +20,7 @@ const minIDLength = 16
 // headers and shared links, so the id leaks, and a URL-borne id invites fixation
 // (do not append the SID to URLs). A session id in a request's Referer
 // is the previous page's URL leaking it to whoever received the request.
-func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) {
+func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool, redact model.Redaction) {
 	ids := map[string]string{} // cookie value -> cookie name
 	for _, r := range rs {
 		for _, c := range r.x.CookiesSent {
@@ -67,7 +67,7 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool) 
 		if where == "" {
 			continue
 		}
-		shown := maskIDsInURL(r.x.RawReferer, ru, ids, isSession)
+		shown := maskIDsInURL(r.x.RawReferer, ru, ids, isSession, redact)
 		detail := fmt.Sprintf("The request to %s was sent with a Referer, the address of the page the user came from (%s), that carries the %s session id in its %s. ",
 			describeURL(r.u), shown, name, where)
 		if !strings.EqualFold(ru.Hostname(), r.u.Hostname()) {
@@ -117,7 +117,7 @@ func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (wh
 // maskIDsInURL writes a URL for a finding with its session ids masked: known
 // session cookie values anywhere, the values of session-named query parameters, and
 // the values of parameters with sensitive names (hidden entirely).
-func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool) string {
+func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool, redact model.Redaction) string {
 	for _, v := range longestFirst(ids) { // a value inside another is masked after it
 		raw = strings.ReplaceAll(raw, v, model.Mask(v))
 	}
@@ -125,7 +125,7 @@ func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(
 		mask := model.Mask
 		switch {
 		case isSession(param):
-		case model.SensitiveName(param):
+		case redact.Sensitive(param):
 			mask = func(string) string { return model.Redacted }
 		default:
 			continue

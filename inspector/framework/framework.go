@@ -81,7 +81,9 @@ func Builtin() []Framework {
 // own, with the format and cookie their stores use. koa-session with koa-redis keeps
 // its JSON sessions under the bare external key (a UUID), which no prefix describes.
 var knownNames = map[string]Framework{
-	"koa": {Format: codec.FormatJSON, Cookie: "koa.sess"},
+	// koa-session rewrites _expire on every save and keeps _maxAge (and _session for
+	// session-only cookies) beside the data: bookkeeping, not the session's content.
+	"koa": {Format: codec.FormatJSON, Cookie: "koa.sess", IgnoreFields: []string{"_expire", "_maxAge", "_session"}},
 }
 
 // PHPFiles is the row for PHP's default files save handler (session.save_handler =
@@ -263,7 +265,7 @@ func ParsePrefix(spec string) (Framework, error) {
 	}
 	fw := Framework{Name: name, Variant: "custom", Prefix: rest, Format: codec.FormatAuto, Custom: true}
 	if k, ok := knownNames[name]; ok {
-		fw.Format, fw.Cookie = k.Format, k.Cookie
+		fw.Format, fw.Cookie, fw.IgnoreFields = k.Format, k.Cookie, k.IgnoreFields
 	}
 	builtin := false
 	for _, b := range Builtin() {

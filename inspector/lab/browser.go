@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/cookies"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/traffic"
 )
 
@@ -192,7 +193,7 @@ func joinReasons(rs []cookies.Reason) string {
 }
 
 // masked is a URL with any session id in it masked, for steps shown to users.
-func (b *browser) masked(raw string) string { return traffic.MaskURL(raw, b.mask) }
+func (b *browser) masked(raw string) string { return traffic.MaskURL(raw, b.mask, model.Redaction{}) }
 
 func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 

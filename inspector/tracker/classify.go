@@ -210,7 +210,8 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	}
 	t.unindex(e)
 	if e.consumed {
-		return // absorbed into a regeneration or a rename
+		t.release() // absorbed into a regeneration or a rename: it holds back no event now
+		return
 	}
 	var ev *model.Event
 	t.mu.Lock()
@@ -232,19 +233,23 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	case e.has(backend.OpEvicted):
 		ev = t.endEvent(e, model.KindEvicted)
 	case e.has(backend.OpDel):
-		ev = t.endEvent(e, model.KindDestroyed)
-		ev.Cause = model.CauseApp
+		if ev = t.endEvent(e, model.KindDestroyed); ev != nil {
+			ev.Cause = model.CauseApp
+		}
 	case e.has(backend.OpRenameFrom):
 		// Renamed to a key that is not a session: for sessionscope the session ended.
-		ev = t.endEvent(e, model.KindDestroyed)
-		ev.Cause = model.CauseApp
-		ev.Reason = "renamed to a key outside the session prefixes"
+		if ev = t.endEvent(e, model.KindDestroyed); ev != nil {
+			ev.Cause = model.CauseApp
+			ev.Reason = "renamed to a key outside the session prefixes"
+		}
 	default:
 		ev = t.writeEvent(e)
 	}
 	t.mu.Unlock()
 	if ev != nil {
 		t.emit(ev)
+	} else {
+		t.release() // decided with no event: later events it held back may leave
 	}
 }
 
@@ -288,10 +293,14 @@ func laterOf(a, b time.Time) time.Time {
 	return b
 }
 
-// endEvent builds expired, evicted or destroyed, and removes the session.
+// endEvent builds expired, evicted or destroyed, and removes the session. It returns
+// nil for a key that was never taken for a session (see writeEvent's UUIDOnly case).
 func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
 	s := t.sessions[e.key]
 	if s == nil {
+		if e.m.Framework.UUIDOnly {
+			return nil // never taken for a session: its end is no session's end
+		}
 		s = &session{key: e.key, fw: e.m.Framework, ref: refOf(e.m.StoreID)}
 	}
 	ev := t.newEvent(e, kind, s)
@@ -332,6 +341,18 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 	}
 	if e.result != nil && e.result.res.Err != nil && e.unread == "" {
 		e.unread = model.UnreadError
+	}
+	if e.m.Framework.UUIDOnly && (e.result != nil && e.result.notSession || s == nil && newC == nil) {
+		// A key that only its shape made a candidate (an empty --prefix): without a
+		// payload of that framework it is not taken for a session.
+		if s != nil {
+			t.removeSession(s)
+		}
+		t.stats.NotSessions.Add(1)
+		return nil
+	}
+	if s != nil && newC != nil {
+		s.fw = newC.fw
 	}
 	if s == nil || e.renameFrom != "" || (e.has(backend.OpNew) && !e.knownAtStart) {
 		return t.birthEvent(e, s, newC)
@@ -399,7 +420,7 @@ func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bo
 			s.flags &^= flagAuthenticated
 		}
 		t.cache.put(s, newC)
-		t.recent.add(s.fw, e.key, e.first, rewrite)
+		t.recent.add(e.m.Framework, e.key, e.first, rewrite) // by prefix row, as pairing looks it up
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 )
 
-// decodePayload turns a read into the cache entry; undecodable bytes become opaque.
+// decodePayload turns a read into the cache entry; undecodable bytes become opaque. fw
+// is the framework the payload was resolved to (Matcher.Resolve).
 func decodePayload(res backend.ReadResult, fw *framework.Framework, markers []string) *cachedPayload {
 	var (
 		p   *codec.Payload

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/diagnose"
+	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -68,6 +69,10 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 		if !ok {
 			continue
 		}
+		if m.Framework.UUIDOnly {
+			t.verify(it, m)
+			continue
+		}
 		s := &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory,
 			size: int32(min(it.Size, 1<<31-1)), node: t.nodeIndex(it.Node)}
 		s.ttlDeadline = deadlineFor(it.Read, it.TTL)
@@ -78,6 +83,61 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 	t.rules.OnInventory(facts...)
 	clear(facts) // the strings belong to the sessions, not to the buffer
 	t.factBuf = facts
+	t.publishFindings()
+}
+
+// verify reads the payload of an inventory key that only its shape made a candidate
+// (an empty --prefix: any UUID key), so that it is taken for a session only when the
+// payload is that framework's (Framework.PayloadFits). Reads are budgeted like any
+// other; a key whose read is refused stays out of the table until it is written.
+func (t *Tracker) verify(it backend.InventoryItem, m framework.Match) {
+	if !t.limiter.Allow() {
+		t.stats.BudgetDenied.Add(1)
+		return
+	}
+	item := it
+	job := fetchJob{req: backend.ReadRequest{Key: it.Key, Type: m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes}, m: m, verify: &item}
+	select {
+	case t.fetchReq <- job:
+		t.verifying++
+		t.stats.Reads.Add(1)
+	default:
+		t.stats.BudgetDenied.Add(1)
+	}
+}
+
+// onVerified adds a verified inventory key to the table, with the payload it read as
+// its baseline; a key that is no session, or is gone, or became known meanwhile (a
+// live write decides it) is left alone.
+func (t *Tracker) onVerified(r *fetchResult) {
+	t.verifying--
+	it := r.verify
+	if r.notSession || r.cached == nil || !r.res.Exists {
+		if r.notSession {
+			t.stats.NotSessions.Add(1)
+		}
+		return
+	}
+	if _, live := t.pending[it.Key]; live {
+		return
+	}
+	m, _ := t.cfg.Matcher.Match(it.Key)
+	t.mu.Lock()
+	if _, known := t.sessions[it.Key]; known {
+		t.mu.Unlock()
+		return
+	}
+	s := &session{key: it.Key, fw: r.cached.fw, ref: refOf(m.StoreID), flags: flagFromInventory | flagPayloadRead,
+		size: int32(min(r.res.Size, 1<<31-1)), node: t.nodeIndex(it.Node)}
+	if r.cached.auth {
+		s.flags |= flagAuthenticated
+	}
+	s.ttlDeadline = deadlineFor(r.at, r.res.TTL)
+	t.addSession(s)
+	t.cache.put(s, r.cached)
+	fact := diagnose.SessionFact{Session: t.info(s), TTL: r.res.TTL, Time: r.at}
+	t.mu.Unlock()
+	t.rules.OnInventory(fact)
 	t.publishFindings()
 }
 

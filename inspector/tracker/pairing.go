@@ -72,6 +72,9 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		// A "new" event for a key the table still held: the end was missed. Replace it.
 		t.removeSession(existing)
 	}
+	if newC != nil {
+		fw = newC.fw // the payload's framework where rows share the prefix
+	}
 	s := &session{key: e.key, fw: fw, ref: refOf(e.m.StoreID), born: e.first.UnixNano()}
 	t.addSession(s)
 	p := t.findPredecessor(e, newC)

@@ -33,7 +33,7 @@ func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
 		}
 		return
 	}
-	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}, fw: e.m.Framework}
+	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}, m: e.m}
 	select {
 	case t.fetchReq <- job:
 		e.reading, e.readTTLOnly, e.readGen = true, ttlOnly, e.writeGen
@@ -50,6 +50,10 @@ func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
 func (t *Tracker) onFetched(results []fetchResult) {
 	for i := range results {
 		r := &results[i]
+		if r.verify != nil {
+			t.onVerified(r)
+			continue
+		}
 		e := r.entry
 		e.reading = false
 		if e.done {
@@ -81,6 +85,7 @@ func (t *Tracker) applyLate(r *fetchResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s := t.sessions[r.entry.key]; s != nil {
+		s.fw = r.cached.fw
 		t.cache.put(s, r.cached)
 	}
 }
@@ -89,7 +94,10 @@ func (t *Tracker) applyLate(r *fetchResult) {
 type fetchJob struct {
 	entry *entry
 	req   backend.ReadRequest
-	fw    *framework.Framework
+	m     framework.Match // the key's match, copied: the fetch goroutine must not read the entry
+	// verify, instead of entry, is an inventory key read before it is taken for a
+	// session (Tracker.verify).
+	verify *backend.InventoryItem
 }
 
 // fetchResult is a read decoded off the tracker goroutine.
@@ -98,6 +106,11 @@ type fetchResult struct {
 	at     time.Time // when the store answered
 	res    backend.ReadResult
 	cached *cachedPayload
+	// notSession: the key matched a row that guesses from the key's shape alone (an
+	// empty --prefix), and its payload is not that framework's: another
+	// application's data keyed by a UUID.
+	notSession bool
+	verify     *backend.InventoryItem // the job's, when it verified an inventory key
 }
 
 // maxReadBatch bounds one pipeline so a burst does not become one giant round trip.
@@ -133,13 +146,20 @@ func (t *Tracker) fetchLoop(ctx context.Context) {
 		answered := time.Now()
 		out := make([]fetchResult, len(jobs))
 		for i, j := range jobs {
-			out[i] = fetchResult{entry: j.entry, at: answered}
+			out[i] = fetchResult{entry: j.entry, at: answered, verify: j.verify}
 			if i < len(results) {
 				out[i].res = results[i]
 			}
 			out[i].res.TTLOnly = j.req.TTLOnly
 			if out[i].res.Exists && !j.req.TTLOnly && out[i].res.Err == nil && (out[i].res.Data != nil || out[i].res.Hash != nil) {
-				out[i].cached = decodePayload(out[i].res, j.fw, t.cfg.AuthMarkers)
+				// Where two frameworks default to the same prefix, the payload names
+				// the one that wrote it.
+				fw := t.cfg.Matcher.Resolve(j.m, out[i].res.Data).Framework
+				if !fw.PayloadFits(out[i].res.Data) {
+					out[i].notSession = true
+					continue
+				}
+				out[i].cached = decodePayload(out[i].res, fw, t.cfg.AuthMarkers)
 			}
 		}
 		select {

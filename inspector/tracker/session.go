@@ -75,6 +75,9 @@ type cachedPayload struct {
 	contentHash uint64
 	bytes       int64
 	auth        bool
+	// fw is the framework that wrote the payload: among rows sharing a key prefix
+	// (express and fastify under sess:), the one whose payload shape this is.
+	fw *framework.Framework
 	// LRU links, most recent at the head.
 	prev, next *cachedPayload
 }
@@ -85,7 +88,7 @@ func (c *cachedPayload) comparable() bool { return c != nil && len(c.fields) > 0
 
 // newCached builds the cache entry for a decoded payload.
 func newCached(key string, p *codec.Payload, fw *framework.Framework, markers []string) *cachedPayload {
-	c := &cachedPayload{key: key, decoded: p, digest: p.Digest, bytes: int64(p.Size) + 256}
+	c := &cachedPayload{key: key, decoded: p, digest: p.Digest, bytes: int64(p.Size) + 256, fw: fw}
 	fps := p.FieldFingerprints()
 	c.fields = make(map[string]uint64, len(fps))
 	for name, fp := range fps {

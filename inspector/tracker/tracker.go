@@ -87,6 +87,9 @@ type Stats struct {
 	Dropped      atomic.Int64
 	Gaps         atomic.Int64
 	Migrated     atomic.Int64 // sessions a cluster slot migration moved to another master
+	// NotSessions counts writes to keys only an empty --prefix matched whose payload
+	// was not that framework's (or could not be read): not taken for sessions.
+	NotSessions atomic.Int64
 }
 
 // Tracker owns the session table.
@@ -122,8 +125,11 @@ type Tracker struct {
 
 	inventoryDone bool
 	tombstones    map[string]struct{}
-	factBuf       []diagnose.SessionFact // onInventory's page of facts, reused
-	presized      int                    // the capacity presize reserved, 0 none
+	// verifying counts inventory keys whose payload is being read before they are
+	// taken for sessions (rows that guess from the key's shape alone, see verify).
+	verifying int
+	factBuf   []diagnose.SessionFact // onInventory's page of facts, reused
+	presized  int                    // the capacity presize reserved, 0 none
 
 	// resync is the re-inventory in progress after a gap, nil when none; nodes and
 	// nodeIdx give each session a one-byte node index so a resync judges its node only.
@@ -309,7 +315,7 @@ func (t *Tracker) streamNow(now time.Time, feed backend.Feed) time.Time {
 
 func (t *Tracker) idle(feed backend.Feed) bool {
 	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(feed.Resync) == 0 && t.resync == nil &&
-		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.ready.Len() == 0 && t.rules.Pending() == 0
+		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.ready.Len() == 0 && t.rules.Pending() == 0 && t.verifying == 0
 }
 
 // Flush emits everything pending regardless of the window; it is how a test or a

@@ -30,6 +30,9 @@ var ErrHAR = errors.New("har")
 type HAROptions struct {
 	// Mapping fills session refs from cookies. Default framework.RefMapper(nil).
 	Mapping func(name, value string) (ref string, ok bool)
+	// Redact names the URL parameters whose values are hidden. Default the built-in
+	// list (model.SensitiveNames).
+	Redact model.Redaction
 	// IDPrefix starts every exchange id, followed by the entry index. Default "h" and
 	// random hex, so two imports do not collide.
 	IDPrefix string
@@ -520,7 +523,7 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 		ID:       p.opts.IDPrefix + strconv.Itoa(p.index),
 		Start:    start,
 		Method:   e.method,
-		URL:      MaskURL(e.url, p.mapping),
+		URL:      MaskURL(e.url, p.mapping, p.opts.Redact),
 		RawURL:   e.url,
 		Status:   e.status,
 		Upstream: e.serverIP,
@@ -573,12 +576,12 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 			}
 		}
 	}
-	x.InjectedHeaders = harInjectedHeaders(e, x.RawReferer, p.mapping)
+	x.InjectedHeaders = harInjectedHeaders(e, x.RawReferer, p.mapping, p.opts.Redact)
 	if x.RawLocation == "" {
 		x.RawLocation = e.redirectURL
 	}
 	if x.RawLocation != "" {
-		x.Location = MaskURL(x.RawLocation, p.mapping)
+		x.Location = MaskURL(x.RawLocation, p.mapping, p.opts.Redact)
 	}
 
 	if len(cookieLines) > 0 {

@@ -113,7 +113,7 @@ func crlfPayloads(urls ...string) []string {
 // "Set-Cookie: PHPSESSID=evil". Requiring the same name keeps a payload that the
 // application neutralised (CR/LF replaced by spaces inside one Location value) from
 // counting. Values are masked (maskHeaderLine).
-func injectedHeaders(payloads []string, lines []headerLine, m Mapping) []string {
+func injectedHeaders(payloads []string, lines []headerLine, m Mapping, r model.Redaction) []string {
 	if len(payloads) == 0 {
 		return nil
 	}
@@ -128,7 +128,7 @@ func injectedHeaders(payloads []string, lines []headerLine, m Mapping) []string 
 			if !strings.EqualFold(l.name, name) || !strings.Contains(l.value, value) {
 				continue
 			}
-			if s := maskHeaderLine(l.name, l.value, m); !slices.Contains(out, s) && len(out) < maxInjectedLines {
+			if s := maskHeaderLine(l.name, l.value, m, r); !slices.Contains(out, s) && len(out) < maxInjectedLines {
 				out = append(out, s)
 			}
 		}
@@ -140,7 +140,7 @@ func injectedHeaders(payloads []string, lines []headerLine, m Mapping) []string 
 // rawCRLFHeaders returns the header lines whose value holds a raw CR or LF followed
 // by what reads as another header ("Location: /login\r\nSet-Cookie: ..."). Browsers'
 // HAR exports join repeated Set-Cookie headers with newlines, so those are not counted.
-func rawCRLFHeaders(lines []headerLine, m Mapping) []string {
+func rawCRLFHeaders(lines []headerLine, m Mapping, r model.Redaction) []string {
 	var out []string
 	for _, l := range lines {
 		if strings.EqualFold(l.name, "Set-Cookie") || !strings.ContainsAny(l.value, "\r\n") {
@@ -156,7 +156,7 @@ func rawCRLFHeaders(lines []headerLine, m Mapping) []string {
 			smuggled = smuggled || ok && isToken(name)
 		}
 		if smuggled && len(out) < maxInjectedLines {
-			out = append(out, maskHeaderLine(l.name, l.value, m))
+			out = append(out, maskHeaderLine(l.name, l.value, m, r))
 		}
 	}
 	return out
@@ -176,7 +176,7 @@ func responseHeaderLines(h http.Header) []headerLine {
 // maskHeaderLine writes "Name: value" for a finding: session ids masked (a session
 // cookie's value, session parameters in a URL), CR and LF shown as \r and \n, and
 // the line cut to maxInjectedLineLen.
-func maskHeaderLine(name, value string, m Mapping) string {
+func maskHeaderLine(name, value string, m Mapping, r model.Redaction) string {
 	name = textproto.CanonicalMIMEHeaderKey(name)
 	switch name {
 	case "Set-Cookie":
@@ -192,7 +192,7 @@ func maskHeaderLine(name, value string, m Mapping) string {
 			value += ";" + rest
 		}
 	case "Location", "Content-Location", "Refresh":
-		value = MaskURL(value, m)
+		value = MaskURL(value, m, r)
 	}
 	value = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(value)
 	line := name + ": " + value
@@ -228,7 +228,7 @@ func isToken(s string) bool {
 
 // harInjectedHeaders is the response-splitting check for a HAR entry: request input
 // that came back as a header, and header values with a raw CR/LF.
-func harInjectedHeaders(e *harEntry, referer string, m Mapping) []string {
+func harInjectedHeaders(e *harEntry, referer string, m Mapping, r model.Redaction) []string {
 	var lines []headerLine
 	for _, h := range e.respHeaders {
 		if strings.EqualFold(h.name, "Set-Cookie") {
@@ -241,9 +241,9 @@ func harInjectedHeaders(e *harEntry, referer string, m Mapping) []string {
 		}
 		lines = append(lines, headerLine(h))
 	}
-	out := rawCRLFHeaders(lines, m)
+	out := rawCRLFHeaders(lines, m, r)
 	if mayCarryCRLF(e.url) || mayCarryCRLF(referer) {
-		for _, l := range injectedHeaders(crlfPayloads(e.url, referer), lines, m) {
+		for _, l := range injectedHeaders(crlfPayloads(e.url, referer), lines, m, r) {
 			if !slices.Contains(out, l) && len(out) < maxInjectedLines {
 				out = append(out, l)
 			}

@@ -129,7 +129,7 @@ func TestInjectedHeadersMasking(t *testing.T) {
 		{"Set-Cookie", "theme=dark"},
 	}
 	got := injectedHeaders([]string{"Set-Cookie: PHPSESSID=attackerchosen0123456789", "X-Injected: yes", "Set-Cookie: theme=dark", "no colon", "Location:"},
-		lines, defaultMapping(nil))
+		lines, defaultMapping(nil), model.Redaction{})
 	want := []string{"Set-Cookie: PHPSESSID=atta…89; path=/", "Set-Cookie: theme=dark", "X-Injected: yes"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)

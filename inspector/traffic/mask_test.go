@@ -29,7 +29,7 @@ func TestMaskURLSensitiveParams(t *testing.T) {
 		{"/x?page=2#password=frag", "/x?page=2#password=frag"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := MaskURL(tc.in, nil); got != tc.want {
+			if got := MaskURL(tc.in, nil, model.Redaction{}); got != tc.want {
 				t.Errorf("MaskURL(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
@@ -75,5 +75,19 @@ func TestProxyMasksSensitiveParams(t *testing.T) {
 	}
 	if !strings.Contains(x.URL, "password=•••") || !strings.Contains(x.Location, "access_token=•••") || !strings.Contains(x.URL, "page=2") {
 		t.Errorf("url %q location %q", x.URL, x.Location)
+	}
+}
+
+// TestMaskURLRedactNames: --redact names hide URL parameters as the built-in ones do,
+// whatever their case or separators.
+func TestMaskURLRedactNames(t *testing.T) {
+	t.Parallel()
+	r := model.NewRedaction([]string{"city", "mother maiden"})
+	in := "/x?City=Oslo&mother_maiden=Berg&page=2"
+	if got, want := MaskURL(in, nil, r), "/x?City=•••&mother_maiden=•••&page=2"; got != want {
+		t.Errorf("MaskURL with --redact city,'mother maiden' = %q, want %q", got, want)
+	}
+	if got := MaskURL(in, nil, model.Redaction{}); got != in {
+		t.Errorf("MaskURL without --redact = %q, want it unchanged", got)
 	}
 }

@@ -45,6 +45,9 @@ type ProxyConfig struct {
 	RingSize int
 	// Mapping fills session refs from cookies. Default framework.RefMapper(nil).
 	Mapping func(name, value string) (ref string, ok bool)
+	// Redact names the URL parameters whose values are hidden. Default the built-in
+	// list (model.SensitiveNames).
+	Redact model.Redaction
 	// Sink receives every exchange, its own copy, when the response has been streamed.
 	// It is called on the request's goroutine and must not block.
 	Sink func(*model.Exchange)
@@ -299,7 +302,7 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 		HeadersSent: c.headersSent,
 		End:         end,
 		Method:      r.Method,
-		URL:         MaskURL(rawURL, p.mapping),
+		URL:         MaskURL(rawURL, p.mapping, p.cfg.Redact),
 		RawURL:      rawURL,
 		Status:      c.status,
 		Client:      model.Client{Addr: r.RemoteAddr, UA: r.UserAgent()},
@@ -315,7 +318,7 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 		x.HeadersSent = end
 	}
 	if c.location != "" {
-		x.Location, x.RawLocation = MaskURL(c.location, p.mapping), c.location
+		x.Location, x.RawLocation = MaskURL(c.location, p.mapping, p.cfg.Redact), c.location
 	}
 	skip := ""
 	if p.cfg.Sticky {
@@ -325,7 +328,7 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 	x.RawReferer = r.Header.Get("Referer")
 	if c.injectable && c.respHeader != nil {
 		x.InjectedHeaders = injectedHeaders(crlfPayloads(r.URL.EscapedPath()+"?"+r.URL.RawQuery, x.RawReferer),
-			responseHeaderLines(c.respHeader), p.mapping)
+			responseHeaderLines(c.respHeader), p.mapping, p.cfg.Redact)
 	}
 	for _, line := range c.setCookies {
 		x.SetCookies = append(x.SetCookies, parseSetCookie(line, p.mapping))

@@ -605,7 +605,7 @@ func TestMaskURL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := MaskURL(tc.in, m); got != tc.want {
+			if got := MaskURL(tc.in, m, model.Redaction{}); got != tc.want {
 				t.Errorf("MaskURL(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})

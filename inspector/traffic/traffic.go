@@ -38,10 +38,10 @@ func isSessionParam(name, value string, m Mapping) bool {
 
 // MaskURL masks the values of session parameters in a URL's query string and path
 // parameters (PHPSESSID=…, ;jsessionid=…) with model.Mask, and hides the values of
-// parameters with sensitive names (access_token, password; model.SensitiveName)
-// entirely, leaving the rest of the URL as it was written. Parameters are session
+// parameters with sensitive names (access_token, password; r, the built-in list plus
+// --redact) entirely, leaving the rest of the URL as it was written. Parameters are session
 // parameters by the framework table's cookie names, or when m maps them to a session.
-func MaskURL(raw string, m Mapping) string {
+func MaskURL(raw string, m Mapping, r model.Redaction) string {
 	if !strings.ContainsAny(raw, "?;") {
 		return raw
 	}
@@ -50,16 +50,16 @@ func MaskURL(raw string, m Mapping) string {
 		raw, frag = raw[:i], raw[i:]
 	}
 	base, query, hasQuery := strings.Cut(raw, "?")
-	base = maskParams(base, ";", m)
+	base = maskParams(base, ";", m, r)
 	if hasQuery {
-		base += "?" + maskParams(query, "&", m)
+		base += "?" + maskParams(query, "&", m, r)
 	}
 	return base + frag
 }
 
 // maskParams masks name=value pairs separated by sep. For path parameters (sep ";")
 // the first part is the path itself and a value ends at the next slash.
-func maskParams(s, sep string, m Mapping) string {
+func maskParams(s, sep string, m Mapping, r model.Redaction) string {
 	if !strings.Contains(s, "=") {
 		return s
 	}
@@ -83,7 +83,7 @@ func maskParams(s, sep string, m Mapping) string {
 		switch {
 		case isSessionParam(uname, uvalue, m):
 			parts[i] = name + "=" + model.Mask(uvalue) + tail
-		case model.SensitiveName(uname):
+		case r.Sensitive(uname):
 			// A password or token is not an id: none of it is shown.
 			parts[i] = name + "=" + model.Redacted + tail
 		default:

@@ -35,7 +35,7 @@ func analyze(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 		in, name = f, cfg.HARPath
 	}
 	var xs []*model.Exchange
-	sum, err := traffic.ReadHAR(in, traffic.HAROptions{Mapping: framework.RefMapper(cfg.cookieMappings), IDPrefix: "x"},
+	sum, err := traffic.ReadHAR(in, traffic.HAROptions{Mapping: framework.RefMapper(cfg.cookieMappings), IDPrefix: "x", Redact: model.NewRedaction(cfg.Redact)},
 		func(x *model.Exchange) error { xs = append(xs, x); return nil })
 	if err != nil {
 		msg := err.Error()
@@ -47,7 +47,7 @@ func analyze(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	findings := diagnose.AnalyzeExchanges(xs, diagnose.AnalyzeOptions{
 		ValuesStripped: sum.ValuesStripped, CookiesAbsent: sum.CookiesAbsent,
-		Cookies: cfg.cookieMappings, Mapping: framework.RefMapper(cfg.cookieMappings),
+		Cookies: cfg.cookieMappings, Mapping: framework.RefMapper(cfg.cookieMappings), Redact: model.NewRedaction(cfg.Redact),
 	})
 
 	var w term.Writer

@@ -153,7 +153,7 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 		}
 		proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: cfg.ProxyListen, Upstreams: cfg.proxyUpstreams,
 			Sticky: cfg.Sticky, Sink: sink, Logger: logger, RingSize: cfg.ExchangeLog,
-			Mapping: framework.RefMapper(cfg.cookieMappings)})
+			Mapping: framework.RefMapper(cfg.cookieMappings), Redact: model.NewRedaction(cfg.Redact)})
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}

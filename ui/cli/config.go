@@ -236,7 +236,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
 	var redact stringList
-	fs.Var(&redact, "redact", "also hide the values of payload fields with this `name` and never search them (case, '_', '-' and camelCase ignored), repeatable [SESSIONSCOPE_REDACT, comma-separated]")
+	fs.Var(&redact, "redact", redactUsage)
 	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
 	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis; negative for no limit [SESSIONSCOPE_READ_BUDGET]")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", backend.DefaultMaxPayloadBytes), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
@@ -342,6 +342,8 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
 	var sessionCookies stringList
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
+	var redact stringList
+	fs.Var(&redact, "redact", redactUsage)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return cfg, err
@@ -355,7 +357,21 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 		return cfg, fmt.Errorf("%w: analyze takes one HAR file, got %d: %s", errUsage, len(positional), strings.Join(positional, " "))
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
+	cfg.Redact = append(splitList(getenv("SESSIONSCOPE_REDACT")), redact...)
 	return cfg, cfg.Validate()
+}
+
+const redactUsage = "also hide the values of payload fields and URL parameters with this `name`, and never search them (case, '_', '-' and camelCase ignored), repeatable [SESSIONSCOPE_REDACT, comma-separated]"
+
+// validateRedact checks the --redact names: each must hold a letter or a digit to
+// name anything once normalised.
+func (c *Config) validateRedact() error {
+	for _, n := range c.Redact {
+		if !strings.ContainsFunc(n, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			return fmt.Errorf("%w: --redact %q: a name needs a letter or a digit", errUsage, n)
+		}
+	}
+	return nil
 }
 
 // DefaultLabListen is where the lab app listens unless told otherwise (loopback only;
@@ -472,10 +488,8 @@ func (c *Config) Validate() error {
 	if err := c.validateSentinel(); err != nil {
 		return err
 	}
-	for _, n := range c.Redact {
-		if !strings.ContainsFunc(n, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
-			return fmt.Errorf("%w: --redact %q: a name needs a letter or a digit", errUsage, n)
-		}
+	if err := c.validateRedact(); err != nil {
+		return err
 	}
 	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 && c.Sentinel == "" {
 		if c.Command == "serve" {
@@ -591,6 +605,9 @@ func (c *Config) validateAnalyze() error {
 		return fmt.Errorf("%w: analyze needs a HAR file (or - for stdin)", errUsage)
 	}
 	if err := c.parseSessionCookies(); err != nil {
+		return err
+	}
+	if err := c.validateRedact(); err != nil {
 		return err
 	}
 	switch c.FailOn {

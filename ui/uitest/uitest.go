@@ -105,12 +105,17 @@ type Env struct {
 	Srv *redistest.Server
 	RDB *redis.Client
 	In  *inspector.Inspector
+	// Matcher is the inspector's framework table.
+	Matcher *framework.Matcher
 }
 
 // Options tune StartInspector.
 type Options struct {
 	Redis   redistest.Options
 	Tracker tracker.Config
+	// Frameworks is the framework table the inspector matches keys with, as the
+	// command line builds it from --prefix; nil: the builtin table.
+	Frameworks []framework.Framework
 }
 
 // StartInspector starts redis-server, attaches an Inspector and runs it until the
@@ -120,7 +125,11 @@ func StartInspector(t testing.TB, opts Options) *Env {
 	srv := redistest.Start(t, opts.Redis)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	matcher := framework.NewMatcher(framework.Builtin())
+	fws := opts.Frameworks
+	if fws == nil {
+		fws = framework.Builtin()
+	}
+	matcher := framework.NewMatcher(fws)
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := redisstore.Open(ctx, redisstore.Config{URL: srv.URL(), Matcher: matcher})
 	if err != nil {
@@ -139,7 +148,7 @@ func StartInspector(t testing.TB, opts Options) *Env {
 		}
 		_ = store.Close()
 	})
-	env := &Env{Srv: srv, RDB: rdb, In: in}
+	env := &Env{Srv: srv, RDB: rdb, In: in, Matcher: matcher}
 	WaitFor(t, "inventory done", func() bool {
 		inv := in.Status().Last.Inventory
 		return inv != nil && inv.Done

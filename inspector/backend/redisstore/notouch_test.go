@@ -147,88 +147,104 @@ func serverHasNoTouch(t *testing.T, c *redis.Client) bool {
 // state of session keys: nothing where the server has CLIENT NO-TOUCH; on older
 // servers the inventory's STRLEN refreshes them (as README says), while poll passes
 // after the first read only PTTL for keys whose TTL did not move.
+//
+// It runs on the distribution's Redis (7.0 on Debian 12: no NO-TOUCH) and on Valkey 8
+// (Redis 7.2's protocol: NO-TOUCH), so both branches are measured in CI.
 func TestObserverTouch(t *testing.T) {
-	for _, policy := range []string{"allkeys-lru", "allkeys-lfu"} {
-		t.Run(policy, func(t *testing.T) {
-			srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory-policy", policy,
-				"--lfu-log-factor", "0", "--lfu-decay-time", "0"}})
-			c := plainClient(t, srv)
-			noTouch := serverHasNoTouch(t, c)
-			lru := policy == "allkeys-lru"
-			sessions := []string{"PHPREDIS_SESSION:notouch0session0000001", "sess:notouch0session0000002"}
-			const other = "cache:homepage"
-			for _, k := range append(sessions, other) {
-				setKey(t, c, k, false)
-			}
-			// Under LRU a key counts as touched when it has been idle for less than ref,
-			// an untouched key set no earlier than it: comparing two idle times read
-			// together holds however slow the machine is. Under LFU (lfu-log-factor 0)
-			// every access raises the counter by one.
-			freq := map[string]int64{}
-			touched := func(key, ref string) (bool, string) {
-				if lru {
-					k, r := objectInt(t, c, "idletime", key), objectInt(t, c, "idletime", ref)
-					return r-k >= 1, fmt.Sprintf("idle %d s, untouched %s idle %d s", k, ref, r)
-				}
-				after := objectInt(t, c, "freq", key)
-				return after > freq[key], fmt.Sprintf("LFU counter %d -> %d", freq[key], after)
-			}
-			mark := func(keys ...string) {
-				if lru {
-					return
-				}
-				for _, k := range keys {
-					freq[k] = objectInt(t, c, "freq", k)
-				}
-			}
-			if lru {
-				waitIdle(t, c, 2, append(sessions, other)...)
-			} else {
-				mark(append(sessions, other)...)
-			}
-
-			store := open(t, redisstore.Config{URL: srv.URL(), Mode: redisstore.ModePoll, PollInterval: 50 * time.Millisecond})
-			if store.NoTouch() != noTouch {
-				t.Fatalf("store.NoTouch() = %v, but the server's CLIENT NO-TOUCH support is %v", store.NoTouch(), noTouch)
-			}
-			w := watch(t, store)
-			w.Wait("the first pass as inventory", func(o model.Object) bool {
-				s, ok := o.(*model.Status)
-				return ok && s.Inventory != nil && s.Inventory.Done
+	for _, server := range []struct {
+		name    string
+		valkey  bool
+		noTouch bool // whether the server must know CLIENT NO-TOUCH; the Redis may be any version
+	}{{"redis-server", false, false}, {"valkey-server", true, true}} {
+		for _, policy := range []string{"allkeys-lru", "allkeys-lfu"} {
+			t.Run(server.name+"/"+policy, func(t *testing.T) {
+				observerTouch(t, server.valkey, server.noTouch, policy)
 			})
-			for _, k := range sessions {
-				if got, how := touched(k, other); got != !noTouch {
-					t.Errorf("inventory: %s %s: touched %v, want %v (CLIENT NO-TOUCH available: %v)", k, how, got, !noTouch, noTouch)
-				}
-			}
-			if !lru {
-				if got, how := touched(other, other); got {
-					t.Errorf("inventory touched %s, which is no session (%s)", other, how)
-				}
-			}
+		}
+	}
+}
 
-			// Later passes read PTTL only for keys whose TTL stayed put. Two sessions
-			// born one after the other prove passes ran; under LRU the clock key, set
-			// now and untouched, must not have been idle longer than the sessions once
-			// it has been idle 2 s (passes ran all along).
-			mark(sessions...)
-			const clock = "cache:clock"
-			setKey(t, c, clock, false)
-			for _, id := range []string{"notouch0marker0000000001", "notouch0marker0000000002"} {
-				setKey(t, c, "PHPREDIS_SESSION:"+id, false)
-				w.Wait("created "+id, func(o model.Object) bool {
-					ev, ok := o.(*model.Event)
-					return ok && ev.Kind == model.KindCreated && ev.Session != nil && ev.Session.Ref == model.Ref(id)
-				})
-			}
-			if lru {
-				waitIdle(t, c, 2, clock)
-			}
-			for _, k := range sessions {
-				if got, how := touched(k, clock); got {
-					t.Errorf("poll passes touched %s (%s)", k, how)
-				}
-			}
+func observerTouch(t *testing.T, valkey, mustNoTouch bool, policy string) {
+	srv := redistest.Start(t, redistest.Options{Valkey: valkey, Args: []string{"--maxmemory-policy", policy,
+		"--lfu-log-factor", "0", "--lfu-decay-time", "0"}})
+	c := plainClient(t, srv)
+	noTouch := serverHasNoTouch(t, c)
+	if mustNoTouch && !noTouch {
+		t.Fatalf("the server does not know CLIENT NO-TOUCH")
+	}
+	lru := policy == "allkeys-lru"
+	sessions := []string{"PHPREDIS_SESSION:notouch0session0000001", "sess:notouch0session0000002"}
+	const other = "cache:homepage"
+	for _, k := range append(sessions, other) {
+		setKey(t, c, k, false)
+	}
+	// Under LRU a key counts as touched when it has been idle for less than ref,
+	// an untouched key set no earlier than it: comparing two idle times read
+	// together holds however slow the machine is. Under LFU (lfu-log-factor 0)
+	// every access raises the counter by one.
+	freq := map[string]int64{}
+	touched := func(key, ref string) (bool, string) {
+		if lru {
+			k, r := objectInt(t, c, "idletime", key), objectInt(t, c, "idletime", ref)
+			return r-k >= 1, fmt.Sprintf("idle %d s, untouched %s idle %d s", k, ref, r)
+		}
+		after := objectInt(t, c, "freq", key)
+		return after > freq[key], fmt.Sprintf("LFU counter %d -> %d", freq[key], after)
+	}
+	mark := func(keys ...string) {
+		if lru {
+			return
+		}
+		for _, k := range keys {
+			freq[k] = objectInt(t, c, "freq", k)
+		}
+	}
+	if lru {
+		waitIdle(t, c, 2, append(sessions, other)...)
+	} else {
+		mark(append(sessions, other)...)
+	}
+
+	store := open(t, redisstore.Config{URL: srv.URL(), Mode: redisstore.ModePoll, PollInterval: 50 * time.Millisecond})
+	if store.NoTouch() != noTouch {
+		t.Fatalf("store.NoTouch() = %v, but the server's CLIENT NO-TOUCH support is %v", store.NoTouch(), noTouch)
+	}
+	w := watch(t, store)
+	w.Wait("the first pass as inventory", func(o model.Object) bool {
+		s, ok := o.(*model.Status)
+		return ok && s.Inventory != nil && s.Inventory.Done
+	})
+	for _, k := range sessions {
+		if got, how := touched(k, other); got != !noTouch {
+			t.Errorf("inventory: %s %s: touched %v, want %v (CLIENT NO-TOUCH available: %v)", k, how, got, !noTouch, noTouch)
+		}
+	}
+	if !lru {
+		if got, how := touched(other, other); got {
+			t.Errorf("inventory touched %s, which is no session (%s)", other, how)
+		}
+	}
+
+	// Later passes read PTTL only for keys whose TTL stayed put. Two sessions
+	// born one after the other prove passes ran; under LRU the clock key, set
+	// now and untouched, must not have been idle longer than the sessions once
+	// it has been idle 2 s (passes ran all along).
+	mark(sessions...)
+	const clock = "cache:clock"
+	setKey(t, c, clock, false)
+	for _, id := range []string{"notouch0marker0000000001", "notouch0marker0000000002"} {
+		setKey(t, c, "PHPREDIS_SESSION:"+id, false)
+		w.Wait("created "+id, func(o model.Object) bool {
+			ev, ok := o.(*model.Event)
+			return ok && ev.Kind == model.KindCreated && ev.Session != nil && ev.Session.Ref == model.Ref(id)
 		})
+	}
+	if lru {
+		waitIdle(t, c, 2, clock)
+	}
+	for _, k := range sessions {
+		if got, how := touched(k, clock); got {
+			t.Errorf("poll passes touched %s (%s)", k, how)
+		}
 	}
 }

@@ -96,8 +96,8 @@ func (c *Client) SessionID() string {
 
 // StoreID turns the app's session cookie value into the store id.
 func (a *App) StoreID(cookieValue string) (string, error) {
-	if a.Kind == Node {
-		return ConnectSID(cookieValue)
+	if a.spec.StoreID != nil {
+		return a.spec.StoreID(cookieValue)
 	}
 	return cookieValue, nil
 }

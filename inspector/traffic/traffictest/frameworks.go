@@ -99,7 +99,7 @@ func StartLaravel(t testing.TB, redisAddr string) *App {
 		t.Fatalf("traffictest: redis address %q: %v", redisAddr, err)
 	}
 	dir := AppDir(t, "laravel")
-	return start(t, Laravel, dir, func(appPort int) *exec.Cmd {
+	return start(t, laravelSpec, dir, func(appPort int) *exec.Cmd {
 		cmd := exec.Command(php, "-S", net.JoinHostPort("127.0.0.1", strconv.Itoa(appPort)),
 			"-d", "display_errors=stderr", "index.php")
 		cmd.Dir = dir
@@ -121,7 +121,7 @@ func StartRack(t testing.TB, redisAddr string) *App {
 		return nil
 	}
 	dir := AppDir(t, "rack")
-	return start(t, Rack, dir, func(appPort int) *exec.Cmd {
+	return start(t, rackSpec, dir, func(appPort int) *exec.Cmd {
 		cmd := exec.Command(ruby, "server.rb")
 		cmd.Dir = dir
 		cmd.Env = append(filterEnv(os.Environ(), "PORT", "REDIS_URL", "RUBYOPT"),
@@ -135,8 +135,8 @@ func StartRack(t testing.TB, redisAddr string) *App {
 // SHA-256 of the id the cookie carries, so that a read of the store does not yield
 // usable cookies; the other apps store it under the id itself.
 func (a *App) SessionKey(cookieValue string) (string, error) {
-	if a.Kind == Rack {
-		return a.KeyPrefix + RackPrivateID(cookieValue), nil
+	if a.spec.SessionKey != nil {
+		return a.spec.SessionKey(cookieValue)
 	}
 	id, err := a.StoreID(cookieValue)
 	if err != nil {

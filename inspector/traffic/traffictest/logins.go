@@ -26,7 +26,7 @@ func StartNodeLogins(t testing.TB, redisAddr string) *App {
 		inspectortest.Missing(t, "the Node test app's dependencies are not installed; run: "+nodeInstallHint)
 		return nil
 	}
-	return start(t, Node, dir, func(port int) *exec.Cmd {
+	return start(t, nodeSpec, dir, func(port int) *exec.Cmd {
 		cmd := exec.Command(node, "logins.js")
 		cmd.Dir = dir
 		cmd.Env = append(filterEnv(os.Environ(), "PORT", "REDIS_URL", "NODE_OPTIONS"),

@@ -116,7 +116,34 @@ type App struct {
 	stderr *syncBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // the process's exit error, valid once done is closed
+	spec   AppSpec
 }
+
+// AppSpec describes a kind of test app to start: what its cookie and keys are
+// called, how it says it is ready, and how a cookie value becomes its store id.
+type AppSpec struct {
+	Kind      Kind
+	Cookie    string // the session cookie's name
+	KeyPrefix string // the Redis key prefix of its sessions
+	// ReadyLine, when set, is the start of the stdout line the app prints once it
+	// serves; otherwise the app is ready when GET /health.txt answers 200 (a route
+	// that touches no session).
+	ReadyLine string
+	// StoreID maps the cookie's value to the id the store keys the session by; nil:
+	// the value is the id.
+	StoreID func(cookieValue string) (string, error)
+	// SessionKey maps the cookie's value to the Redis key of its session; nil:
+	// KeyPrefix and the store id.
+	SessionKey func(cookieValue string) (string, error)
+}
+
+var (
+	phpSpec     = AppSpec{Kind: PHP, Cookie: PHPCookie, KeyPrefix: PHPKeyPrefix}
+	nodeSpec    = AppSpec{Kind: Node, Cookie: NodeCookie, KeyPrefix: NodeKeyPrefix, ReadyLine: "listening", StoreID: ConnectSID}
+	laravelSpec = AppSpec{Kind: Laravel, Cookie: LaravelCookie, KeyPrefix: LaravelKeyPrefix}
+	rackSpec    = AppSpec{Kind: Rack, Cookie: RackCookie, KeyPrefix: RackKeyPrefix,
+		SessionKey: func(v string) (string, error) { return RackKeyPrefix + RackPrivateID(v), nil }}
+)
 
 // StartPHP serves traffictest/testdata/php with php -S on a free loopback port, storing
 // sessions through phpredis in the Redis at redisAddr (host:port). Without php or its
@@ -136,7 +163,7 @@ func StartPHP(t testing.TB, redisAddr string, ini ...string) *App {
 		return nil
 	}
 	dir := AppDir(t, "php")
-	return start(t, PHP, dir, func(port int) *exec.Cmd {
+	return start(t, phpSpec, dir, func(port int) *exec.Cmd {
 		args := phpArgs(dir, redisAddr, port)
 		for _, setting := range ini {
 			args = append(args, "-d", setting) // later -d flags win: a test can break the app
@@ -187,7 +214,7 @@ func StartNodeEnv(t testing.TB, redisURL string, env ...string) *App {
 		inspectortest.Missing(t, "the Node test app's dependencies are not installed; run: "+nodeInstallHint)
 		return nil
 	}
-	return start(t, Node, dir, func(port int) *exec.Cmd {
+	return start(t, nodeSpec, dir, func(port int) *exec.Cmd {
 		cmd := exec.Command(node, "app.js")
 		cmd.Dir = dir
 		cmd.Env = append(filterEnv(os.Environ(), "PORT", "REDIS_URL", "NODE_OPTIONS"),
@@ -199,7 +226,7 @@ func StartNodeEnv(t testing.TB, redisURL string, env ...string) *App {
 
 // start launches the app on a free port, retrying when the port was taken between
 // choosing and binding it, and registers its cleanup.
-func start(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd) *App {
+func start(t testing.TB, spec AppSpec, dir string, command func(port int) *exec.Cmd) *App {
 	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
@@ -208,24 +235,14 @@ func start(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd
 			t.Fatalf("traffictest: find a free port: %v", err)
 		}
 		a := &App{
-			Kind: kind, Port: port, Dir: dir,
+			Kind: spec.Kind, Port: port, Dir: dir, CookieName: spec.Cookie, KeyPrefix: spec.KeyPrefix, spec: spec,
 			BaseURL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			stdout:  &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}),
-		}
-		switch kind {
-		case PHP:
-			a.CookieName, a.KeyPrefix = PHPCookie, PHPKeyPrefix
-		case Node:
-			a.CookieName, a.KeyPrefix = NodeCookie, NodeKeyPrefix
-		case Laravel:
-			a.CookieName, a.KeyPrefix = LaravelCookie, LaravelKeyPrefix
-		case Rack:
-			a.CookieName, a.KeyPrefix = RackCookie, RackKeyPrefix
 		}
 		a.cmd = command(port)
 		a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
 		if err := a.cmd.Start(); err != nil {
-			t.Fatalf("traffictest: start %s app: %v", kind, err)
+			t.Fatalf("traffictest: start %s app: %v", spec.Kind, err)
 		}
 		go func() {
 			a.err = a.cmd.Wait()
@@ -239,34 +256,30 @@ func start(t testing.TB, kind Kind, dir string, command func(port int) *exec.Cmd
 		t.Cleanup(func() {
 			a.stop()
 			if t.Failed() {
-				t.Logf("traffictest: %s app output:\n%s", kind, a.Output())
+				t.Logf("traffictest: %s app output:\n%s", spec.Kind, a.Output())
 			}
 		})
 		return a
 	}
-	t.Fatalf("traffictest: the %s app did not start: %v", kind, lastErr)
+	t.Fatalf("traffictest: the %s app did not start: %v", spec.Kind, lastErr)
 	return nil
 }
 
-// waitReady waits until the app answers: the PHP, Laravel and Rack servers serve
-// health.txt (which touches no session), the Node app prints "listening" once Redis and
-// HTTP are both up.
+// waitReady waits until the app answers: most apps serve health.txt (which touches no
+// session); the Node app prints "listening" once Redis and HTTP are both up.
 func (a *App) waitReady(limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	for {
-		switch a.Kind {
-		case PHP, Laravel, Rack:
-			if resp, err := client.Get(a.BaseURL + "/health.txt"); err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
+		if a.spec.ReadyLine != "" {
+			if hasLinePrefix(a.stdout.String(), a.spec.ReadyLine) {
+				return nil
 			}
-		case Node:
-			if hasLinePrefix(a.stdout.String(), "listening") {
+		} else if resp, err := client.Get(a.BaseURL + "/health.txt"); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}

@@ -56,13 +56,25 @@ type Options struct {
 	// ACL are users created at start with ACL SETUSER through the default (admin)
 	// user, each "name rule rule ...", e.g. "ro on >pw ~sess:* +@read".
 	ACL []string
+	// Valkey runs valkey-server instead of redis-server: Valkey 8 speaks Redis 7.2's
+	// protocol, so it stands in for a server newer than the distribution's Redis
+	// (CLIENT NO-TOUCH arrived in 7.2).
+	Valkey bool
 }
+
+// ValkeyInstallHint says how CI gets valkey-server on Debian 12.
+const ValkeyInstallHint = "apt-get install -t bookworm-backports valkey-server (with bookworm-backports in the apt sources)"
 
 // Start starts a redis-server for the test and stops it when the test ends. Without a
 // redis-server binary the test is skipped, or fails under SESSIONSCOPE_REQUIRE_REAL=1.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := inspectortest.Need(t, "redis-server", "apt-get install redis-server")
+	bin := ""
+	if opts.Valkey {
+		bin = inspectortest.Need(t, "valkey-server", ValkeyInstallHint)
+	} else {
+		bin = inspectortest.Need(t, "redis-server", "apt-get install redis-server")
+	}
 	notify := opts.Notifications
 	switch notify {
 	case "":

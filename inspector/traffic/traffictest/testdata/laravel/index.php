@@ -11,7 +11,8 @@
 // Routes:
 //   GET  /health.txt  readiness probe, touches no session
 //   GET  /?cart=N     anonymous page: starts the session (_token), keeps cart
-//   POST /login       SessionGuard::login: put login_web_<sha1>, migrate(true), regenerateToken()
+//   POST /login       SessionGuard::login: put login_web_<sha1>, migrate(true), regenerateToken();
+//                     keeps the form's api_token in the session when given
 //   GET  /dashboard   reads the session; redirects to / without a user
 //   POST /logout      logout: invalidate() + regenerateToken(), redirect to /
 // Every request that starts the session saves it at the end, as Laravel does.
@@ -83,6 +84,9 @@ switch ("$method $path") {
         // deletes the old session from the store at once; then the controller's
         // regenerateToken(). The new id is written when the request ends.
         $session->put(LOGIN_KEY, 42);
+        if (($_POST['api_token'] ?? '') !== '') {
+            $session->put('api_token', $_POST['api_token']);
+        }
         $session->migrate(true);
         $session->regenerateToken();
         [$status, $location] = [302, '/dashboard'];

@@ -5,7 +5,9 @@
 # Routes:
 #   GET  /health.txt  readiness probe, touches no session
 #   GET  /?cart=N     anonymous page: reads the session, keeps cart when given
-#   POST /login       Devise/Warden at sign-in: renew the session id, store user_id
+#   POST /login       Devise/Warden at sign-in: renew the session id, store the user's
+#                     key as Warden does (warden.user.user.key = [[id], salt]), and the
+#                     form's api_token when given
 #   GET  /dashboard   reads the session; redirects to / without a user
 #   POST /logout      Rails' reset_session (session.destroy), redirect to /
 require 'rack'
@@ -37,10 +39,11 @@ App = lambda do |env|
     # Warden's set_user: renew the id, so the store deletes the old key and writes the
     # session, with what the visitor had, under a new one.
     env['rack.session.options'][:renew] = true
-    session['user_id'] = 42
+    session['warden.user.user.key'] = [[42], '$2a$12$KQ8iTmu7sQ1w7jNF0Yc5ce']
+    session['api_token'] = req.POST['api_token'] if req.POST['api_token']
     [302, { 'Location' => '/dashboard', 'Content-Type' => 'text/plain' }, []]
   when ['GET', '/dashboard']
-    user = session['user_id']
+    user = session['warden.user.user.key']&.first&.first
     return [302, { 'Location' => '/', 'Content-Type' => 'text/plain' }, []] unless user
 
     [200, { 'Content-Type' => 'text/plain' }, ["hello user #{user}\n"]]
