@@ -184,9 +184,13 @@ func refOf(t *testing.T, env *uitest.Env, key string) string {
 	return model.Ref(m.StoreID)
 }
 
-// TestFrameworkPayloads: Laravel's and Rack's real session layers.
+// TestFrameworkPayloads: Laravel's, Rack's and express-session's real session layers.
 func TestFrameworkPayloads(t *testing.T) {
+	startExpress := func(t testing.TB, redisAddr string) *traffictest.App {
+		return traffictest.StartNode(t, "redis://"+redisAddr)
+	}
 	for name, fc := range map[string]frameworkCase{
+		"express": {start: startExpress, name: "express", authField: "user", loginStatus: http.StatusFound},
 		"laravel": {start: traffictest.StartLaravel, name: "laravel", loginStatus: http.StatusFound},
 		"rack":    {start: traffictest.StartRack, name: "rails", authField: "warden.user.user.key", loginStatus: http.StatusFound},
 	} {

@@ -824,7 +824,7 @@ func OpaqueView(o Opaque) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "</p><p class=\"muted small\">This format can carry code (pickle, Ruby Marshal, Java serialization, gob); sessionscope shows the bytes and never deserialises them.</p><pre class=\"hexdump mono\" data-testid=\"opaque-preview\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "</p><p class=\"muted small\">sessionscope could not read these bytes as data; it shows them and never runs what they hold.</p><pre class=\"hexdump mono\" data-testid=\"opaque-preview\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -18,10 +18,11 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 // such bytes with OpaqueOf(data, FormatOpaque, truncated), which is safe for
 // any input. FormatAuto returns an error only when the format was recognised
 // but exceeds lim (ErrTooDeep, ErrTooLarge); bytes it cannot decode come back
-// as an opaque Payload. Java serialization and gob are never deserialized:
-// they decode to a Payload with only Opaque set. Ruby Marshal and pickle are
-// parsed as data only (see ruby_marshal.go and pickle.go): no class is looked
-// up, no module imported and no loader hook or callable runs.
+// as an opaque Payload. Ruby Marshal, pickle, gob and Java serialization are
+// parsed as data only (see ruby_marshal.go, pickle.go, gob.go and
+// javaser.go): no class is looked up or instantiated, no module imported, no
+// type needs registering and no loader hook, callable, GobDecode or
+// readObject method runs.
 //
 // Decode never panics, reads data only, and keeps no reference to data:
 // decoded strings share one copy of it.
@@ -51,7 +52,18 @@ type decoderFunc func(data []byte, b *budget) (*Payload, error)
 //     datetime, an OrderedDict, an application's class) is KindObject whose
 //     Class is "module.name", with its arguments ("args") and state as
 //     entries; containers met again through the memo are KindRef.
-//   - java_serialized, gob, opaque: no Fields; Opaque.
+//   - gob: a top-level map's keys (gorilla/sessions' session.Values; string
+//     keys as is, int keys as decimal text); any other top-level value is one
+//     field named "". Structs are KindObject with every field of their type
+//     and, when held by an interface, the name the type was registered under
+//     as Class; time.Time is an RFC 3339 string.
+//   - java_serialized: a top-level Map's keys (String keys as is, others as
+//     they print); another object's fields; any other top-level value is one
+//     field named "". Objects are KindObject with Class and their fields,
+//     superclass fields first; well-known JDK collections, boxed numbers and
+//     Date are plain values; custom writeObject data is a java_serialized
+//     Opaque leaf; objects met again are KindRef (see javaser.go).
+//   - opaque: no Fields; Opaque.
 //   - spring_hash (DecodeSpringHash): one field per sessionAttr:NAME, named
 //     NAME; the bookkeeping fields fill Meta.Spring.
 func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
@@ -83,7 +95,13 @@ func Decode(format Format, data []byte, lim Limits) (*Payload, error) {
 		p, err = decodeRubyMarshal(data, b)
 	case FormatPickle:
 		p, err = decodePickle(data, b)
-	case FormatJavaSerial, FormatGob, FormatOpaque:
+	case FormatDjangoSigned:
+		p, err = decodeDjangoSigned(data, b)
+	case FormatGob:
+		p, err = decodeGob(data, b)
+	case FormatJavaSerial:
+		p, err = decodeJavaSerial(data, b)
+	case FormatOpaque:
 		p = opaquePayload(format, data)
 	case FormatSpringHash:
 		return nil, fmt.Errorf("codec: %s payloads are Redis hashes, decode them with DecodeSpringHash: %w", format, ErrUnsupported)

@@ -301,8 +301,8 @@ func TestDecodeSpringHash(t *testing.T) {
 			ctx := p.Fields[0].Value
 			switch tc.name {
 			case "JDK serialization":
-				if ctx.Kind != KindOpaque || ctx.Opaque.Type != FormatJavaSerial {
-					t.Fatalf("context = %+v", ctx)
+				if v, ok := ctx.Lookup("user"); !ok || v.Str != "ada" {
+					t.Fatalf("context = %s", ctx)
 				}
 			case "Jackson JSON":
 				if v, ok := ctx.Lookup("authentication", "name"); !ok || v.Str != "ada" {
@@ -364,7 +364,9 @@ func TestJavaBoxedNumber(t *testing.T) {
 	}
 }
 
-func TestOpaqueFormats(t *testing.T) {
+// TestBinaryFormatsDecode: the Java-serialized and gob seeds, once shown as opaque
+// bytes, decode into fields, whether the format is given or sniffed.
+func TestBinaryFormatsDecode(t *testing.T) {
 	tests := []struct {
 		file string
 		want Format
@@ -380,11 +382,8 @@ func TestOpaqueFormats(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.Format != tc.want || p.Opaque == nil || p.Opaque.Type != tc.want || p.Opaque.Size != len(data) || len(p.Fields) != 0 {
+				if p.Format != tc.want || p.Opaque != nil || len(p.Fields) == 0 {
 					t.Fatalf("Decode(%s) = %+v", f, p)
-				}
-				if !strings.HasPrefix(p.Opaque.Preview, "00000000  ") {
-					t.Fatalf("preview = %q", p.Opaque.Preview)
 				}
 			}
 		})

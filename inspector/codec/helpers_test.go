@@ -47,7 +47,7 @@ func allSeeds(t testing.TB) [][]byte {
 		"express", "json", "msgpack", "pickle", "ruby_marshal", "spring", "gob"} {
 		out = append(out, seedDir(t, d)...)
 	}
-	return out
+	return append(out, javaSeeds(t)...) // testdata/java holds the generator's sources too
 }
 
 // expressBench2K builds a realistic ~2 KB express-session payload.
@@ -71,4 +71,38 @@ func expressBench2K() []byte {
 	}
 	sb.WriteString(`],"flash":{},"views":17}`)
 	return []byte(sb.String())
+}
+
+// decodeBoth decodes data as format explicitly and through auto detection, checks
+// that both (and Sniff) name the format, decode it in full and agree field by field,
+// and returns the explicit result.
+func decodeBoth(t *testing.T, format Format, data []byte) *Payload {
+	t.Helper()
+	p, err := Decode(format, data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, err := Decode(FormatAuto, data, Limits{})
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if p.Format != format || auto.Format != format || Sniff(data) != format {
+		t.Fatalf("Format = %s, auto %s, Sniff %s; want %s", p.Format, auto.Format, Sniff(data), format)
+	}
+	if p.Opaque != nil || auto.Opaque != nil {
+		t.Fatalf("Opaque = %+v, auto %+v", p.Opaque, auto.Opaque)
+	}
+	if p.Size != len(data) {
+		t.Fatalf("Size = %d, want %d", p.Size, len(data))
+	}
+	pf, af := p.FieldFingerprints(), auto.FieldFingerprints()
+	if len(pf) != len(af) {
+		t.Fatalf("explicit fields %v, auto %v", keys(p.Fields), keys(auto.Fields))
+	}
+	for k, v := range pf {
+		if af[k] != v {
+			t.Fatalf("field %q differs between explicit and auto decoding", k)
+		}
+	}
+	return p
 }

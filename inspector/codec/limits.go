@@ -34,6 +34,21 @@ func (b *budget) node() error {
 	return nil
 }
 
+// repeatBytesPerNode is how many bytes of a string shown again (a Marshal link, a
+// pickle memo GET, a Java back-reference) count as one more value against MaxNodes.
+// The copy costs the decoder nothing, but whoever reads the tree walks and hashes it
+// again: without the charge a few bytes of links could stand for gigabytes of text.
+const repeatBytesPerNode = 64
+
+// repeat accounts for a string of n bytes shown again.
+func (b *budget) repeat(n int) error {
+	b.nodesLeft -= n / repeatBytesPerNode
+	if b.nodesLeft < 0 {
+		return errNodeLimit
+	}
+	return nil
+}
+
 // maxPrealloc caps the entries allocated up front for one container. A
 // declared count that the input could hold may still be a lie, and nested
 // containers each preallocating from their counts would multiply (64 levels

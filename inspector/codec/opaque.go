@@ -32,8 +32,8 @@ func opaqueOfString(s string, typ Format) *Opaque {
 	return &Opaque{Type: typ, Size: len(s), Preview: hex.Dump([]byte(preview)), Digest: xxhash.Sum64String(s)}
 }
 
-// opaquePayload is the Payload of a format sessionscope never deserializes
-// (pickle, Java serialization, gob) or does not recognise.
+// opaquePayload is the Payload of bytes no decoder accepted: unrecognised, or
+// recognised by their header (pickle, Java serialization, gob) but malformed.
 func opaquePayload(typ Format, data []byte) *Payload {
 	return &Payload{Format: typ, Opaque: OpaqueOf(data, typ, false)}
 }

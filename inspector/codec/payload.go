@@ -1,9 +1,9 @@
 // Package codec decodes session payloads read from a watched store. Every byte it sees
 // is untrusted: decoders bound nesting depth, check every declared length against the
 // input that remains, never size an allocation from a declared length, return errors
-// instead of panicking, and never execute anything: Ruby Marshal and pickle
-// are parsed as data only (class names are labels; nothing is imported or
-// called), and Java serialization and gob are recognised and shown as opaque.
+// instead of panicking, and never execute anything: Ruby Marshal, pickle, gob and
+// Java serialization are parsed as data only (class names are labels; nothing is
+// imported, instantiated or called).
 package codec
 
 import "time"

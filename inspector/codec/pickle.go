@@ -272,6 +272,11 @@ func (p *pkParser) memoGet(off int, i int64) error {
 	if !ok {
 		return errAt(off, ErrSyntax, fmt.Sprintf("memo entry %d was never stored", i))
 	}
+	if n.kind == pkScalar {
+		if err := p.b.repeat(len(n.val.Str)); err != nil {
+			return errAt(off, err, "too many copies of a long string")
+		}
+	}
 	p.stack = append(p.stack, n)
 	return nil
 }

@@ -12,39 +12,6 @@ import (
 // from Flask-Session 0.3.2 after a Flask-Login login, and the others by
 // pickle.dumps; testdata/gen/pickles.py regenerates them.
 
-// decodePickleBoth decodes data as pickle explicitly and through auto
-// detection, checks both agree, and returns the explicit result.
-func decodePickleBoth(t *testing.T, data []byte) *Payload {
-	t.Helper()
-	p, err := Decode(FormatPickle, data, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auto, err := Decode(FormatAuto, data, Limits{})
-	if err != nil {
-		t.Fatalf("auto: %v", err)
-	}
-	if p.Format != FormatPickle || auto.Format != FormatPickle {
-		t.Fatalf("Format = %s, auto %s", p.Format, auto.Format)
-	}
-	if p.Opaque != nil {
-		t.Fatalf("Opaque = %+v", p.Opaque)
-	}
-	if p.Size != len(data) {
-		t.Fatalf("Size = %d, want %d", p.Size, len(data))
-	}
-	pf, af := p.FieldFingerprints(), auto.FieldFingerprints()
-	if len(pf) != len(af) {
-		t.Fatalf("explicit fields %v, auto %v", keys(p.Fields), keys(auto.Fields))
-	}
-	for k, v := range pf {
-		if af[k] != v {
-			t.Fatalf("field %q differs between explicit and auto decoding", k)
-		}
-	}
-	return p
-}
-
 // wantRendered checks each named field as Value.String renders it.
 func wantRendered(t *testing.T, p *Payload, want []struct{ key, rendered string }) {
 	t.Helper()
@@ -63,7 +30,7 @@ const djangoDatetime = `datetime.datetime{"args": ["\a\xea\v\x16\x01\x00\x00\x00
 
 func TestPickleFrameworks(t *testing.T) {
 	t.Run("django-redis login", func(t *testing.T) {
-		p := decodePickleBoth(t, seed(t, "pickle/django_redis_login.bin"))
+		p := decodeBoth(t, FormatPickle, seed(t, "pickle/django_redis_login.bin"))
 		wantRendered(t, p, []struct{ key, rendered string }{
 			{"_auth_user_id", `"42"`},
 			{"_auth_user_backend", `"django.contrib.auth.backends.ModelBackend"`},
@@ -83,12 +50,12 @@ func TestPickleFrameworks(t *testing.T) {
 		}
 	})
 	t.Run("django-redis anonymous", func(t *testing.T) {
-		p := decodePickleBoth(t, seed(t, "pickle/django_redis_anonymous.bin"))
+		p := decodeBoth(t, FormatPickle, seed(t, "pickle/django_redis_anonymous.bin"))
 		wantKeys(t, p.Fields, "visits")
 		wantInt(t, field(t, p, "visits"), 1)
 	})
 	t.Run("flask-session login", func(t *testing.T) {
-		p := decodePickleBoth(t, seed(t, "pickle/flask_session_login.bin"))
+		p := decodeBoth(t, FormatPickle, seed(t, "pickle/flask_session_login.bin"))
 		wantKeys(t, p.Fields, "_permanent", "_user_id", "_fresh", "_id", "csrf_token", "when", "prefs")
 		wantString(t, field(t, p, "_user_id"), "42")
 		wantString(t, field(t, p, "csrf_token"), "079dc00f41384c3fa5d9b3c2d1e0f9a8b7c6d5e4")
@@ -108,7 +75,7 @@ func TestPickleProtocols(t *testing.T) {
 	var first map[string]uint64
 	for proto := '0'; proto <= '5'; proto++ {
 		t.Run("protocol "+string(proto), func(t *testing.T) {
-			p := decodePickleBoth(t, seed(t, "pickle/django_p"+string(proto)+".bin"))
+			p := decodeBoth(t, FormatPickle, seed(t, "pickle/django_p"+string(proto)+".bin"))
 			wantKeys(t, p.Fields, "_auth_user_id", "_auth_user_backend", "_auth_user_hash", "cart", "last_seen")
 			wantString(t, field(t, p, "_auth_user_id"), "42")
 			if s := field(t, p, "last_seen").String(); s != djangoDatetime {
@@ -128,7 +95,7 @@ func TestPickleProtocols(t *testing.T) {
 }
 
 func TestPickleTypes(t *testing.T) {
-	p := decodePickleBoth(t, seed(t, "pickle/types.bin"))
+	p := decodeBoth(t, FormatPickle, seed(t, "pickle/types.bin"))
 	wantRendered(t, p, []struct{ key, rendered string }{
 		{"none", "null"},
 		{"t", "true"},
@@ -161,7 +128,7 @@ func TestPickleTypes(t *testing.T) {
 	}
 	for _, name := range []string{"types_p0.bin", "types_p2.bin"} {
 		t.Run(name, func(t *testing.T) {
-			p := decodePickleBoth(t, seed(t, "pickle/"+name))
+			p := decodeBoth(t, FormatPickle, seed(t, "pickle/"+name))
 			want := map[string]string{
 				"tuple": `[1, "two"]`,
 				"set":   `__builtin__.set{"args": [[7]]}`,
@@ -380,7 +347,7 @@ func TestSniffPickleAndText(t *testing.T) {
 		{"protocol header, broken body", []byte("\x80\x04}\x94(."), FormatOpaque},
 		// Printable text is never gob, however its bytes happen to frame.
 		{"quote and e's", []byte("'" + strings.Repeat("e", 39)), FormatOpaque},
-		{"django signed session", []byte("eyJfYXV0aF91c2VyX2lkIjoiNDIifQ:1vQ2Xb:Zk3lQ0vI8xW2aYbR7mN1pTqA0b9c8d7e6f5g4h3i2j1"), FormatOpaque},
+		{"django signed session", []byte("eyJfYXV0aF91c2VyX2lkIjoiNDIifQ:1vQ2Xb:Zk3lQ0vI8xW2aYbR7mN1pTqA0b9c8d7e6f5g4h3i2j1"), FormatDjangoSigned},
 		{"django signed compressed session", []byte(".eJxVjEEOgjAQRe_StSGdAtPi0r1nIENnKqi0hsLKeHdrQkzc_rz3XqqnfRv7PcvaT6zOCtTpfxsoPCR-Ab9TvOUqpLit01B9keqgubomludlZ_8CI-WxaAo2gbqAvg4YuNEOB2VFrbYMyOEKGCTZOnAPSFDYeKEy-kXf4G3P1-vw:1vQ2Xb:Zk3lQ0vI8xW2aYbR7mN1pTq"), FormatOpaque},
 	}
 	for _, tc := range tests {
@@ -401,4 +368,21 @@ func TestSniffPickleAndText(t *testing.T) {
 			t.Fatal("a gob stream reads as text")
 		}
 	})
+}
+
+// TestPickleMemoCopiesCharged: memo GETs of one long string cost its length, as
+// Marshal's links do.
+func TestPickleMemoCopiesCharged(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("\x80\x04]\x94(") // list, memoized, MARK
+	b.WriteString("X\x60\xea\x00\x00" + strings.Repeat("x", 60000) + "\x94")
+	for range 100000 {
+		b.WriteString("h\x01") // BINGET 1: the string again
+	}
+	b.WriteString("e.") // APPENDS, STOP
+	_, err := Decode(FormatPickle, []byte(b.String()), Limits{})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("100,000 GETs of a 60 KB string: err %v, want ErrTooLarge", err)
+	}
 }

@@ -359,6 +359,9 @@ func (p *rmParser) typed(t byte, start, depth int) (Value, error) {
 			return Value{}, errAt(off, ErrSyntax, fmt.Sprintf("link to object %d of %d", i, len(p.objects)))
 		}
 		if v, ok := p.objects[i].value(); ok {
+			if err := p.b.repeat(len(v.Str)); err != nil {
+				return Value{}, errAt(off, err, "too many copies of a long String")
+			}
 			return v, nil
 		}
 		return Value{Kind: KindRef, Int: i}, nil

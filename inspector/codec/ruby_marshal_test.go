@@ -12,55 +12,22 @@ import (
 // Rack::Session::Redis (redis-rack 2.1) wrote to; testdata/gen/marshal.rb
 // regenerates them.
 
-// decodeMarshalBoth decodes data as Ruby Marshal explicitly and through auto
-// detection, checks both agree, and returns the explicit result.
-func decodeMarshalBoth(t *testing.T, data []byte) *Payload {
-	t.Helper()
-	p, err := Decode(FormatRubyMarshal, data, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auto, err := Decode(FormatAuto, data, Limits{})
-	if err != nil {
-		t.Fatalf("auto: %v", err)
-	}
-	if p.Format != FormatRubyMarshal || auto.Format != FormatRubyMarshal {
-		t.Fatalf("Format = %s, auto %s", p.Format, auto.Format)
-	}
-	if p.Opaque != nil {
-		t.Fatalf("Opaque = %+v", p.Opaque)
-	}
-	if p.Size != len(data) {
-		t.Fatalf("Size = %d, want %d", p.Size, len(data))
-	}
-	pf, af := p.FieldFingerprints(), auto.FieldFingerprints()
-	if len(pf) != len(af) {
-		t.Fatalf("explicit fields %v, auto %v", keys(p.Fields), keys(auto.Fields))
-	}
-	for k, v := range pf {
-		if af[k] != v {
-			t.Fatalf("field %q differs between explicit and auto decoding", k)
-		}
-	}
-	return p
-}
-
 func TestRubyMarshalRackRedis(t *testing.T) {
 	t.Run("login", func(t *testing.T) {
 		// {"user_id"=>7, "cart"=>"x"}: Rack 2.2 stores no session_id key.
-		p := decodeMarshalBoth(t, seed(t, "ruby_marshal/rack_redis_login.bin"))
+		p := decodeBoth(t, FormatRubyMarshal, seed(t, "ruby_marshal/rack_redis_login.bin"))
 		wantKeys(t, p.Fields, "user_id", "cart")
 		wantInt(t, field(t, p, "user_id"), 7)
 		wantString(t, field(t, p, "cart"), "x")
 	})
 	t.Run("empty", func(t *testing.T) {
-		p := decodeMarshalBoth(t, seed(t, "ruby_marshal/rack_redis_empty.bin"))
+		p := decodeBoth(t, FormatRubyMarshal, seed(t, "ruby_marshal/rack_redis_empty.bin"))
 		if len(p.Fields) != 0 {
 			t.Fatalf("Fields = %v", keys(p.Fields))
 		}
 	})
 	t.Run("rails", func(t *testing.T) {
-		p := decodeMarshalBoth(t, seed(t, "ruby_marshal/rails.bin"))
+		p := decodeBoth(t, FormatRubyMarshal, seed(t, "ruby_marshal/rails.bin"))
 		wantKeys(t, p.Fields, "session_id", "user_id", "_csrf_token")
 		wantString(t, field(t, p, "session_id"), "9f8e7d6c5b4a39281706f5e4d3c2b1a0")
 		wantInt(t, field(t, p, "user_id"), 42)
@@ -72,7 +39,7 @@ func TestRubyMarshalMixed(t *testing.T) {
 	// {"session_id"=>"abc", "user_id"=>42, "cart"=>[1,2], :sym=>true,
 	//  "f"=>1.5, "big"=>2**70, "nested"=>{"a"=>nil}}
 	data := seed(t, "ruby_marshal/mixed.bin")
-	p := decodeMarshalBoth(t, data)
+	p := decodeBoth(t, FormatRubyMarshal, data)
 	wantKeys(t, p.Fields, "session_id", "user_id", "cart", "sym", "f", "big", "nested")
 	wantString(t, field(t, p, "session_id"), "abc")
 	wantInt(t, field(t, p, "user_id"), 42)
@@ -99,7 +66,7 @@ func TestRubyMarshalMixed(t *testing.T) {
 }
 
 func TestRubyMarshalObjects(t *testing.T) {
-	p := decodeMarshalBoth(t, seed(t, "ruby_marshal/objects.bin"))
+	p := decodeBoth(t, FormatRubyMarshal, seed(t, "ruby_marshal/objects.bin"))
 	// Each field as Value.String renders it: objects keep their class as a
 	// label and their data; nothing is instantiated.
 	want := []struct{ key, rendered string }{
@@ -150,7 +117,7 @@ func TestRubyMarshalObjects(t *testing.T) {
 // frozen String written earlier, after one value of every type that takes a
 // slot; the Hash key and value are links that must land on that String.
 func TestRubyMarshalObjectTable(t *testing.T) {
-	p := decodeMarshalBoth(t, seed(t, "ruby_marshal/links.bin"))
+	p := decodeBoth(t, FormatRubyMarshal, seed(t, "ruby_marshal/links.bin"))
 	wantKeys(t, p.Fields, "")
 	items := p.Fields[0].Value.Items
 	last := items[len(items)-1]
@@ -189,7 +156,7 @@ func TestRubyMarshalLinks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := decodeMarshalBoth(t, []byte(tc.in))
+			p := decodeBoth(t, FormatRubyMarshal, []byte(tc.in))
 			if len(p.Fields) != len(tc.want) {
 				t.Fatalf("fields = %v", keys(p.Fields))
 			}
@@ -222,14 +189,14 @@ func TestRubyMarshalTopLevelNotHash(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := decodeMarshalBoth(t, []byte(tc.in))
+			p := decodeBoth(t, FormatRubyMarshal, []byte(tc.in))
 			if len(p.Fields) != 1 || p.Fields[0].Key != "" || p.Fields[0].Value.String() != tc.want {
 				t.Fatalf("Fields = %+v, want one field \"\" = %s", p.Fields, tc.want)
 			}
 		})
 	}
 	t.Run("hash subclass", func(t *testing.T) {
-		p := decodeMarshalBoth(t, []byte("\x04\x08C:\x06H{\x06I\"\x06k\x06:\x06ETi\x06"))
+		p := decodeBoth(t, FormatRubyMarshal, []byte("\x04\x08C:\x06H{\x06I\"\x06k\x06:\x06ETi\x06"))
 		wantKeys(t, p.Fields, "k")
 	})
 }
@@ -291,4 +258,26 @@ func TestRubyMarshalMalformed(t *testing.T) {
 			t.Fatalf("Decode(auto) = %+v", p)
 		}
 	})
+}
+
+// TestMarshalLinkCopiesCharged: links to one long String cost their length, so a
+// small payload cannot make whoever reads the tree hash gigabytes (260 KB of links to
+// a 60 KB string once took FieldFingerprints 1.5 s).
+func TestMarshalLinkCopiesCharged(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("\x04\x08[\x03\xa1\x86\x01") // an array of 100,001 elements
+	b.WriteString("\"\x02\x60\xea" + strings.Repeat("x", 60000))
+	for range 100000 {
+		b.WriteString("@\x06") // a link to object 1, the string
+	}
+	_, err := Decode(FormatRubyMarshal, []byte(b.String()), Limits{})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("100,000 links to a 60 KB string: err %v, want ErrTooLarge", err)
+	}
+	// A few links to a short string are what real sessions hold.
+	p, err := Decode(FormatRubyMarshal, []byte("\x04\x08[\x08\"\x06a@\x06@\x06"), Limits{})
+	if err != nil || len(p.Fields) != 1 {
+		t.Fatalf("three copies of a short string: %v, %+v", err, p)
+	}
 }

@@ -8,13 +8,14 @@ import (
 // Sniff names the format of a session payload from its bytes, or
 // FormatOpaque when nothing fits. Binary formats are known by their magic
 // bytes (igbinary 00 00 00 01/02, Java AC ED 00 05, Ruby Marshal 04 08, pickle
-// 80 02..05), and igbinary, Ruby Marshal and pickle are confirmed by decoding
-// them (bytes with their header that do not decode are FormatOpaque); a
+// 80 02..05), and igbinary, Java, Ruby Marshal and pickle are confirmed by
+// decoding them (bytes with their header that do not decode are FormatOpaque,
+// Java's with an Opaque still typed java_serialized); a
 // protocol 0 or 1 pickle, which has no header, is pickle only when it opens
 // like one and decodes in full; text formats, msgpack and the php handlers,
 // whose first bytes prove little, are confirmed by decoding them with
-// DefaultLimits; gob is tried last, by its message framing, and never claims
-// printable text. A PHP session holding Symfony's bags is FormatSymfony, and
+// DefaultLimits; gob is tried last, by its message framing, never claims
+// printable text, and is confirmed by decoding it. A PHP session holding Symfony's bags is FormatSymfony, and
 // an express-session JSON object (one with a "cookie" object) is
 // FormatExpress.
 func Sniff(data []byte) Format {
@@ -58,7 +59,11 @@ func detect(data []byte, lim budget) (Format, *Payload, error) {
 		}
 		return FormatOpaque, opaquePayload(FormatOpaque, data), nil
 	case bytes.HasPrefix(data, javaMagic):
-		return FormatJavaSerial, opaquePayload(FormatJavaSerial, data), nil
+		if p, err, ok := try(decodeJavaSerial); ok {
+			return found(FormatJavaSerial, p, err)
+		}
+		// Not decodable, but still labelled as Java for the preview.
+		return FormatOpaque, &Payload{Format: FormatOpaque, Opaque: OpaqueOf(data, FormatJavaSerial, false)}, nil
 	case len(data) >= 2 && data[0] == 4 && data[1] == 8:
 		if p, err, ok := try(decodeRubyMarshal); ok {
 			return found(FormatRubyMarshal, p, err)
@@ -73,6 +78,11 @@ func detect(data []byte, lim budget) (Format, *Payload, error) {
 	if isTextPickle(data) {
 		if p, err, ok := try(decodePickle); ok {
 			return found(FormatPickle, p, err)
+		}
+	}
+	if isDjangoSigned(data) {
+		if p, err, ok := try(decodeDjangoSigned); ok {
+			return found(FormatDjangoSigned, p, err)
 		}
 	}
 	if c := firstNonSpace(data); c == '{' || c == '[' {
@@ -115,7 +125,12 @@ func detect(data []byte, lim budget) (Format, *Payload, error) {
 		}
 	}
 	if isGob(data) {
-		return FormatGob, opaquePayload(FormatGob, data), nil
+		if p, err, ok := try(decodeGob); ok {
+			return found(FormatGob, p, err)
+		}
+		// Framed like gob but not a stream gob.go follows: opaque, with the
+		// preview still labelled gob.
+		return FormatOpaque, &Payload{Format: FormatOpaque, Opaque: OpaqueOf(data, FormatGob, false)}, nil
 	}
 	return FormatOpaque, opaquePayload(FormatOpaque, data), nil
 }

@@ -33,8 +33,9 @@ var javaMagic = []byte{0xac, 0xed, 0x00, 0x05}
 // not Fields, since lastAccessedTime changes on every request; a value none
 // of those readings fits is kept as a Field under its own name instead.
 // Each `sessionAttr:NAME` becomes the Field NAME: Java-serialized values
-// (AC ED 00 05) are opaque and never deserialized, JSON is decoded, anything
-// else is opaque. Other fields are kept under their own names.
+// (AC ED 00 05) are read as data only (see javaser.go; opaque when they do not
+// decode), JSON is decoded, anything else is opaque. Other fields are kept
+// under their own names.
 func DecodeSpringHash(fields []HashField, lim Limits) (*Payload, error) {
 	b := newBudget(lim)
 	p := &Payload{Format: FormatSpringHash}
@@ -75,11 +76,20 @@ func DecodeSpringHash(fields []HashField, lim Limits) (*Payload, error) {
 	return p, nil
 }
 
-// springValue shows an attribute: Java serialization stays opaque, JSON is
-// decoded, anything else is opaque. Only limit errors fail the payload: bytes
-// that merely are not JSON are shown as they are.
+// springValue shows an attribute: Java serialization and JSON are decoded,
+// anything else is opaque. Only limit errors fail the payload: bytes that
+// merely do not decode are shown as they are.
 func springValue(raw []byte, b *budget) (Value, error) {
 	if bytes.HasPrefix(raw, javaMagic) {
+		saved := *b
+		v, err := decodeJavaValue(raw, b)
+		if err == nil {
+			return v, nil
+		}
+		if isLimitError(err) {
+			return Value{}, err
+		}
+		*b = saved
 		return Value{Kind: KindOpaque, Opaque: OpaqueOf(raw, FormatJavaSerial, false)}, nil
 	}
 	if c := firstNonSpace(raw); c == '{' || c == '[' || c == '"' || (c >= '0' && c <= '9') || c == '-' || c == 't' || c == 'f' || c == 'n' {
@@ -122,35 +132,14 @@ func springNumberTyped(raw []byte, allowTyped bool) (int64, bool) {
 }
 
 // javaBoxedNumber reads a JDK-serialized java.lang.Long or java.lang.Integer
-// by its layout, without deserializing anything: TC_OBJECT TC_CLASSDESC, the
-// class name, the class descriptors of the class and of java.lang.Number,
-// TC_ENDBLOCKDATA TC_NULL, then the value, big-endian, at the very end.
+// (or Short, Byte) with the data-only Java reader, under limits that fit a
+// boxed number and nothing much bigger.
 func javaBoxedNumber(raw []byte) (int64, bool) {
-	const head = 4 + 2 + 2 // magic, TC_OBJECT TC_CLASSDESC, name length
-	if len(raw) < head || raw[4] != 0x73 || raw[5] != 0x72 {
+	v, err := decodeJavaValue(raw, newBudget(Limits{MaxDepth: 4, MaxNodes: 64}))
+	if err != nil || v.Kind != KindInt {
 		return 0, false
 	}
-	n := int(binary.BigEndian.Uint16(raw[6:8]))
-	if len(raw) < head+n {
-		return 0, false
-	}
-	var size int
-	switch string(raw[head : head+n]) {
-	case "java.lang.Long":
-		size = 8
-	case "java.lang.Integer":
-		size = 4
-	default:
-		return 0, false
-	}
-	end := len(raw) - size
-	if end < head+n+2 || raw[end-2] != 0x78 || raw[end-1] != 0x70 {
-		return 0, false
-	}
-	if size == 8 {
-		return int64(binary.BigEndian.Uint64(raw[end:])), true
-	}
-	return int64(int32(binary.BigEndian.Uint32(raw[end:]))), true
+	return v.Int, true
 }
 
 // hashFieldsDigest hashes a hash's fields independently of their order, which

@@ -246,7 +246,8 @@ var knownFormats = map[string]codec.Format{
 	"symfony": codec.FormatSymfony, "json": codec.FormatJSON, "express": codec.FormatExpress,
 	"msgpack": codec.FormatMsgpack, "spring_hash": codec.FormatSpringHash, "pickle": codec.FormatPickle,
 	"ruby_marshal": codec.FormatRubyMarshal, "java_serialized": codec.FormatJavaSerial, "gob": codec.FormatGob,
-	"opaque": codec.FormatOpaque,
+	"django_signed": codec.FormatDjangoSigned,
+	"opaque":        codec.FormatOpaque,
 }
 
 // ParsePrefix parses a --prefix value, NAME=PREFIX[:FORMAT]. Prefixes often contain

@@ -14,13 +14,16 @@ import (
 // secret); a shorter one only as a whole word (pin matches pin_code, not shipping).
 var sensitiveNames = [...]string{
 	"password", "passwd", "pwd", "passphrase", "secret", "token", "csrf", "xsrf",
-	"apikey", "privatekey", "sessionkey", "auth", "jwt", "otp",
+	"apikey", "privatekey", "sessionkey", "authorization", "credential", "jwt", "otp",
 	"pin", "pincode", "cvv", "cvc", "card", "iban", "ssn",
 }
 
 // sensitiveWords match only as a whole word, whatever their length: a password reset
-// link's reset=… is a secret, a preset is not; a totp seed is, a hotpot is not.
-var sensitiveWords = [...]string{"reset", "totp", "hotp"}
+// link's reset=… is a secret, a preset is not; a totp seed is, a hotpot is not; an
+// auth value is, while Spring's authentication (the login, with its principal's name)
+// and authorities are not: their secrets sit under names of their own (credentials,
+// password).
+var sensitiveWords = [...]string{"reset", "totp", "hotp", "auth"}
 
 // SensitiveNames returns the built-in names, normalised (those of sensitiveWords last).
 func SensitiveNames() []string {

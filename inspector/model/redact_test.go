@@ -13,6 +13,15 @@ func TestSensitive(t *testing.T) {
 	}{
 		{"password", true},
 		{"Password", true},
+		// auth is a secret as a word of its own; Spring's authentication subtree holds
+		// the principal's name, and its secrets under names of their own (credentials).
+		{"auth", true},
+		{"x-auth", true},
+		{"authToken", true},
+		{"Authorization", true},
+		{"authentication", false},
+		{"authorities", false},
+		{"credentials", true},
 		{"user_password_hash", true},
 		{"apiKey", true},
 		{"api_key", true},

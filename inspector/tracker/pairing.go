@@ -331,8 +331,8 @@ func (e *entry) birthPayload() *cachedPayload {
 
 // sharedFields counts the fields of older that newer holds with the same value: the
 // user's data carried over. Only equality counts; a field that differs counts for
-// nothing, since logins rotate CSRF tokens and timestamps. An opaque payload (pickle,
-// gob) is one unnamed field: the same bytes are the same data.
+// nothing, since logins rotate CSRF tokens and timestamps. An opaque payload (bytes no
+// decoder accepted) is one unnamed field: the same bytes are the same data.
 func sharedFields(older, newer *cachedPayload) int {
 	if !older.comparable() || !newer.comparable() {
 		return 0

@@ -31,3 +31,7 @@ python3 "$here/handmade.py" "$td"
 ruby "$here/marshal.rb" "$td"
 (cd "$here" && java SpringSeeds.java "$td")
 (cd "$root" && go run ./inspector/codec/testdata/gen/gengo.go "$td")
+# gorilla/sessions with redistore's GobSerializer, a module of its own.
+(cd "$td/gobgen" && go run . ../gob)
+# The Java corpus (testdata/java) is written by its own test:
+#   SESSIONSCOPE_REGEN_JAVA=1 go test ./inspector/codec -run TestJavaSerialRegenerate

@@ -53,12 +53,14 @@ app.get('/', (req, res) => {
 })
 
 // Login: regenerate the session id (fixation defence), carry the CSRF token over,
-// save explicitly, and only then redirect.
+// keep the form's api_token when given, save explicitly, and only then redirect.
 function login(req, res, next) {
   const csrf = req.session.csrf
+  const apiToken = req.body && req.body.api_token
   req.session.regenerate((err) => {
     if (err) return next(err)
     if (csrf) req.session.csrf = csrf
+    if (apiToken) req.session.api_token = apiToken
     req.session.user = { id: 42 }
     req.session.save((err) => {
       if (err) return next(err)

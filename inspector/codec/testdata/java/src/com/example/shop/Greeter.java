@@ -1,0 +1,5 @@
+package com.example.shop;
+
+public interface Greeter {
+    String greet();
+}

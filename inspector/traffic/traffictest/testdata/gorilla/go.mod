@@ -1,0 +1,13 @@
+module github.com/sessionscope/sessionscope/inspector/traffic/traffictest/testdata/gorilla
+
+go 1.24
+
+require (
+	github.com/boj/redistore v1.4.1
+	github.com/gorilla/sessions v1.4.0
+)
+
+require (
+	github.com/gomodule/redigo v1.9.2 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+)
