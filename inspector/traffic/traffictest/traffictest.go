@@ -152,6 +152,14 @@ var (
 // the app on purpose.
 func StartPHP(t testing.TB, redisAddr string, ini ...string) *App {
 	t.Helper()
+	return StartPHPApp(t, "php", redisAddr, ini...)
+}
+
+// StartPHPApp is StartPHP for the app in traffictest/testdata/<name> (php8/<case> for
+// the diagnosis cases): the same php -S with phpredis and the same session settings,
+// its files served as the document root. A file health.txt must be there.
+func StartPHPApp(t testing.TB, name, redisAddr string, ini ...string) *App {
+	t.Helper()
 	php := inspectortest.Need(t, "php", phpInstallHint)
 	out, err := exec.Command(php, "-m").Output()
 	if err != nil {
@@ -162,7 +170,7 @@ func StartPHP(t testing.TB, redisAddr string, ini ...string) *App {
 		inspectortest.Missing(t, "php has no redis extension (php -m does not list redis); install it with: "+phpInstallHint)
 		return nil
 	}
-	dir := AppDir(t, "php")
+	dir := AppDir(t, name)
 	return start(t, phpSpec, dir, func(port int) *exec.Cmd {
 		args := phpArgs(dir, redisAddr, port)
 		for _, setting := range ini {
