@@ -79,7 +79,7 @@ func helpThenLogin(s *session) {
 	s.click(`[data-testid="login"]`)
 }
 
-// injectionLink is seed rule 8's example ("?next_page=login\r\nSet-Cookie:
+// injectionLink is the classic response-splitting example ("?next_page=login\r\nSet-Cookie:
 // sessionID=12345678") as a link an attacker sends. (No ";" in it: Go's ReverseProxy,
 // and so sessionscope's proxy, drops query parameters that hold a raw semicolon.)
 const injectionLink = "/go?next=/home%0d%0aSet-Cookie:%20sessionID=12345678"
@@ -131,7 +131,7 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
-		// The post-mortem's subdomain hand-over: sign-in on login.shop.localhost sets a
+		// A subdomain hand-over: sign-in on login.shop.localhost sets a
 		// host-only cookie and redirects to app.shop.localhost, which never gets it.
 		name: "loop_domain_mismatch", app: appPHP,
 		ini:  []string{"session.cookie_domain=", "sessionscope.after_login=http://" + hostApp + ":{port}/dashboard.php"},
@@ -156,7 +156,7 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
-		// cookie_secure=1 (the post-mortem's advice) on a staging server reached over
+		// cookie_secure=1 (the usual advice) on a staging server reached over
 		// plain http: off loopback, Chromium refuses the Secure cookie.
 		name: "loop_secure_http", app: appPHP, lan: true,
 		flow: phpLogin("{lan}", "/form.php"),
@@ -202,7 +202,7 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
-		// The user's profile and roles kept in a base64 JSON cookie (seed rule 3).
+		// The user's profile and roles kept in a base64 JSON cookie (data that belongs on the server).
 		name: "sensitive_data_in_cookie", app: appPHP, ini: []string{"sessionscope.roles_cookie=1"},
 		flow: phpLogin(hostIP, "/form.php?to=signin"),
 		want: []string{"sensitive-data-in-cookie"},
@@ -213,7 +213,7 @@ var scenarios = []scenario{
 		want: []string{},
 	},
 	{
-		// Seed rule 8's link: a redirect parameter carrying CR LF and a Set-Cookie.
+		// A response-splitting link: a redirect parameter carrying CR LF and a Set-Cookie.
 		name: "header_injection", app: appRedirect,
 		flow: openInjectionLink,
 		want: []string{"header-injection"},

@@ -1,6 +1,6 @@
 // Package lab is sessionscope's training lab: a real login app whose session layer
 // can be broken on purpose (one Knobs per scenario), a virtual browser that stores
-// and sends cookies with inspector/cookies, and the scenarios from the seeds, each
+// and sends cookies with inspector/cookies, and the scenarios of the lab catalogue, each
 // with a fixed twin that must run clean.
 //
 // This file is the lab's public surface, shared by the CLI (lab list, lab run, the

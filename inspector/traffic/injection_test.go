@@ -41,7 +41,7 @@ func TestCRLFPayloads(t *testing.T) {
 		urls []string
 		want []string
 	}{
-		{"seed rule 8", []string{"/login?next_page=login%0d%0aSet-Cookie:%20sessionID=12345678&x=1"}, []string{"Set-Cookie: sessionID=12345678"}},
+		{"CRLF in a redirect parameter", []string{"/login?next_page=login%0d%0aSet-Cookie:%20sessionID=12345678&x=1"}, []string{"Set-Cookie: sessionID=12345678"}},
 		{"double-encoded", []string{"/lang?l=en%250d%250aX-Injected:%20yes"}, []string{"X-Injected: yes"}},
 		{"plus is a space in the query", []string{"/?a=b%0aLocation:+https://evil.example/"}, []string{"Location: https://evil.example/"}},
 		{"in the path", []string{"/redirect/%0d%0aSet-Cookie:%20a=b"}, []string{"Set-Cookie: a=b"}},

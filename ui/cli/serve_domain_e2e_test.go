@@ -17,7 +17,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/traffic/traffictest"
 )
 
-// TestServeProxyLoginLoopInDashboardRealPHPChromium is the post-mortem's login loop
+// TestServeProxyLoginLoopInDashboardRealPHPChromium is the classic login loop
 // end to end, as a developer meets it: real Chromium logs in to the real PHP app
 // through `sessionscope serve --proxy-to`, on login.shop.localhost, and is redirected
 // to the dashboard on app.shop.localhost, where the host-only session cookie is not

@@ -18,7 +18,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/traffic/traffictest"
 )
 
-// TestWatchProxyLoginLoopDomainMismatchRealPHP is the post-mortem's "Domain/Path
+// TestWatchProxyLoginLoopDomainMismatchRealPHP is the "Domain/Path
 // mismatch": the real PHP app logs the user in on login.shop.localhost and redirects to
 // the dashboard on app.shop.localhost, where the host-only session cookie is not sent. Through
 // the proxy, watch --json must show the login loop live with its cause, cookie-not-sent

@@ -190,7 +190,7 @@ func TestNotifiedChangeReportedOnce(t *testing.T) {
 	}
 }
 
-// TestSameIDInTwoDirectories is the post-mortem seen from the files: a browser carries
+// TestSameIDInTwoDirectories is servers that do not share sessions, seen from the files: a browser carries
 // its PHPSESSID to the other server, which starts a session under that id in its own
 // directory. The store says the servers do not share sessions, and the session ends
 // only when both files are gone.

@@ -111,7 +111,7 @@ app.get('/flushed', (req, res) => {
   res.end('headers flushed before the session was written\n')
 })
 
-// Login that remembers the client's fingerprint (seed rule 2)...
+// Login that remembers the client's fingerprint (binding a session to its client)...
 app.get('/login-fp', (req, res, next) => {
   req.session.regenerate((err) => {
     if (err) return next(err)

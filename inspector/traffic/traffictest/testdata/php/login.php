@@ -2,7 +2,7 @@
 // Login: ?regen=true|false|none (query string or form field) chooses what happens to
 // the session id: session_regenerate_id(true), session_regenerate_id(false), or
 // nothing (the fixation-prone variant). The session is committed with
-// session_write_close() BEFORE the redirect, as the login-loop post-mortem advises.
+// session_write_close() BEFORE the redirect, so the next request reads the logged-in session.
 $regen = $_REQUEST['regen'] ?? 'true';
 if (!in_array($regen, ['true', 'false', 'none'], true)) {
     http_response_code(400);
