@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,15 +51,13 @@ func startPHP8(t *testing.T, app string, ini ...string) *php8Case {
 	t.Helper()
 	ini = append(append([]string(nil), php8Hardened...), ini...)
 	srv := redistest.Start(t, redistest.Options{})
-	port, err := redistest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := traffictest.StartPHPApp(t, filepath.Join("php8", app), srv.Addr, ini...)
-	c := &php8Case{t: t, Port: port, Redis: srv, App: a, Base: fmt.Sprintf("http://shop.localhost:%d", port),
-		HAR: filepath.Join(t.TempDir(), "proxy.har")}
-	c.W = startWatch(t, "--redis", srv.URL(), "--proxy-to", a.BaseURL,
-		"--proxy-listen", fmt.Sprintf("127.0.0.1:%d", port), "--har-out", c.HAR)
+	c := &php8Case{t: t, Redis: srv, App: a, HAR: filepath.Join(t.TempDir(), "proxy.har")}
+	// Port 0: the system picks the proxy's port, so no parallel test can take it first.
+	c.W = startWatch(t, "--redis", srv.URL(), "--proxy-to", a.BaseURL, "--proxy-listen", "127.0.0.1:0", "--har-out", c.HAR)
+	_, port, _ := net.SplitHostPort(c.W.proxyAddr())
+	c.Port, _ = strconv.Atoi(port)
+	c.Base = fmt.Sprintf("http://shop.localhost:%d", c.Port)
 	c.W.waitLive()
 	return c
 }

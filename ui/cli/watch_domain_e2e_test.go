@@ -35,15 +35,13 @@ func TestWatchProxyLoginLoopDomainMismatchRealPHP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, redistest.Options{})
-			port, err := redistest.FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The app redirects to the proxy's address, so it starts once the port is chosen.
+			w, port := startWatchProxy(t, func(port int) []string {
+				app := traffictest.StartPHP(t, srv.Addr,
+					fmt.Sprintf("sessionscope.after_login=http://%s:%d/dashboard.php", tc.dashboard, port))
+				return []string{"--redis", srv.URL(), "--proxy-to", app.BaseURL}
+			})
 			proxyAddr := fmt.Sprintf("127.0.0.1:%d", port)
-			app := traffictest.StartPHP(t, srv.Addr,
-				fmt.Sprintf("sessionscope.after_login=http://%s:%d/dashboard.php", tc.dashboard, port))
-			w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", proxyAddr)
-			w.waitLive()
 
 			// A browser for which every *.localhost is this machine, as Chromium resolves it.
 			jar, _ := cookiejar.New(nil)

@@ -439,12 +439,8 @@ func TestWatchProxyRealPHP(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	app := traffictest.StartPHP(t, srv.Addr)
-	port, err := redistest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxyAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", proxyAddr)
+	w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", "127.0.0.1:0")
+	proxyAddr := w.proxyAddr()
 	w.waitLive()
 	proxied := *app
 	proxied.BaseURL = "http://" + proxyAddr
@@ -510,12 +506,8 @@ func TestWatchProxyLoginLoopRealPHP(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, redistest.Options{})
 			app := traffictest.StartPHP(t, srv.Addr, tc.ini...)
-			port, err := redistest.FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxyAddr := fmt.Sprintf("127.0.0.1:%d", port)
-			w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", proxyAddr)
+			w := startWatch(t, "--redis", srv.URL(), "--proxy-to", app.BaseURL, "--proxy-listen", "127.0.0.1:0")
+			proxyAddr := w.proxyAddr()
 			w.waitLive()
 			proxied := *app
 			proxied.BaseURL = "http://" + proxyAddr
@@ -561,5 +553,79 @@ func TestWatchProxyLoginLoopRealPHP(t *testing.T) {
 				t.Errorf("login-loop does not name its cause: %s", loop.raw)
 			}
 		})
+	}
+}
+
+// proxyAddr waits for the line watch prints once its proxy listens and returns the
+// address it bound: with --proxy-listen 127.0.0.1:0 the system picks a free port,
+// and no other test can take it between choosing and binding.
+func (w *watchProc) proxyAddr() string {
+	w.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		text := w.stderrText()
+		if _, rest, ok := strings.Cut(text, "proxy on http://"); ok {
+			if addr, _, ok := strings.Cut(rest, "/"); ok {
+				return addr
+			}
+		}
+		select {
+		case <-w.done:
+			w.t.Fatalf("watch exited before its proxy listened: %s", text)
+		default:
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("watch printed no proxy address within 30 s: %s", text)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startWatchProxy starts watch with its proxy on a port chosen first, for tests whose
+// app must know the proxy's address before watch starts: setup starts what depends on
+// the port and returns watch's other arguments. A port another test took between
+// choosing and binding it is chosen again, with setup run again.
+func startWatchProxy(t *testing.T, setup func(port int) []string) (*watchProc, int) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port, err := redistest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := startWatch(t, append(setup(port), "--proxy-listen", fmt.Sprintf("127.0.0.1:%d", port))...)
+		if w.liveOrPortTaken() {
+			return w, port
+		}
+		if attempt == 3 {
+			t.Fatalf("three free ports were taken before watch could bind them: %s", w.stderrText())
+		}
+	}
+}
+
+// liveOrPortTaken waits until watch is live (true), or has exited because its proxy's
+// port was taken (false); any other end fails the test.
+func (w *watchProc) liveOrPortTaken() bool {
+	w.t.Helper()
+	limit := time.After(30 * time.Second)
+	seen := 0
+	for {
+		w.mu.Lock()
+		for ; seen < len(w.lines); seen++ {
+			if l := w.lines[seen]; l.Type == model.TypeStatus && l.Inv != nil && l.Inv.Done {
+				w.mu.Unlock()
+				return true
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.notify:
+		case <-w.done:
+			if strings.Contains(w.stderrText(), "address already in use") {
+				return false
+			}
+			w.t.Fatalf("watch exited before it was live: %s", w.stderrText())
+		case <-limit:
+			w.t.Fatalf("watch not live after 30 s: %s", w.stderrText())
+		}
 	}
 }
