@@ -41,22 +41,24 @@ func (h *Handlers) findExchange(id string) (*model.Exchange, exchangeSet, error)
 }
 
 // responseTime is when the browser had the response's headers (status, Location,
-// Set-Cookie): what it acts on.
-func responseTime(x *model.Exchange) time.Time {
-	switch {
-	case !x.HeadersSent.IsZero():
-		return x.HeadersSent
-	case !x.End.IsZero():
-		return x.End
-	}
-	return x.Start
-}
+// Set-Cookie): what it acts on. diagnose owns the definition, so the screens and the
+// stale-read rule measure a late write from the same instant.
+func responseTime(x *model.Exchange) time.Time { return diagnose.ResponseSentAt(x) }
 
-// lateWrite reports whether a store event landed after the exchange's response had
-// reached the browser, which may then already be reading the session it needs. The
-// stale-read rule draws the same line: diagnose owns it.
+// lateWrite reports whether a store event landed after the exchange's response
+// headers had reached the browser, which may then already be reading the session it
+// needs. The stale-read rule draws the same line: diagnose owns it.
 func lateWrite(e *model.Event, x *model.Exchange) bool {
 	return diagnose.WrittenAfterResponse(x, e.Time)
+}
+
+// lateBy is how long after the response's headers a late write landed, "30 ms";
+// empty when the write was in time.
+func lateBy(e *model.Event, x *model.Exchange) string {
+	if !lateWrite(e, x) {
+		return ""
+	}
+	return durationMS(diagnose.WriteLag(x, e.Time))
 }
 
 // after is a time relative to a start, "+12 ms".
@@ -171,7 +173,7 @@ func (h *Handlers) RequestShow(c echo.Context) error {
 		vm.EventsNote = "No store event in the recent history is tied to this request: it wrote no session, or the write could not be tied to it."
 		for _, e := range h.d.Src.Events(inspector.EventQuery{Exchanges: []string{x.ID}}) {
 			re := views.RequestEvent{Seq: e.Seq, Kind: string(e.Kind), Time: clock(e.Time), After: after(e.Time, x.Start),
-				Late: lateWrite(e, x), Detail: eventDetail(e), JSONURL: eventURL(e.Seq)}
+				Late: lateWrite(e, x), LateBy: lateBy(e, x), Detail: eventDetail(e), JSONURL: eventURL(e.Seq)}
 			if e.Session != nil {
 				re.Ref, re.RefURL = e.Session.Ref, sessionURL(e.Session.Ref)
 			}

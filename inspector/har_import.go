@@ -94,7 +94,7 @@ func (in *Inspector) ImportHAR(r io.Reader, name string) (HARImport, error) {
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
 	findings := diagnose.AnalyzeExchanges(xs, diagnose.AnalyzeOptions{
 		ValuesStripped: sum.ValuesStripped, CookiesAbsent: sum.CookiesAbsent,
-		Cookies: in.cfg.Cookies, Mapping: mapping,
+		Cookies: in.cfg.Cookies, Mapping: mapping, LoginPaths: in.cfg.LoginPaths, Redact: in.cfg.Tracker.Redact,
 	})
 	for i, x := range xs {
 		x.Seq = uint64(i + 1)

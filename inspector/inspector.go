@@ -30,6 +30,9 @@ type Config struct {
 	ExchangeLog int
 	// Cookies are custom session cookie names (--session-cookie), added to the builtin table.
 	Cookies []framework.CookieMapping
+	// LoginPaths name the app's login pages (--login-path) for the login-loop rule,
+	// besides the pages it recognises by their path or their password input.
+	LoginPaths []string
 }
 
 // Inspector watches one store.
@@ -51,7 +54,8 @@ func New(store backend.Store, cfg Config) *Inspector {
 	}
 	cfg.Tracker.Backend = store.Name()
 	broadcast := stream.NewBroadcaster()
-	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies, Redact: cfg.Tracker.Redact})
+	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies, Redact: cfg.Tracker.Redact,
+		LoginPaths: cfg.LoginPaths})
 	counts := &counters{}
 	return &Inspector{
 		cfg:       cfg,

@@ -416,7 +416,7 @@ func TestFixationAdoptedIDRealPHP(t *testing.T) {
 			created := h.waitFindingOrEvent(model.KindCreated)
 			if tc.want {
 				f := h.waitFinding("fixation")
-				if !strings.Contains(f.Title, "never issued") || !strings.Contains(f.Fix, "use_strict_mode = 1") || created.Exchange == "" {
+				if !strings.Contains(f.Title, "did not issue") || !strings.Contains(f.Detail, "not seen issued") || !strings.Contains(f.Fix, "use_strict_mode = 1") || created.Exchange == "" {
 					t.Fatalf("fixation finding %+v, created joined to %q", f, created.Exchange)
 				}
 				return

@@ -113,7 +113,8 @@ type RequestEvent struct {
 	RefURL  string
 	Time    Stamp
 	After   string // time after the request started, e.g. "+12 ms"
-	Late    bool   // written after the response reached the browser
+	Late    bool   // written after the response's headers reached the browser
+	LateBy  string // how long after them, "30 ms"; set when Late
 	Detail  string
 	JSONURL string
 }
@@ -155,4 +156,13 @@ type RequestPage struct {
 type RequestsPush struct {
 	Rows    []ExchangeRow // new exchanges matching the table's filter, newest first
 	Replace bool          // Rows are the table's whole first page: the page missed objects
+}
+
+// lateLabel is the tag of a late write, the words the flow uses: "written 30 ms
+// after the response".
+func lateLabel(by string) string {
+	if by == "" {
+		return "written after the response"
+	}
+	return "written " + by + " after the response"
 }

@@ -165,14 +165,16 @@ func (p *gobParser) int(what string) (int64, error) {
 }
 
 // count reads a length or count; each unit takes at least minBytes bytes of
-// the current message.
+// the input. The bound is the whole input that remains, not the current message:
+// a value holding an interface of a type not yet sent continues in the message
+// after that type's definition.
 func (p *gobParser) count(what string, minBytes int) (int, error) {
 	n, err := p.uint(what)
 	if err != nil {
 		return 0, err
 	}
-	if n > uint64(p.remaining()/minBytes) {
-		return 0, errLength(p.pos, what, n, p.remaining())
+	if left := len(p.src) - p.pos; n > uint64(left/minBytes) {
+		return 0, errLength(p.pos, what, n, left)
 	}
 	return int(n), nil
 }

@@ -23,16 +23,20 @@ func cookieNotSent(rs []*replayed, rec *Recorder, cited map[string][]citation) {
 				// The request carried a session cookie of that name after all.
 				continue
 			}
-			reason := b.Reasons[0]
-			attr, why, fix := notSentText(reason, c, r)
+			reason := siteReason(b.Reasons[0], r)
+			attr, why, fix := notSentText(b.Reasons[0], c, r)
 			cause := c.Name + "\x00" + string(reason) + "\x00" + attr
+			chromium := string(reason)
+			if reason != b.Reasons[0] {
+				chromium = fmt.Sprintf("%s; DevTools labels it %s, as it does every SameSite refusal on a plain-http page", reason, b.Reasons[0])
+			}
 			rec.Report(Report{
 				Cause:    cause,
 				Severity: model.SeverityError,
 				Title:    fmt.Sprintf("The browser did not send the session cookie %s (%s)", c.Name, reason),
 				Detail: fmt.Sprintf("The browser holds %s but left it out of the request to %s: %s (Chromium: %s, attribute at fault: %s). "+
 					"Without it the server sees a visitor with no session, so the user looks logged out on that page.",
-					c.Name, describeURL(r.u), why, reason, attr),
+					c.Name, describeURL(r.u), why, chromium, attr),
 				Fix:      fix,
 				Exchange: r.x.ID,
 				Evidence: fmt.Sprintf("%s → %d: %s (%s) not sent: %s", evidencePrefix(r.x), r.x.Status, c.Name, cookieAttrs(c), joinReasons(b.Reasons)),
@@ -86,13 +90,18 @@ func notSentText(reason cookies.Reason, c cookies.Cookie, r *replayed) (attr, wh
 		}
 		fix = "Serve the app from one host (redirect the others to it), or set the cookie domain to the parent domain every host shares. " +
 			"PHP: session_set_cookie_params(['domain' => '.example.com']) before session_start(), or session.cookie_domain = \".example.com\" in php.ini (your parent domain). " +
-			"Node (express-session): session({ cookie: { domain: 'example.com' } })."
+			"Node (express-session): session({ cookie: { domain: 'example.com' } }). " +
+			fmt.Sprintf("Browsers that already hold the old %s (%s) keep it next to the new one and send both, and the server reads the old one first: "+
+				"expire it with exactly its old attributes, from %s, while setting the new one (Set-Cookie: %s; PHP: %s, after session_start(), which drops earlier Set-Cookie lines of the session's name), "+
+				"or every request carries two %s cookies (see duplicate-cookie).", c.Name, variantText(c), c.Domain, expireLine(c), expireSetcookie(c, "session_name()"), c.Name)
 	case cookies.NotOnPath:
 		attr = "Path=" + c.Path
 		why = fmt.Sprintf("%s has Path=%s but the request went to %s", c.Name, c.Path, r.u.EscapedPath())
 		fix = "Give the session cookie the path the whole app lives under, usually /. " +
 			"PHP: session_set_cookie_params(['path' => '/']) before session_start(), or session.cookie_path = / in php.ini. " +
-			"Node (express-session): session({ cookie: { path: '/' } })."
+			"Node (express-session): session({ cookie: { path: '/' } }). " +
+			fmt.Sprintf("Browsers that already hold the old %s (Path=%s) keep it next to the new one and send it first (the longer Path goes first): "+
+				"expire it with its old Path (Set-Cookie: %s; PHP: %s, after session_start()).", c.Name, c.Path, expireLine(c), expireSetcookie(c, "session_name()"))
 	case cookies.SecureOnly:
 		attr = "Secure"
 		why = fmt.Sprintf("%s is Secure but the request went over plain http (%s)", c.Name, describeURL(r.u))
@@ -101,7 +110,7 @@ func notSentText(reason cookies.Reason, c cookies.Cookie, r *replayed) (attr, wh
 			"Node (express-session): session({ cookie: { secure: 'auto' } }) and redirect http to https."
 	case cookies.SameSiteStrict, cookies.SchemefulSameSiteStrict:
 		attr = "SameSite=Strict"
-		why = fmt.Sprintf("%s is SameSite=Strict and the request to %s came from another site", c.Name, describeURL(r.u))
+		why = fmt.Sprintf("%s is SameSite=Strict and the request to %s came from another site%s", c.Name, describeURL(r.u), fromSite(r))
 		fix = "Use SameSite=Lax for the session cookie, so it is sent when the user arrives by a link or a redirect from another site (an identity provider, a mail). " +
 			"PHP: session_set_cookie_params(['samesite' => 'Lax']) or session.cookie_samesite = \"Lax\" in php.ini. " +
 			"Node (express-session): session({ cookie: { sameSite: 'lax' } })."
@@ -110,7 +119,7 @@ func notSentText(reason cookies.Reason, c cookies.Cookie, r *replayed) (attr, wh
 		if strings.Contains(string(reason), "Unspecified") {
 			attr = "SameSite (not set, treated as Lax)"
 		}
-		why = fmt.Sprintf("%s is %s and the request to %s was a cross-site %s", c.Name, attr, describeURL(r.u), r.x.Method)
+		why = fmt.Sprintf("%s is %s and the request to %s was a cross-site %s%s", c.Name, attr, describeURL(r.u), r.x.Method, fromSite(r))
 		fix = "If the flow needs the cookie on cross-site POSTs or in frames, use SameSite=None with Secure over https; otherwise keep the flow same-site. " +
 			"PHP: session_set_cookie_params(['samesite' => 'None', 'secure' => true]). " +
 			"Node (express-session): session({ cookie: { sameSite: 'none', secure: true } })."
@@ -121,9 +130,43 @@ func notSentText(reason cookies.Reason, c cookies.Cookie, r *replayed) (attr, wh
 			"PHP: set the cookie through session_set_cookie_params([...]). " +
 			"Node (express-session): set it through session({ cookie: { ... } })."
 	}
+	if siteReason(reason, r) != reason {
+		return attr, why, fix
+	}
 	if strings.HasPrefix(string(reason), "Schemeful") {
 		why += " (http and https of the same site count as different sites)"
 		fix = "Serve the whole site over https: " + fix
 	}
 	return attr, why, fix
+}
+
+// siteReason is the SameSite reason for what actually happened. Chromium names
+// every SameSite refusal on a plain-http URL Schemeful*, whatever the sites; the
+// Schemeful name is kept only when the request came from the same site over the
+// other scheme (http vs https), and is the plain one when it came from another site.
+func siteReason(reason cookies.Reason, r *replayed) cookies.Reason {
+	var plain cookies.Reason
+	switch reason {
+	case cookies.SchemefulSameSiteStrict:
+		plain = cookies.SameSiteStrict
+	case cookies.SchemefulSameSiteLax:
+		plain = cookies.SameSiteLax
+	case cookies.SchemefulSameSiteUnspecifiedTreatedAsLax:
+		plain = cookies.SameSiteUnspecifiedTreatedAsLax
+	default:
+		return reason
+	}
+	from := navigationInitiator(r.x)
+	if from != nil && cookies.SameSiteURLs(from, r.u, false) {
+		return reason // the same site over the other scheme
+	}
+	return plain
+}
+
+// fromSite names the site a request came from, as its Referer tells.
+func fromSite(r *replayed) string {
+	if from := navigationInitiator(r.x); from != nil {
+		return " (" + from.Scheme + "://" + from.Host + ")"
+	}
+	return ""
 }

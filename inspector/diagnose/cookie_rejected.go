@@ -69,7 +69,9 @@ func rejectionText(reason cookies.Reason, raw cookies.Raw, r *replayed) (attr, w
 		why = fmt.Sprintf("%s has Domain=%s but the response came from %s, which that domain does not cover", name, raw.Domain, host)
 		fix = fmt.Sprintf("Set the cookie domain to the host the app is served from (%s), a parent domain of every host the app uses, or leave it out (host-only). "+
 			"PHP: session_set_cookie_params(['domain' => '']) before session_start(), or session.cookie_domain = \"\" in php.ini. "+
-			"Node (express-session): session({ cookie: { domain: undefined } }) — or a parent domain that covers %s.", host, host)
+			"Node (express-session): session({ cookie: { domain: undefined } }) — or a parent domain that covers %s. "+
+			"If you move to a parent domain, browsers that hold a host-only %s from before keep it next to the new one and send both, and the server reads the old one first: "+
+			"expire the old one with its exact attributes (no Domain: PHP: setcookie(session_name(), '', ['expires' => 1, 'path' => '/']) after session_start()) or users get duplicates (see duplicate-cookie).", host, host, name)
 	case cookies.SecureOnly:
 		attr = "Secure"
 		why = fmt.Sprintf("%s has the Secure attribute but was set over plain http (%s)", name, describeURL(r.u))

@@ -49,6 +49,10 @@ type Config struct {
 	// Redact names the URL parameters whose values findings hide: the built-in list
 	// plus --redact.
 	Redact model.Redaction
+	// LoginPaths name the login page(s) (--login-path: a path or a path.Match pattern)
+	// for login-loop, when the built-in guess at login URLs does not fit. Default:
+	// none, the guess.
+	LoginPaths []string
 }
 
 // Engine runs the rules, store side and HTTP side, and keeps their findings: it is
@@ -84,7 +88,7 @@ func NewEngine(cfg Config) *Engine {
 		e.recorders = append(e.recorders, &Recorder{e: e, rule: rule.ID()})
 	}
 	e.traffic = newLiveTraffic(AnalyzeOptions{Cookies: cfg.Cookies, Mapping: framework.RefMapper(cfg.Cookies),
-		StoreCauses: e.StoreCauses})
+		StoreCauses: e.StoreCauses, StoreWatched: true, LoginPaths: cfg.LoginPaths})
 	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
 	// the exchanges it explains: replay that client so its login loop names it.
 	e.joint.onCause = e.replayClient
@@ -216,6 +220,11 @@ type Report struct {
 	Exchange string // exchange id, may be empty
 	Evidence string
 	Time     time.Time
+	// Sessions and Exchanges are more session refs and exchange ids the occurrence
+	// concerns: an HTTP-side finding lists the sessions its exchanges carried, so the
+	// session's page shows it.
+	Sessions  []string
+	Exchanges []string
 }
 
 // Report creates the finding for the cause or updates it.
@@ -237,14 +246,18 @@ func (r *Recorder) Report(rep Report) {
 	if rep.Detail != "" {
 		f.Detail = rep.Detail
 	}
-	if rep.Session != "" && len(f.Sessions) < maxSampleSessions && !slices.Contains(f.Sessions, rep.Session) {
-		f.Sessions = append(f.Sessions, rep.Session)
+	for _, s := range append([]string{rep.Session}, rep.Sessions...) {
+		if s != "" && len(f.Sessions) < maxSampleSessions && !slices.Contains(f.Sessions, s) {
+			f.Sessions = append(f.Sessions, s)
+		}
 	}
 	if rep.Event != 0 && len(f.Events) < maxSampleSessions {
 		f.Events = append(f.Events, rep.Event)
 	}
-	if rep.Exchange != "" && len(f.Exchanges) < maxSampleSessions && !slices.Contains(f.Exchanges, rep.Exchange) {
-		f.Exchanges = append(f.Exchanges, rep.Exchange)
+	for _, x := range append([]string{rep.Exchange}, rep.Exchanges...) {
+		if x != "" && len(f.Exchanges) < maxSampleSessions && !slices.Contains(f.Exchanges, x) {
+			f.Exchanges = append(f.Exchanges, x)
+		}
 	}
 	if rep.Evidence != "" && len(f.Evidence) < maxEvidence {
 		f.Evidence = append(f.Evidence, rep.Evidence)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,12 @@ type AnalyzeOptions struct {
 	// Redact names the URL parameters whose values findings hide. Default the
 	// built-in list.
 	Redact model.Redaction
+	// LoginPaths name the login page(s), a path or a path.Match pattern each
+	// (--login-path). Default: none, login URLs are guessed (loginPath).
+	LoginPaths []string
+	// StoreWatched says the session store is watched too (live), so findings do not
+	// ask for it. Default false (analyze: a HAR alone).
+	StoreWatched bool
 }
 
 // replayed is one exchange after it went through the browser model.
@@ -140,6 +147,14 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 			}
 		}
 	}
+	if opts.StoreCauses == nil && !opts.StoreWatched {
+		// A HAR alone: the store-side rules cannot see the writes, so the HTTP side's
+		// timing and upstreams say what they can of a stale read or unshared sessions.
+		staleReadHTTP(rs, &Recorder{e: e, rule: "stale-read"}, cited)
+		sessionNotSharedHTTP(rs, &Recorder{e: e, rule: "session-not-shared"}, cited)
+	}
+	noSession(rs, &Recorder{e: e, rule: "no-session"}, cited, isSession, opts)
+	duplicateCookie(rs, &Recorder{e: e, rule: "duplicate-cookie"}, cited, isSession)
 	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
 	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession, e.cfg.Redact)
 	cookieFlags(rs, &Recorder{e: e, rule: "cookie-flags"}, isSession)
@@ -147,7 +162,30 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	headerInjection(rs, &Recorder{e: e, rule: "header-injection"})
 	weakSessionIDs(rs, &Recorder{e: e, rule: "weak-session-id"}, isSession, opts.Cookies)
 	strippedNotice(rs, &Recorder{e: e, rule: "sanitized-har"}, opts, missing)
+	listSessions(e, rs)
 	return e.Findings()
+}
+
+// listSessions gives each finding the sessions its exchanges carried or were given,
+// so the page of a session shows the HTTP-side findings about it.
+func listSessions(e *Engine, rs []*replayed) {
+	byID := make(map[string]*model.Exchange, len(rs))
+	for _, r := range rs {
+		byID[r.x.ID] = r.x
+	}
+	for _, f := range e.findings {
+		for _, id := range f.Exchanges {
+			x := byID[id]
+			if x == nil {
+				continue
+			}
+			for _, ref := range exchangeRefs(x) {
+				if len(f.Sessions) < maxSampleSessions && !slices.Contains(f.Sessions, ref) {
+					f.Sessions = append(f.Sessions, ref)
+				}
+			}
+		}
+	}
 }
 
 // navigationInitiator is the origin of the document that started a navigation, as
@@ -198,17 +236,28 @@ func isNavigation(x *model.Exchange, u *url.URL) bool {
 }
 
 // strippedNotice reports, as one info finding, what a sanitized HAR kept from view.
+// A HAR without any cookie is sanitized only as far as the file tells: when the
+// no-session rule found that the app set no session cookie, the absence may be the
+// app's, so the notice claims no sanitization and says both readings.
 func strippedNotice(rs []*replayed, rec *Recorder, opts AnalyzeOptions, missing []string) {
 	if !opts.ValuesStripped && !opts.CookiesAbsent || len(rs) == 0 {
 		return
 	}
 	var lines []string
+	title := "Cookie values missing from the HAR: some conclusions could not be reached"
 	detail := "The HAR's cookie values were removed or redacted (a sanitized export)."
 	if opts.CookiesAbsent {
 		detail = "The HAR carries no Cookie or Set-Cookie headers at all (Chrome's sanitized export drops them)."
+		if rec.e.hasFindingOf("no-session") {
+			title = "No cookie in the HAR: some conclusions could not be reached"
+			detail = "The HAR carries no Cookie or Set-Cookie headers at all. The app's login set no session cookie (see the no-session finding), " +
+				"which explains a HAR without cookies; a sanitized export (Chrome's default) would drop them too, and the file cannot tell the two apart."
+		}
 		lines = append(lines, "not reached: whether the browser rejected a session cookie (cookie-rejected)",
-			"not reached: whether a stored session cookie was left out of a request (cookie-not-sent)",
-			"not reached: the root cause of any login loop")
+			"not reached: whether a stored session cookie was left out of a request (cookie-not-sent)")
+		if !rec.e.hasFindingOf("no-session") { // otherwise it names the loop's root cause
+			lines = append(lines, "not reached: the root cause of any login loop")
+		}
 	} else {
 		lines = append(lines, "not reached: which session each request carried (session refs)",
 			"not reached: cookie sizes (NameValuePairExceedsMaxSize)",
@@ -220,7 +269,7 @@ func strippedNotice(rs []*replayed, rec *Recorder, opts AnalyzeOptions, missing 
 		rec.Report(Report{
 			Cause:    "stripped",
 			Severity: model.SeverityInfo,
-			Title:    "Cookie values missing from the HAR: some conclusions could not be reached",
+			Title:    title,
 			Detail:   detail,
 			Fix: "Export the HAR again with cookies and values: in Chrome DevTools, Network panel → " +
 				"\"Export HAR (with sensitive data)\" (enable it in Settings → Preferences → Network → \"Allow to generate HAR with sensitive data\"); " +

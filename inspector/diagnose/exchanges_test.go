@@ -42,7 +42,7 @@ func TestAnalyzeExchanges(t *testing.T) {
 	}{
 		{name: "Path=/admin cookie not sent to /dashboard", file: "loop_path.har", want: []want{
 			{"cookie-not-sent", model.SeverityError, []string{"NotOnPath", "Path=/admin", "/dashboard", "session_set_cookie_params(['path' => '/'])", "cookie: { path: '/' }", "x3"}},
-			{"login-loop", model.SeverityError, []string{"Root cause: cookie-not-sent (NotOnPath: PHPSESSID", "has Path=/admin but the request went to /dashboard)", "[finding cookie-not-sent-", "x2", "reached 2 times"}},
+			{"login-loop", model.SeverityError, []string{"Root cause: cookie-not-sent (NotOnPath: PHPSESSID", "has Path=/admin but the request went to /dashboard)", "[finding cookie-not-sent-", "x2", "(2 time(s) here)", "answered \"not logged in\" again: a redirect to the login page"}},
 		}},
 		{name: "Domain=app.example.com from example.com", file: "loop_domain.har", want: []want{
 			{"cookie-rejected", model.SeverityError, []string{"InvalidDomain", "Domain=app.example.com", "example.com", "session_set_cookie_params(['domain' => ''])", "express-session", "x2"}},

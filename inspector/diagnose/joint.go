@@ -57,6 +57,8 @@ type refFacts struct {
 	endKind   model.Kind
 	exchanges []*model.Exchange // newest last, bounded by maxPerRef
 	seen      time.Time
+	node      string    // the store node (server) that first held it, for node-local stores
+	nodeSince time.Time // when it was first written there
 }
 
 // deferred is a decision that needs the store's answer first: it runs on the first
@@ -263,6 +265,12 @@ func (j *joint) exchangeAt(ref string, t time.Time) *model.Exchange {
 		}
 		switch {
 		case x.Start.After(t):
+			if x.SessionRef == ref {
+				// It reached the proxy after the write and already carried the id:
+				// the browser had the session from an earlier response, whose request
+				// made the write (a login still running after its redirect went out).
+				continue
+			}
 			if after == nil || x.Start.Before(after.Start) {
 				after = x
 			}

@@ -92,7 +92,8 @@ func TestCatalogMatchesRules(t *testing.T) {
 		ids = append(ids, r.ID())
 	}
 	ids = append(ids, "login-loop", "cookie-rejected", "cookie-not-sent", "session-id-in-url", "cookie-flags",
-		"sensitive-data-in-cookie", "header-injection", "hijack-ignored", "session-outlives-cookie")
+		"sensitive-data-in-cookie", "header-injection", "hijack-ignored", "session-outlives-cookie", "no-session",
+		"duplicate-cookie", "cookie-not-cleared")
 	for _, id := range ids {
 		if !seen[id] {
 			t.Errorf("rule %s is not in the catalog", id)

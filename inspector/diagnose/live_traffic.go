@@ -100,12 +100,22 @@ func (e *Engine) keep(fs []*model.Finding, dirty bool) {
 	defer e.mu.Unlock()
 	for _, f := range fs {
 		f.Time = f.LastSeen
+		old := e.findings[f.ID]
+		if old != nil {
+			// A replay sees only its client's kept history: what an earlier replay saw
+			// (an occurrence that left the history, another client's) still happened,
+			// so the finding keeps its first sighting and its count does not go down.
+			if !old.FirstSeen.IsZero() && old.FirstSeen.Before(f.FirstSeen) {
+				f.FirstSeen = old.FirstSeen
+			}
+			f.Count = max(f.Count, old.Count)
+		}
 		c := *f
 		c.Sessions = append([]string(nil), f.Sessions...)
 		c.Evidence = append([]string(nil), f.Evidence...)
 		c.Exchanges = append([]string(nil), f.Exchanges...)
 		c.Events = append([]uint64(nil), f.Events...)
-		if old := e.findings[f.ID]; old != nil {
+		if old != nil {
 			c.Seq = old.Seq // until Published says otherwise
 		}
 		e.findings[f.ID] = &c
@@ -239,7 +249,8 @@ const minLiveIDLength = 8
 // whether x is uneventful; then x carries its cookie verdicts. hist is the kept
 // history, x last.
 func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession func(string) bool) bool {
-	quiet := !lc.replayOnly && len(x.InjectedHeaders) == 0 // header-injection
+	// header-injection; duplicate-cookie: a session cookie name sent twice
+	quiet := !lc.replayOnly && len(x.InjectedHeaders) == 0 && !sentTwice(x, isSession)
 	moved := lc.addIDs(x, isSession)
 	if lc.remember(x, isSession) {
 		quiet = false // a cookie value or session Set-Cookie line new to the history
@@ -273,8 +284,11 @@ func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession 
 		x.SetCookies[i].Stored = &stored
 	}
 	x.CookiesBlocked = nil
-	if x.Status >= 300 && x.Status < 400 || x.Status == 401 || x.Status == 403 {
-		return false // login-loop: a redirect or a refusal
+	if x.Status >= 300 && x.Status < 400 || x.Status == 401 || x.Status == 403 || x.LoginForm {
+		return false // login-loop: a redirect, a refusal, or the login form in a page's place
+	}
+	if loginWithoutSession(x, u, isSession) {
+		return false // no-session: a login that got no session cookie
 	}
 	// login-loop's other sign: a fresh session cookie on consecutive page loads. The
 	// replay's window may start such a streak one page load later, hence 2.

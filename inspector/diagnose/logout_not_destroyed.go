@@ -7,8 +7,9 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// logoutNotDestroyed reports a logout that only cleared the cookie: the response
-// expired the session cookie, but the store still holds the session. The principle:
+// logoutNotDestroyed reports a logout that only cleared the cookie (or tried to: an
+// expiry whose Domain or Path misses the cookie the browser holds clears nothing),
+// while the store still holds the session. The principle:
 // anyone who kept a copy of the id (a stolen cookie, a shared computer's history)
 // is still logged in until the store expires it.
 type logoutNotDestroyed struct{ window time.Duration }
@@ -35,6 +36,9 @@ func (l logoutNotDestroyed) onExchange(x *model.Exchange, j *joint, r *Recorder)
 	if cleared == nil {
 		return
 	}
+	// The replay's jar found no cookie the expiry matched: it named another Domain or
+	// Path than the cookie the browser holds, which therefore stays.
+	missed := cleared.Stored != nil && !*cleared.Stored && cleared.Reason == ""
 	ref := x.SessionRef
 	j.later(x.End.Add(l.window+500*time.Millisecond), func(time.Time) {
 		if f := j.refs[ref]; f != nil && !f.ended.IsZero() && f.ended.After(x.Start.Add(-joinSlack)) {
@@ -50,17 +54,27 @@ func (l logoutNotDestroyed) onExchange(x *model.Exchange, j *joint, r *Recorder)
 		} else if live.TTL > 0 {
 			left = fmt.Sprintf("for another %s (its TTL)", live.TTL.Round(time.Second))
 		}
+		title := "Logout cleared the cookie but left the session in the store"
+		what := fmt.Sprintf("The response to %s expired the %s cookie, but", x.ID, cleared.Name)
+		evidence := cleared.Name + " cleared; session " + ref + " still in the store"
+		if missed {
+			title = "Logout neither cleared the cookie nor destroyed the session"
+			what = fmt.Sprintf("The response to %s tried to expire the %s cookie with a Set-Cookie for %s, but the browser holds %s under another Domain or Path and kept it (a cookie is known by its name, Domain and Path; see cookie-not-cleared), so the user is still logged in; and",
+				x.ID, cleared.Name, setCookieAttrs(*cleared), cleared.Name)
+			evidence = "Set-Cookie " + cleared.Name + " (" + setCookieAttrs(*cleared) + ") cleared nothing; session " + ref + " still in the store"
+		}
 		r.Report(Report{
 			Cause:    exchangeHost(x) + "\x00" + cleared.Name,
 			Severity: model.SeverityWarning,
-			Title:    "Logout cleared the cookie but left the session in the store",
-			Detail: fmt.Sprintf("The response to %s expired the %s cookie, but the session it named is still in the store and will stay usable %s. "+
+			Title:    title,
+			Detail: fmt.Sprintf("%s the session it named is still in the store and will stay usable %s. "+
 				"Whoever kept a copy of the id (a stolen cookie, a proxy log) is still logged in: destroy the session on the server at logout (OWASP Session Management Cheat Sheet: manual session expiration).",
-				x.ID, cleared.Name, left),
-			Fix: "Destroy the session server-side, then clear the cookie. PHP: $_SESSION = []; session_destroy(); setcookie(session_name(), '', 1, '/'); " +
-				"Node (express-session): req.session.destroy(() => { res.clearCookie('connect.sid'); res.redirect('/'); }).",
+				what, left),
+			Fix: "Destroy the session server-side, then clear the cookie with the Domain and Path it was set with (an expiry with other attributes names another cookie and clears nothing). " +
+				"PHP: $_SESSION = []; $p = session_get_cookie_params(); session_destroy(); setcookie(session_name(), '', ['expires' => 1, 'path' => $p['path'], 'domain' => $p['domain'], 'secure' => $p['secure'], 'httponly' => $p['httponly'], 'samesite' => $p['samesite']]); " +
+				"Node (express-session): req.session.destroy(() => { res.clearCookie('connect.sid', { domain: <the cookie's domain>, path: '/' }); res.redirect('/'); }).",
 			Session: ref, Exchange: x.ID,
-			Evidence: sessionLine(x, cleared.Name+" cleared; session "+ref+" still in the store"),
+			Evidence: sessionLine(x, evidence),
 			Time:     x.Start,
 		})
 	})

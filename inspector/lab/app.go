@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,8 +31,8 @@ const cacheWarmerDelay = 2500 * time.Millisecond
 
 // filler is the part of a Redis session store that can push it into eviction. It
 // writes cache keys, not sessions: the story is a cache sharing the sessions' Redis,
-// and sessions written during a request without a cookie for them would read as
-// "headers already sent" (cookie-missing).
+// and sessions written during a request without a cookie for them would read as a
+// lost Set-Cookie (cookie-missing).
 type filler interface {
 	FillCache(ctx context.Context, n, size int) error
 }
@@ -223,6 +224,9 @@ func (rq *request) appURL(p string) string {
 // that need a session call start, as an app that only starts sessions it writes to.
 func (rq *request) begin() error {
 	rq.begun = true
+	if rq.k.HeadersAlreadySent {
+		return nil // PHP 8 refuses to start a session after output: $_SESSION stays empty
+	}
 	ids := rq.candidateIDs()
 	for _, id := range ids {
 		data, ok, err := rq.a.store.Load(rq.r.Context(), rq.store, id)
@@ -410,7 +414,8 @@ func (rq *request) clearCookie() {
 // response, writes the session.
 func (rq *request) commit() error {
 	s := rq.s
-	if s == nil || s.ended {
+	if s == nil || s.ended || rq.k.HeadersAlreadySent {
+		// After output, PHP 8 never started the session: nothing to write or send.
 		return nil
 	}
 	if s.oldToDel != "" {
@@ -422,7 +427,7 @@ func (rq *request) commit() error {
 		}
 		s.oldToDel = ""
 	}
-	if s.issue && !rq.k.HeadersAlreadySent {
+	if s.issue {
 		rq.w.Header().Add("Set-Cookie", rq.cookieLine(s.id, rq.k.MaxAge))
 	}
 	if rq.k.WriteAfterResponse && rq.redirected {
@@ -464,6 +469,14 @@ func write(ctx context.Context, store labstore.SessionStore, node, id string, da
 func (rq *request) redirect(to string) error {
 	rq.redirected = true
 	if err := rq.commit(); err != nil {
+		return err
+	}
+	if rq.k.HeadersAlreadySent {
+		// header('Location: ...') fails like the session did ("Cannot modify header
+		// information"): the response is the stray output alone, a blank page.
+		rq.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		rq.w.WriteHeader(http.StatusOK)
+		_, err := io.WriteString(rq.w, "\n")
 		return err
 	}
 	http.Redirect(rq.w, rq.r, to, http.StatusFound)

@@ -43,8 +43,10 @@ type Knobs struct {
 	// CheckFingerprint remembers the client's network and User-Agent at login and
 	// destroys the session when both change (bind the session to its client).
 	CheckFingerprint bool
-	// HeadersAlreadySent makes every response commit its headers before the session
-	// starts, so a new session is written but its Set-Cookie never goes out.
+	// HeadersAlreadySent makes every page send output before session_start(), with
+	// output buffering off, as PHP 8 handles it: the session never starts (nothing is
+	// read or written, no Set-Cookie), and a Location header fails too, so a redirect
+	// becomes a blank 200 page.
 	HeadersAlreadySent bool
 	// SessionIDInURL appends the session id to the app's links and accepts it from the
 	// query (PHP's session.use_trans_sid with use_only_cookies off).

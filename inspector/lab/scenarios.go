@@ -176,23 +176,24 @@ func definitions() []definition {
 		{
 			Scenario: Scenario{
 				ID: "headers-already-sent", Title: "Headers already sent",
-				Symptom: "The login form accepts the password and shows the login page again.",
+				Symptom: "The login form accepts the password and leaves the user on a blank page.",
 				Story: []string{
-					"An included file starts with a blank line before <?php, so the app has sent its headers before session_start().",
-					"The session is still written to the store, but PHP can no longer add the Set-Cookie header.",
-					"The browser never learns the session id, so the next request starts yet another session and the user is logged out.",
-					"The most common cause: output before session_start() prevents the Set-Cookie header from being sent.",
+					"An included file starts with a blank line before <?php, output buffering is off (PHP's default without a php.ini), so every page has sent output before session_start().",
+					"PHP 8 then refuses to start the session: nothing is written to the store and no Set-Cookie goes out.",
+					"The login's redirect is a header too, so it fails as well and the login answers a blank page.",
+					"An app that redirects from the page instead (a script) sends the user to the dashboard without a session and back to the login form, again and again.",
+					"PHP before 7.2 still wrote the session and lost only its cookie, which sessionscope reports as cookie-missing.",
 				},
 				Principle: "no output before the session starts: headers go first",
-				Expected:  []string{"cookie-missing", "login-loop"},
-				Events:    []string{"created"},
-				Fix: "Start the session before any output. PHP: session_start() first thing, no whitespace or BOM before <?php, ob_start() at the entry point; " +
-					"headers_sent($file, $line) names the culprit. Node: register the session middleware before any route writes.",
+				Expected:  []string{"no-session"},
+				Fix: "Start the session before any output. PHP: session_start() first thing, no whitespace or BOM before <?php in any included file, no echo before it; " +
+					"check that session_start() returns true, and headers_sent($file, $line) names the culprit. output_buffering (or ob_start() at the entry point) only hides the stray output. " +
+					"Node: register the session middleware before any route writes.",
 				Try: Try{Path: tryPath("headers-already-sent"), Steps: []string{
 					"Open the lab link: it opens the login page on localhost.",
-					loginTry + " You land on the login page again.",
-					"DevTools → Network: the responses carry no Set-Cookie, yet Live shows a new session created for each.",
-					"Run fixed: the session starts before any output and the cookie goes out.",
+					loginTry + " You land on a blank page.",
+					"DevTools → Network: the login POST answers 200 with no Location and no Set-Cookie, and Live shows no session created.",
+					"Run fixed: the session starts before any output, the cookie goes out and the dashboard opens.",
 				}},
 			},
 			broken: with(func(k *Knobs) { k.HeadersAlreadySent = true }),

@@ -58,6 +58,9 @@ type Exchange struct {
 	// InjectedHeaders are response header lines that carry CR/LF-smuggled request input
 	// or a raw CR/LF (response splitting), found at capture time; values masked.
 	InjectedHeaders []string `json:"-"`
+	// LoginForm marks an HTML response that holds a password input: a login form.
+	// Served in place of the page asked for, it says "not logged in" without a redirect.
+	LoginForm bool `json:"-"`
 }
 
 // BlockedCookie is a cookie the browser held but did not send, and why.

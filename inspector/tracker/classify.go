@@ -363,15 +363,16 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 	case !wrote:
 		ev = t.newEvent(e, model.KindTouched, s)
 	case newC != nil && s.payload != nil:
-		changed, added := changedFields(s.payload, newC)
+		changed, _ := changedFields(s.payload, newC)
 		if len(changed) == 0 {
 			ev = t.newEvent(e, model.KindTouched, s)
 		} else {
 			ev = t.newEvent(e, model.KindUpdated, s)
 			ev.Changed = namedOnly(changed)
-			// Only a marker that appears counts; a marker that was already there
-			// belongs to a login sessionscope has seen (or judged) before.
-			ev.AuthAdded = newC.auth && s.flags&flagAuthenticated == 0 && len(added) > 0
+			// Only a login that appears counts: a marker that was already there belongs
+			// to a login sessionscope has seen (or judged) before. A marker may become
+			// a login without being added (user_id null -> 42, a user map gaining an id).
+			ev.AuthAdded = newC.auth && s.flags&flagAuthenticated == 0
 		}
 	default:
 		// No cached baseline (the cache dropped it, or the session predates sessionscope)

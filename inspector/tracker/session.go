@@ -148,34 +148,118 @@ func changedFields(before, after *cachedPayload) (changed []string, added []stri
 	return changed, added
 }
 
-// DefaultAuthMarkers are payload fields whose appearance means a user logged in:
-// PHP apps, Django, Flask-Login, Laravel, passport, Rails' warden (Devise), Spring
-// Security, Symfony's firewall token and the common plain "user".
+// DefaultAuthMarkers are payload fields that, once they hold an identifier, mean a
+// user logged in: PHP apps, Django, Flask-Login, Laravel, passport, Rails' warden
+// (Devise), Spring Security, Symfony's firewall token and the common plain "user"
+// (a scalar, or a map naming the user: see hasAuthMarker).
 var DefaultAuthMarkers = []string{"user_id", "_auth_user_id", "_user_id", "login_web_*", "passport.user",
 	"warden.user.*.key", "SPRING_SECURITY_CONTEXT", "user", "_security_*", "userId"}
 
-// hasAuthMarker reports whether any marker is present. A marker is a top-level field
-// name, a glob over top-level names (login_web_*, warden.user.*.key), or a dotted path
-// (passport.user).
+// hasAuthMarker reports whether any marker holds an identifier. A marker is a
+// top-level field name, a glob over top-level names (login_web_*, warden.user.*.key),
+// or a dotted path (passport.user). The name alone is not enough: an anonymous page
+// that keeps preferences under "user" (user => [theme => dark]) has logged nobody in,
+// so a marker counts only when it holds who logged in (see holdsIdentity).
 func hasAuthMarker(p *codec.Payload, markers []string) bool {
 	if p == nil {
 		return false
 	}
 	for _, m := range markers {
 		if strings.Contains(m, ".") && !strings.Contains(m, "*") {
-			if _, ok := p.Lookup(strings.Split(m, ".")...); ok {
+			if v, ok := p.Lookup(strings.Split(m, ".")...); ok && holdsIdentity(v, 0) {
 				return true
 			}
 		}
 		// A dotted name may also be one top-level field: warden keeps the user under
 		// "warden.user.user.key" in a Rails session.
 		for _, f := range p.Fields {
-			if ok, _ := path.Match(m, f.Key); ok {
+			if ok, _ := path.Match(m, f.Key); ok && holdsIdentity(f.Value, 0) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// maxIdentityDepth bounds the search for an identifier inside a marker's value, which
+// comes from the watched store and may nest deeply.
+const maxIdentityDepth = 6
+
+// holdsIdentity reports whether a marker's value names a user: a non-empty scalar (an
+// id, a username, Symfony's serialized token), a list holding one (warden's [[7],
+// "salt"]), a map or object with an id-like key (user => [id => 42], Spring's
+// SecurityContextImpl down to its principal's username), or bytes that cannot be
+// looked into (kept as a login, as before values were inspected). Null, false, "",
+// 0 and maps of settings are not logins: logouts often leave user_id => null behind.
+func holdsIdentity(v codec.Value, depth int) bool {
+	if depth > maxIdentityDepth {
+		return false
+	}
+	switch v.Kind {
+	case codec.KindString:
+		return v.Str != ""
+	case codec.KindInt:
+		return v.Int != 0
+	case codec.KindFloat:
+		return v.Float != 0
+	case codec.KindBool:
+		return v.Bool
+	case codec.KindOpaque, codec.KindRef:
+		return true
+	case codec.KindList:
+		for _, it := range v.Items {
+			if holdsIdentity(it, depth+1) {
+				return true
+			}
+		}
+	case codec.KindMap, codec.KindObject:
+		if v.Kind == codec.KindObject && v.Opaque != nil {
+			return true // custom serialization (PHP C:): its content is not readable
+		}
+		for _, e := range v.Entries {
+			if idLikeKey(e.Key) && identityValue(e.Value, depth+1) {
+				return true
+			}
+		}
+		// An identity nested deeper: Spring's context holds an authentication, which
+		// holds the principal; Symfony's token holds its parent's data, which holds the
+		// user object.
+		for _, e := range v.Entries {
+			switch e.Value.Kind {
+			case codec.KindMap, codec.KindObject, codec.KindList:
+				if holdsIdentity(e.Value, depth+1) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// identityValue is the value of an id-like key: a scalar or a nested identity.
+func identityValue(v codec.Value, depth int) bool {
+	switch v.Kind {
+	case codec.KindMap, codec.KindObject, codec.KindList:
+		return holdsIdentity(v, depth)
+	case codec.KindOpaque:
+		return false // an id-like key over unreadable bytes names no one we can see
+	}
+	return holdsIdentity(v, depth)
+}
+
+// idLikeKeys are the keys under which apps and frameworks keep who is logged in.
+var idLikeKeys = map[string]bool{"id": true, "uid": true, "userid": true, "user": true, "username": true,
+	"name": true, "login": true, "email": true, "sub": true, "pk": true, "identifier": true,
+	"principal": true, "accountid": true, "memberid": true, "customerid": true}
+
+func idLikeKey(k string) bool {
+	// A PHP object's private and protected properties are named "\x00Class\x00name"
+	// and "\x00*\x00name".
+	if i := strings.LastIndexByte(k, 0); i >= 0 {
+		k = k[i+1:]
+	}
+	k = strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(k))
+	return idLikeKeys[k]
 }
 
 func contentHash(fields map[string]uint64) uint64 {

@@ -1,6 +1,7 @@
 package traffic
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -359,14 +360,15 @@ type harCookie struct {
 }
 
 type harEntry struct {
-	started, serverIP, method, url, redirectURL, errText string
-	time                                                 float64
-	status                                               int
-	reqHeaders, respHeaders                              []harPair
-	reqCookies                                           []harCookie
-	respCookies                                          []harCookie
-	timings                                              map[string]float64
-	hasStarted, hasTime                                  bool
+	started, serverIP, upstream, method, url, redirectURL, errText string
+	time                                                           float64
+	status                                                         int
+	reqHeaders, respHeaders                                        []harPair
+	reqCookies                                                     []harCookie
+	respCookies                                                    []harCookie
+	timings                                                        map[string]float64
+	hasStarted, hasTime                                            bool
+	loginForm                                                      bool
 }
 
 func (p *harParser) entry() error {
@@ -383,6 +385,10 @@ func (p *harParser) entry() error {
 			return err
 		case "serverIPAddress":
 			return p.into(&e.serverIP)
+		case "_upstream":
+			// sessionscope's own HAR keeps the upstream's port too: two upstreams on
+			// one host stay apart (session-not-shared tells servers by it).
+			return p.into(&e.upstream)
 		case "request":
 			return p.object(func(k string) error {
 				switch k {
@@ -418,6 +424,10 @@ func (p *harParser) entry() error {
 					return p.cookies(&e.respCookies)
 				case "_error": // Chrome: the network error of a failed request
 					return p.into(&e.errText)
+				case "_loginForm": // sessionscope's proxy: the body held a password input
+					v, err := p.boolean()
+					e.loginForm = v
+					return err
 				}
 				return p.skip() // content: its text was dropped by the filter
 			})
@@ -519,16 +529,17 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 		return nil, p.errorf("request.method or request.url missing")
 	}
 	x := &model.Exchange{
-		Type:     model.TypeExchange,
-		ID:       p.opts.IDPrefix + strconv.Itoa(p.index),
-		Start:    start,
-		Method:   e.method,
-		URL:      MaskURL(e.url, p.mapping, p.opts.Redact),
-		RawURL:   e.url,
-		Status:   e.status,
-		Upstream: e.serverIP,
-		Source:   model.SourceHAR,
-		Error:    e.errText,
+		Type:      model.TypeExchange,
+		ID:        p.opts.IDPrefix + strconv.Itoa(p.index),
+		Start:     start,
+		Method:    e.method,
+		URL:       MaskURL(e.url, p.mapping, p.opts.Redact),
+		RawURL:    e.url,
+		Status:    e.status,
+		Upstream:  cmp.Or(e.upstream, e.serverIP),
+		Source:    model.SourceHAR,
+		Error:     e.errText,
+		LoginForm: e.loginForm,
 	}
 	if e.hasTime {
 		x.End = start.Add(msDuration(e.time))

@@ -202,6 +202,9 @@ type harOutResponse struct {
 	HeadersSize int            `json:"headersSize"`
 	BodySize    int            `json:"bodySize"`
 	Error       string         `json:"_error,omitempty"`
+	// LoginForm: the body held a password input (model.Exchange.LoginForm), the one
+	// thing about the body the proxy records.
+	LoginForm bool `json:"_loginForm,omitempty"`
 }
 
 type harTimings struct {
@@ -287,7 +290,8 @@ func harEntryOf(x *model.Exchange) harOutEntry {
 
 	resp := harOutResponse{Status: x.Status, StatusText: http.StatusText(x.Status), HTTPVersion: "HTTP/1.1",
 		Cookies: []harOutCookie{}, Headers: []harNV{}, RedirectURL: x.RawLocation, HeadersSize: -1, BodySize: -1,
-		Content: harContent{Size: 0, MimeType: "", Comment: "bodies are not captured"}, Error: x.Error}
+		Content: harContent{Size: 0, MimeType: "", Comment: "bodies are not captured"}, Error: x.Error,
+		LoginForm: x.LoginForm}
 	if resp.RedirectURL == "" && x.Location != "" {
 		resp.RedirectURL = x.Location
 	}

@@ -153,6 +153,7 @@ type capture struct {
 	// the response's header kept (respHeader) for the response-splitting check.
 	injectable bool
 	respHeader http.Header
+	loginForm  loginFormScan
 }
 
 type captureKey struct{}
@@ -162,6 +163,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &capture{setSticky: -1, injectable: requestMayInject(r)}
 	c.upstream, c.setSticky = p.pick(r)
+	// Go's HTTP/1 server closes the request body once the response's headers are
+	// written, which made the transport tear down the upstream connection mid-response
+	// (golang/go#40747): a POST answered while the app still read its body reached the
+	// browser cut short (ERR_INCOMPLETE_CHUNKED_ENCODING, 13 of 400 logins).
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	rec := &recorder{ResponseWriter: w, c: c}
 	// httputil.ReverseProxy aborts with panic(http.ErrAbortHandler) when the client
 	// goes away mid-body; the exchange still happened (the app served it, the store may
@@ -310,6 +316,7 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 		Source:      model.SourceProxy,
 		Upgraded:    c.upgraded,
 		Error:       c.err,
+		LoginForm:   c.loginForm.found,
 	}
 	if x.Status == 0 {
 		x.Status = c.wroteStatus
@@ -429,6 +436,7 @@ func (w *recorder) Write(b []byte) (int, error) {
 	if w.c.headersSent.IsZero() {
 		w.c.headersSent, w.c.wroteStatus = time.Now(), http.StatusOK
 	}
+	w.c.loginForm.write(w.Header(), b)
 	return w.ResponseWriter.Write(b)
 }
 

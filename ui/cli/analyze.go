@@ -48,6 +48,7 @@ func analyze(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 	findings := diagnose.AnalyzeExchanges(xs, diagnose.AnalyzeOptions{
 		ValuesStripped: sum.ValuesStripped, CookiesAbsent: sum.CookiesAbsent,
 		Cookies: cfg.cookieMappings, Mapping: framework.RefMapper(cfg.cookieMappings), Redact: model.NewRedaction(cfg.Redact),
+		LoginPaths: cfg.LoginPaths,
 	})
 
 	var w term.Writer

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,11 @@ type Config struct {
 	// repeatable (watch, serve, analyze); SESSIONSCOPE_SESSION_COOKIE (comma-separated).
 	SessionCookies []string
 	cookieMappings []framework.CookieMapping // parsed from SessionCookies by Validate
+
+	// LoginPaths name the app's login page(s) for the login-loop rule, --login-path
+	// PATH, repeatable (watch, serve, analyze): a path (/account/signin) or a
+	// path.Match pattern (/*/login). Default: none, login URLs are guessed.
+	LoginPaths []string
 
 	proxyUpstreams []*url.URL // parsed from ProxyTo by Validate
 
@@ -255,6 +261,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		"The file holds live session cookies and ids unmasked: keep it private and use test accounts")
 	fs.IntVar(&cfg.ExchangeLog, "exchange-log", envInt(getenv, "SESSIONSCOPE_EXCHANGE_LOG", 10000), "how many proxied exchanges to keep (about 1 KB each; bodies are never kept) [SESSIONSCOPE_EXCHANGE_LOG]")
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
+	var loginPaths stringList
+	fs.Var(&loginPaths, "login-path", loginPathUsage)
 	cfg.Color = "auto"
 	if command == "watch" {
 		fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
@@ -293,6 +301,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	cfg.Redact = append(splitList(getenv("SESSIONSCOPE_REDACT")), redact...)
+	cfg.LoginPaths = loginPaths
 	return cfg, cfg.Validate()
 }
 
@@ -344,6 +353,8 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	var redact stringList
 	fs.Var(&redact, "redact", redactUsage)
+	var loginPaths stringList
+	fs.Var(&loginPaths, "login-path", loginPathUsage)
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return cfg, err
@@ -358,7 +369,23 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	cfg.Redact = append(splitList(getenv("SESSIONSCOPE_REDACT")), redact...)
+	cfg.LoginPaths = loginPaths
 	return cfg, cfg.Validate()
+}
+
+const loginPathUsage = "the app's login page `PATH` (or a pattern, /*/login), repeatable: the login-loop rule takes a redirect there, or its login form served in a page's place, as \"not logged in\" (default: paths with login, signin, auth or session in them)"
+
+// validateLoginPaths checks --login-path: an absolute path or a path.Match pattern.
+func (c *Config) validateLoginPaths() error {
+	for _, p := range c.LoginPaths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("%w: --login-path %q: want a path from the root, e.g. --login-path /account/signin", errUsage, p)
+		}
+		if _, err := path.Match(p, "/"); err != nil {
+			return fmt.Errorf("%w: --login-path %q: not a valid pattern (%v)", errUsage, p, err)
+		}
+	}
+	return nil
 }
 
 const redactUsage = "also hide the values of payload fields and URL parameters with this `name`, and never search them (case, '_', '-' and camelCase ignored), repeatable [SESSIONSCOPE_REDACT, comma-separated]"
@@ -565,6 +592,9 @@ func (c *Config) Validate() error {
 	if err := c.parseSessionCookies(); err != nil {
 		return err
 	}
+	if err := c.validateLoginPaths(); err != nil {
+		return err
+	}
 	c.frameworks, c.prefixNotes = nil, nil
 	if !c.NoDefaultPrefixes {
 		c.frameworks = framework.Builtin()
@@ -608,6 +638,9 @@ func (c *Config) validateAnalyze() error {
 		return err
 	}
 	if err := c.validateRedact(); err != nil {
+		return err
+	}
+	if err := c.validateLoginPaths(); err != nil {
 		return err
 	}
 	switch c.FailOn {

@@ -1,0 +1,8 @@
+<?php
+require __DIR__ . '/config.php';
+if (!isset($_SESSION['user_id'])) {
+    header('Location: /index.php', true, 302);
+    exit;
+}
+session_write_close();
+echo "<p>dashboard of user {$_SESSION['user_id']}</p>";
