@@ -281,6 +281,25 @@ func (p *pkParser) memoGet(off int, i int64) error {
 	return nil
 }
 
+// memoIndex reads the memo index argument of PUT or GET in the width op gives it:
+// a text line (protocol 0), one byte (BIN) or four (LONG_BIN).
+func (p *pkParser) memoIndex(op byte, off int) (int64, error) {
+	switch op {
+	case pkPut, pkGet:
+		s, err := p.line("a memo index")
+		if err != nil {
+			return 0, err
+		}
+		return decimal(off+1, s, "memo index")
+	case pkBinPut, pkBinGet:
+		u, err := p.uint(1, "memo index")
+		return int64(u), err
+	default:
+		u, err := p.uint(4, "memo index")
+		return int64(u), err
+	}
+}
+
 // decimal parses a protocol 0 integer argument (GET, PUT).
 func decimal(off int, s, what string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -502,52 +521,20 @@ func (p *pkParser) step(op byte, off int) error {
 			return err
 		}
 		return p.setItems(items, op, off)
-	case pkPut:
-		s, err := p.line("a memo index")
-		if err != nil {
-			return err
-		}
-		i, err := decimal(off+1, s, "memo index")
+	case pkPut, pkBinPut, pkLongBinPut:
+		i, err := p.memoIndex(op, off)
 		if err != nil {
 			return err
 		}
 		return p.memoTop(op, i)
-	case pkBinPut:
-		u, err := p.uint(1, "memo index")
-		if err != nil {
-			return err
-		}
-		return p.memoTop(op, int64(u))
-	case pkLongBinPut:
-		u, err := p.uint(4, "memo index")
-		if err != nil {
-			return err
-		}
-		return p.memoTop(op, int64(u))
 	case pkMemoize:
 		return p.memoTop(op, int64(len(p.memo)))
-	case pkGet:
-		s, err := p.line("a memo index")
-		if err != nil {
-			return err
-		}
-		i, err := decimal(off+1, s, "memo index")
+	case pkGet, pkBinGet, pkLongBinGet:
+		i, err := p.memoIndex(op, off)
 		if err != nil {
 			return err
 		}
 		return p.memoGet(off, i)
-	case pkBinGet:
-		u, err := p.uint(1, "memo index")
-		if err != nil {
-			return err
-		}
-		return p.memoGet(off, int64(u))
-	case pkLongBinGet:
-		u, err := p.uint(4, "memo index")
-		if err != nil {
-			return err
-		}
-		return p.memoGet(off, int64(u))
 	case pkGlobal:
 		mod, err := p.line("a module name")
 		if err != nil {

@@ -382,7 +382,7 @@ func (c *Config) validateLoginPaths() error {
 			return fmt.Errorf("%w: --login-path %q: want a path from the root, e.g. --login-path /account/signin", errUsage, p)
 		}
 		if _, err := path.Match(p, "/"); err != nil {
-			return fmt.Errorf("%w: --login-path %q: not a valid pattern (%v)", errUsage, p, err)
+			return fmt.Errorf("%w: --login-path %q: not a valid pattern (%v); want a path such as /login or a pattern such as /account/*", errUsage, p, err)
 		}
 	}
 	return nil

@@ -1,25 +1,16 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore/redistest"
-	"github.com/sessionscope/sessionscope/inspector/inspectortest"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/traffic/traffictest"
 )
@@ -29,114 +20,13 @@ import (
 // in stores of their own (session-not-shared). Each case is checked live and from the
 // HAR, with its fixed twin giving no finding either way.
 
-const phpHint = "apt-get install php-cli php-redis"
-
-// phpServer is one `php -S` serving an app under traffictest/testdata/php8.
-type phpServer struct {
-	URL string // http://host:port
-}
-
-// startPHPServer serves the app php8/<app> with php -S on host (a loopback address)
-// and a free port, with workers processes (PHP_CLI_SERVER_WORKERS; 1 serves one
-// request at a time) and the session settings of ini, and waits until its health.txt
-// answers. The harness's startPHP8 runs one single-worker server on Redis; these
-// cases need several workers (a request followed while another still runs) or
-// several servers with stores of their own.
-func startPHPServer(t *testing.T, app, host string, workers int, ini ...string) *phpServer {
-	t.Helper()
-	php := inspectortest.Need(t, "php", phpHint)
-	dir := traffictest.AppDir(t, filepath.Join("php8", app))
-	for attempt := 1; ; attempt++ {
-		port, err := redistest.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		args := []string{"-S", addr, "-t", dir,
-			"-d", "session.serialize_handler=php", "-d", "session.use_cookies=1", "-d", "session.use_only_cookies=1",
-			"-d", "session.name=" + traffictest.PHPCookie, "-d", "session.gc_maxlifetime=1440", "-d", "session.lazy_write=1",
-			"-d", "session.auto_start=0", "-d", "redis.session.locking_enabled=0", "-d", "display_errors=stderr"}
-		for _, s := range append(append([]string(nil), php8Hardened...), ini...) {
-			args = append(args, "-d", s) // later -d flags win
-		}
-		cmd := exec.Command(php, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "PHP_CLI_SERVER_WORKERS="+strconv.Itoa(workers))
-		stderr := &syncWriter{}
-		cmd.Stdout, cmd.Stderr = io.Discard, stderr
-		// The workers are forked children that hold the output pipes: the server gets
-		// a process group of its own, and the whole group is ended.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.WaitDelay = 5 * time.Second
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start php -S %s: %v", addr, err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		pgid := cmd.Process.Pid
-		t.Cleanup(func() {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		})
-		s := &phpServer{URL: "http://" + addr}
-		if s.ready(done) {
-			return s
-		}
-		if attempt == 3 {
-			t.Fatalf("php -S %s did not start: %s", addr, stderr.String())
-		}
-	}
-}
-
-// ready waits until the server answers health.txt (true), or has exited (false: its
-// port was taken between choosing and binding it).
-func (s *phpServer) ready(exited <-chan error) bool {
-	client := &http.Client{Timeout: time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		if resp, err := client.Get(s.URL + "/health.txt"); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return true
-			}
-		}
-		select {
-		case <-exited:
-			return false
-		case <-ctx.Done():
-			return false
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
-// syncWriter collects a child's stderr, written from os/exec's copying goroutine.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // watchCase starts watch with args in front of the upstreams and returns the case,
 // with the HAR it writes.
-func watchCase(t *testing.T, args []string, upstreams ...*phpServer) *php8Case {
+func watchCase(t *testing.T, args []string, upstreams ...*traffictest.App) *php8Case {
 	t.Helper()
 	c := &php8Case{t: t, HAR: filepath.Join(t.TempDir(), "proxy.har")}
 	for _, u := range upstreams {
-		args = append(args, "--proxy-to", u.URL)
+		args = append(args, "--proxy-to", u.BaseURL)
 	}
 	args = append(args, "--har-out", c.HAR)
 	w, port := startWatchProxy(t, func(int) []string { return args })
@@ -149,8 +39,8 @@ func watchCase(t *testing.T, args []string, upstreams ...*phpServer) *php8Case {
 func startPHP8Workers(t *testing.T, app string, ini ...string) *php8Case {
 	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
-	php := startPHPServer(t, app, "127.0.0.1", 4, append([]string{"session.save_handler=redis",
-		"session.save_path=tcp://" + srv.Addr}, ini...)...)
+	php := traffictest.StartPHPServer(t, filepath.Join("php8", app), srv.Addr, traffictest.PHPServer{Workers: 4},
+		append(append([]string(nil), php8Hardened...), ini...)...)
 	c := watchCase(t, []string{"--redis", srv.URL()}, php)
 	c.Redis = srv
 	return c
@@ -235,10 +125,10 @@ func twoServers(t *testing.T, shared bool, ini ...string) *php8Case {
 		dirB = dirA
 	}
 	files := func(dir string) []string {
-		return append([]string{"session.save_handler=files", "session.save_path=" + dir}, ini...)
+		return append(append(append([]string(nil), php8Hardened...), "session.save_handler=files", "session.save_path="+dir), ini...)
 	}
-	a := startPHPServer(t, "not_shared", "127.0.0.1", 1, files(dirA)...)
-	b := startPHPServer(t, "not_shared", "127.0.0.2", 1, files(dirB)...)
+	a := traffictest.StartPHPServer(t, filepath.Join("php8", "not_shared"), "", traffictest.PHPServer{}, files(dirA)...)
+	b := traffictest.StartPHPServer(t, filepath.Join("php8", "not_shared"), "", traffictest.PHPServer{Host: "127.0.0.2"}, files(dirB)...)
 	args := []string{"--files", "A=" + dirA}
 	if !shared {
 		args = append(args, "--files", "B="+dirB)

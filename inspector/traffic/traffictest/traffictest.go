@@ -56,6 +56,7 @@ package traffictest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -135,6 +136,8 @@ type AppSpec struct {
 	// SessionKey maps the cookie's value to the Redis key of its session; nil:
 	// KeyPrefix and the store id.
 	SessionKey func(cookieValue string) (string, error)
+	// Host is the loopback address the app listens on; "" is 127.0.0.1.
+	Host string
 }
 
 var (
@@ -160,6 +163,24 @@ func StartPHP(t testing.TB, redisAddr string, ini ...string) *App {
 // its files served as the document root. A file health.txt must be there.
 func StartPHPApp(t testing.TB, name, redisAddr string, ini ...string) *App {
 	t.Helper()
+	return StartPHPServer(t, name, redisAddr, PHPServer{}, ini...)
+}
+
+// PHPServer places and sizes a php -S server.
+type PHPServer struct {
+	// Host is the loopback address it listens on ("127.0.0.2" for a second server a
+	// HAR's serverIPAddress tells apart); "" is 127.0.0.1.
+	Host string
+	// Workers is PHP_CLI_SERVER_WORKERS: how many requests it serves at once. Below 2
+	// it serves one at a time, and a request waits for the one before to end.
+	Workers int
+}
+
+// StartPHPServer is StartPHPApp with the server placed and sized by srv. ini may
+// switch the save handler (session.save_handler=files with its save_path) to give
+// each server a store of its own.
+func StartPHPServer(t testing.TB, name, redisAddr string, srv PHPServer, ini ...string) *App {
+	t.Helper()
 	php := inspectortest.Need(t, "php", phpInstallHint)
 	out, err := exec.Command(php, "-m").Output()
 	if err != nil {
@@ -171,23 +192,30 @@ func StartPHPApp(t testing.TB, name, redisAddr string, ini ...string) *App {
 		return nil
 	}
 	dir := AppDir(t, name)
-	return start(t, phpSpec, dir, func(port int) *exec.Cmd {
-		args := phpArgs(dir, redisAddr, port)
+	spec := phpSpec
+	spec.Host = srv.Host
+	return start(t, spec, dir, func(port int) *exec.Cmd {
+		args := phpArgs(dir, spec.host(), redisAddr, port)
 		for _, setting := range ini {
 			args = append(args, "-d", setting) // later -d flags win: a test can break the app
 		}
 		cmd := exec.Command(php, args...)
 		cmd.Dir = dir
 		cmd.Env = filterEnv(os.Environ(), "PHP_CLI_SERVER_WORKERS")
+		if srv.Workers > 1 {
+			cmd.Env = append(cmd.Env, "PHP_CLI_SERVER_WORKERS="+strconv.Itoa(srv.Workers))
+		}
 		return cmd
 	})
 }
 
+func (s AppSpec) host() string { return cmp.Or(s.Host, "127.0.0.1") }
+
 // phpArgs are the php -S arguments. The php.ini of the system is kept (it loads the
 // redis extension on Debian); every session setting the flows depend on is set here.
-func phpArgs(dir, redisAddr string, port int) []string {
+func phpArgs(dir, host, redisAddr string, port int) []string {
 	return []string{
-		"-S", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		"-S", net.JoinHostPort(host, strconv.Itoa(port)),
 		"-t", dir,
 		"-d", "session.save_handler=redis",
 		"-d", "session.save_path=tcp://" + redisAddr,
@@ -244,11 +272,12 @@ func start(t testing.TB, spec AppSpec, dir string, command func(port int) *exec.
 		}
 		a := &App{
 			Kind: spec.Kind, Port: port, Dir: dir, CookieName: spec.Cookie, KeyPrefix: spec.KeyPrefix, spec: spec,
-			BaseURL: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			BaseURL: "http://" + net.JoinHostPort(spec.host(), strconv.Itoa(port)),
 			stdout:  &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}),
 		}
 		a.cmd = command(port)
 		a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
+		ownGroup(a.cmd)
 		if err := a.cmd.Start(); err != nil {
 			t.Fatalf("traffictest: start %s app: %v", spec.Kind, err)
 		}
@@ -308,7 +337,7 @@ func (a *App) stop() {
 		return
 	default:
 	}
-	_ = a.cmd.Process.Kill()
+	killGroup(a.cmd) // the process and any worker it forked
 	<-a.done
 }
 
