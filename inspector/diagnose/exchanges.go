@@ -152,6 +152,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		// timing and upstreams say what they can of a stale read or unshared sessions.
 		staleReadHTTP(rs, &Recorder{e: e, rule: "stale-read"}, cited)
 		sessionNotSharedHTTP(rs, &Recorder{e: e, rule: "session-not-shared"}, cited)
+		fixationHTTP(rs, &Recorder{e: e, rule: "fixation"}, isSession, opts)
 	}
 	noSession(rs, &Recorder{e: e, rule: "no-session"}, cited, isSession, opts)
 	duplicateCookie(rs, &Recorder{e: e, rule: "duplicate-cookie"}, cited, isSession)

@@ -152,9 +152,7 @@ func (r *fixation) Tick(now time.Time, rec *Recorder) {
 			Detail: fmt.Sprintf("Session %s (%s) gained %s at %s and kept its id. "+
 				"Whoever knew that id before the login — for example an attacker who planted it through a link or a cookie — is now logged in as the user.",
 				ref, ev.Session.Framework, what, ev.Time.Format("15:04:05.000")),
-			Fix: "Give the session a new id whenever privileges change, and delete the old one (OWASP: renew the session id after any privilege level change; ASVS V3.2.1). " +
-				"PHP: session_regenerate_id(true) right after the password check. " +
-				"express: req.session.regenerate(cb) before setting the user. Laravel: $request->session()->regenerate(). Django: use login(), which cycles the key.",
+			Fix:      fixationFix,
 			Session:  ref,
 			Event:    ev.Seq,
 			Evidence: fmt.Sprintf("seq %d %s: %s %s", ev.Seq, ev.Time.Format("15:04:05.000"), ref, changed),
@@ -168,3 +166,8 @@ func (r *fixation) Tick(now time.Time, rec *Recorder) {
 		r.forgetAnonymous(now)
 	}
 }
+
+// fixationFix is how to fix a login that keeps its session id, whichever side saw it.
+const fixationFix = "Give the session a new id whenever privileges change, and delete the old one (OWASP: renew the session id after any privilege level change; ASVS V3.2.1). " +
+	"PHP: session_regenerate_id(true) right after the password check. " +
+	"express: req.session.regenerate(cb) before setting the user. Laravel: $request->session()->regenerate(). Django: use login(), which cycles the key."

@@ -234,6 +234,9 @@ type liveClient struct {
 	// replayOnly is set when the step cannot follow the jar (a Set-Cookie without its
 	// line): from then on every exchange is replayed in full.
 	replayOnly bool
+	// sentOn is set by a page that may redirect by itself (a script or a meta
+	// refresh): whether it refused the user shows only in the page load after it.
+	sentOn bool
 }
 
 func newLiveClient() *liveClient {
@@ -284,6 +287,13 @@ func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession 
 		x.SetCookies[i].Stored = &stored
 	}
 	x.CookiesBlocked = nil
+	if isNavigation(x, u) {
+		prev := lc.sentOn
+		lc.sentOn = x.ClientRedirect && x.Status >= 200 && x.Status < 300
+		if prev {
+			return false // login-loop: the page before may have sent the browser here by script
+		}
+	}
 	if x.Status >= 300 && x.Status < 400 || x.Status == 401 || x.Status == 403 || x.LoginForm {
 		return false // login-loop: a redirect, a refusal, or the login form in a page's place
 	}
@@ -452,6 +462,9 @@ func (lc *liveClient) rebuild(hist []*model.Exchange, isSession func(string) boo
 		if u, err := url.Parse(h.RawURL); err == nil && u.Host != "" {
 			fresh.advance(h, u, isSession)
 			sentBy[h] = fresh.sentLog[len(fresh.sentLog)-1]
+			if isNavigation(h, u) {
+				fresh.sentOn = h.ClientRedirect && h.Status >= 200 && h.Status < 300
+			}
 		}
 		if h.Start.After(fresh.last) {
 			fresh.last = h.Start

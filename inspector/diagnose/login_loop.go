@@ -69,11 +69,16 @@ type refusal struct {
 }
 
 // refused tells whether a page load was answered "not logged in": a redirect to the
-// login page, a 401 or 403, the login form served in place of the page, or (the
-// weakest sign) a redirect away from the page.
-func refused(r *replayed, lp *loginPages) (refusal, bool) {
+// login page (by a 3xx, or by the page itself: a script or a meta refresh, seen in
+// its body, and next, the page load that followed, coming from it to the login
+// page), a 401 or 403, the login form served in place of the page, or (the weakest
+// sign) a redirect away from the page.
+func refused(r, next *replayed, lp *loginPages) (refusal, bool) {
 	x := r.x
 	switch {
+	case x.ClientRedirect && x.Status >= 200 && x.Status < 300 && !lp.seen[pageKey(r.u)] && sentOnTo(r, next, lp):
+		return refusal{how: "the page sent the browser to the login page " + describeURL(next.u) + " by itself (a script or a meta refresh)",
+			sig: "redirect\x00" + pageKey(next.u)}, true
 	case x.Status >= 300 && x.Status < 400 && x.RawLocation != "":
 		t, err := r.u.Parse(x.RawLocation)
 		if err != nil || pageKey(t) == pageKey(r.u) || lp.seen[pageKey(r.u)] {
@@ -91,6 +96,30 @@ func refused(r *replayed, lp *loginPages) (refusal, bool) {
 	return refusal{}, false
 }
 
+// sentOnTo reports that next, the page load after r, is r sending the browser to a
+// login page by itself: a GET of a login page that came from r (its Referer, when
+// the browser sent one, is r).
+func sentOnTo(r, next *replayed, lp *loginPages) bool {
+	if next == nil || !strings.EqualFold(next.x.Method, "GET") || !lp.is(next.u) || pageKey(next.u) == pageKey(r.u) {
+		return false
+	}
+	if next.x.RawReferer == "" {
+		return true
+	}
+	ref, err := url.Parse(next.x.RawReferer)
+	return err == nil && pageKey(ref) == pageKey(r.u)
+}
+
+// nextNav is the page load after rs[i], or nil.
+func nextNav(rs []*replayed, i int) *replayed {
+	for _, n := range rs[i+1:] {
+		if n.nav {
+			return n
+		}
+	}
+	return nil
+}
+
 // passesOn reports a redirect (rs[i]) whose target, the next page load, refused
 // the user itself: the redirect only passed the browser on (a single sign-on
 // callback to the page it protects), the page after it is the one that refused.
@@ -99,14 +128,14 @@ func passesOn(rs []*replayed, i int, lp *loginPages) bool {
 	if err != nil {
 		return false
 	}
-	for _, n := range rs[i+1:] {
+	for j, n := range rs[i+1:] {
 		if !n.nav {
 			continue
 		}
 		if pageKey(n.u) != pageKey(t) {
 			return false
 		}
-		ref, ok := refused(n, lp)
+		ref, ok := refused(n, nextNav(rs, i+1+j), lp)
 		if !ok {
 			return false
 		}
@@ -212,7 +241,7 @@ func loginLoop(rs []*replayed, rec *Recorder, cited map[string][]citation, opts 
 			landingNext = false
 			continue
 		}
-		ref, ok := refused(r, lp)
+		ref, ok := refused(r, nextNav(rs, i), lp)
 		if ok && ref.weak && passesOn(rs, i, lp) {
 			ok = false
 		}

@@ -116,6 +116,11 @@ func TestLoginLoopByOutcome(t *testing.T) {
 				}
 			}, loops: 1, count: 2,
 			has: []string{"the login POST https://idp.test/idp_login answered 302", "a redirect to the login page https://idp.test/authorize"}},
+		{name: "every redirect by script, a login form without a password input (output before session_start)",
+			flow: func(f *loopFlow) { scriptOnlyLoop(f, "/index") }, loops: 1, count: 1,
+			has: []string{"https://shop.test/dashboard was answered \"not logged in\" again: the page sent the browser to the login page https://shop.test/index by itself (a script or a meta refresh)"}},
+		{name: "healthy: a page that moves on by script to a page that is no login page",
+			flow: func(f *loopFlow) { scriptOnlyLoop(f, "/welcome") }, loops: 0},
 		{name: "a login page the guess does not know, without --login-path",
 			flow:  loginPathFlow,
 			loops: 0},
@@ -179,6 +184,21 @@ func TestLoginLoopByOutcome(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// scriptOnlyLoop is an app that redirects only from its pages (a script), with a
+// form that has no password input: the login page is known only as the page the
+// login was posted from. The dashboard sends the browser on to bounceTo by script.
+func scriptOnlyLoop(f *loopFlow, bounceTo string) {
+	f.add("GET", loopSite+"/index", 200, "", "", false, "")
+	for range 2 {
+		f.add("POST", loopSite+"/login", 200, "", loopSite+"/index", false, "").ClientRedirect = true
+		f.add("GET", loopSite+"/dashboard", 200, "", loopSite+"/login", false, "").ClientRedirect = true
+		f.add("GET", loopSite+bounceTo, 200, "", loopSite+"/dashboard", false, "")
+		if bounceTo != "/index" {
+			f.add("GET", loopSite+"/index", 200, "", loopSite+bounceTo, false, "")
+		}
 	}
 }
 

@@ -61,6 +61,10 @@ type Exchange struct {
 	// LoginForm marks an HTML response that holds a password input: a login form.
 	// Served in place of the page asked for, it says "not logged in" without a redirect.
 	LoginForm bool `json:"-"`
+	// ClientRedirect marks an HTML response with a meta refresh or a script that
+	// assigns the location: a page that may send the browser on by itself, as a
+	// redirect without a 3xx.
+	ClientRedirect bool `json:"-"`
 }
 
 // BlockedCookie is a cookie the browser held but did not send, and why.

@@ -368,7 +368,7 @@ type harEntry struct {
 	respCookies                                                    []harCookie
 	timings                                                        map[string]float64
 	hasStarted, hasTime                                            bool
-	loginForm                                                      bool
+	loginForm, clientRedirect                                      bool
 }
 
 func (p *harParser) entry() error {
@@ -427,6 +427,10 @@ func (p *harParser) entry() error {
 				case "_loginForm": // sessionscope's proxy: the body held a password input
 					v, err := p.boolean()
 					e.loginForm = v
+					return err
+				case "_clientRedirect": // sessionscope's proxy: a meta refresh or a script assigning the location
+					v, err := p.boolean()
+					e.clientRedirect = v
 					return err
 				}
 				return p.skip() // content: its text was dropped by the filter
@@ -529,17 +533,18 @@ func (p *harParser) exchange(e *harEntry) (*model.Exchange, error) {
 		return nil, p.errorf("request.method or request.url missing")
 	}
 	x := &model.Exchange{
-		Type:      model.TypeExchange,
-		ID:        p.opts.IDPrefix + strconv.Itoa(p.index),
-		Start:     start,
-		Method:    e.method,
-		URL:       MaskURL(e.url, p.mapping, p.opts.Redact),
-		RawURL:    e.url,
-		Status:    e.status,
-		Upstream:  cmp.Or(e.upstream, e.serverIP),
-		Source:    model.SourceHAR,
-		Error:     e.errText,
-		LoginForm: e.loginForm,
+		Type:           model.TypeExchange,
+		ID:             p.opts.IDPrefix + strconv.Itoa(p.index),
+		Start:          start,
+		Method:         e.method,
+		URL:            MaskURL(e.url, p.mapping, p.opts.Redact),
+		RawURL:         e.url,
+		Status:         e.status,
+		Upstream:       cmp.Or(e.upstream, e.serverIP),
+		Source:         model.SourceHAR,
+		Error:          e.errText,
+		LoginForm:      e.loginForm,
+		ClientRedirect: e.clientRedirect,
 	}
 	if e.hasTime {
 		x.End = start.Add(msDuration(e.time))

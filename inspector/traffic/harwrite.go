@@ -202,9 +202,11 @@ type harOutResponse struct {
 	HeadersSize int            `json:"headersSize"`
 	BodySize    int            `json:"bodySize"`
 	Error       string         `json:"_error,omitempty"`
-	// LoginForm: the body held a password input (model.Exchange.LoginForm), the one
-	// thing about the body the proxy records.
-	LoginForm bool `json:"_loginForm,omitempty"`
+	// LoginForm and ClientRedirect: the body held a password input, or a meta refresh
+	// or a script assigning the location (model.Exchange), the two things about the
+	// body the proxy records.
+	LoginForm      bool `json:"_loginForm,omitempty"`
+	ClientRedirect bool `json:"_clientRedirect,omitempty"`
 }
 
 type harTimings struct {
@@ -291,7 +293,7 @@ func harEntryOf(x *model.Exchange) harOutEntry {
 	resp := harOutResponse{Status: x.Status, StatusText: http.StatusText(x.Status), HTTPVersion: "HTTP/1.1",
 		Cookies: []harOutCookie{}, Headers: []harNV{}, RedirectURL: x.RawLocation, HeadersSize: -1, BodySize: -1,
 		Content: harContent{Size: 0, MimeType: "", Comment: "bodies are not captured"}, Error: x.Error,
-		LoginForm: x.LoginForm}
+		LoginForm: x.LoginForm, ClientRedirect: x.ClientRedirect}
 	if resp.RedirectURL == "" && x.Location != "" {
 		resp.RedirectURL = x.Location
 	}

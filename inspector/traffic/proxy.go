@@ -153,7 +153,7 @@ type capture struct {
 	// the response's header kept (respHeader) for the response-splitting check.
 	injectable bool
 	respHeader http.Header
-	loginForm  loginFormScan
+	body       bodyScan
 }
 
 type captureKey struct{}
@@ -302,21 +302,22 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 	}
 	rawURL := scheme + "://" + r.Host + r.URL.RequestURI()
 	x := &model.Exchange{
-		Type:        model.TypeExchange,
-		ID:          "p" + p.run + "-" + strconv.FormatUint(p.n.Add(1), 10),
-		Start:       start,
-		HeadersSent: c.headersSent,
-		End:         end,
-		Method:      r.Method,
-		URL:         MaskURL(rawURL, p.mapping, p.cfg.Redact),
-		RawURL:      rawURL,
-		Status:      c.status,
-		Client:      model.Client{Addr: r.RemoteAddr, UA: r.UserAgent()},
-		Upstream:    c.upstream.Host,
-		Source:      model.SourceProxy,
-		Upgraded:    c.upgraded,
-		Error:       c.err,
-		LoginForm:   c.loginForm.found,
+		Type:           model.TypeExchange,
+		ID:             "p" + p.run + "-" + strconv.FormatUint(p.n.Add(1), 10),
+		Start:          start,
+		HeadersSent:    c.headersSent,
+		End:            end,
+		Method:         r.Method,
+		URL:            MaskURL(rawURL, p.mapping, p.cfg.Redact),
+		RawURL:         rawURL,
+		Status:         c.status,
+		Client:         model.Client{Addr: r.RemoteAddr, UA: r.UserAgent()},
+		Upstream:       c.upstream.Host,
+		Source:         model.SourceProxy,
+		Upgraded:       c.upgraded,
+		Error:          c.err,
+		LoginForm:      c.body.loginForm,
+		ClientRedirect: c.body.clientRedirect,
 	}
 	if x.Status == 0 {
 		x.Status = c.wroteStatus
@@ -436,7 +437,7 @@ func (w *recorder) Write(b []byte) (int, error) {
 	if w.c.headersSent.IsZero() {
 		w.c.headersSent, w.c.wroteStatus = time.Now(), http.StatusOK
 	}
-	w.c.loginForm.write(w.Header(), b)
+	w.c.body.write(w.Header(), b)
 	return w.ResponseWriter.Write(b)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,8 +77,10 @@ func postLogin(t *testing.T, cl *http.Client, u string) *http.Response {
 }
 
 // TestPHP8FixationFastLogin: the login form's POST follows the GET that created the
-// session at once (autofill, an e2e test), and the login keeps the id: fixation, live.
-// The fixed twin (php8/healthy, which regenerates) at the same speed: no finding.
+// session at once (autofill, an e2e test), and the login keeps the id: fixation, live
+// (the store shows the session gain the user) and from the HAR alone (the login's
+// response did not replace the cookie, and the dashboard was served with it). The
+// fixed twin (php8/healthy, which regenerates) at the same speed: no finding.
 // Driven at curl speed by the HTTP client, and by Chromium clicking the form as soon
 // as it has loaded.
 func TestPHP8FixationFastLogin(t *testing.T) {
@@ -135,10 +138,21 @@ func TestPHP8FixationFastLogin(t *testing.T) {
 			if len(live.Sessions) != 1 || live.Sessions[0] != sessionRefOf(before) {
 				t.Errorf("live fixation cites %v, want the pre-login session %s", live.Sessions, sessionRefOf(before))
 			}
-			// The HTTP side alone cannot see a login keep its id (no payload, no new
-			// cookie): analyze says nothing, and nothing false.
-			noFindings(t, "analyze", c.Analyze())
+			checkHTTPFixation(t, c.Analyze(), sessionRefOf(before))
 		})
+	}
+}
+
+// checkHTTPFixation: from the HAR alone, the login that kept the session cookie is
+// the one finding, fixation, citing the session.
+func checkHTTPFixation(t *testing.T, har []model.Finding, ref string) {
+	t.Helper()
+	f := findingOf(t, "analyze", "fixation", har)
+	if len(har) != 1 {
+		t.Errorf("analyze: want only the fixation finding:\n%s", describeFindings(har))
+	}
+	if !slices.Contains(f.Sessions, ref) || !strings.Contains(f.Detail, "its response did not replace it") {
+		t.Errorf("analyze: fixation cites %v (want %s): %s", f.Sessions, ref, f.Detail)
 	}
 }
 
@@ -249,7 +263,7 @@ func TestPHP8RegenerateFalseEmptySession(t *testing.T) {
 // TestPHP8PreferencesUnderUserAreNoLogin: an anonymous page that keeps preferences in
 // $_SESSION['user'] (a map of settings) is not a login: no finding. A login of the
 // same app that keeps who logged in under the same name (a map with an id) and keeps
-// the id is still seen: fixation.
+// the id is still seen: fixation, live and from the HAR.
 func TestPHP8PreferencesUnderUserAreNoLogin(t *testing.T) {
 	t.Parallel()
 	for _, login := range []bool{false, true} {
@@ -281,9 +295,7 @@ func TestPHP8PreferencesUnderUserAreNoLogin(t *testing.T) {
 			if len(live.Sessions) != 1 || live.Sessions[0] != sessionRefOf(id) {
 				t.Errorf("live fixation cites %v, want the session that logged in, %s", live.Sessions, sessionRefOf(id))
 			}
-			// A login that keeps the id shows no trace on the HTTP side (no payload,
-			// no new cookie): analyze has nothing to say, and says nothing false.
-			noFindings(t, "analyze", c.Analyze())
+			checkHTTPFixation(t, c.Analyze(), sessionRefOf(id))
 		})
 	}
 }
