@@ -157,25 +157,96 @@
       });
       trim(reqBody, REQUESTS_LIMIT);
       reselect("data-id");
-      var table = $("requests-table"), none = $("requests-empty");
+      var table = $("requests-table"), none = $("requests-empty"), flow = $("requests-flow");
       if (reqBody.children.length > 0) {
         if (table) table.hidden = false;
         if (none) none.hidden = true;
+        if (flow) flow.hidden = false; // an empty list's flow link waits for its first row
       }
     }
+    settleInboxes();
     tickTimes();
   }
+
+  // ---- findings and sessions: in place, or "N new — show" ----------------------------
+  // The socket puts new and changed findings (and sessions) in a hidden inbox, rendered
+  // by the same component as the list. A pushed item the list shows takes its place; one
+  // it does not show is counted under "N new — show" instead of moving rows under the
+  // reader's eyes, and "show" reloads the list region. A list still empty just reloads.
+  var fresh = { findings: {}, sessions: {} };
+  function settle(inbox, list, key, kind, alwaysCount) {
+    if (!inbox) return;
+    Array.prototype.slice.call(inbox.children).forEach(function (item) {
+      var v = item.getAttribute(key);
+      var cur = list && list.querySelector("[data-testid][" + key + '="' + CSS.escape(v) + '"]');
+      if (cur) { if (cur === selected) selected = null; cur.replaceWith(item); return; }
+      inbox.removeChild(item);
+      if (alwaysCount) fresh[kind][v] = true;
+    });
+  }
+  function showFresh(kind, region, list, item) {
+    var n = Object.keys(fresh[kind]).length, bar = $(kind + "-new"), count = $(kind + "-new-count");
+    if (!n || !bar) return;
+    if (!list || !list.querySelector(item)) { reloadRegion(region); return; }
+    if (count) count.textContent = String(n);
+    bar.hidden = false;
+  }
+  function settleInboxes() {
+    var fList = $("findings-list");
+    if ($("findings-inbox")) {
+      settle($("findings-inbox"), fList, "data-id", "findings", true);
+      showFresh("findings", "findings-list", fList, '[data-testid="finding"]');
+    }
+    if ($("sessions-born")) {
+      var body = $("sessions-body");
+      settle($("sessions-born"), body, "data-ref", "sessions", true);
+      settle($("sessions-changed"), body, "data-ref", "sessions", false);
+      showFresh("sessions", "sessions-results", body, '[data-testid="session-row"]');
+    }
+  }
+  var reloading = {};
+  function reloadRegion(id) {
+    if (reloading[id]) return;
+    reloading[id] = true;
+    fetchDoc(location.pathname + location.search).then(function (doc) {
+      swap(id, doc);
+      var kind = id.split("-")[0], bar = $(kind + "-new");
+      fresh[kind] = {};
+      if (bar) bar.hidden = true;
+      tickTimes();
+    }).catch(function () { location.reload(); }).then(function () { reloading[id] = false; });
+  }
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-reload]");
+    if (!a || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    ev.preventDefault();
+    reloadRegion(a.getAttribute("data-reload"));
+  });
 
   // ---- live socket -------------------------------------------------------------------
   // htmx's websocket extension connects to the page's ws-connect URL and swaps in what
   // the server pushes. Every message ends with #live-seq, the seq the page reflects, so
   // a reconnect resumes after it rather than after the seq the page was loaded at.
   var indicator = $("conn-indicator");
+  // The indicator's words per state. After a drop the page keeps what it last knew,
+  // so it says plainly that it is not live until a socket opens again: the extension's
+  // own reconnect attempts fire "connecting", which must not look like a fresh start.
+  var CONN_TEXT = { connecting: "connecting", open: "live", reconnecting: "reconnecting…" };
+  var CONN_TITLE = {
+    connecting: "Connecting for live updates",
+    open: "Live updates",
+    reconnecting: "The connection to sessionscope was lost; retrying. The page shows what it last knew."
+  };
+  var lost = false, leaving = false;
   function setState(s) {
     if (!indicator) return;
+    if (s === "connecting" && lost) s = "reconnecting";
+    lost = s === "reconnecting";
     indicator.setAttribute("data-state", s);
+    indicator.setAttribute("title", CONN_TITLE[s]);
+    document.body.setAttribute("data-conn", s);
     var t = indicator.querySelector(".conn-text");
-    if (t) t.textContent = s === "open" ? "live" : s;
+    if (t) t.textContent = CONN_TEXT[s];
   }
   function resumeURL(url) {
     var seq = $("live-seq"), after = seq && seq.getAttribute("data-seq");
@@ -183,23 +254,33 @@
   }
   // The extension reconnects by itself after an abnormal close (1006, 1011, 1012,
   // 1013); the server's other closes (1008: the page fell behind, 1001: stopping) are
-  // retried here, with backoff.
+  // retried here, with backoff. Both back off to at most a few seconds, so a dashboard
+  // that restarts is live again soon after it is back.
   var RETRIED_BY_EXTENSION = [1006, 1011, 1012, 1013];
+  var MAX_WAIT = 5000;
   var backoff = 500;
   if (window.htmx && indicator) {
+    htmx.config.wsReconnectDelay = function (retries) {
+      var cap = Math.min(MAX_WAIT, 500 * Math.pow(2, Math.min(retries, 4)));
+      return cap / 2 + Math.random() * cap / 2;
+    };
     htmx.createWebSocket = function (url) {
       var ws = new WebSocket(resumeURL(url), []);
       ws.binaryType = htmx.config.wsBinaryType;
       return ws;
     };
+    // Leaving the page closes its socket too: that is not a lost connection.
+    window.addEventListener("pagehide", function () { leaving = true; });
+    window.addEventListener("pageshow", function () { leaving = false; });
     document.body.addEventListener("htmx:wsConnecting", function () { setState("connecting"); });
     document.body.addEventListener("htmx:wsOpen", function () { backoff = 500; setState("open"); });
     document.body.addEventListener("htmx:wsClose", function (ev) {
-      setState("closed");
+      if (leaving) return;
+      setState("reconnecting");
       var code = ev.detail && ev.detail.event ? ev.detail.event.code : 0;
       if (RETRIED_BY_EXTENSION.indexOf(code) >= 0 || !document.body.contains(indicator)) return;
       var wrapper = ev.detail.socketWrapper, wait = backoff + Math.floor(Math.random() * backoff / 2);
-      backoff = Math.min(backoff * 2, 30000);
+      backoff = Math.min(backoff * 2, MAX_WAIT);
       setTimeout(function () { wrapper.reconnect(); }, wait);
     });
     document.body.addEventListener("htmx:wsAfterMessage", afterPush);

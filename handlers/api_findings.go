@@ -13,14 +13,19 @@ type findingsResponse struct {
 	Findings []model.Finding `json:"findings"` // oldest first
 }
 
-// APIFindings is GET /api/findings: every finding so far.
+// APIFindings is GET /api/findings: every finding so far, filtered by ?severity= and
+// ?rule= as the Findings screen is.
 func (h *Handlers) APIFindings(c echo.Context) error {
-	fs := h.d.Src.Findings()
-	if fs == nil {
-		fs = []model.Finding{}
+	f, err := parseFindingsFilter(c)
+	if err != nil {
+		return jsonError(c, http.StatusBadRequest, err.Error())
 	}
-	for i := range fs {
-		fs[i].Type = model.TypeFinding
+	fs := []model.Finding{}
+	for _, x := range h.d.Src.Findings() {
+		if f.match(x) {
+			x.Type = model.TypeFinding
+			fs = append(fs, x)
+		}
 	}
 	return c.JSON(http.StatusOK, findingsResponse{Findings: fs})
 }

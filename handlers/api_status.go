@@ -24,6 +24,9 @@ type statusResponse struct {
 	Sessions   int          `json:"sessions"`
 	Clients    int          `json:"clients"` // dashboard websockets
 	Seq        uint64       `json:"seq"`
+	// Proxy is the capturing proxy: the URL to open and the upstreams; null when
+	// none runs (exchanges then come from HAR imports only).
+	Proxy *model.ProxyInfo `json:"proxy"`
 }
 
 // APIStatus is GET /api/status.
@@ -31,7 +34,7 @@ func (h *Handlers) APIStatus(c echo.Context) error {
 	st := h.d.Src.Status()
 	resp := statusResponse{Backend: st.Name, Describe: st.Describe, Mode: st.Mode, Last: st.Last, ReadBudget: st.ReadBudget,
 		Reads: st.Reads, Denied: st.Denied, Dropped: st.Dropped, Gaps: st.Gaps, RawEvents: st.RawEvents,
-		Emitted: st.Emitted, Sessions: st.Sessions, Seq: h.d.Src.Seq()}
+		Emitted: st.Emitted, Sessions: st.Sessions, Seq: h.d.Src.Seq(), Proxy: st.Proxy}
 	if resp.Last.Type == "" {
 		resp.Last.Type = model.TypeStatus
 	}

@@ -16,6 +16,9 @@ func feedRow(e *model.Event) views.FeedRow {
 		r.Ref, r.ID, r.Framework = e.Session.Ref, e.Session.ID, e.Session.Framework
 		r.SessionURL = sessionURL(e.Session.Ref)
 	}
+	if e.Exchange != "" {
+		r.ExchangeURL = exchangeURL(e.Exchange)
+	}
 	r.Candidates, r.CandidatesMore = candidateLinks(e.Candidates, maxFeedCandidates)
 	if e.Kind == model.KindGap {
 		r.ID = "—"

@@ -171,8 +171,12 @@ func flowEvents(src Source, xs []*model.Exchange, q exchangeQuery, f *model.Find
 }
 
 // upstreamName is the lane an exchange's response comes from: the upstream the proxy
-// used, or the URL's host for a HAR.
+// used, by the name it was given (--proxy-to NAME=URL) or its host:port, or the URL's
+// host for a HAR.
 func upstreamName(x *model.Exchange) string {
+	if x.UpstreamName != "" {
+		return x.UpstreamName
+	}
 	if x.Upstream != "" {
 		return x.Upstream
 	}
@@ -279,7 +283,7 @@ func exchangeStep(x *model.Exchange, r views.FlowRow) views.FlowStep {
 // browser sent and the ones it held back.
 func requestStep(x *model.Exchange, manyClients bool) views.FlowStep {
 	label := x.Method + " " + requestPath(x.URL)
-	r := views.FlowRow{Kind: "request", Label: truncate(label, flowLabelChars), URL: exchangeURL(x.ID),
+	r := views.FlowRow{Kind: "request", Label: views.MiddleCut(label, flowLabelChars), URL: exchangeURL(x.ID),
 		Exchange: x.ID, Seq: x.Seq, Title: label + " · " + x.ID}
 	var marks []views.FlowMark
 	var plain []string
@@ -324,7 +328,7 @@ func responseStep(x *model.Exchange, redirects map[string]int) views.FlowStep {
 	case "4xx", "5xx":
 		class = "error"
 	}
-	r := views.FlowRow{Kind: "response", Class: class, Label: truncate(label, flowLabelChars), URL: exchangeURL(x.ID),
+	r := views.FlowRow{Kind: "response", Class: class, Label: views.MiddleCut(label, flowLabelChars), URL: exchangeURL(x.ID),
 		Exchange: x.ID, Seq: x.Seq, Title: label + " · " + x.ID}
 	if x.Status != 0 {
 		r.Status = strconv.Itoa(x.Status)

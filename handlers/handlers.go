@@ -142,6 +142,8 @@ func (h *Handlers) Layout(title, active string) views.Layout {
 		Title: title, Active: active,
 		CSS: h.d.Asset("app.css"), JS: h.d.Asset("app.js"), Icon: h.d.Asset("favicon.svg"),
 		AuthEnabled: h.d.Auth != nil && h.d.Auth.Enabled(),
+		// With a lab the dashboard watches the lab's own store (ui/cli serveLab).
+		LabHint: h.d.Lab != nil,
 	}
 	for _, v := range assets.VendorScripts() {
 		l.Vendor = append(l.Vendor, h.d.Asset(v))

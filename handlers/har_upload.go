@@ -161,7 +161,7 @@ func (h *Handlers) HARShow(c echo.Context) error {
 	} else if imp.Summary.ValuesStripped {
 		vm.Notes = append(vm.Notes, fmt.Sprintf("Cookie values were stripped from %d request(s) (a sanitized export): conclusions that need them (which session a cookie belongs to) could not be drawn.", imp.Summary.StrippedExchanges))
 	}
-	vm.Groups = findingGroups(imp.Findings, imp.ID)
+	vm.Groups = harFindingGroups(imp.Findings, imp.ID)
 
 	all := set.query(inspector.ExchangeQuery{Limit: flowMaxExchanges})
 	vm.Flow = flowView(all, nil, nil)
@@ -180,9 +180,9 @@ func (h *Handlers) HARShow(c echo.Context) error {
 	return Render(c, http.StatusOK, views.HARView(vm))
 }
 
-// findingGroups groups findings by rule, worst severity first, as the Findings screen
+// harFindingGroups groups an import's findings by rule, worst severity first, as the Findings screen
 // does, with links to their requests and flow.
-func findingGroups(fs []model.Finding, har string) []views.FindingGroup {
+func harFindingGroups(fs []model.Finding, har string) []views.FindingGroup {
 	byRule := map[string]*views.FindingGroup{}
 	var order []string
 	for _, f := range fs {

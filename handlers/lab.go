@@ -41,8 +41,25 @@ type labEnv struct {
 func (labEnv) Scenarios() []lab.Scenario { return lab.Scenarios() }
 func (e labEnv) URL() string             { return e.url }
 
-// labRunURL is the run panel's own address, which the page polls while it runs.
+// LabBatches is a Lab that can run every scenario in a row (Run all); LabEnv's is one.
+type LabBatches interface {
+	// StartAll begins a batch in the background, of every scenario or of those
+	// named; lab.ErrBusy while a run goes.
+	StartAll(ids ...string) (lab.Batch, error)
+	// Batch is a batch by id, in progress or finished.
+	Batch(id string) (lab.Batch, bool)
+	// CurrentBatch is the batch in progress.
+	CurrentBatch() (lab.Batch, bool)
+}
+
+// labBatchURL is a Run all's summary page.
+func labBatchURL(id string) string { return "/lab/all/" + url.PathEscape(id) }
+
+// labRunURL is a run's page: the Lab screen with the run in its panel.
 func labRunURL(id string) string { return "/lab/runs/" + url.PathEscape(id) }
+
+// labRunPanelURL is the run panel alone, which the page polls while the run goes.
+func labRunPanelURL(id string) string { return labRunURL(id) + "/panel" }
 
 // LabShow is GET /lab: the scenarios with their Run buttons, story and fix, and the
 // run panel (the run named by ?run=, else the one in progress, else the latest).
@@ -55,13 +72,8 @@ func (h *Handlers) LabShow(c echo.Context) error {
 // the Lab screen and lab.ErrBusy's text, not an error page. With Accept:
 // application/json it answers 202 and the run instead.
 func (h *Handlers) LabRunStart(c echo.Context) error {
-	wantJSON := strings.Contains(c.Request().Header.Get("Accept"), "application/json")
-	fail := func(status int, msg string) error {
-		if wantJSON {
-			return jsonError(c, status, msg)
-		}
-		return h.labPage(c, status, msg, "")
-	}
+	wantJSON := wantsJSON(c)
+	fail := h.labFailure(c, wantJSON)
 	if h.d.Lab == nil {
 		return fail(http.StatusNotFound, noLabMessage)
 	}
@@ -82,12 +94,28 @@ func (h *Handlers) LabRunStart(c echo.Context) error {
 	if wantJSON {
 		return c.JSON(http.StatusAccepted, run)
 	}
-	return c.Redirect(http.StatusSeeOther, withQuery("/lab", url.Values{"run": {run.ID}})+"#lab-run")
+	// POST-redirect-GET: reloading the run's page shows the run, it does not start another.
+	return c.Redirect(http.StatusSeeOther, labRunURL(run.ID))
 }
 
-// LabRunShow is GET /lab/runs/:id: the run panel alone, which the Lab screen polls
-// while the run is in progress.
+// LabRunShow is GET /lab/runs/:id, where Run redirects: the Lab screen with the run
+// in its panel. A run no longer kept is a 404 page that leads back to the Lab.
 func (h *Handlers) LabRunShow(c echo.Context) error {
+	if h.d.Lab == nil {
+		return echo.NewHTTPError(http.StatusNotFound, noLabMessage)
+	}
+	id := c.Param("id")
+	if _, ok := h.d.Lab.Get(id); !ok {
+		return h.ErrorPage(c, http.StatusNotFound, "Lab run not kept",
+			"This lab run is not kept any more (cleared, or too old): start it again from the Lab screen.",
+			views.Link{Text: "Go to Lab", URL: "/lab"})
+	}
+	return h.labPage(c, http.StatusOK, "", id)
+}
+
+// LabRunPanel is GET /lab/runs/:id/panel: the run panel alone, which the Lab screen
+// polls while the run is in progress.
+func (h *Handlers) LabRunPanel(c echo.Context) error {
 	if h.d.Lab == nil {
 		return echo.NewHTTPError(http.StatusNotFound, noLabMessage)
 	}
@@ -104,12 +132,24 @@ const noLabMessage = "The training lab is not running in this sessionscope. Star
 // labPage renders the Lab screen with msg (a busy or unknown-scenario line) above
 // the run panel.
 func (h *Handlers) labPage(c echo.Context, status int, msg, runID string) error {
-	vm := views.LabPage{Layout: h.Layout("Lab", "lab"), Message: msg}
+	return h.labPageWith(c, status, msg, runID, nil)
+}
+
+// labPageWith is labPage with a Run all summary on top.
+func (h *Handlers) labPageWith(c echo.Context, status int, msg, runID string, batch *views.LabBatch) error {
+	vm := views.LabPage{Layout: h.Layout("Lab", "lab"), Message: msg, Batch: batch}
 	if h.d.Lab == nil {
 		vm.NoLab = noLabMessage
 		return Render(c, status, views.LabView(vm))
 	}
 	vm.LabURL = h.d.Lab.URL()
+	_, vm.CanClear = h.d.Lab.(LabRunsClearer)
+	if lb, ok := h.d.Lab.(LabBatches); ok {
+		vm.CanRunAll = true
+		if b, ok := lb.CurrentBatch(); ok {
+			vm.RunningBatch = labBatchURL(b.ID)
+		}
+	}
 	scenarios := h.d.Lab.Scenarios()
 	titles := make(map[string]string, len(scenarios))
 	for _, s := range scenarios {
@@ -169,14 +209,22 @@ func (h *Handlers) labScenario(s lab.Scenario, labURL string) views.LabScenario 
 	}
 	if s.Try.Path != "" && labURL != "" {
 		v.TryURL = strings.TrimSuffix(labURL, "/") + "/" + strings.TrimPrefix(s.Try.Path, "/")
+		// The lab's /lab/use takes fixed=1 for the twin; the healthy baseline has none.
+		if len(s.Expected) > 0 {
+			sep := "?"
+			if strings.Contains(v.TryURL, "?") {
+				sep = "&"
+			}
+			v.TryFixedURL = v.TryURL + sep + "fixed=1"
+		}
 	}
 	broken, bok := h.d.Lab.Last(s.ID, false)
 	fixed, fok := h.d.Lab.Last(s.ID, true)
 	if bok {
-		v.Broken = views.Link{Text: broken.State, URL: withQuery("/lab", url.Values{"run": {broken.ID}}) + "#lab-run"}
+		v.Broken = views.Link{Text: broken.State, URL: labRunURL(broken.ID)}
 	}
 	if fok {
-		v.Fixed = views.Link{Text: fixed.State, URL: withQuery("/lab", url.Values{"run": {fixed.ID}}) + "#lab-run"}
+		v.Fixed = views.Link{Text: fixed.State, URL: labRunURL(fixed.ID)}
 	}
 	v.Checked = bok && fok && broken.State == lab.RunPassed && fixed.State == lab.RunPassed
 	return v
@@ -187,7 +235,7 @@ func (h *Handlers) labScenario(s lab.Scenario, labURL string) views.LabScenario 
 func (h *Handlers) labRun(r lab.Run, titles map[string]string) views.LabRun {
 	v := views.LabRun{ID: r.ID, Scenario: r.Scenario, Title: titles[r.Scenario], Fixed: r.Fixed, State: r.State,
 		Running: r.State == lab.RunRunning, Started: stamp(r.Started), Ended: stamp(r.Ended),
-		Missing: r.Missing, Unexpected: r.Unexpected, Err: r.Err, PollURL: labRunURL(r.ID),
+		Missing: r.Missing, Unexpected: r.Unexpected, Err: r.Err, PollURL: labRunPanelURL(r.ID),
 		Exchanges: len(r.Exchanges), Events: len(r.Events)}
 	for _, s := range r.Steps {
 		st := views.LabStep{Time: clock(s.Time), Actor: s.Actor, Text: s.Text}
@@ -252,4 +300,136 @@ func labSummary(r lab.Run) string {
 		return "Failed."
 	}
 	return "Failed: " + strings.Join(parts, "; ") + "."
+}
+
+// LabRunAll is POST /lab/run-all: it starts every scenario in a row, broken then
+// fixed, and answers 303 to the batch's summary page, so a reload does not start
+// another. While a run goes it answers 409 with the Lab screen and the busy line.
+// With Accept: application/json it answers 202 and the batch.
+func (h *Handlers) LabRunAll(c echo.Context) error {
+	wantJSON := wantsJSON(c)
+	fail := h.labFailure(c, wantJSON)
+	if h.d.Lab == nil {
+		return fail(http.StatusNotFound, noLabMessage)
+	}
+	lb, ok := h.d.Lab.(LabBatches)
+	if !ok {
+		return fail(http.StatusNotImplemented, "This lab cannot run every scenario in a row: run them one by one below.")
+	}
+	b, err := lb.StartAll()
+	switch {
+	case errors.Is(err, lab.ErrBusy):
+		return fail(http.StatusConflict, lab.ErrBusy.Error())
+	case err != nil:
+		return fmt.Errorf("lab: run all: %w", err)
+	}
+	h.d.Logger.Info("lab run all started", "batch", b.ID, "scenarios", len(b.Items))
+	if wantJSON {
+		return c.JSON(http.StatusAccepted, b)
+	}
+	return c.Redirect(http.StatusSeeOther, labBatchURL(b.ID))
+}
+
+// labBatchRefresh is how often the summary page reloads itself while its batch runs.
+const labBatchRefresh = "2"
+
+// LabBatchShow is GET /lab/all/:id: the Lab screen with the Run all summary on top,
+// which reloads itself (a Refresh header, no script) until the batch ends.
+func (h *Handlers) LabBatchShow(c echo.Context) error {
+	lb, ok := h.d.Lab.(LabBatches)
+	if h.d.Lab == nil || !ok {
+		return echo.NewHTTPError(http.StatusNotFound, noLabMessage)
+	}
+	b, ok := lb.Batch(c.Param("id"))
+	if !ok {
+		return h.ErrorPage(c, http.StatusNotFound, "Run all not kept",
+			"This Run all is not kept any more (cleared, or too old): start it again from the Lab screen.",
+			views.Link{Text: "Go to Lab", URL: "/lab"})
+	}
+	if wantsJSON(c) {
+		return c.JSON(http.StatusOK, b)
+	}
+	vb := h.labBatch(b)
+	if vb.Running {
+		c.Response().Header().Set("Refresh", labBatchRefresh)
+	}
+	return h.labPageWith(c, http.StatusOK, "", "", &vb)
+}
+
+// labBatch is the summary's view model.
+func (h *Handlers) labBatch(b lab.Batch) views.LabBatch {
+	titles := h.labTitles()
+	v := views.LabBatch{ID: b.ID, State: b.State, Running: b.State == lab.RunRunning, Started: stamp(b.Started), Ended: stamp(b.Ended)}
+	for _, it := range b.Items {
+		item := views.LabBatchItem{ID: it.Scenario, Title: titles[it.Scenario], Skipped: it.Skipped,
+			Broken: batchRunLink(it.Broken), Fixed: batchRunLink(it.Fixed)}
+		item.Verdict = batchVerdict(it)
+		switch item.Verdict {
+		case "skipped":
+			v.Skipped++
+		case lab.RunPassed:
+			v.Passed++
+		case lab.RunFailed:
+			v.Failed++
+		}
+		v.Items = append(v.Items, item)
+	}
+	v.Summary = fmt.Sprintf("%d passed, %d failed", v.Passed, v.Failed)
+	if v.Skipped > 0 {
+		v.Summary += fmt.Sprintf(", %d skipped (they need --redis)", v.Skipped)
+	}
+	if v.Running {
+		v.Summary += " so far: this page reloads until every scenario has run."
+	} else {
+		v.Summary += "."
+	}
+	return v
+}
+
+// batchVerdict is a summary line's outcome: skipped, waiting, running, passed (both
+// runs passed) or failed (a run failed or could not be carried out).
+func batchVerdict(it lab.BatchItem) string {
+	switch {
+	case it.Skipped != "":
+		return "skipped"
+	case it.Passed():
+		return lab.RunPassed
+	}
+	for _, r := range []lab.BatchRun{it.Broken, it.Fixed} {
+		if r.State == lab.RunFailed || r.State == lab.RunError {
+			return lab.RunFailed
+		}
+	}
+	if it.Broken.State == "" {
+		return "waiting"
+	}
+	return lab.RunRunning
+}
+
+// batchRunLink is one run of a summary line: its state, linking to the run.
+func batchRunLink(r lab.BatchRun) views.Link {
+	switch {
+	case r.RunID == "" && r.State == "":
+		return views.Link{Text: "waiting"}
+	case r.RunID == "":
+		return views.Link{Text: r.State}
+	}
+	return views.Link{Text: r.State, URL: labRunURL(r.RunID)}
+}
+
+// LabEnv's lab runs every scenario in a row and clears its runs.
+var (
+	_ LabBatches     = labEnv{}
+	_ LabRunsClearer = labEnv{}
+)
+
+// labFailure answers a Lab POST that cannot go ahead: a JSON error for the API, else
+// the Lab screen with the message.
+func (h *Handlers) labFailure(c echo.Context, wantJSON bool) func(status int, msg string) error {
+	return func(status int, msg string) error {
+		if wantJSON {
+			return jsonError(c, status, msg)
+		}
+		return h.labPage(c, status, msg, "")
+	}
 }

@@ -128,7 +128,8 @@ func sparkline(rate []int) views.Sparkline {
 }
 
 func statusStrip(st inspector.BackendStatus) views.StatusStrip {
-	s := views.StatusStrip{Backend: st.Name, State: st.Last.State, Dropped: st.Dropped, Gaps: st.Gaps, Message: st.Last.Message}
+	s := views.StatusStrip{Backend: st.Name, State: st.Last.State, Dropped: st.Dropped, Gaps: st.Gaps, Message: st.Last.Message,
+		NoNotifications: st.Name != "redis"} // only Redis has keyspace notifications
 	if s.State == "" {
 		s.State = model.StateConnecting
 	}

@@ -3,8 +3,10 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/a-h/templ"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/views"
 )
 
@@ -22,7 +25,18 @@ const (
 	viewLive     = "live"     // the feed, counters, sparkline and backend strip
 	viewRequests = "requests" // a live Requests table, with its filter
 	viewFlow     = "flow"     // a flow of the live log, with its filter
+	viewFindings = "findings" // the Findings screen, with its severity and rule filter
+	viewSessions = "sessions" // the Sessions screen: its count and the rows of its search
+	viewStatus   = "status"   // the Status screen's cards
 )
+
+// pushedSessionRows caps the rows of changed sessions one message carries: a page
+// shows PageSize rows, and a burst of writes must not become a burst of markup.
+const pushedSessionRows = 2 * PageSize
+
+// bornMatchChecks caps how many sessions born in one batch are checked against a
+// text search (each check reads the session table); births past it are not counted.
+const bornMatchChecks = 10
 
 // PageStream renders the hub's batches as one page's HTML fragments, with the same
 // components that render the page, for htmx's websocket extension to swap in.
@@ -41,7 +55,15 @@ type PageStream interface {
 // pageSocket is the URL of a page's live socket: the view, the seq the page reflects
 // and, for Requests and flows, the filter whose exchanges it takes.
 func pageSocket(view string, after uint64, f views.ExchangeFilter) string {
-	v := filterValues(views.ExchangeFilter{Session: f.Session, Client: f.Client, UA: f.UA, Status: f.Status})
+	return pageSocketValues(view, after, filterValues(views.ExchangeFilter{Session: f.Session, Client: f.Client, UA: f.UA, Status: f.Status}))
+}
+
+// pageSocketValues is the URL of a page's live socket with the page's own parameters.
+func pageSocketValues(view string, after uint64, params url.Values) string {
+	v := url.Values{}
+	for k, vs := range params {
+		v[k] = append([]string(nil), vs...)
+	}
 	if view != "" {
 		v.Set("view", view)
 	}
@@ -59,24 +81,12 @@ func (h *Handlers) PageSocket(c echo.Context) error {
 	if err != nil {
 		return jsonError(c, http.StatusBadRequest, err.Error())
 	}
-	view := c.QueryParam("view")
-	if view != "" && view != viewLive && view != viewRequests && view != viewFlow {
-		return jsonError(c, http.StatusBadRequest, "view must be live, requests or flow, or absent")
-	}
-	q, err := parseExchangeQuery(c, RequestsPageSize)
+	s, err := h.newPageStream(c)
 	if err != nil {
 		return jsonError(c, http.StatusBadRequest, err.Error())
 	}
 	if h.d.Live == nil || !h.d.Live.Running() {
 		return jsonError(c, http.StatusServiceUnavailable, "the live feed is not running: restart sessionscope")
-	}
-	s := &pageStream{h: h, view: view, filter: q.ExchangeFilter, key: view}
-	if view == viewRequests || view == viewFlow {
-		s.key += "?" + filterValues(q.ExchangeFilter).Encode()
-		s.match = inspector.ExchangeQuery{SessionRef: q.Session, ClientHost: q.Client, UA: q.UA, Status: q.Status}
-		if view == viewFlow {
-			s.match.Status = "" // a flow is the whole story
-		}
 	}
 	conn, err := websocket.Accept(c.Response(), c.Request(), nil)
 	if err != nil {
@@ -86,6 +96,41 @@ func (h *Handlers) PageSocket(c echo.Context) error {
 	}
 	h.d.Live.ServePage(c.Request().Context(), conn, after, s)
 	return nil
+}
+
+// newPageStream reads the page's view and its filter; its errors are meant for the user.
+func (h *Handlers) newPageStream(c echo.Context) (*pageStream, error) {
+	view := c.QueryParam("view")
+	s := &pageStream{h: h, view: view, key: view}
+	var err error
+	switch view {
+	case "", viewLive, viewRequests, viewFlow, viewStatus:
+	case viewFindings:
+		if s.findings, err = parseFindingsFilter(c); err != nil {
+			return nil, err
+		}
+		s.key += "?" + s.findings.values().Encode()
+	case viewSessions:
+		if s.sessions, err = parseSessionsQuery(c, PageSize); err != nil {
+			return nil, err
+		}
+		s.key += "?" + sessionsValues(s.sessions).Encode()
+	default:
+		return nil, errors.New("view must be live, requests, flow, findings, sessions or status, or absent")
+	}
+	q, err := parseExchangeQuery(c, RequestsPageSize)
+	if err != nil {
+		return nil, err
+	}
+	s.filter = q.ExchangeFilter
+	if view == viewRequests || view == viewFlow {
+		s.key += "?" + filterValues(q.ExchangeFilter).Encode()
+		s.match = inspector.ExchangeQuery{SessionRef: q.Session, ClientHost: q.Client, UA: q.UA, Status: q.Status}
+		if view == viewFlow {
+			s.match.Status = "" // a flow is the whole story
+		}
+	}
+	return s, nil
 }
 
 // parseAfter reads ?after=SEQ, the last seq the page saw.
@@ -108,6 +153,9 @@ type pageStream struct {
 	filter views.ExchangeFilter
 	match  inspector.ExchangeQuery // the exchanges a Requests table or a flow takes
 	key    string
+
+	findings findingsFilter // the findings a Findings screen takes
+	sessions tracker.Query  // the search of a Sessions screen
 }
 
 func (s *pageStream) Key() string { return s.key }
@@ -141,6 +189,24 @@ func (s *pageStream) Batch(seq uint64, objs []model.Object, c *Counters) ([]byte
 				parts = append(parts, views.FlowStale(true))
 				break
 			}
+		}
+	case viewFindings:
+		var changed []model.Finding
+		for i := len(objs) - 1; i >= 0; i-- {
+			if f, ok := objs[i].(*model.Finding); ok && s.findings.match(*f) {
+				changed = append(changed, *f)
+			}
+		}
+		if len(changed) > 0 {
+			parts = append(parts, views.FindingsPushView(s.findingsPush(changed)))
+		}
+	case viewSessions:
+		if p, ok := s.sessionsPush(objs); ok {
+			parts = append(parts, views.SessionsPushView(p))
+		}
+	case viewStatus:
+		if c != nil {
+			parts = append(parts, views.StatusCards(s.h.statusPage()))
 		}
 	}
 	if c != nil {
@@ -179,6 +245,23 @@ func (s *pageStream) Snapshot(after uint64) ([]byte, uint64, error) {
 			p.Rows = append(p.Rows, exchangeRow(x))
 		}
 		parts = append(parts, views.RequestsPushView(p))
+	case viewFindings:
+		// Every finding again: the page updates those it shows and counts the others.
+		var all []model.Finding
+		for _, f := range s.h.d.Src.Findings() {
+			if s.findings.match(f) {
+				all = append(all, f)
+			}
+		}
+		if len(all) > 0 {
+			parts = append(parts, views.FindingsPushView(s.findingsPush(all)))
+		}
+	case viewSessions:
+		p := views.SessionsPush{Summary: true}
+		p.Matched, p.Total = s.sessionsCount()
+		parts = append(parts, views.SessionsPushView(p))
+	case viewStatus:
+		parts = append(parts, views.StatusCards(s.h.statusPage()))
 	}
 	parts = append(parts, views.FindingsBadge(s.h.liveCounters().Findings), views.LiveSeq(seq))
 	data, err := renderParts(parts)
@@ -194,4 +277,104 @@ func renderParts(parts []templ.Component) ([]byte, error) {
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// findingsPush renders changed findings (newest first, each once) for the Findings
+// screen, with the headings of every group, whose counts they change.
+func (s *pageStream) findingsPush(changed []model.Finding) views.FindingsPush {
+	var p views.FindingsPush
+	seen := map[string]bool{}
+	for _, f := range changed {
+		if !seen[f.ID] {
+			seen[f.ID] = true
+			p.Findings = append(p.Findings, liveFindingView(f))
+		}
+	}
+	for _, g := range findingGroups(s.h.d.Src.Findings(), s.findings) {
+		g.Findings = nil
+		p.Groups = append(p.Groups, g)
+	}
+	return p
+}
+
+// sessionsPush is what objs change on a Sessions screen: the rows of the sessions
+// they touch and, when sessions came or went, the count. ok is false when they
+// change nothing the screen shows.
+func (s *pageStream) sessionsPush(objs []model.Object) (p views.SessionsPush, ok bool) {
+	born, changed := map[string]bool{}, map[string]bool{}
+	var bornOrder, changedOrder []string
+	lifecycle := false
+	for i := len(objs) - 1; i >= 0; i-- { // newest first
+		e, isEvent := objs[i].(*model.Event)
+		if !isEvent {
+			continue
+		}
+		switch e.Kind {
+		case model.KindCreated, model.KindRegenerated, model.KindExpired, model.KindEvicted, model.KindDestroyed, model.KindResynced:
+			lifecycle = true
+		}
+		if e.Session == nil || e.Session.Ref == "" {
+			continue
+		}
+		ref := e.Session.Ref
+		switch {
+		case e.Kind == model.KindCreated || e.Kind == model.KindRegenerated:
+			if !born[ref] {
+				born[ref] = true
+				bornOrder = append(bornOrder, ref)
+			}
+		case e.Kind == model.KindUpdated || e.Kind == model.KindTouched:
+			if !changed[ref] {
+				changed[ref] = true
+				changedOrder = append(changedOrder, ref)
+			}
+		}
+	}
+	if lifecycle {
+		p.Summary = true
+		p.Matched, p.Total = s.sessionsCount()
+	}
+	now := s.h.d.Now()
+	checks := 0
+	for _, ref := range bornOrder {
+		if s.sessions.Text != "" {
+			if checks == bornMatchChecks {
+				break
+			}
+			checks++
+			page, err := s.h.d.Src.Sessions(tracker.Query{Text: s.sessions.Text + " ref:" + ref, Limit: 1})
+			if err != nil || page.Matched == 0 {
+				continue
+			}
+		}
+		if d, err := s.h.d.Src.Session(ref); err == nil {
+			p.Born = append(p.Born, sessionRow(d.Row, now))
+		}
+	}
+	for _, ref := range changedOrder {
+		if born[ref] {
+			continue // a row born in this batch is pushed as born
+		}
+		if len(p.Changed) == pushedSessionRows {
+			break
+		}
+		if d, err := s.h.d.Src.Session(ref); err == nil {
+			p.Changed = append(p.Changed, sessionRow(d.Row, now))
+		}
+	}
+	return p, p.Summary || len(p.Born) > 0 || len(p.Changed) > 0
+}
+
+// sessionsCount is the Sessions screen's "N matching of M tracked".
+func (s *pageStream) sessionsCount() (matched, total int) {
+	if s.sessions.Text == "" {
+		n := s.h.d.Src.Status().Sessions
+		return n, n
+	}
+	page, err := s.h.d.Src.Sessions(tracker.Query{Text: s.sessions.Text, Limit: 1})
+	if err != nil {
+		n := s.h.d.Src.Status().Sessions
+		return 0, n
+	}
+	return page.Matched, page.Total
 }

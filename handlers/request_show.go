@@ -151,6 +151,10 @@ func (h *Handlers) RequestShow(c echo.Context) error {
 	}
 	for _, sc := range x.SetCookies {
 		vm.SetCookies = append(vm.SetCookies, setCookieView(sc, x.Start))
+		deletes := sc.MaxAge != nil && *sc.MaxAge <= 0 || sc.Expires != nil && sc.Expires.Before(x.Start)
+		if sc.SessionRef != "" && !deletes && sc.SessionRef != x.SessionRef && !hasLink(vm.Given, sc.SessionRef) {
+			vm.Given = append(vm.Given, views.Link{Text: sc.SessionRef, URL: sessionURL(sc.SessionRef)})
+		}
 	}
 	if x.ValuesStripped {
 		vm.Notes = append(vm.Notes, "The cookie values were stripped from this request (a sanitized HAR export): the sessions they belong to could not be worked out.")
@@ -201,4 +205,14 @@ func setCookieView(sc model.SetCookie, at time.Time) views.SetCookieView {
 		v.RefURL = sessionURL(sc.SessionRef)
 	}
 	return v
+}
+
+// hasLink reports whether links already name text.
+func hasLink(links []views.Link, text string) bool {
+	for _, l := range links {
+		if l.Text == text {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -253,7 +254,7 @@ func exchangeURL(id string) string { return "/requests/" + url.PathEscape(id) }
 func exchangeRow(x *model.Exchange) views.ExchangeRow {
 	r := views.ExchangeRow{ID: x.ID, Seq: x.Seq, URL: exchangeURL(x.ID), Time: clock(x.Start), Method: x.Method,
 		Target: x.URL, StatusClass: statusClass(x), Location: x.Location, Client: clientText(x.Client),
-		ClientTitle: x.Client.UA, Upstream: x.Upstream, SessionRef: x.SessionRef}
+		ClientTitle: x.Client.UA, Upstream: cmp.Or(x.UpstreamName, x.Upstream), SessionRef: x.SessionRef}
 	if x.Status != 0 {
 		r.Status = strconv.Itoa(x.Status)
 	}
@@ -403,9 +404,13 @@ func (h *Handlers) requestsPage(c echo.Context, status int, uploadError string) 
 	if vm.Table.Live {
 		vm.Layout.Socket = pageSocket(viewRequests, vm.Layout.Seq, q.ExchangeFilter)
 	}
-	if err == nil && (len(xs) > 0 || vm.Filtered) {
+	if err == nil && (len(xs) > 0 || vm.Filtered || vm.Table.Live) {
 		vm.FlowURL = withQuery("/flow", filterValues(views.ExchangeFilter{Session: q.Session, Client: q.Client, UA: q.UA, Finding: q.Finding}))
+		// An empty live list has no flow yet: the link waits, hidden, for the first
+		// pushed row (app.js shows it), rather than being missing until a reload.
+		vm.FlowHidden = len(xs) == 0 && !vm.Filtered
 	}
+	vm.Proxy = proxyPanel(h.d.Src.Status())
 	return Render(c, status, views.RequestsView(vm))
 }
 

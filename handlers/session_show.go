@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -28,19 +30,73 @@ func validRef(s string) bool {
 	return true
 }
 
-// SessionShow renders one session: payload tree, TTL, lineage, timeline, findings.
+// payloadReader reads a session's payload on demand, within the read budget;
+// *inspector.Inspector has it.
+type payloadReader interface {
+	ReadPayload(ctx context.Context, ref string, wait bool) (tracker.SessionDetail, error)
+}
+
+// endedSessions remembers the last known facts of sessions that ended;
+// *inspector.Inspector has it.
+type endedSessions interface {
+	EndedSession(ref string) (tracker.EndedSession, error)
+}
+
+// loadSession returns a tracked session with its payload, reading the payload once
+// when none was read yet (a session found by the inventory). readErr says why the
+// payload is still missing after trying: a spent read budget, a failed read.
+func (h *Handlers) loadSession(ctx context.Context, ref string, wait bool) (d tracker.SessionDetail, readErr, err error) {
+	d, err = h.d.Src.Session(ref)
+	if err != nil || d.Payload != nil {
+		return d, nil, err
+	}
+	pr, ok := h.d.Src.(payloadReader)
+	if !ok {
+		return d, nil, nil
+	}
+	read, rerr := pr.ReadPayload(ctx, ref, wait)
+	if rerr != nil {
+		if !errors.Is(rerr, tracker.ErrBudgetSpent) && !errors.Is(rerr, tracker.ErrNotFound) {
+			h.d.Logger.Warn("session page: payload read failed", "ref", ref, "err", rerr)
+		}
+		return d, rerr, nil
+	}
+	return read, nil, nil
+}
+
+// readNote tells why an on-demand read left no payload, and what to do next.
+func (h *Handlers) readNote(err error) string {
+	switch {
+	case errors.Is(err, tracker.ErrBudgetSpent):
+		return fmt.Sprintf("Not read yet: the payload read budget (%s reads/s, --read-budget) is spent right now. Read it now, or wait for its next write.",
+			strconv.FormatFloat(h.d.Src.Status().ReadBudget, 'f', -1, 64))
+	case errors.Is(err, tracker.ErrKeyGone):
+		return "Not read: the key was gone from the store when sessionscope read it; the session has probably just ended."
+	case errors.Is(err, tracker.ErrNotFound):
+		return "Not read: the session left the table while it was being read; reload to see how it ended."
+	}
+	return "Not read: reading the payload from the store failed (sessionscope's log has the error). Check the store on the Status screen, then try again."
+}
+
+// SessionShow renders one session: payload tree (read once on demand when it was not
+// read yet), TTL, lineage, timeline, findings, and links to its requests, flow and JSON.
 func (h *Handlers) SessionShow(c echo.Context) error {
 	ref := c.Param("ref")
 	var d tracker.SessionDetail
+	var readErr error
 	err := tracker.ErrNotFound
 	if validRef(ref) {
-		d, err = h.d.Src.Session(ref)
+		d, readErr, err = h.loadSession(c.Request().Context(), ref, false)
 	}
 	if errors.Is(err, tracker.ErrNotFound) {
 		// A session that ended (the "from" of a regeneration, a logout) is no longer
-		// tracked, but its events may still be in the ring: show what is known.
-		if events := sessionEvents(h.d.Src, ref); validRef(ref) && len(events) > 0 {
-			return h.endedSession(c, ref, events)
+		// tracked, but its last facts and its events may still be known.
+		if validRef(ref) {
+			events := sessionEvents(h.d.Src, ref)
+			ended, eerr := h.endedFacts(ref)
+			if len(events) > 0 || eerr == nil {
+				return h.endedSession(c, ref, events, ended, eerr == nil)
+			}
 		}
 		return h.ErrorPage(c, http.StatusNotFound, "Session not found",
 			fmt.Sprintf("No tracked session has the ref %q. The session may have ended (destroyed, expired or regenerated to a new id); its last events may still be in the Live feed.", ref),
@@ -54,7 +110,8 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	vm := views.SessionPage{Layout: h.Layout("Session "+r.Ref, "sessions"), Ref: r.Ref, ID: r.ID, Framework: r.Framework,
 		KeyPrefix: r.KeyPrefix, Format: r.Format, Size: bytesText(int64(r.Size)), Born: stamp(r.Born),
 		LastActivity: stamp(r.LastActivity), Authenticated: r.Authenticated, Inventory: r.Inventory, Revealed: h.d.RevealValues,
-		Node: r.Node}
+		Node: r.Node, JSONURL: "/api/sessions/" + url.PathEscape(r.Ref), AuthUnknown: !r.PayloadRead && !r.Authenticated}
+	vm.RequestsURL, vm.FlowURL = sessionTrafficURLs(r.Ref)
 	vm.ExpiresISO, vm.TTL = ttlText(r.ExpiresAt, r.NoTTL, now)
 	if vm.ExpiresISO == "" {
 		vm.ExpiresISO = "none" // unknown: the countdown has nothing to tick
@@ -72,12 +129,48 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	vm.Payload = viewPayload(buildPayload(d.Payload, h.d.RevealValues, h.d.Redact))
 	if vm.Payload == nil {
 		vm.PayloadNote = payloadNote(events)
+		if readErr != nil {
+			vm.PayloadNote = h.readNote(readErr)
+			if !errors.Is(readErr, tracker.ErrKeyGone) && !errors.Is(readErr, tracker.ErrNotFound) {
+				vm.ReadAction = sessionURL(r.Ref) + "/read"
+			}
+		}
 	}
 	vm.Timeline = timeline(events, r.Ref)
 	for _, f := range sessionFindings(h.d.Src, r.Ref) {
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// SessionRead is POST /sessions/:ref/read, the "Read payload now" button: one read of
+// the payload, waiting a moment for the read budget, then back to the session page
+// (POST-redirect-GET, so a reload does not post again).
+func (h *Handlers) SessionRead(c echo.Context) error {
+	ref := c.Param("ref")
+	if !validRef(ref) {
+		return h.ErrorPage(c, http.StatusNotFound, "Session not found",
+			fmt.Sprintf("%q is not a session ref: a ref is up to 12 lowercase hex digits.", truncate(ref, 40)),
+			views.Link{Text: "Search sessions", URL: "/sessions"})
+	}
+	if _, _, err := h.loadSession(c.Request().Context(), ref, true); err != nil && !errors.Is(err, tracker.ErrNotFound) {
+		return fmt.Errorf("session %s: %w", ref, err)
+	}
+	return c.Redirect(http.StatusSeeOther, sessionURL(ref))
+}
+
+// sessionTrafficURLs are the Requests table and the Flow filtered to one session.
+func sessionTrafficURLs(ref string) (requests, flow string) {
+	q := filterValues(views.ExchangeFilter{Session: ref})
+	return withQuery("/requests", q), withQuery("/flow", q)
+}
+
+// endedFacts asks the Source for an ended session's last known facts, when it keeps them.
+func (h *Handlers) endedFacts(ref string) (tracker.EndedSession, error) {
+	if es, ok := h.d.Src.(endedSessions); ok {
+		return es.EndedSession(ref)
+	}
+	return tracker.EndedSession{}, fmt.Errorf("ended session %s: %w", ref, tracker.ErrNotFound)
 }
 
 // birthCandidates are the sessions ref may replace, from its birth event, when the
@@ -149,11 +242,33 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// endedSession renders a session that is no longer tracked from its events in the ring.
-func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Event) error {
+// endedSession renders a session that is no longer tracked: its last known facts
+// (when known) and its events still in the ring.
+func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Event, facts tracker.EndedSession, known bool) error {
 	var info *model.SessionInfo
 	ended := "This session is no longer in the store; its events below are what sessionscope still remembers."
 	vm := views.SessionPage{Ref: ref, Size: "—", TTL: "ended", ExpiresISO: "none"}
+	if known {
+		r := facts.Row
+		vm.ID, vm.Framework, vm.KeyPrefix, vm.Format, vm.Node = r.ID, r.Framework, r.KeyPrefix, r.Format, r.Node
+		if r.Size > 0 {
+			vm.Size = bytesText(int64(r.Size))
+		}
+		vm.Born, vm.LastActivity, vm.Inventory = stamp(r.Born), stamp(r.LastActivity), r.Inventory
+		vm.Authenticated, vm.AuthUnknown = r.Authenticated, !r.PayloadRead && !r.Authenticated
+		if r.Authenticated {
+			vm.AuthUntil = fmt.Sprintf("(until %s at %s)", endedVerb(facts.Kind), facts.At.Local().Format("15:04:05.000"))
+		}
+		if r.FromRef != "" {
+			vm.From = &views.Link{Text: r.FromRef, URL: sessionURL(r.FromRef)}
+		}
+		if r.ToRef != "" {
+			vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
+		}
+		if facts.Kind != model.KindRegenerated {
+			ended = fmt.Sprintf("This session ended: %s at %s.", facts.Kind, facts.At.Local().Format("15:04:05.000"))
+		}
+	}
 	for _, e := range events {
 		switch {
 		case e.Session != nil && e.Session.Ref == ref:
@@ -178,15 +293,27 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 	if vm.From == nil {
 		vm.Candidates = birthCandidates(events, ref)
 	}
-	if info != nil {
+	if !known {
+		vm.AuthUnknown = true // nothing of its payload is remembered
+	}
+	if info != nil && !known {
 		vm.ID, vm.Framework, vm.KeyPrefix = info.ID, info.Framework, info.KeyPrefix
 	}
 	vm.Layout = h.Layout("Session "+ref, "sessions")
 	vm.Ended = ended
+	vm.RequestsURL, vm.FlowURL = sessionTrafficURLs(ref)
 	vm.PayloadNote = "The payload is gone with the session."
 	vm.Timeline = timeline(events, ref)
 	for _, f := range sessionFindings(h.d.Src, ref) {
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// endedVerb is how an end reads after "until": "destroyed", "regenerated to a new id".
+func endedVerb(k model.Kind) string {
+	if k == model.KindRegenerated {
+		return "regenerated to a new id"
+	}
+	return string(k)
 }

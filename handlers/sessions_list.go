@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -74,11 +75,10 @@ func (h *Handlers) SessionsList(c echo.Context) error {
 	vm.Matched, vm.Total = page.Matched, page.Total
 	now := h.d.Now()
 	for _, r := range page.Rows {
-		expires, ttl := ttlText(r.ExpiresAt, r.NoTTL, now)
-		vm.Rows = append(vm.Rows, views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
-			URL: sessionURL(r.Ref), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
-			Size: bytesText(int64(r.Size)), Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef})
+		vm.Rows = append(vm.Rows, sessionRow(r, now))
 	}
+	vm.URL = withQuery("/sessions", c.QueryParams())
+	vm.Layout.Socket = pageSocketValues(viewSessions, vm.Layout.Seq, sessionsValues(q))
 	if page.Next != "" {
 		v := url.Values{}
 		if q.Text != "" {
@@ -94,4 +94,24 @@ func (h *Handlers) SessionsList(c echo.Context) error {
 		vm.NextURL = "/sessions?" + v.Encode()
 	}
 	return Render(c, status, views.SessionsView(vm))
+}
+
+// sessionRow is one session of the list, on first load and pushed alike.
+func sessionRow(r tracker.SessionRow, now time.Time) views.SessionRow {
+	expires, ttl := ttlText(r.ExpiresAt, r.NoTTL, now)
+	return views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
+		URL: sessionURL(r.Ref), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
+		Size: bytesText(int64(r.Size)), Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef}
+}
+
+// sessionsValues is the search a Sessions page's live socket counts and matches.
+func sessionsValues(q tracker.Query) url.Values {
+	v := url.Values{}
+	if q.Text != "" {
+		v.Set("q", q.Text)
+	}
+	if q.Sort != "" {
+		v.Set("sort", q.Sort)
+	}
+	return v
 }

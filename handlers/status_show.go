@@ -12,10 +12,19 @@ import (
 )
 
 // StatusShow renders the backend, notifications, inventory, read budget, dashboard
-// clients and sessionscope's own memory.
+// clients and sessionscope's own memory; its live socket re-renders them as they change.
 func (h *Handlers) StatusShow(c echo.Context) error {
+	vm := h.statusPage()
+	vm.Layout = h.Layout("Status", "status")
+	vm.Layout.Socket = pageSocketValues(viewStatus, vm.Layout.Seq, nil)
+	return Render(c, http.StatusOK, views.StatusView(vm))
+}
+
+// statusPage is the Status screen's view model but its layout, for the first load and
+// the live socket alike.
+func (h *Handlers) statusPage() views.StatusPage {
 	st := h.d.Src.Status()
-	vm := views.StatusPage{Layout: h.Layout("Status", "status"), Backend: st.Name, Describe: st.Describe, Mode: st.Mode,
+	vm := views.StatusPage{Backend: st.Name, Describe: st.Describe, Mode: st.Mode,
 		State: st.Last.State, Node: st.Last.Node, Message: st.Last.Message, Since: stamp(st.Last.Time),
 		Sessions: st.Sessions, Reads: st.Reads, Denied: st.Denied, RawEvents: st.RawEvents, Emitted: st.Emitted,
 		Dropped: st.Dropped, Gaps: st.Gaps}
@@ -25,6 +34,10 @@ func (h *Handlers) StatusShow(c echo.Context) error {
 	if vm.State == "" {
 		vm.State = "connecting"
 	}
+	// Only Redis has keyspace notifications; the embedded store and session files
+	// report their own changes, and flags would only mislead.
+	vm.NoNotifications = st.Name != "redis"
+	vm.Proxy = proxyPanel(st)
 	if n := st.Last.Notifications; n != nil {
 		vm.Flags, vm.Missing, vm.Fix, vm.Hints, vm.NotifError = n.Flags, n.Missing, n.Fix, n.Hints, n.Error
 	}
@@ -49,5 +62,5 @@ func (h *Handlers) StatusShow(c echo.Context) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	vm.HeapAlloc, vm.Sys = bytesText(int64(ms.HeapAlloc)), bytesText(int64(ms.Sys))
-	return Render(c, http.StatusOK, views.StatusView(vm))
+	return vm
 }

@@ -40,6 +40,16 @@ func (l *exchangeLog) add(x *model.Exchange) {
 	l.mu.Unlock()
 }
 
+// clear empties the ring and returns how many exchanges it held.
+func (l *exchangeLog) clear() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.n
+	clear(l.buf)
+	l.next, l.n = 0, 0
+	return n
+}
+
 // query walks newest to oldest and returns clones, oldest first.
 func (l *exchangeLog) query(q ExchangeQuery) []*model.Exchange {
 	l.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/diagnose"
@@ -45,6 +46,7 @@ type Inspector struct {
 	exchanges *exchangeLog
 	imports   harImports
 	counts    *counters // what Metrics reports beyond the tracker's Stats
+	proxy     atomic.Pointer[model.ProxyInfo]
 }
 
 // New builds an inspector over store.
@@ -137,6 +139,7 @@ type BackendStatus struct {
 	RawEvents  int64
 	Emitted    int64
 	Sessions   int
+	Proxy      *model.ProxyInfo // the capturing proxy feeding PublishExchange; nil: none runs
 }
 
 // Status summarises the backend and the tracker's counters.
@@ -152,9 +155,12 @@ func (in *Inspector) Status() BackendStatus {
 		Last: last, ReadBudget: in.tracker.ReadBudget(),
 		Reads: st.Reads.Load(), Denied: st.BudgetDenied.Load(), Dropped: st.Dropped.Load(),
 		Gaps: st.Gaps.Load(), RawEvents: st.RawEvents.Load(), Emitted: st.Emitted.Load(),
-		Sessions: in.tracker.SessionCount(),
+		Sessions: in.tracker.SessionCount(), Proxy: in.proxy.Load(),
 	}
 }
+
+// SetProxy tells the status which proxy feeds PublishExchange, once it is bound.
+func (in *Inspector) SetProxy(info model.ProxyInfo) { in.proxy.Store(&info) }
 
 // Run watches the store until ctx ends. It returns the store's error if the store
 // stops on its own; a cancelled ctx is a clean stop and returns nil.

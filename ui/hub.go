@@ -237,6 +237,16 @@ func (h *Hub) Run(ctx context.Context) {
 					readsPerSec = float64(st.Reads-lastReads) / now.Sub(lastStatus).Seconds()
 				}
 				lastReads, lastStatus = st.Reads, now
+				// Findings can also go away (cleared): count them from the source again,
+				// and have open pages refetch their view when some went.
+				current := map[string]struct{}{}
+				for _, f := range h.src.Findings() {
+					current[f.ID] = struct{}{}
+				}
+				if len(current) < len(h.findings) {
+					skippedAll++
+				}
+				h.findings = current
 			}
 			h.subDrops.Store(sub.Dropped())
 			c := h.window.counters(now)

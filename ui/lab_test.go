@@ -235,19 +235,19 @@ func TestLabScreen(t *testing.T) {
 		t.Fatal("a cross-origin post started a run")
 	}
 
-	// Run: a redirect to the panel, which shows the run in progress and polls.
+	// Run: a redirect to the run's page, which shows the run in progress and polls.
 	resp, _ = send(t, http.MethodPost, base+"/lab/run", url.Values{"scenario": {"cookie-path-mismatch"}}, "Origin", base)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/lab?run=r1#lab-run" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/lab/runs/r1" {
 		t.Fatalf("POST /lab/run = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	_, body = send(t, http.MethodGet, base+"/lab?run=r1", nil)
+	_, body = send(t, http.MethodGet, base+"/lab/runs/r1", nil)
 	noRawHostile(t, "running", body)
 	doc = uitest.Parse(t, body)
 	panel := doc.One("lab-run")
 	if st, _ := uitest.Attr(panel, "data-state"); st != "running" {
 		t.Errorf("panel state %q", st)
 	}
-	if p, _ := uitest.Attr(panel, "data-poll"); p != "/lab/runs/r1" {
+	if p, _ := uitest.Attr(panel, "data-poll"); p != "/lab/runs/r1/panel" {
 		t.Errorf("panel polls %q", p)
 	}
 	if n := len(doc.ByTestID("lab-step")); n != 1 {
@@ -274,9 +274,9 @@ func TestLabScreen(t *testing.T) {
 	// The run ends: the fragment says so, with its findings linked into Requests/Flow.
 	fl.finish(lab.RunPassed, model.Finding{ID: "f1", Rule: "login-loop", Severity: model.SeverityError, Title: "Login loop " + hostile,
 		Detail: hostile, Exchanges: []string{"x1", "x2"}, Count: 1})
-	resp, body = send(t, http.MethodGet, base+"/lab/runs/r1", nil)
+	resp, body = send(t, http.MethodGet, base+"/lab/runs/r1/panel", nil)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /lab/runs/r1 = %d", resp.StatusCode)
+		t.Fatalf("GET /lab/runs/r1/panel = %d", resp.StatusCode)
 	}
 	noRawHostile(t, "fragment", body)
 	if strings.Contains(string(body), "<html") {

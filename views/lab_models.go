@@ -8,6 +8,36 @@ type LabPage struct {
 	LabURL    string // the lab app through the proxy
 	Scenarios []LabScenario
 	Run       *LabRun // the run shown in the panel, nil before the first
+	// CanRunAll and CanClear offer the Run all and Clear runs buttons.
+	CanRunAll bool
+	CanClear  bool
+	// RunningBatch is the summary page of the Run all in progress, if one is.
+	RunningBatch string
+	Batch        *LabBatch // the Run all summary, on its own page
+}
+
+// LabBatch is the summary of one Run all: each scenario's broken and fixed run.
+type LabBatch struct {
+	ID      string
+	State   string // running, passed, failed
+	Running bool   // the page reloads itself while set
+	Started Stamp
+	Ended   Stamp
+	Passed  int    // scenarios whose two runs passed
+	Failed  int    // scenarios with a run that failed or could not be carried out
+	Skipped int    // scenarios this lab cannot run (they need a Redis)
+	Summary string // the counts in one line
+	Items   []LabBatchItem
+}
+
+// LabBatchItem is one scenario's line of a Run all summary.
+type LabBatchItem struct {
+	ID      string
+	Title   string
+	Skipped string // why it did not run
+	Broken  Link   // the broken run: its state ("waiting" before it starts), linking to it
+	Fixed   Link
+	Verdict string // passed, failed, running, waiting, skipped
 }
 
 // LabScenario is one scenario's card.
@@ -26,6 +56,9 @@ type LabScenario struct {
 	Checked    bool // the broken run yielded its findings and the fixed twin ran clean
 	TrySteps   []string
 	TryURL     string // the lab app configured for the scenario
+	// TryFixedURL is the lab app configured for the fixed twin; empty for a scenario
+	// without one (the healthy baseline).
+	TryFixedURL string
 }
 
 // LabRun is the run panel.

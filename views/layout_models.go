@@ -15,6 +15,9 @@ type Layout struct {
 	// Socket is the page's live socket (ws-connect): HTML fragments rendered by the
 	// same components as the page, for this page and its filter.
 	Socket string
+	// LabHint: the dashboard watches the training lab's store (sessionscope alone),
+	// so empty screens point at the Lab (LabEmptyHint).
+	LabHint bool
 }
 
 // Stamp is a point in time as the page shows it: exact text, and the RFC 3339 form the

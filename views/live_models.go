@@ -31,9 +31,11 @@ type StatusStrip struct {
 	Flags     string
 	Missing   string
 	Fix       string
-	Dropped   int64
-	Gaps      int64
-	Message   string
+	// NoNotifications hides the flags: the backend (memory, files) has none.
+	NoNotifications bool
+	Dropped         int64
+	Gaps            int64
+	Message         string
 }
 
 // FeedRow is one event in the live feed.
@@ -52,6 +54,9 @@ type FeedRow struct {
 	// these", never a lineage link.
 	Candidates     []Link
 	CandidatesMore int // further candidates left off to keep the row short
+	// ExchangeURL leads to the HTTP exchange that caused the event, when the proxy
+	// saw it.
+	ExchangeURL string
 }
 
 // CandidatesTitle explains an undecided pairing where it is shown.

@@ -74,15 +74,17 @@ type RequestsPage struct {
 	Layout      Layout
 	Table       RequestsTable
 	Filter      ExchangeFilter
-	Filtered    bool     // a filter is set: an empty table means no match, not no traffic
-	Statuses    []Option // status class choices
-	ClientLabel string   // the client filter as shown (address and short UA)
-	Finding     *Finding // ?finding=ID: the finding whose exchanges are listed
-	Missing     int      // exchanges the finding cites that are no longer kept
-	FlowURL     string   // the same exchanges as a flow
-	Error       string   // what is wrong with the query, and how to fix it
-	UploadError string   // why the last HAR upload failed, and what to do
-	MaxUpload   string   // the upload size limit, as text
+	Filtered    bool       // a filter is set: an empty table means no match, not no traffic
+	Statuses    []Option   // status class choices
+	ClientLabel string     // the client filter as shown (address and short UA)
+	Finding     *Finding   // ?finding=ID: the finding whose exchanges are listed
+	Missing     int        // exchanges the finding cites that are no longer kept
+	FlowURL     string     // the same exchanges as a flow
+	FlowHidden  bool       // no row yet: the flow link shows with the first pushed row
+	Proxy       ProxyPanel // where to open the app through the proxy, or how to start one
+	Error       string     // what is wrong with the query, and how to fix it
+	UploadError string     // why the last HAR upload failed, and what to do
+	MaxUpload   string     // the upload size limit, as text
 	Imports     []HARImportRow
 }
 
@@ -141,6 +143,7 @@ type RequestPage struct {
 	Upstream    string
 	Source      string // proxy or har
 	Session     *Link
+	Given       []Link       // sessions the response's Set-Cookie handed the browser
 	Cookies     []CookieMark // sent and blocked
 	SetCookies  []SetCookieView
 	Notes       []string // what the page cannot tell, and why

@@ -58,16 +58,28 @@ type SessionPage struct {
 	Born          Stamp
 	LastActivity  Stamp
 	Authenticated bool
-	Inventory     bool
-	Node          string // the store node holding it (a Redis address, a cluster master); "" unknown
-	From          *Link
-	To            *Link
-	Payload       *Payload
-	PayloadNote   string // why there is no payload to show
-	Ended         string // how the session ended, for sessions no longer tracked
-	Revealed      bool   // values are shown unredacted
-	Timeline      Timeline
-	Findings      []Finding
+	// AuthUnknown: no payload was read, so whether someone is logged in is not known.
+	AuthUnknown bool
+	// AuthUntil qualifies Authenticated on an ended session: "until destroyed at …".
+	AuthUntil   string
+	Inventory   bool
+	Node        string // the store node holding it (a Redis address, a cluster master); "" unknown
+	From        *Link
+	To          *Link
+	Payload     *Payload
+	PayloadNote string // why there is no payload to show
+	// ReadAction, when set, is where the "Read payload now" button posts: the payload
+	// was not read (budget spent, read failed) and one read may be asked for.
+	ReadAction string
+	Ended      string // how the session ended, for sessions no longer tracked
+	Revealed   bool   // values are shown unredacted
+	Timeline   Timeline
+	Findings   []Finding
+	// RequestsURL, FlowURL and JSONURL lead to the session's requests, its flow and
+	// its API object; JSONURL is empty for an ended session (the API has no object).
+	RequestsURL string
+	FlowURL     string
+	JSONURL     string
 	// Candidates are the sessions that ended while this one was born, any of which it
 	// may replace, when the store alone could not tell which (no From then).
 	Candidates []Link

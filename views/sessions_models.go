@@ -26,4 +26,13 @@ type SessionsPage struct {
 	Total   int
 	NextURL string // next page; empty on the last
 	Error   string // what was wrong with the query, and how to fix it
+	URL     string // this page; "show" reloads its results
+}
+
+// SessionsPush is one live-socket message for the Sessions screen.
+type SessionsPush struct {
+	Summary        bool // Matched and Total are set
+	Matched, Total int
+	Born           []SessionRow // sessions born that the search matches
+	Changed        []SessionRow // sessions that changed
 }

@@ -193,6 +193,26 @@ func (e *Engine) Findings() []model.Finding {
 	return out
 }
 
+// Clear forgets every finding and returns how many there were. The HTTP-side rules
+// also forget the exchanges they replay (each browser's kept history): otherwise the
+// next replay would count the occurrences from before Clear again. So a cause that
+// occurs again is reported as a new finding, counted from its new occurrence. The
+// traffic lock is taken first, as a replay holding it reaches into the engine.
+func (e *Engine) Clear() int {
+	t := e.traffic
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.byClient)
+	clear(t.live)
+	clear(t.published)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := len(e.findings)
+	clear(e.findings)
+	clear(e.dirty)
+	return n
+}
+
 // oldestFirst orders findings by first sighting, then by id: findings first seen on
 // the same exchange come out in the same order every time.
 func oldestFirst(a, b *model.Finding) bool {

@@ -58,6 +58,7 @@ type app struct {
 
 	proxyPort    string // the lab's port, for absolute links between lab hosts
 	attackerPort string // the attacker's site, outside the proxy
+	stylesheet   string // the lab's stylesheet's URL, outside the proxy; "" for none
 }
 
 func newApp(store labstore.SessionStore, logger *slog.Logger, c clock) *app {
@@ -80,6 +81,28 @@ func (a *app) current() Knobs {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.knobs
+}
+
+// frame fills what every page shows around its content: the stylesheet, the
+// scenario in force and, with a login form, the demo account.
+func (a *app) frame(v *pageView) {
+	a.mu.Lock()
+	id, fixed, css := a.scenario, a.fixed, a.stylesheet
+	a.mu.Unlock()
+	v.Stylesheet = css
+	if d, ok := definitionOf(id); ok {
+		v.Scenario = d.Title
+		// The healthy baseline has no broken variant to tell from its twin.
+		if len(d.Expected) > 0 {
+			v.Variant, v.Fixed = "broken", fixed
+			if fixed {
+				v.Variant = "fixed twin"
+			}
+		}
+	}
+	if v.LoginAction != "" {
+		v.Credentials = labUser + " / " + labPassword
+	}
 }
 
 // quiet reports whether no background write or fill is outstanding.
@@ -489,6 +512,7 @@ func (rq *request) page(status int, v pageView) error {
 	if err := rq.commit(); err != nil {
 		return err
 	}
+	rq.a.frame(&v)
 	var buf bytes.Buffer
 	if err := renderPage(&buf, v); err != nil {
 		return err

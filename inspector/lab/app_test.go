@@ -33,6 +33,7 @@ func TestPagesRender(t *testing.T) {
 	store := labstore.NewMemory(memory.New(memory.Options{}))
 	a := newApp(store, slog.New(slog.DiscardHandler), wallClock{})
 	a.proxyPort, a.attackerPort = "7071", "7072"
+	a.stylesheet = "http://127.0.0.1:7073" + stylesheetPath
 	ctx := context.Background()
 	plant := func() {
 		if err := store.Save(ctx, "", knownID, labstore.Session{"user": labUser, "user_id": 1,
@@ -53,6 +54,8 @@ func TestPagesRender(t *testing.T) {
 		origin      string
 		attacker    bool
 		planted     string // the attacker's trap id, set before the request
+		scenario    string // a scenario in force (its banner), instead of knobs
+		fixed       bool
 	}{
 		{name: "login form", knobs: healthyKnobs(), method: "GET", url: "http://localhost:7071/login"},
 		{name: "login wrong password", knobs: healthyKnobs(), method: "POST", url: "http://localhost:7071/login",
@@ -73,13 +76,19 @@ func TestPagesRender(t *testing.T) {
 		{name: "cross-site post", knobs: healthyKnobs(), method: "POST", url: "http://localhost:7071/logout", cookie: true,
 			origin: "http://evil.example"},
 		{name: "bad form", knobs: healthyKnobs(), method: "POST", url: "http://localhost:7071/login", rawForm: "%zz"},
+		{name: "login form of a broken scenario", scenario: "cookie-path-mismatch", method: "GET", url: "http://localhost:7071/login"},
+		{name: "dashboard of a fixed twin", scenario: "cookie-path-mismatch", fixed: true, method: "GET", url: "http://localhost:7071/dashboard", cookie: true},
 		{name: "attacker page", method: "GET", url: "http://evil.lab.localhost:7072/trap", attacker: true},
 		{name: "attacker page after planting", method: "GET", url: "http://evil.lab.localhost:7072/trap", attacker: true, planted: knownID},
 	}
 	var got strings.Builder
 	for _, tc := range cases {
 		plant()
-		a.configure(definition{broken: tc.knobs}, false)
+		if d, ok := definitionOf(tc.scenario); ok {
+			a.configure(d, tc.fixed)
+		} else {
+			a.configure(definition{broken: tc.knobs}, false)
+		}
 		a.trapSID = tc.planted
 		body := tc.rawForm
 		if tc.form != nil {

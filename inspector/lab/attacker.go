@@ -27,7 +27,9 @@ func (s attackerSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	sid := a.trapSID
 	a.mu.Unlock()
-	var v attackerView
+	a.mu.Lock()
+	v := attackerView{Stylesheet: a.stylesheet}
+	a.mu.Unlock()
 	if sid != "" {
 		v.BankURL = "http://" + net.JoinHostPort(hostApp, a.proxyPort) + "/login"
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/lab/labstore"
 	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/traffic"
 )
 
@@ -109,6 +110,8 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 	}
 	e.in = inspector.New(store, cfg.Inspector)
 	e.app = newApp(e.sessions, cfg.Logger, e.clock)
+	started := e.in.Subscribe(64)
+	defer started.Cancel()
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel = cancel
@@ -123,7 +126,15 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		}
 	}()
 
+	// The lab serves nothing before the watch is live: a session written before the
+	// subscription is up would be found only by the inventory, as one that was there
+	// before, and its creation never seen (the first run then misses its created event).
+	if err := e.waitLive(ctx, started); err != nil {
+		return nil, err
+	}
+
 	var upstreams []*url.URL
+	var upstreamNames []string // the flow's lanes: app-a, app-b rather than random ports
 	for _, name := range labNodes() {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -131,6 +142,7 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		}
 		e.serve(runCtx, ln, &node{name: name, app: e.app})
 		upstreams = append(upstreams, &url.URL{Scheme: "http", Host: ln.Addr().String()})
+		upstreamNames = append(upstreamNames, "app-"+name)
 	}
 	attackerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,13 +151,24 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 	e.serve(runCtx, attackerLn, attackerSite{a: e.app})
 	_, e.app.attackerPort, _ = net.SplitHostPort(attackerLn.Addr().String())
 
+	// The stylesheet has a server of its own outside the proxy: the lab's pages need
+	// it, the traffic a trainer inspects does not.
+	cssLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("lab: start the stylesheet's server on a loopback port: %w", err)
+	}
+	e.serve(runCtx, cssLn, stylesheetHandler())
+	e.app.mu.Lock()
+	e.app.stylesheet = "http://" + cssLn.Addr().String() + stylesheetPath
+	e.app.mu.Unlock()
+
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("lab: listen on %s: %w; choose another address for the lab", cfg.Listen, err)
 	}
 	_, e.app.proxyPort, _ = net.SplitHostPort(proxyLn.Addr().String())
 	proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: proxyLn.Addr().String(), Upstreams: upstreams,
-		Logger: cfg.Logger, Mapping: framework.RefMapper(cfg.Inspector.Cookies),
+		UpstreamNames: upstreamNames, Logger: cfg.Logger, Mapping: framework.RefMapper(cfg.Inspector.Cookies),
 		Sink: func(x *model.Exchange) {
 			e.in.PublishExchange(x)
 			e.published.Add(1)
@@ -154,6 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		_ = proxyLn.Close()
 		return nil, fmt.Errorf("lab: %w", err)
 	}
+	e.in.SetProxy(proxy.Info(proxyLn.Addr()))
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -226,4 +250,35 @@ func (e *environment) portFor(host string) string {
 		return e.app.attackerPort
 	}
 	return e.app.proxyPort
+}
+
+// maxWaitLive bounds how long Start waits for the watch to go live.
+const maxWaitLive = time.Minute
+
+// waitLive returns once the inspector reports the store live (subscribed, inventory
+// done), or the inspector's error if it stopped first.
+func (e *environment) waitLive(ctx context.Context, sub *stream.Subscription) error {
+	ctx, cancel := context.WithTimeout(ctx, maxWaitLive)
+	defer cancel()
+	// The status is also polled: a status object the small subscription dropped must
+	// not leave Start waiting.
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if e.in.Status().Last.State == model.StateLive {
+			return nil
+		}
+		e.errMu.Lock()
+		runErr := e.runErr
+		e.errMu.Unlock()
+		if runErr != nil {
+			return fmt.Errorf("lab: the watch stopped before it went live: %w", runErr)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab: the watch did not go live within %s: %w", maxWaitLive, ctx.Err())
+		case <-sub.C():
+		case <-poll.C:
+		}
+	}
 }

@@ -44,7 +44,10 @@ type runner struct {
 	mu      sync.Mutex
 	n       int
 	current *Run
-	done    []Run // newest last, at most maxKeptRuns
+	done    []Run   // newest last, at most maxKeptRuns
+	batch   *Batch  // the Run all in progress: single runs wait for it
+	batches []Batch // finished batches, newest last, at most maxKeptBatches
+	nBatch  int
 	stopped bool
 	active  sync.WaitGroup
 	ctx     context.Context
@@ -65,8 +68,9 @@ func (r *runner) stop() {
 	r.active.Wait()
 }
 
-// begin validates the request and marks a run as in progress.
-func (r *runner) begin(id string, fixed bool) (definition, *Run, error) {
+// begin validates the request and marks a run as in progress. While a batch runs only
+// the batch (fromBatch) may begin runs.
+func (r *runner) begin(id string, fixed, fromBatch bool) (definition, *Run, error) {
 	d, ok := definitionOf(id)
 	if !ok {
 		return definition{}, nil, fmt.Errorf("lab run %q: %w", id, ErrUnknownScenario)
@@ -82,6 +86,9 @@ func (r *runner) begin(id string, fixed bool) (definition, *Run, error) {
 	if r.current != nil {
 		return definition{}, nil, fmt.Errorf("lab run %q: %w (%s)", id, ErrBusy, r.current.Scenario)
 	}
+	if r.batch != nil && !fromBatch {
+		return definition{}, nil, fmt.Errorf("lab run %q: %w (Run all)", id, ErrBusy)
+	}
 	r.n++
 	run := &Run{ID: "run-" + strconv.Itoa(r.n), Scenario: id, Fixed: fixed, State: RunRunning, Started: time.Now(),
 		Steps: []Step{}, Findings: []model.Finding{}, Exchanges: []string{}, Events: []uint64{}}
@@ -92,7 +99,7 @@ func (r *runner) begin(id string, fixed bool) (definition, *Run, error) {
 
 // Start begins a run and returns at once; Current and Get follow it.
 func (r *Runner) Start(id string, fixed bool) (Run, error) {
-	d, run, err := r.r.begin(id, fixed)
+	d, run, err := r.r.begin(id, fixed, false)
 	if err != nil {
 		return Run{}, err
 	}
@@ -105,7 +112,7 @@ func (r *Runner) Start(id string, fixed bool) (Run, error) {
 // another run is in progress, ErrUnknownScenario and ErrNeedsRedis; a run that could
 // not be carried out is returned with State RunError.
 func (r *Runner) Run(ctx context.Context, id string, fixed bool) (Run, error) {
-	d, run, err := r.r.begin(id, fixed)
+	d, run, err := r.r.begin(id, fixed, false)
 	if err != nil {
 		return Run{}, err
 	}

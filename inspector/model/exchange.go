@@ -18,22 +18,25 @@ const (
 // (`type: exchange`). Cookie values are kept in json:"-" fields for session mapping and
 // cookie rules; they are bearer credentials and never serialised.
 type Exchange struct {
-	Type        string       `json:"type"`
-	Seq         uint64       `json:"seq"`
-	ID          string       `json:"id"`
-	Start       time.Time    `json:"start"`
-	HeadersSent time.Time    `json:"headers_sent"`
-	End         time.Time    `json:"end"`
-	Method      string       `json:"method"`
-	URL         string       `json:"url"` // session ids in it masked
-	Status      int          `json:"status"`
-	Location    string       `json:"location,omitempty"` // session ids in it masked
-	Client      Client       `json:"client"`
-	Upstream    string       `json:"upstream,omitempty"`
-	CookiesSent []SentCookie `json:"cookies_sent"`
-	SetCookies  []SetCookie  `json:"set_cookies"`
-	SessionRef  string       `json:"session_ref,omitempty"` // the session the request carried
-	Source      string       `json:"source,omitempty"`      // SourceProxy or SourceHAR
+	Type        string    `json:"type"`
+	Seq         uint64    `json:"seq"`
+	ID          string    `json:"id"`
+	Start       time.Time `json:"start"`
+	HeadersSent time.Time `json:"headers_sent"`
+	End         time.Time `json:"end"`
+	Method      string    `json:"method"`
+	URL         string    `json:"url"` // session ids in it masked
+	Status      int       `json:"status"`
+	Location    string    `json:"location,omitempty"` // session ids in it masked
+	Client      Client    `json:"client"`
+	Upstream    string    `json:"upstream,omitempty"`
+	// UpstreamName is the name the upstream was given (--proxy-to NAME=URL), which the
+	// flow's lanes and the Requests table show; omitted when it is Upstream itself.
+	UpstreamName string       `json:"upstream_name,omitempty"`
+	CookiesSent  []SentCookie `json:"cookies_sent"`
+	SetCookies   []SetCookie  `json:"set_cookies"`
+	SessionRef   string       `json:"session_ref,omitempty"` // the session the request carried
+	Source       string       `json:"source,omitempty"`      // SourceProxy or SourceHAR
 	// CookiesBlocked are the session cookies the browser held but would not send on
 	// this request, with Chromium's reason (filled by the cookie-rule replay).
 	CookiesBlocked []BlockedCookie `json:"cookies_blocked,omitempty"`

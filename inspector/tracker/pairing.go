@@ -91,6 +91,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 			from.flags |= flagRegeneratedTo
 			from.toRef = s.ref
 		} else {
+			t.rememberEnded(from, model.KindRegenerated, e.first)
 			t.removeSession(from)
 		}
 	} else {

@@ -52,10 +52,13 @@ type SessionRow struct {
 	NoTTL         bool
 	Size          int
 	Authenticated bool
-	FromRef       string // the session it was regenerated from
-	ToRef         string // the session it was regenerated to, when the old key was kept
-	Inventory     bool   // found by the inventory, not seen being created
-	Node          string // the store node holding it (a cluster master), "" when unknown
+	// PayloadRead: a payload of this session was read, so Authenticated is what was
+	// seen rather than unknown (a session found by the inventory, not read yet).
+	PayloadRead bool
+	FromRef     string // the session it was regenerated from
+	ToRef       string // the session it was regenerated to, when the old key was kept
+	Inventory   bool   // found by the inventory, not seen being created
+	Node        string // the store node holding it (a cluster master), "" when unknown
 }
 
 // Page is one page of a query.
@@ -337,7 +340,7 @@ func (t *Tracker) Session(ref string) (SessionDetail, error) {
 func (t *Tracker) row(s *session) SessionRow {
 	r := SessionRow{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs), Framework: s.fw.Name,
 		KeyPrefix: s.fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
-		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node]}
+		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node], PayloadRead: s.flags&flagPayloadRead != 0}
 	if s.born != 0 {
 		r.Born = time.Unix(0, s.born)
 	}

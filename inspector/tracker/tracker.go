@@ -147,6 +147,10 @@ type Tracker struct {
 	fetchReq chan fetchJob
 	fetchRes chan []fetchResult
 	idleReq  chan chan bool // Idle's questions, answered on the Run goroutine
+	adoptReq chan adoption  // on-demand reads to take as baselines (ReadPayload)
+
+	// ended keeps the last known facts of sessions that left the table (ended.go).
+	ended endedTable
 }
 
 // New builds a tracker reading payloads from store and publishing to pub.
@@ -168,6 +172,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules Rules) *Tracker {
 		fetchReq:      make(chan fetchJob, 8192),
 		fetchRes:      make(chan []fetchResult, 64),
 		idleReq:       make(chan chan bool),
+		adoptReq:      make(chan adoption),
 	}
 	t.recent.byFramework = map[*framework.Framework]*writeRing{}
 	t.cache = newPayloadCache(cfg.PayloadCacheBytes, t.sessions)
@@ -268,6 +273,8 @@ func (t *Tracker) Run(ctx context.Context, feed backend.Feed) error {
 			t.onFetched(res)
 		case reply := <-t.idleReq:
 			reply <- t.idle(feed)
+		case a := <-t.adoptReq:
+			a.reply <- t.onAdopt(a, feed)
 		case now := <-tick.C:
 			t.flushDue(t.streamNow(now, feed))
 			if now.Sub(lastRulesTick) >= 100*time.Millisecond {

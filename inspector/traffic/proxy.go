@@ -36,6 +36,10 @@ type ProxyConfig struct {
 	Listen string
 	// Upstreams are the application servers; requests go round-robin across them.
 	Upstreams []*url.URL
+	// UpstreamNames name Upstreams, index for index (--proxy-to NAME=URL): the flow's
+	// lanes, the status and the 502 page use them. Default, and for a name left
+	// empty: the upstream's host:port.
+	UpstreamNames []string
 	// Sticky pins each client to one upstream with StickyCookie, as a load balancer's
 	// session affinity would. Default off: round-robin, which is what exposes servers
 	// that do not share a session store.
@@ -64,8 +68,12 @@ type ProxyConfig struct {
 	// Transport is the upstream transport. Default: a clone of http.DefaultTransport
 	// that ignores HTTP_PROXY, since upstreams are usually local.
 	Transport http.RoundTripper
-	// Logger logs upstream errors. Default slog.Default().
+	// Logger logs the HTTP servers' own errors, at debug level. Default slog.Default().
 	Logger *slog.Logger
+	// Warn receives one line when an upstream stops answering (which, how, what to do)
+	// and one when it answers again, not one per failed request. It is called on the
+	// request's goroutine. Default: logged as a warning through Logger.
+	Warn func(line string)
 }
 
 // Proxy is a reverse proxy that records one model.Exchange per request. Bodies are
@@ -75,6 +83,8 @@ type Proxy struct {
 	mapping Mapping
 	rp      *httputil.ReverseProxy
 	ring    *ring
+	names   []string      // cfg.UpstreamNames completed with defaults
+	down    []atomic.Bool // per upstream: its last request failed and Warn said so
 	rr      atomic.Uint64 // round-robin position
 	n       atomic.Uint64 // exchange counter, for ids
 	seq     atomic.Uint64 // own sequence when cfg.Seq is nil
@@ -91,6 +101,16 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: upstream %d %v: want an absolute http(s) URL such as http://127.0.0.1:8080", i+1, u)
 		}
 	}
+	if len(cfg.UpstreamNames) > len(cfg.Upstreams) {
+		return nil, fmt.Errorf("proxy: %d upstream names for %d upstreams", len(cfg.UpstreamNames), len(cfg.Upstreams))
+	}
+	names := make([]string, len(cfg.Upstreams))
+	for i, u := range cfg.Upstreams {
+		names[i] = u.Host
+		if i < len(cfg.UpstreamNames) && cfg.UpstreamNames[i] != "" {
+			names[i] = cfg.UpstreamNames[i]
+		}
+	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -100,6 +120,10 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Warn == nil {
+		logger := cfg.Logger
+		cfg.Warn = func(line string) { logger.Warn(line) }
+	}
 	if cfg.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
@@ -108,7 +132,8 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	var rid [4]byte
 	_, _ = rand.Read(rid[:])
-	p := &Proxy{cfg: cfg, mapping: defaultMapping(cfg.Mapping), ring: newRing(cfg.RingSize), run: hex.EncodeToString(rid[:])}
+	p := &Proxy{cfg: cfg, mapping: defaultMapping(cfg.Mapping), ring: newRing(cfg.RingSize), run: hex.EncodeToString(rid[:]),
+		names: names, down: make([]atomic.Bool, len(cfg.Upstreams))}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
 		Transport: cfg.Transport,
@@ -141,6 +166,7 @@ func (b *copyBuffers) Put(buf []byte) { b.pool.Put(&buf) }
 // the request's goroutine, so it needs no lock.
 type capture struct {
 	upstream    *url.URL
+	index       int // of upstream in the proxy's upstreams
 	setSticky   int // upstream index to pin in a cookie, -1: none
 	status      int // from the upstream's response
 	location    string
@@ -162,7 +188,8 @@ type captureKey struct{}
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &capture{setSticky: -1, injectable: requestMayInject(r)}
-	c.upstream, c.setSticky = p.pick(r)
+	c.index, c.setSticky = p.pick(r)
+	c.upstream = p.cfg.Upstreams[c.index]
 	// Go's HTTP/1 server closes the request body once the response's headers are
 	// written, which made the transport tear down the upstream connection mid-response
 	// (golang/go#40747): a POST answered while the app still read its body reached the
@@ -185,21 +212,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.record(r, c, start, time.Now())
 }
 
-// pick chooses the upstream: the pinned one for a sticky client, else the next in turn.
-func (p *Proxy) pick(r *http.Request) (*url.URL, int) {
+// pick chooses the upstream's index: the pinned one for a sticky client, else the
+// next in turn. The second result is the index to pin in a cookie, -1: none.
+func (p *Proxy) pick(r *http.Request) (int, int) {
 	ups := p.cfg.Upstreams
 	if p.cfg.Sticky {
 		if ck, err := r.Cookie(StickyCookie); err == nil {
 			if i, err := strconv.Atoi(ck.Value); err == nil && i >= 0 && i < len(ups) {
-				return ups[i], -1
+				return i, -1
 			}
 		}
 	}
 	i := int((p.rr.Add(1) - 1) % uint64(len(ups)))
 	if p.cfg.Sticky {
-		return ups[i], i
+		return i, i
 	}
-	return ups[i], -1
+	return i, -1
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
@@ -271,6 +299,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	c.status = res.StatusCode
+	if p.down[c.index].CompareAndSwap(true, false) {
+		p.cfg.Warn(fmt.Sprintf("proxy: upstream %s (%s) answers again", p.names[c.index], c.upstream.Redacted()))
+	}
 	c.location = res.Header.Get("Location")
 	c.setCookies = append([]string(nil), res.Header.Values("Set-Cookie")...)
 	if c.injectable {
@@ -283,15 +314,28 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	return nil
 }
 
+// errorHandler answers a request the upstream gave no response to: a 502 page that
+// names the upstream and how it failed, the reason on the exchange, and a warning the
+// first time in a row that this upstream fails.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if c, ok := r.Context().Value(captureKey{}).(*capture); ok {
-		c.err = err.Error()
+	c, ok := r.Context().Value(captureKey{}).(*capture)
+	if !ok {
+		w.WriteHeader(http.StatusBadGateway)
+		return
 	}
 	if r.Context().Err() != nil {
+		c.err = err.Error()
 		return // the client went away; nobody to answer
 	}
-	p.cfg.Logger.Warn("proxy: upstream request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	w.WriteHeader(http.StatusBadGateway)
+	b := badGateway{Name: p.names[c.index], URL: c.upstream.Redacted(), Method: r.Method,
+		How: upstreamFailure(err, c.upstream.Host)}
+	c.err = fmt.Sprintf("upstream %s (%s) %s: %v", b.Name, b.URL, b.How, err)
+	if !p.down[c.index].Swap(true) {
+		p.cfg.Warn(fmt.Sprintf("proxy: upstream %s (%s) %s; %s %s answered 502; start the app, or check --proxy-to",
+			b.Name, b.URL, b.How, r.Method, MaskURL(r.URL.RequestURI(), p.mapping, p.cfg.Redact)))
+	}
+	b.Target = MaskURL(r.URL.RequestURI(), p.mapping, p.cfg.Redact)
+	b.write(w, r)
 }
 
 // record builds the exchange, keeps it and hands a copy to the sink.
@@ -313,11 +357,15 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 		Status:         c.status,
 		Client:         model.Client{Addr: r.RemoteAddr, UA: r.UserAgent()},
 		Upstream:       c.upstream.Host,
+		UpstreamName:   p.names[c.index],
 		Source:         model.SourceProxy,
 		Upgraded:       c.upgraded,
 		Error:          c.err,
 		LoginForm:      c.body.loginForm,
 		ClientRedirect: c.body.clientRedirect,
+	}
+	if x.UpstreamName == x.Upstream {
+		x.UpstreamName = ""
 	}
 	if x.Status == 0 {
 		x.Status = c.wroteStatus
@@ -376,6 +424,29 @@ func (p *Proxy) Stats() ProxyStats {
 
 // Listen returns the configured listen address.
 func (p *Proxy) Listen() string { return p.cfg.Listen }
+
+// Info describes the proxy for the status: the URL a browser opens, given the address
+// the proxy is bound to, and its named upstreams.
+func (p *Proxy) Info(bound net.Addr) model.ProxyInfo {
+	info := model.ProxyInfo{Listen: ListenURL(bound.String())}
+	for i, u := range p.cfg.Upstreams {
+		info.Upstreams = append(info.Upstreams, model.ProxyUpstream{Name: p.names[i], URL: u.Redacted()})
+	}
+	return info
+}
+
+// ListenURL is the URL a browser opens for a server bound to addr (host:port): a
+// wildcard bind (0.0.0.0, [::] or no host) is reached on the loopback address.
+func ListenURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
 
 // ListenAndServe listens on cfg.Listen and serves until ctx is done.
 func (p *Proxy) ListenAndServe(ctx context.Context) error {

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	case err != nil:
 		fmt.Fprintf(stderr, "sessionscope: %v\n", trimUsage(err))
 		return 2
+	}
+	if cfg.Command == "version" {
+		fmt.Fprint(stdout, buildVersion())
+		return 0
 	}
 	if cfg.Command == "analyze" {
 		return analyze(cfg, os.Stdin, stdout, stderr)
@@ -151,9 +156,17 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 			}
 			fmt.Fprintf(stderr, "sessionscope: writing proxied exchanges to %s (it holds live session cookies: keep it private)\n", cfg.HAROut)
 		}
+		var warnMu sync.Mutex // one line at a time from concurrent requests
 		proxy, err := traffic.NewProxy(traffic.ProxyConfig{Listen: cfg.ProxyListen, Upstreams: cfg.proxyUpstreams,
-			Sticky: cfg.Sticky, Sink: sink, Logger: logger, RingSize: cfg.ExchangeLog,
-			Mapping: framework.RefMapper(cfg.cookieMappings), Redact: model.NewRedaction(cfg.Redact)})
+			UpstreamNames: cfg.proxyNames, Sticky: cfg.Sticky, Sink: sink, Logger: logger, RingSize: cfg.ExchangeLog,
+			Mapping: framework.RefMapper(cfg.cookieMappings), Redact: model.NewRedaction(cfg.Redact),
+			// An upstream that stops answering is said in sessionscope's own line
+			// format, as every other notice, not as a log record.
+			Warn: func(line string) {
+				warnMu.Lock()
+				defer warnMu.Unlock()
+				fmt.Fprintf(stderr, "sessionscope: %s\n", line)
+			}})
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
@@ -169,7 +182,16 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 		proxyErr := make(chan error, 1)
 		go func() { proxyErr <- proxy.Serve(ctx, ln) }()
 		defer func() { cancel(); <-proxyErr }()
-		fmt.Fprintf(stderr, "sessionscope: proxy on http://%s/ -> %s (open the app through it)\n", ln.Addr(), strings.Join(cfg.ProxyTo, ", "))
+		info := proxy.Info(ln.Addr())
+		in.SetProxy(info)
+		upstreams := make([]string, len(info.Upstreams))
+		for i, u := range info.Upstreams {
+			upstreams[i] = u.URL
+			if u.Name != cfg.proxyUpstreams[i].Host {
+				upstreams[i] = u.Name + "=" + u.URL
+			}
+		}
+		fmt.Fprintf(stderr, "sessionscope: proxy on %s -> %s (open the app through it)\n", info.Listen, strings.Join(upstreams, ", "))
 	}
 	if cfg.Command == "serve" {
 		return serve(ctx, cfg, in, stderr, logger)
@@ -180,6 +202,7 @@ func runInspector(ctx context.Context, cfg Config, in *inspector.Inspector, stdo
 		w = term.NewJSON(stdout)
 	} else {
 		text := term.NewText(stdout, stderr, useColor(cfg.Color, stdout))
+		text.SetPollInterval(cmp.Or(cfg.PollInterval, redisstore.DefaultPollInterval))
 		if term.ProgressBarFor(stderr, os.Getenv) {
 			text.ShowProgressBar(term.TerminalWidth(stderr))
 		}

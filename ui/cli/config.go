@@ -27,7 +27,7 @@ import (
 // Config is everything the command line and the environment can set. Each field's
 // comment gives its flag, its environment fallback and its default.
 type Config struct {
-	Command string // watch, serve, analyze or lab (sessionscope alone is serve with Lab)
+	Command string // watch, serve, analyze, lab or version (sessionscope alone is serve with Lab)
 
 	RedisURL               string        // --redis, REDIS_URL
 	Prefixes               []string      // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
@@ -62,7 +62,7 @@ type Config struct {
 	fileDirs      []files.Dir   // parsed from Files by Validate
 
 	// Reverse proxy capture (watch and serve).
-	ProxyTo     []string // --proxy-to URL, repeatable: the app's upstream(s)
+	ProxyTo     []string // --proxy-to [NAME=]URL, repeatable: the app's upstream(s); NAME defaults to the URL's host:port
 	ProxyListen string   // --proxy-listen, SESSIONSCOPE_PROXY_LISTEN: default 127.0.0.1:7080
 	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
 	ExchangeLog int      // --exchange-log: exchanges kept for the Requests screen and the API; default 10000
@@ -79,6 +79,7 @@ type Config struct {
 	LoginPaths []string
 
 	proxyUpstreams []*url.URL // parsed from ProxyTo by Validate
+	proxyNames     []string   // the upstreams' names, index for index; "" for the default
 
 	// serve only.
 	Listen       string   // --listen, SESSIONSCOPE_LISTEN: dashboard address; default 127.0.0.1:7070
@@ -127,6 +128,7 @@ Usage:
                                            watch would; exit 0 when it behaved as expected
   sessionscope analyze FILE.har [flags]    diagnose a browser's HAR export (- reads stdin):
                                            rejected or unsent session cookies, login loops
+  sessionscope version                     the version and the revision it was built from (also --version)
   sessionscope help                        this text
 
 Run 'sessionscope COMMAND --help' for a command's flags.
@@ -143,7 +145,7 @@ func (s *stringList) Set(v string) error {
 
 // parseArgs turns argv (without the program name) into a Config.
 func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0]) && !isVersion(args[0])) {
 		// No command: the zero-setup default, the dashboard with the lab.
 		return parseCommand("", args, getenv, stderr)
 	}
@@ -151,6 +153,8 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stderr, usageText)
 		return Config{}, errHelp
+	case "version", "--version", "-version":
+		return Config{Command: "version"}, checkVersionArgs(args[1:])
 	case "watch", "serve":
 		return parseCommand(args[0], args[1:], getenv, stderr)
 	case "analyze":
@@ -158,8 +162,15 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 	case "lab":
 		return parseLab(args[1:], getenv, stderr)
 	}
-	fmt.Fprint(stderr, usageText)
-	return Config{}, fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	return Config{}, fmt.Errorf("%w: unknown command %q; %s", errUsage, args[0], seeHelp(""))
+}
+
+// checkVersionArgs refuses arguments after version: they would be silently ignored.
+func checkVersionArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: version takes no arguments, got %s; %s", errUsage, strings.Join(args, " "), seeHelp(""))
+	}
+	return nil
 }
 
 const watchHelp = `Usage: sessionscope watch --redis URL [flags]
@@ -194,6 +205,9 @@ Open the dashboard's Lab screen to run a scenario. Ctrl-C stops it.
 Flags (environment fallbacks in brackets):
 `
 
+// isVersion reports whether arg asks for the version.
+func isVersion(arg string) bool { return arg == "--version" || arg == "-version" }
+
 // isHelp reports whether arg asks for the usage text.
 func isHelp(arg string) bool {
 	switch arg {
@@ -207,8 +221,6 @@ func isHelp(arg string) bool {
 // serve with the lab.
 func parseCommand(command string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Command: command}
-	fs := flag.NewFlagSet(cmp.Or(command, "sessionscope"), flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	help := watchHelp
 	redisDefault := getenv("REDIS_URL")
 	switch command {
@@ -219,10 +231,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		// must not quietly turn it into an attach to some Redis.
 		cfg.Command, cfg.Lab, help, redisDefault = "serve", true, defaultHelp, ""
 	}
-	fs.Usage = func() {
-		fmt.Fprint(stderr, help)
-		fs.PrintDefaults()
-	}
+	fs, showHelp := quietFlagSet(cmp.Or(command, "sessionscope"), help, stderr)
 	var prefixes, markers, hosts, proxyTo, sessionCookies stringList
 	fs.StringVar(&cfg.RedisURL, "redis", redisDefault, "Redis `URL`: redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:///path.sock?db=N [REDIS_URL]")
 	fs.StringVar(&cfg.Sentinel, "sentinel", "", "find the master through Redis Sentinel: `host:port,…` (or redis://:PASSWORD@host:port entries), with --master; --redis then gives only the data nodes' credentials, db and TLS")
@@ -254,7 +263,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.StringVar(&cfg.Mode, "mode", "auto", "how changes are seen: notify (keyspace notifications), poll (SCAN every --poll-interval and diff; lower fidelity) or auto (poll when notifications are off and cannot be set)")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "time between SCAN passes in poll mode")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
-	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `URL` and record every exchange, repeatable (several: round-robin)")
+	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `[NAME=]URL` and record every exchange, repeatable (several: round-robin); NAME labels it on screen (default its host:port)")
 	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
 	fs.BoolVar(&cfg.Sticky, "sticky", false, "pin each client to one upstream by a cookie, as a load balancer's session affinity would")
 	fs.StringVar(&cfg.HAROut, "har-out", "", "write every proxied exchange to this HAR `file` as it happens, to analyze later (sessionscope analyze FILE); needs --proxy-to. "+
@@ -277,14 +286,11 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		}
 		fs.StringVar(&cfg.LabListen, "lab-listen", envString(getenv, "SESSIONSCOPE_LAB_LISTEN", DefaultLabListen), "`address` of the lab app (through sessionscope's proxy), loopback only [SESSIONSCOPE_LAB_LISTEN]")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, errHelp
-		}
-		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args, command, showHelp); err != nil {
+		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: unexpected argument %q; flags come as --name value", errUsage, fs.Arg(0))
+		return cfg, fmt.Errorf("%w: unexpected argument %q; flags come as --name value; %s", errUsage, fs.Arg(0), seeHelp(command))
 	}
 	cfg.Prefixes = append(splitList(getenv("SESSIONSCOPE_PREFIX")), prefixes...)
 	cfg.AuthMarkers = splitList(getenv("SESSIONSCOPE_AUTH_MARKERS"))
@@ -318,14 +324,11 @@ Flags:
 
 // parseInterspersed parses flags that may come before, between or after the
 // positional arguments, which it returns in order.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterspersed(fs *flag.FlagSet, args []string, command string, showHelp func()) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		if err := parseFlags(fs, args, command, showHelp); err != nil {
+			return nil, err
 		}
 		if fs.NArg() == 0 {
 			return positional, nil
@@ -339,12 +342,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // the file.
 func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Command: "analyze", Color: "auto", FailOn: "warning"}
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, analyzeHelp)
-		fs.PrintDefaults()
-	}
+	fs, showHelp := quietFlagSet("analyze", analyzeHelp, stderr)
 	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON: one `type: finding` object per line [SESSIONSCOPE_JSON]")
 	fs.BoolVar(&cfg.Exchanges, "exchanges", false, "print the HAR's exchanges too (cookie values and session ids masked)")
 	fs.StringVar(&cfg.FailOn, "fail-on", "warning", "exit 1 when a finding is this severe or worse: error, warning or info")
@@ -355,7 +353,7 @@ func parseAnalyze(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.Var(&redact, "redact", redactUsage)
 	var loginPaths stringList
 	fs.Var(&loginPaths, "login-path", loginPathUsage)
-	positional, err := parseInterspersed(fs, args)
+	positional, err := parseInterspersed(fs, args, "analyze", showHelp)
 	if err != nil {
 		return cfg, err
 	}
@@ -420,12 +418,7 @@ Flags:
 // parseLab parses lab list and lab run ID [flags]; flags may come before or after the id.
 func parseLab(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Command: "lab", Color: "auto", ReadBudget: 1000, MaxPayload: backend.DefaultMaxPayloadBytes, Window: model.DefaultWindow, ScanCount: 1000}
-	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, labHelp)
-		fs.PrintDefaults()
-	}
+	fs, showHelp := quietFlagSet("lab", labHelp, stderr)
 	fs.BoolVar(&cfg.Fixed, "fixed", false, "run: the scenario's fixed twin, which must run clean")
 	fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "run: print NDJSON, one object per line, as watch --json (the summary goes to stderr) [SESSIONSCOPE_JSON]")
 	fs.StringVar(&cfg.RedisURL, "redis", "", "run: store the lab's sessions in this Redis `URL` (phpredis format) instead of an embedded store; REDIS_URL is not read")
@@ -433,13 +426,12 @@ func parseLab(args []string, getenv func(string) string, stderr io.Writer) (Conf
 	fs.StringVar(&cfg.Color, "color", "auto", "run: colour the lines: auto (on a terminal), always or never")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", false, "run: show full session ids")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
-	positional, err := parseInterspersed(fs, args)
+	positional, err := parseInterspersed(fs, args, "lab", showHelp)
 	if err != nil {
 		return cfg, err
 	}
 	if len(positional) == 0 {
-		fs.Usage()
-		return cfg, fmt.Errorf("%w: lab needs list or run ID, e.g. sessionscope lab run cookie-path-mismatch", errUsage)
+		return cfg, fmt.Errorf("%w: lab needs list or run ID, e.g. sessionscope lab run cookie-path-mismatch; %s", errUsage, seeHelp("lab"))
 	}
 	cfg.LabAction = positional[0]
 	switch {
@@ -453,7 +445,7 @@ func parseLab(args []string, getenv func(string) string, stderr io.Writer) (Conf
 	case cfg.LabAction == "run":
 		return cfg, fmt.Errorf("%w: lab run takes one scenario id, got %d: %s", errUsage, len(positional)-1, strings.Join(positional[1:], " "))
 	default:
-		return cfg, fmt.Errorf("%w: unknown lab command %q: use lab list or lab run ID", errUsage, cfg.LabAction)
+		return cfg, fmt.Errorf("%w: unknown lab command %q: use lab list or lab run ID; %s", errUsage, cfg.LabAction, seeHelp("lab"))
 	}
 	return cfg, cfg.Validate()
 }
@@ -575,13 +567,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	c.proxyUpstreams = nil
-	for _, raw := range c.ProxyTo {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: --proxy-to %q: want the app's base URL, e.g. --proxy-to http://127.0.0.1:8080", errUsage, raw)
-		}
-		c.proxyUpstreams = append(c.proxyUpstreams, u)
+	if err := c.parseProxyTo(); err != nil {
+		return err
 	}
 	if c.HAROut != "" && len(c.ProxyTo) == 0 {
 		return fmt.Errorf("%w: --har-out %s needs --proxy-to: only proxied traffic is captured", errUsage, c.HAROut)
@@ -784,4 +771,44 @@ func (f secondsFlag) Set(v string) error {
 	}
 	*f.d = d
 	return nil
+}
+
+// parseProxyTo reads each --proxy-to [NAME=]URL into proxyUpstreams and proxyNames.
+func (c *Config) parseProxyTo() error {
+	c.proxyUpstreams, c.proxyNames = nil, nil
+	seen := map[string]bool{}
+	for _, raw := range c.ProxyTo {
+		name, rawURL := "", raw
+		if n, rest, ok := strings.Cut(raw, "="); ok && !strings.ContainsAny(n, ":/?#") {
+			name, rawURL = n, rest
+			if !validUpstreamName(name) {
+				return fmt.Errorf("%w: --proxy-to %q: NAME must be 1 to 40 letters, digits, '.', '_' or '-', e.g. --proxy-to app=http://127.0.0.1:8080", errUsage, raw)
+			}
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: --proxy-to %q: want the app's base URL or NAME=URL, e.g. --proxy-to http://127.0.0.1:8080 or --proxy-to app=http://127.0.0.1:8080", errUsage, raw)
+		}
+		if name != "" && seen[name] {
+			return fmt.Errorf("%w: --proxy-to %q: the name %s is given to another upstream; name each one differently, e.g. --proxy-to app1=URL --proxy-to app2=URL", errUsage, raw, name)
+		}
+		seen[name] = true
+		c.proxyUpstreams = append(c.proxyUpstreams, u)
+		c.proxyNames = append(c.proxyNames, name)
+	}
+	return nil
+}
+
+// validUpstreamName reports whether s can name an upstream: short, and plain enough
+// to read in a lane header and type on a command line.
+func validUpstreamName(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -69,6 +69,13 @@ type Text struct {
 	color     bool
 	notified  bool
 
+	// pollInterval is the time between poll passes, said in poll mode's status line;
+	// zero when unknown.
+	pollInterval time.Duration
+	// findingCounts is the count each finding id was last printed with: a finding
+	// that fires again is one short line, not its whole text a second time.
+	findingCounts map[string]int
+
 	// barWidth is set by ShowProgressBar: inventory progress is then one line redrawn
 	// in place on diag. barShown says that line is on screen and must be cleared
 	// before anything else is written, or the next line would start inside it.
@@ -79,8 +86,12 @@ type Text struct {
 
 // NewText writes lines to out and status lines to diag. color enables ANSI colours.
 func NewText(out, diag io.Writer, color bool) *Text {
-	return &Text{out: bufio.NewWriter(out), diag: bufio.NewWriter(diag), color: color}
+	return &Text{out: bufio.NewWriter(out), diag: bufio.NewWriter(diag), color: color, findingCounts: map[string]int{}}
 }
+
+// SetPollInterval tells the writer the time between poll passes, so that in poll
+// mode the status line says how often it looks.
+func (t *Text) SetPollInterval(d time.Duration) { t.pollInterval = d }
 
 const (
 	ansiReset  = "\x1b[0m"
@@ -261,9 +272,27 @@ func fmtSeconds(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }
 
+// maxFindingsRemembered bounds findingCounts. Findings are one per cause, so this is
+// rarely reached; past it a finding that fires again is printed in full once more.
+const maxFindingsRemembered = 4096
+
 func (t *Text) finding(f *model.Finding) error {
+	stamp := t.paint(ansiDim, f.Time.Local().Format("15:04:05.000"))
+	if last, seen := t.findingCounts[f.ID]; seen && f.ID != "" {
+		t.findingCounts[f.ID] = f.Count
+		what := "finding updated"
+		if f.Count > last {
+			what = "finding again"
+		}
+		fmt.Fprintf(t.out, "%s  %s ×%d: %s %s\n", stamp, what, max(f.Count, 1), f.ID, f.Title)
+		return nil
+	}
+	if len(t.findingCounts) >= maxFindingsRemembered {
+		clear(t.findingCounts)
+	}
+	t.findingCounts[f.ID] = f.Count
 	sev := map[model.Severity]string{model.SeverityError: ansiRed, model.SeverityWarning: ansiYellow}[f.Severity]
-	fmt.Fprintf(t.out, "%s  %s  %s %s", t.paint(ansiDim, f.Time.Local().Format("15:04:05.000")),
+	fmt.Fprintf(t.out, "%s  %s  %s %s", stamp,
 		t.paint(sev+ansiBold, fmt.Sprintf("finding %-7s", f.Severity)), f.Rule, t.paint(ansiBold, f.Title))
 	if f.Count > 1 {
 		fmt.Fprintf(t.out, " (×%d)", f.Count)
@@ -298,9 +327,33 @@ func (t *Text) status(s *model.Status) error {
 	}
 	if s.Inventory != nil && s.Inventory.Done {
 		delete(t.invStart, s.Node) // a later inventory (after a resync) times itself anew
-		fmt.Fprintf(w, "sessionscope: %s: live; %d existing sessions (inventory, not events); watching for changes\n", s.Node, s.Inventory.Sessions)
+		fmt.Fprintf(w, "sessionscope: %s: %s; %d existing sessions (inventory, not events)%s\n", s.Node, t.modeText(s), s.Inventory.Sessions, t.modeTail(s))
 	}
 	return nil
+}
+
+// modeText names how changes are seen once the inventory is done: live events from
+// keyspace notifications, or poll passes that only compare snapshots.
+func (t *Text) modeText(s *model.Status) string {
+	if s.Mode != model.ModePoll {
+		return "live"
+	}
+	every := "polling for changes"
+	if t.pollInterval > 0 {
+		every = "polling every " + t.pollInterval.String()
+	}
+	if n := s.Notifications; n != nil && (n.Missing != "" || n.Error != "") {
+		return every + " (keyspace notifications are off)"
+	}
+	return every + " (--mode poll)"
+}
+
+// modeTail ends the line: only live events are watched as they happen.
+func (t *Text) modeTail(s *model.Status) string {
+	if s.Mode == model.ModePoll {
+		return "; changes between two passes are seen, not each write"
+	}
+	return "; watching for changes"
 }
 
 // drawBar draws the progress line for an inventory status. The rate counts from the
@@ -349,6 +402,12 @@ func (t *Text) exchangeLine(x *model.Exchange) string {
 		}
 	}
 	for _, c := range x.SetCookies {
+		if clears(c, x.Start) {
+			// The value of a clearing cookie ("deleted", "") names no session: its ref
+			// would send the reader looking for a session that never existed.
+			fmt.Fprintf(&b, "  cleared %s", c.Name)
+			continue
+		}
 		fmt.Fprintf(&b, "  set %s", c.Name)
 		if c.SessionRef != "" {
 			b.WriteString(" " + c.SessionRef)
@@ -358,4 +417,20 @@ func (t *Text) exchangeLine(x *model.Exchange) string {
 		b.WriteString(t.paint(ansiDim, "  via "+x.Upstream))
 	}
 	return b.String()
+}
+
+// clears reports whether a Set-Cookie deletes the cookie rather than setting it: a
+// Max-Age of zero or less (which wins over Expires), or an Expires not after the
+// response.
+func clears(c model.SetCookie, at time.Time) bool {
+	if c.MaxAge != nil {
+		return *c.MaxAge <= 0
+	}
+	if c.Expires == nil {
+		return false
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return !c.Expires.After(at)
 }

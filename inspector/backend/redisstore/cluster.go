@@ -140,6 +140,8 @@ func (s *Store) watchNode(ctx context.Context, feed backend.Feed, addr string, g
 		sub.sendStatus(feed, model.StateConnecting, nil, fmt.Sprintf(
 			"master %s lacks the keyspace notification flags %q: its sessions are seen by the inventory only; fix: %s", addr, notif.Missing,
 			strings.Replace(notif.Fix, "redis-cli ", "redis-cli -h HOST -p PORT ", 1)))
+	} else if change := sub.takeFlagsChange(); change != "" {
+		sub.sendDone(ctx, feed, model.StateConnecting, nil, "master "+addr+": "+change)
 	} else {
 		sub.sendStatus(feed, model.StateConnecting, nil, "")
 	}

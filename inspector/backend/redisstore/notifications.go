@@ -83,6 +83,9 @@ func (s *Store) checkNotifications(ctx context.Context) (model.Notifications, bo
 	missingRequired := MissingFlags(current, RequiredFlags)
 	missing := MissingFlags(current, want)
 	if missing == "" {
+		if s.cfg.ConfigureNotifications {
+			s.setFlagsChange(fmt.Sprintf("notify-keyspace-events: %q -> %q (--configure-notifications: the flags sessionscope needs were already set; nothing changed)", current, current))
+		}
 		return n, false
 	}
 	merged := MergeFlags(current, missing)
@@ -109,8 +112,32 @@ func (s *Store) checkNotifications(ctx context.Context) (model.Notifications, bo
 		}
 		return n, true
 	}
-	log.Info("merged keyspace notification flags", "before", current, "after", merged)
-	return model.Notifications{Flags: merged}, false
+	// Redis stores the flags in its own order: show what it now holds, so the line
+	// matches what CONFIG GET tells the user later.
+	after := merged
+	if vals, err := s.client.ConfigGet(ctx, "notify-keyspace-events").Result(); err == nil && vals["notify-keyspace-events"] != "" {
+		after = vals["notify-keyspace-events"]
+	}
+	s.setFlagsChange(fmt.Sprintf("notify-keyspace-events: %q -> %q (--configure-notifications added %q)", current, after, missing))
+	log.Info("merged keyspace notification flags", "before", current, "after", after)
+	return model.Notifications{Flags: after}, false
+}
+
+// setFlagsChange records what --configure-notifications did, for the first status.
+func (s *Store) setFlagsChange(line string) {
+	s.mu.Lock()
+	s.flagsChange = line
+	s.mu.Unlock()
+}
+
+// takeFlagsChange returns what --configure-notifications did, once: the line goes
+// out with the first status, and a later re-check after a gap does not repeat it.
+func (s *Store) takeFlagsChange() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	line := s.flagsChange
+	s.flagsChange = ""
+	return line
 }
 
 // supportsNewKeyEvents reports whether the server is Redis 7 or newer. INFO may be

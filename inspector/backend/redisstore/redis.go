@@ -55,6 +55,9 @@ type Store struct {
 	notif   model.Notifications
 	version string
 	mode    string // ModeNotify or ModePoll once Run has chosen
+	// flagsChange says what --configure-notifications did (flags before and after),
+	// until the first status carries it.
+	flagsChange string
 
 	warnings []string // said once per start by the caller, e.g. TLS verification off
 	// resume, set by Sentinel for a newly promoted master, replaces the first
@@ -232,6 +235,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	defer cancel()
 	if err := s.client.Ping(pingCtx).Err(); err != nil {
 		_ = s.client.Close()
+		if msg := explainAttachError(ctx, opts, err); msg != "" {
+			return nil, fmt.Errorf("%w: %s", ErrConnect, msg)
+		}
 		if msg := explainTLSError(opts.Addr, opts, cfg.TLS, err); msg != "" {
 			return nil, fmt.Errorf("%w: %s", ErrConnect, msg)
 		}
@@ -293,6 +299,10 @@ func ExplainConnError(display, addr string, err error) string {
 		return fmt.Sprintf("Redis at %s refused the credentials (%s): check the user and password in --redis or REDIS_URL", addr, firstLine(msg))
 	case strings.Contains(msg, "NOAUTH"):
 		return fmt.Sprintf("Redis at %s requires a password: put it in the URL, e.g. redis://:PASSWORD@%s/0", addr, addr)
+	case strings.Contains(msg, "DB index is out of range"):
+		return fmt.Sprintf("Redis at %s has no such database (ERR DB index is out of range): change the number at the end of the URL (%s), e.g. /0; a default Redis has 16, numbered 0 to 15", addr, display)
+	case strings.Contains(msg, "HTTP/"), strings.Contains(strings.ToLower(msg), "<html"), strings.Contains(strings.ToLower(msg), "<!doctype"):
+		return notRedis(addr, "HTTP")
 	case strings.Contains(msg, "NOPERM"):
 		return fmt.Sprintf("Redis at %s refused the connection handshake for this user (%s): the user needs +@connection", addr, firstLine(msg))
 	case strings.Contains(msg, "connection refused"):
@@ -331,7 +341,11 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 	if mode == ModePoll {
 		return s.runPoll(ctx, feed, warning)
 	}
-	s.sendStatus(feed, model.StateConnecting, nil, "")
+	if change := s.takeFlagsChange(); change != "" {
+		s.sendDone(ctx, feed, model.StateConnecting, nil, change) // the user asked for the change: it must not be dropped
+	} else {
+		s.sendStatus(feed, model.StateConnecting, nil, "")
+	}
 
 	ps := subscribe(ctx, s.opts, fmt.Sprintf("__keyevent@%d__:*", s.db))
 	defer ps.Close()
