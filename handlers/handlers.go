@@ -85,16 +85,18 @@ type Live interface {
 	Running() bool
 }
 
-// Auth is the token check the login form uses; the ui package implements it.
+// Auth is the dashboard's login: the token check behind the login form and the
+// server-side table of logins; the ui package implements it.
 type Auth interface {
 	// Enabled reports whether a token protects the dashboard.
 	Enabled() bool
-	// Check compares a submitted token in constant time.
-	Check(token string) bool
-	// SessionCookie returns the cookie that proves a successful login.
-	SessionCookie(secure bool) *http.Cookie
-	// ClearCookie returns a cookie that removes the login cookie.
-	ClearCookie(secure bool) *http.Cookie
+	// LogIn checks a token submitted by r's client. It returns the cookie that proves
+	// the login, nil for a wrong token, or a wait (retryAfter > 0) when the client's
+	// address got the token wrong too often: the token was then not checked.
+	LogIn(r *http.Request, token string) (cookie *http.Cookie, retryAfter time.Duration)
+	// LogOut revokes the login r carries on the server and returns the cookie that
+	// removes it from the browser.
+	LogOut(r *http.Request) *http.Cookie
 }
 
 // Deps are what the handlers need.

@@ -19,7 +19,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -691,56 +690,6 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
-// TestNonLoopbackBindNeedsToken: `sessionscope serve --listen 0.0.0.0:0` without a
-// token exits 2 with one line that names --token.
-func TestNonLoopbackBindNeedsToken(t *testing.T) {
-	t.Parallel()
-	redis := redistest.Start(t, redistest.Options{})
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build sessionscope: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "sessionscope")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	for _, listen := range []string{"0.0.0.0:0", "[::]:0"} {
-		t.Run(listen, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), browsertest.HangGuard)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "serve", "--redis", redis.URL(), "--listen", listen)
-			cmd.Env = withoutEnv(os.Environ(), "SESSIONSCOPE_TOKEN", "SESSIONSCOPE_LISTEN")
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if ctx.Err() != nil {
-				t.Fatalf("sessionscope kept running on %s without a token (killed by the hang guard)", listen)
-			}
-			code := -1
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err == nil {
-				code = 0
-			}
-			if code != 2 {
-				t.Errorf("exit status %d (%v), want 2", code, err)
-			}
-			msg := stderr.String()
-			if strings.Count(strings.TrimSuffix(msg, "\n"), "\n") != 0 || !strings.HasSuffix(msg, "\n") {
-				t.Errorf("stderr is not one line: %q", msg)
-			}
-			if !strings.Contains(msg, "--token") || !strings.Contains(msg, listen) {
-				t.Errorf("stderr %q does not name --token and %s", msg, listen)
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
-}
-
 func withoutEnv(env []string, names ...string) []string {
 	var out []string
 	for _, kv := range env {
@@ -818,11 +767,12 @@ func TestBrowserTokenLogin(t *testing.T) {
 		t.Errorf("after login, GET /api/status = %d, want 200", resp.Status)
 	}
 	cookies := b.Cookies(d.base)
-	if c, ok := cookies[ui.CookieName]; !ok || strings.Contains(c, token) {
+	cookieName := ui.AuthCookieName(d.port, false)
+	if c, ok := cookies[cookieName]; !ok || strings.Contains(c, token) {
 		t.Errorf("login cookie %q (present %v): want a cookie that does not hold the token", c, ok)
 	}
 	b.Navigate(d.base + "/")
-	if js := browsertest.Eval[string](b, `document.cookie`); strings.Contains(js, ui.CookieName) {
+	if js := browsertest.Eval[string](b, `document.cookie`); strings.Contains(js, cookieName) {
 		t.Errorf("the login cookie is readable from JavaScript: %q", js)
 	}
 

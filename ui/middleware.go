@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -117,8 +119,15 @@ func originCheck(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if s.auth.authorized(r) {
+		ok, wait := s.auth.authorize(r)
+		if ok {
 			return next(c)
+		}
+		if wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			return c.JSON(http.StatusTooManyRequests, map[string]string{"error": fmt.Sprintf(
+				"too many wrong tokens from your address: wait %d s, then send the --token sessionscope was started with", secs)})
 		}
 		if isAPI(r.URL.Path) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sessionscope"`)

@@ -3,6 +3,8 @@ package ui
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,49 +18,83 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(securityHeaders, s.hostCheck)
+	e.Pre(securityHeaders, s.hostCheck, s.bodyDeadline)
 
 	// Assets are public: they hold no data, and the login page needs its stylesheet.
-	e.GET(assets.Prefix+"*", echo.WrapHandler(s.assets))
-	e.GET("/login", s.h.LoginForm)
+	getHead(e, assets.Prefix+"*", echo.WrapHandler(s.assets))
+	getHead(e, "/login", s.h.LoginForm)
 	e.POST("/login", s.h.LoginSubmit, originCheck)
 	e.POST("/logout", s.h.Logout, originCheck)
 
 	g := e.Group("", s.requireAuth)
-	g.GET("/", s.h.Live)
-	g.GET("/sessions", s.h.SessionsList)
-	g.GET("/sessions/:ref", s.h.SessionShow)
+	getHead(g, "/", s.h.Live)
+	getHead(g, "/sessions", s.h.SessionsList)
+	getHead(g, "/sessions/:ref", s.h.SessionShow)
 	g.POST("/sessions/:ref/read", s.h.SessionRead, originCheck)
-	g.GET("/requests", s.h.RequestsList)
-	g.GET("/requests/:id", s.h.RequestShow)
-	g.POST("/requests/har", s.h.HARUpload, originCheck)
-	g.GET("/har/:id", s.h.HARShow)
-	g.GET("/flow", s.h.FlowShow)
-	g.GET("/findings", s.h.FindingsList)
-	g.GET("/status", s.h.StatusShow)
-	g.GET("/lab", s.h.LabShow)
+	getHead(g, "/requests", s.h.RequestsList)
+	getHead(g, "/requests/:id", s.h.RequestShow)
+	g.POST("/requests/har", s.h.HARUpload, originCheck, slowBody(harUploadTimeout))
+	getHead(g, "/har/:id", s.h.HARShow)
+	getHead(g, "/flow", s.h.FlowShow)
+	getHead(g, "/findings", s.h.FindingsList)
+	getHead(g, "/status", s.h.StatusShow)
+	getHead(g, "/lab", s.h.LabShow)
 	g.POST("/lab/run", s.h.LabRunStart, originCheck)
-	g.GET("/lab/runs/:id", s.h.LabRunShow)
-	g.GET("/lab/runs/:id/panel", s.h.LabRunPanel)
+	getHead(g, "/lab/runs/:id", s.h.LabRunShow)
+	getHead(g, "/lab/runs/:id/panel", s.h.LabRunPanel)
 	g.POST("/lab/runs/clear", s.h.LabRunsClear, originCheck)
 	g.POST("/lab/run-all", s.h.LabRunAll, originCheck)
-	g.GET("/lab/all/:id", s.h.LabBatchShow)
+	getHead(g, "/lab/all/:id", s.h.LabBatchShow)
 	g.POST("/findings/clear", s.h.FindingsClear, originCheck)
 	g.POST("/requests/clear", s.h.ExchangesClear, originCheck)
 	g.POST("/api/findings/clear", s.h.FindingsClear, originCheck)
 	g.POST("/api/exchanges/clear", s.h.ExchangesClear, originCheck)
 	g.POST("/api/lab/runs/clear", s.h.LabRunsClear, originCheck)
+	// The sockets answer GET only: HEAD cannot upgrade.
 	g.GET("/ws", s.h.LiveSocket, originCheck)
 	g.GET("/ws/page", s.h.PageSocket, originCheck)
-	g.GET("/api/sessions", s.h.APISessions)
-	g.GET("/api/sessions/:ref", s.h.APISession)
-	g.GET("/api/events", s.h.APIEvents)
-	g.GET("/api/exchanges", s.h.APIExchanges)
-	g.GET("/api/exchanges/:id", s.h.APIExchange)
-	g.GET("/api/findings", s.h.APIFindings)
-	g.GET("/api/status", s.h.APIStatus)
-	g.GET("/metrics", s.metrics)
+	getHead(g, "/api/sessions", s.h.APISessions)
+	getHead(g, "/api/sessions/:ref", s.h.APISession)
+	getHead(g, "/api/events", s.h.APIEvents)
+	getHead(g, "/api/exchanges", s.h.APIExchanges)
+	getHead(g, "/api/exchanges/:id", s.h.APIExchange)
+	getHead(g, "/api/findings", s.h.APIFindings)
+	getHead(g, "/api/status", s.h.APIStatus)
+	getHead(g, "/metrics", s.metrics)
+	s.routed = make(map[string]bool)
+	for _, r := range e.Routes() {
+		s.routed[r.Method+" "+r.Path] = true
+	}
 	return e
+}
+
+// getHead registers h for GET and HEAD: every page answers HEAD as it answers GET, and
+// net/http drops the body of a HEAD response.
+func getHead(r interface {
+	GET(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route
+	HEAD(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route
+}, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.GET(path, h, m...)
+	r.HEAD(path, h, m...)
+}
+
+// routableMethods are the methods the dashboard may answer, in Allow's order.
+var routableMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods a route answers at r's path. Echo cannot say it
+// itself: the auth group's catch-all (which makes its middleware run for unknown
+// paths) turns every wrong method into a 404.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	path := echo.GetPath(r)
+	var allowed []string
+	for _, m := range routableMethods {
+		c := s.echo.NewContext(r, nil)
+		s.echo.Router().Find(m, path, c)
+		if s.routed[m+" "+c.Path()] {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // handleError is the one error handler: it logs with slog and answers with a friendly
@@ -72,6 +108,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status = he.Code
+	}
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		// A path that exists under other methods is a 405 that says which (RFC 9110 15.5.6).
+		if allowed := s.allowedMethods(c.Request()); len(allowed) > 0 && !slices.Contains(allowed, c.Request().Method) {
+			status = http.StatusMethodNotAllowed
+			c.Response().Header().Set("Allow", strings.Join(allowed, ", "))
+		}
 	}
 	title, msg := http.StatusText(status), ""
 	switch status {

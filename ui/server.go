@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +24,25 @@ import (
 
 // DefaultListen is where the dashboard listens unless told otherwise: loopback only.
 const DefaultListen = "127.0.0.1:7070"
+
+// The dashboard server's timeouts, so that slow or idle clients cannot hold
+// connections open (README, Security).
+const (
+	// HeaderTimeout is how long a client may take to send a request's headers.
+	HeaderTimeout = 10 * time.Second
+	// BodyTimeout is how long a client may take to send a request's body.
+	BodyTimeout = 60 * time.Second
+	// IdleTimeout is how long a keep-alive connection may wait for its next request.
+	IdleTimeout = 120 * time.Second
+	// harUploadTimeout replaces BodyTimeout for the HAR upload, whose body may be up
+	// to handlers.MaxHARUpload (200 MiB): about 350 KB/s at the least.
+	harUploadTimeout = 10 * time.Minute
+)
+
+// timeouts are the server's; tests shorten them.
+type timeouts struct {
+	header, body, idle time.Duration
+}
 
 // Config configures the dashboard server.
 type Config struct {
@@ -60,6 +80,9 @@ type Server struct {
 	// metrics serves /metrics; it reads the Source's counters when the Source is a
 	// MetricsSource.
 	metrics echo.HandlerFunc
+	// routed holds "METHOD path" for every route, to answer a wrong method with 405.
+	routed   map[string]bool
+	timeouts timeouts
 
 	mu    sync.RWMutex
 	bound string // host:port actually bound, set by Serve
@@ -111,11 +134,10 @@ func New(cfg Config, src handlers.Source) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := newTokenAuth(cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, assets: set, auth: auth, bound: cfg.Listen}
+	s := &Server{cfg: cfg, log: cfg.Logger, assets: set, bound: cfg.Listen,
+		timeouts: timeouts{header: HeaderTimeout, body: BodyTimeout, idle: IdleTimeout}}
+	auth := newTokenAuth(cfg.Token, cfg.Logger, s.boundPort)
+	s.auth = auth
 	s.hub = NewHub(resumeSource{src, cfg.RingResume}, cfg.Logger, cfg.Hub)
 	s.h = handlers.New(handlers.Deps{Src: src, Live: s.hub, Auth: auth, Asset: set.URL,
 		RevealValues: cfg.RevealValues, Redact: cfg.Redact, Lab: cfg.Lab, Logger: cfg.Logger})
@@ -161,9 +183,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	srv := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: s.timeouts.header,
+		// No ReadTimeout: it would also cancel the context of any handler running past
+		// it. Bodies get their own deadline (bodyDeadline); hijacked websockets have
+		// none, net/http clears the deadlines when it hands the connection over.
+		IdleTimeout: s.timeouts.idle,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -185,8 +211,59 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// boundPort is the port the dashboard listens on, which the login cookie's name carries.
+func (s *Server) boundPort() string {
+	_, port := splitHost(s.boundAddr())
+	return port
+}
+
 func (s *Server) boundAddr() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.bound
+}
+
+// bodyDeadline gives a request with a body s.timeouts.body to send it, so a client
+// trickling a body cannot hold a connection. The deadline is lifted once the body is
+// read to its end; net/http sets fresh deadlines for the connection's next request.
+func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		rc := http.NewResponseController(c.Response())
+		if err := rc.SetReadDeadline(time.Now().Add(s.timeouts.body)); err != nil {
+			return next(c) // not a net/http connection (a test recorder): nothing to bound
+		}
+		r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		return next(c)
+	}
+}
+
+// slowBody replaces bodyDeadline's limit for one route whose bodies may be large.
+func slowBody(limit time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(limit))
+			return next(c)
+		}
+	}
+}
+
+// deadlineBody clears the connection's read deadline when the body has been read
+// to its end, so a handler that runs long after reading is not cut off.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

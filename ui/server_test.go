@@ -30,29 +30,10 @@ type started struct {
 
 func startServer(t *testing.T, cfg Config, src handlers.Source) *started {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = ln.Addr().String()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := New(cfg, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	uitest.WaitFor(t, "hub running", srv.hub.Running)
-	return &started{srv: srv, addr: ln.Addr().String(), base: "http://" + ln.Addr().String()}
+	return startServerEdited(t, cfg, src, func(*Server) {})
 }
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -126,6 +107,8 @@ func TestSecurity(t *testing.T) {
 	s := startServer(t, Config{Token: token, AllowedHosts: []string{"dash.example"}}, env.In)
 	open := startServer(t, Config{}, env.In)
 	bearer := withHeader("Authorization", "Bearer "+token)
+	_, sPort, _ := net.SplitHostPort(s.addr)
+	cookieName := AuthCookieName(sPort, false)
 
 	t.Run("token required", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -142,8 +125,8 @@ func TestSecurity(t *testing.T) {
 			{"websocket without token", "/ws", nil, 401},
 			{"page without token", "/sessions", nil, 303},
 			{"page with token", "/sessions", []reqOpt{bearer}, 200},
-			{"forged cookie", "/", []reqOpt{withCookie(&http.Cookie{Name: CookieName, Value: "00.00"})}, 303},
-			{"token as cookie value", "/", []reqOpt{withCookie(&http.Cookie{Name: CookieName, Value: token})}, 303},
+			{"forged cookie", "/", []reqOpt{withCookie(&http.Cookie{Name: cookieName, Value: "00.00"})}, 303},
+			{"token as cookie value", "/", []reqOpt{withCookie(&http.Cookie{Name: cookieName, Value: token})}, 303},
 			{"login form", "/login", nil, 200},
 			{"no token configured", "", nil, 200},
 		} {
@@ -198,7 +181,7 @@ func TestSecurity(t *testing.T) {
 		}
 		var c *http.Cookie
 		for _, k := range resp.Cookies() {
-			if k.Name == CookieName {
+			if k.Name == cookieName {
 				c = k
 			}
 		}

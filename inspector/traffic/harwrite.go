@@ -280,12 +280,15 @@ func harEntryOf(x *model.Exchange) harOutEntry {
 	if x.RawReferer != "" {
 		req.Headers = append(req.Headers, harNV{"Referer", x.RawReferer})
 	}
-	if len(x.CookiesSent) > 0 {
-		pairs := make([]string, len(x.CookiesSent))
-		for i, c := range x.CookiesSent {
-			pairs[i] = c.Name + "=" + c.Value
-			req.Cookies = append(req.Cookies, harOutCookie{Name: c.Name, Value: c.Value})
+	var pairs []string
+	for _, c := range x.CookiesSent {
+		if IsOwnCookie(c.Name) {
+			continue // the proxy drops these already; an exchange from elsewhere may not have
 		}
+		pairs = append(pairs, c.Name+"="+c.Value)
+		req.Cookies = append(req.Cookies, harOutCookie{Name: c.Name, Value: c.Value})
+	}
+	if len(pairs) > 0 {
 		req.Headers = append(req.Headers, harNV{"Cookie", strings.Join(pairs, "; ")})
 	}
 	e.Request = req

@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +25,15 @@ const (
 	DefaultListen   = "127.0.0.1:7080"
 	DefaultRingSize = 10000
 	// StickyCookie is the cookie the proxy sets to pin a client to one upstream when
-	// ProxyConfig.Sticky is on. It is stripped from requests before they go upstream.
+	// ProxyConfig.Sticky is on. Like every cookie IsOwnCookie names, it is stripped
+	// from requests before they go upstream.
 	StickyCookie = "sessionscope_upstream"
+	// ProxyHeaderTimeout is how long a client may take to send a request's headers.
+	ProxyHeaderTimeout = 30 * time.Second
+	// ProxyIdleTimeout is how long a keep-alive connection may wait for its next
+	// request. There is no read or write timeout: bodies stream as long as they last,
+	// as the app and the browser would have them without the proxy.
+	ProxyIdleTimeout = 120 * time.Second
 )
 
 // ProxyConfig configures a capturing reverse proxy.
@@ -89,6 +95,9 @@ type Proxy struct {
 	n       atomic.Uint64 // exchange counter, for ids
 	seq     atomic.Uint64 // own sequence when cfg.Seq is nil
 	run     string        // distinguishes this proxy's exchange ids from another run's
+	// headerTimeout and idleTimeout are ProxyHeaderTimeout and ProxyIdleTimeout;
+	// tests shorten them.
+	headerTimeout, idleTimeout time.Duration
 }
 
 // NewProxy validates cfg, applies defaults and builds the proxy.
@@ -133,7 +142,8 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	var rid [4]byte
 	_, _ = rand.Read(rid[:])
 	p := &Proxy{cfg: cfg, mapping: defaultMapping(cfg.Mapping), ring: newRing(cfg.RingSize), run: hex.EncodeToString(rid[:]),
-		names: names, down: make([]atomic.Bool, len(cfg.Upstreams))}
+		names: names, down: make([]atomic.Bool, len(cfg.Upstreams)),
+		headerTimeout: ProxyHeaderTimeout, idleTimeout: ProxyIdleTimeout}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
 		Transport: cfg.Transport,
@@ -254,9 +264,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
-	if p.cfg.Sticky {
-		stripCookie(pr.Out.Header, StickyCookie)
-	}
+	// The dashboard's login cookie reaches the proxy too (cookies ignore the port),
+	// and the sticky cookie is the proxy's own: neither is the app's business.
+	stripOwnCookies(pr.Out.Header)
 }
 
 // joinQuery appends the client's query to the upstream URL's own, as SetURL does.
@@ -265,32 +275,6 @@ func joinQuery(upstream, client string) string {
 		return upstream + client
 	}
 	return upstream + "&" + client
-}
-
-// stripCookie removes one cookie from the Cookie header lines, leaving the other pairs
-// as they were written.
-func stripCookie(h http.Header, name string) {
-	lines := h.Values("Cookie")
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	for _, line := range lines {
-		var pairs []string
-		for _, pair := range strings.Split(line, ";") {
-			n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
-			if n != name {
-				pairs = append(pairs, strings.TrimSpace(pair))
-			}
-		}
-		if len(pairs) > 0 {
-			kept = append(kept, strings.Join(pairs, "; "))
-		}
-	}
-	h.Del("Cookie")
-	for _, line := range kept {
-		h.Add("Cookie", line)
-	}
 }
 
 func (p *Proxy) modifyResponse(res *http.Response) error {
@@ -376,11 +360,9 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 	if c.location != "" {
 		x.Location, x.RawLocation = MaskURL(c.location, p.mapping, p.cfg.Redact), c.location
 	}
-	skip := ""
-	if p.cfg.Sticky {
-		skip = StickyCookie
-	}
-	x.CookiesSent, x.SessionRef = sentCookies(r.Header.Values("Cookie"), p.mapping, skip)
+	// sessionscope's own cookies (the dashboard's login, the sticky pin) are not the
+	// app's: never recorded, so never in the live stream or a HAR.
+	x.CookiesSent, x.SessionRef = sentCookies(withoutOwnCookies(r.Header.Values("Cookie")), p.mapping, "")
 	x.RawReferer = r.Header.Get("Referer")
 	if c.injectable && c.respHeader != nil {
 		x.InjectedHeaders = injectedHeaders(crlfPayloads(r.URL.EscapedPath()+"?"+r.URL.RawQuery, x.RawReferer),
@@ -465,7 +447,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancelBase()
 	srv := &http.Server{
 		Handler:           p,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: p.headerTimeout,
+		IdleTimeout:       p.idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug),
 	}

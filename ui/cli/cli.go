@@ -297,6 +297,7 @@ func serveLab(ctx context.Context, cfg Config, stderr io.Writer, logger *slog.Lo
 		store = "Redis " + env.Inspector.Status().Describe
 	}
 	fmt.Fprintf(stderr, "sessionscope: dashboard on http://%s/ (open Lab to run a scenario)\n", ln.Addr())
+	announceToken(stderr, cfg, ln.Addr())
 	fmt.Fprintf(stderr, "sessionscope: lab app on %s/ (also %s/), sessions in %s\n", env.URL, localhostURL(env.URL), store)
 	return srv.Serve(ctx, ln)
 }
@@ -322,6 +323,7 @@ func serve(ctx context.Context, cfg Config, in *inspector.Inspector, stderr io.W
 		return err
 	}
 	fmt.Fprintf(stderr, "sessionscope: dashboard on http://%s/ (watching %s)\n", ln.Addr(), in.Status().Describe)
+	announceToken(stderr, cfg, ln.Addr())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	serveErr := make(chan error, 1)

@@ -64,6 +64,7 @@ type Config struct {
 	// Reverse proxy capture (watch and serve).
 	ProxyTo     []string // --proxy-to [NAME=]URL, repeatable: the app's upstream(s); NAME defaults to the URL's host:port
 	ProxyListen string   // --proxy-listen, SESSIONSCOPE_PROXY_LISTEN: default 127.0.0.1:7080
+	ProxyPublic bool     // --proxy-public: allow a --proxy-listen beyond loopback
 	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
 	ExchangeLog int      // --exchange-log: exchanges kept for the Requests screen and the API; default 10000
 	HAROut      string   // --har-out FILE: also write every proxied exchange to a HAR 1.2 file; default none
@@ -84,6 +85,7 @@ type Config struct {
 	// serve only.
 	Listen       string   // --listen, SESSIONSCOPE_LISTEN: dashboard address; default 127.0.0.1:7070
 	Token        string   // --token, SESSIONSCOPE_TOKEN: required to listen beyond loopback
+	tokenMade    bool     // Token was generated for a network bind given none (checkToken)
 	AllowedHosts []string // --allowed-host, repeatable: extra Host header values to accept
 	RevealValues bool     // --reveal-values: show payload values whose key looks secret, and undecoded bytes
 
@@ -246,29 +248,30 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	var fileDirs stringList
 	fs.Var(&fileDirs, "files", "watch PHP session files instead of Redis: session.save_path `[LABEL=]DIR`, repeatable, one per server (LABEL names the server in events)")
 	cfg.GCMaxLifetime = files.DefaultGCMaxLifetime
-	fs.Var(secondsFlag{&cfg.GCMaxLifetime}, "gc-maxlifetime", "with --files: the app's session.gc_maxlifetime in `seconds` (or a duration, 24m); an unlinked file older than this expired (PHP's GC), a younger one was destroyed")
+	fs.Var(secondsFlag{&cfg.GCMaxLifetime}, "gc-maxlifetime", "with --files: the app's session.gc_maxlifetime in `seconds` (or a duration, 24m), from 1s to 10 years; an unlinked file older than this expired (PHP's GC), a younger one was destroyed")
 	fs.Var(&prefixes, "prefix", "custom session prefix `NAME=PREFIX[:FORMAT]`, repeatable; formats: "+strings.Join(framework.FormatNames(), ", ")+" [SESSIONSCOPE_PREFIX, comma-separated]")
 	fs.BoolVar(&cfg.NoDefaultPrefixes, "no-default-prefixes", false, "watch only the --prefix prefixes, not the built-in framework table")
 	fs.BoolVar(&cfg.RevealIDs, "reveal-ids", envBool(getenv, "SESSIONSCOPE_REVEAL_IDS"), "show full session ids (they are bearer credentials) [SESSIONSCOPE_REVEAL_IDS]")
 	var redact stringList
 	fs.Var(&redact, "redact", redactUsage)
 	fs.BoolVar(&cfg.ConfigureNotifications, "configure-notifications", false, "merge missing notify-keyspace-events flags into the server's config (a CONFIG SET; the only write sessionscope ever does)")
-	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis; negative for no limit [SESSIONSCOPE_READ_BUDGET]")
-	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", backend.DefaultMaxPayloadBytes), "bytes read per payload; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
-	fs.IntVar(&cfg.PayloadCacheMiB, "payload-cache", envInt(getenv, "SESSIONSCOPE_PAYLOAD_CACHE", 256), "MiB of decoded payloads kept to compare the next write with; the least recently written go first [SESSIONSCOPE_PAYLOAD_CACHE]")
-	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", model.DefaultWindow), "correlation window joining a delete and a create into one regeneration [SESSIONSCOPE_WINDOW]")
+	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis: "+flagRanges["read-budget"]+" [SESSIONSCOPE_READ_BUDGET]")
+	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", backend.DefaultMaxPayloadBytes), "bytes read per payload, "+flagRanges["max-payload"]+"; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
+	fs.IntVar(&cfg.PayloadCacheMiB, "payload-cache", envInt(getenv, "SESSIONSCOPE_PAYLOAD_CACHE", 256), "MiB of decoded payloads kept to compare the next write with, "+flagRanges["payload-cache"]+"; the least recently written go first [SESSIONSCOPE_PAYLOAD_CACHE]")
+	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", model.DefaultWindow), "correlation window joining a delete and a create into one regeneration, "+flagRanges["window"]+" [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
-	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions")
-	fs.Float64Var(&cfg.ScanRate, "scan-rate", envFloat(getenv, "SESSIONSCOPE_SCAN_RATE", 0), "keys per second the inventory, re-inventories and poll passes may walk, per Redis node, to spare a busy Redis; 0 for as fast as Redis answers [SESSIONSCOPE_SCAN_RATE]")
+	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions, "+flagRanges["scan-count"])
+	fs.Float64Var(&cfg.ScanRate, "scan-rate", envFloat(getenv, "SESSIONSCOPE_SCAN_RATE", 0), "keys per second the inventory, re-inventories and poll passes may walk, per Redis node, to spare a busy Redis: "+flagRanges["scan-rate"]+" (as fast as Redis answers) [SESSIONSCOPE_SCAN_RATE]")
 	fs.StringVar(&cfg.Mode, "mode", "auto", "how changes are seen: notify (keyspace notifications), poll (SCAN every --poll-interval and diff; lower fidelity) or auto (poll when notifications are off and cannot be set)")
-	fs.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "time between SCAN passes in poll mode")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", 2*time.Second, "time between SCAN passes in poll mode, "+flagRanges["poll-interval"])
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "log sessionscope's own diagnostics to stderr")
 	fs.Var(&proxyTo, "proxy-to", "sit in front of the app as a reverse proxy to this upstream `[NAME=]URL` and record every exchange, repeatable (several: round-robin); NAME labels it on screen (default its host:port)")
 	fs.StringVar(&cfg.ProxyListen, "proxy-listen", envString(getenv, "SESSIONSCOPE_PROXY_LISTEN", "127.0.0.1:7080"), "`address` the proxy listens on; point the browser here [SESSIONSCOPE_PROXY_LISTEN]")
+	fs.BoolVar(&cfg.ProxyPublic, "proxy-public", false, "allow --proxy-listen beyond loopback (0.0.0.0, a LAN address): anyone who reaches it reaches the app and has their session cookies recorded")
 	fs.BoolVar(&cfg.Sticky, "sticky", false, "pin each client to one upstream by a cookie, as a load balancer's session affinity would")
 	fs.StringVar(&cfg.HAROut, "har-out", "", "write every proxied exchange to this HAR `file` as it happens, to analyze later (sessionscope analyze FILE); needs --proxy-to. "+
 		"The file holds live session cookies and ids unmasked: keep it private and use test accounts")
-	fs.IntVar(&cfg.ExchangeLog, "exchange-log", envInt(getenv, "SESSIONSCOPE_EXCHANGE_LOG", 10000), "how many proxied exchanges to keep (about 1 KB each; bodies are never kept) [SESSIONSCOPE_EXCHANGE_LOG]")
+	fs.IntVar(&cfg.ExchangeLog, "exchange-log", envInt(getenv, "SESSIONSCOPE_EXCHANGE_LOG", 10000), "how many proxied exchanges to keep (about 1 KB each; bodies are never kept), "+flagRanges["exchange-log"]+" [SESSIONSCOPE_EXCHANGE_LOG]")
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	var loginPaths stringList
 	fs.Var(&loginPaths, "login-path", loginPathUsage)
@@ -278,7 +281,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fs.StringVar(&cfg.Color, "color", "auto", "colour the lines: auto (on a terminal), always or never")
 	} else {
 		fs.StringVar(&cfg.Listen, "listen", envString(getenv, "SESSIONSCOPE_LISTEN", "127.0.0.1:7070"), "dashboard `address`; beyond loopback it needs --token [SESSIONSCOPE_LISTEN]")
-		fs.StringVar(&cfg.Token, "token", getenv("SESSIONSCOPE_TOKEN"), "access token for the dashboard, its API and websocket [SESSIONSCOPE_TOKEN]")
+		fs.StringVar(&cfg.Token, "token", getenv("SESSIONSCOPE_TOKEN"), "access token for the dashboard, its API and websocket, at least 16 characters; generated and printed once for a network --listen without one [SESSIONSCOPE_TOKEN]")
 		fs.Var(&hosts, "allowed-host", "extra Host header `name` to accept (behind a proxy or a DNS name), repeatable")
 		fs.BoolVar(&cfg.RevealValues, "reveal-values", envBool(getenv, "SESSIONSCOPE_REVEAL_VALUES"), "show payload values whose key looks secret (password, token, csrf, ...) and the bytes of payloads that are not decoded [SESSIONSCOPE_REVEAL_VALUES]")
 		if !cfg.Lab {
@@ -287,6 +290,9 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 		fs.StringVar(&cfg.LabListen, "lab-listen", envString(getenv, "SESSIONSCOPE_LAB_LISTEN", DefaultLabListen), "`address` of the lab app (through sessionscope's proxy), loopback only [SESSIONSCOPE_LAB_LISTEN]")
 	}
 	if err := parseFlags(fs, args, command, showHelp); err != nil {
+		return cfg, err
+	}
+	if err := checkNumericEnv(fs, getenv); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
@@ -463,6 +469,9 @@ func (c *Config) validateLab() error {
 	if !ok {
 		return fmt.Errorf("%w: unknown lab scenario %q: sessionscope lab list shows them", errUsage, c.LabScenario)
 	}
+	if err := checkRedisURL(c.RedisURL); err != nil {
+		return err
+	}
 	if s.NeedsRedis && c.RedisURL == "" {
 		return fmt.Errorf("%w: lab scenario %s needs a real Redis: add --redis URL (its sessions go there, in phpredis format)", errUsage, s.ID)
 	}
@@ -475,12 +484,11 @@ func (c *Config) validateLab() error {
 
 // checkLabListen keeps the lab on loopback: it is a deliberately broken login app.
 func checkLabListen(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%w: --lab-listen %q: %v (use host:port, e.g. %s)", errUsage, addr, err, DefaultLabListen)
+	if err := checkBindAddress("lab-listen", addr, DefaultLabListen); err != nil {
+		return err
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+	host, _, _ := net.SplitHostPort(addr)
+	if !loopbackHost(host) {
 		return fmt.Errorf("%w: --lab-listen %s: the lab is a deliberately broken login app and listens on loopback only, e.g. %s", errUsage, addr, DefaultLabListen)
 	}
 	return nil
@@ -500,6 +508,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Command == "lab" {
 		return c.validateLab()
+	}
+	if err := c.validateNumbers(); err != nil {
+		return err
+	}
+	if err := checkRedisURL(c.RedisURL); err != nil {
+		return err
 	}
 	if err := c.validateFiles(); err != nil {
 		return err
@@ -531,31 +545,10 @@ func (c *Config) Validate() error {
 	if c.Cluster && c.Mode == "poll" {
 		return fmt.Errorf("%w: --cluster cannot be combined with --mode poll yet: enable keyspace notifications on every master and use --mode notify", errUsage)
 	}
-	if c.ReadBudget == 0 {
-		return fmt.Errorf("%w: --read-budget must not be 0; use a negative value for no limit", errUsage)
-	}
-	if c.MaxPayload < 64 {
-		return fmt.Errorf("%w: --max-payload %d is too small to show anything; use at least 64", errUsage, c.MaxPayload)
-	}
-	if c.PayloadCacheMiB < 1 || c.PayloadCacheMiB > 1<<20 {
-		return fmt.Errorf("%w: --payload-cache %d: give the cache size in MiB, from 1 to 1048576 (default 256)", errUsage, c.PayloadCacheMiB)
-	}
-	if c.Window <= 0 || c.Window > time.Minute {
-		return fmt.Errorf("%w: --window %s: want a duration between 1ms and 1m", errUsage, c.Window)
-	}
-	if c.ScanCount <= 0 {
-		return fmt.Errorf("%w: --scan-count must be positive", errUsage)
-	}
-	if c.ScanRate < 0 {
-		return fmt.Errorf("%w: --scan-rate %g: give the keys per second to scan at most, or 0 for no limit", errUsage, c.ScanRate)
-	}
 	switch c.Mode {
 	case "", "auto", "notify", "poll":
 	default:
 		return fmt.Errorf("%w: --mode %q: want auto, notify or poll", errUsage, c.Mode)
-	}
-	if c.PollInterval < 0 || c.PollInterval > 0 && c.PollInterval < 100*time.Millisecond {
-		return fmt.Errorf("%w: --poll-interval %s: want at least 100ms (each pass SCANs every session key)", errUsage, c.PollInterval)
 	}
 	switch c.Color {
 	case "auto", "always", "never":
@@ -563,6 +556,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: --color %q: want auto, always or never", errUsage, c.Color)
 	}
 	if c.Command == "serve" {
+		if err := checkBindAddress("listen", c.Listen, ui.DefaultListen); err != nil {
+			return err
+		}
+		if err := c.checkToken(); err != nil {
+			return err
+		}
 		if err := ui.CheckBind(c.Listen, c.Token); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -570,11 +569,13 @@ func (c *Config) Validate() error {
 	if err := c.parseProxyTo(); err != nil {
 		return err
 	}
+	if len(c.ProxyTo) > 0 {
+		if err := c.checkProxyListen(); err != nil {
+			return err
+		}
+	}
 	if c.HAROut != "" && len(c.ProxyTo) == 0 {
 		return fmt.Errorf("%w: --har-out %s needs --proxy-to: only proxied traffic is captured", errUsage, c.HAROut)
-	}
-	if c.ExchangeLog < 1 {
-		return fmt.Errorf("%w: --exchange-log %d: want at least 1", errUsage, c.ExchangeLog)
 	}
 	if err := c.parseSessionCookies(); err != nil {
 		return err
@@ -738,6 +739,11 @@ func (c *Config) validateSentinel() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	for _, addr := range so.Addrs {
+		if _, port, _ := net.SplitHostPort(addr); !validPort(port, 1) {
+			return fmt.Errorf("%w: --sentinel entry %q: the port must be a number from 1 to 65535, e.g. 10.0.0.5:26379", errUsage, addr)
+		}
+	}
 	if c.SentinelMaster == "" {
 		return fmt.Errorf("%w: --sentinel needs --master NAME, the name the sentinels monitor the master under (redis-cli -p 26379 SENTINEL MASTERS lists them)", errUsage)
 	}
@@ -761,13 +767,18 @@ func (f secondsFlag) String() string {
 }
 
 func (f secondsFlag) Set(v string) error {
+	want := errors.New("want " + flagRanges["gc-maxlifetime"])
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		// Checked before multiplying: 99999999999999 seconds overflows a Duration.
+		if n < 1 || n > int64(maxGCMaxLifetime/time.Second) {
+			return want
+		}
 		*f.d = time.Duration(n) * time.Second
 		return nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		return errors.New("want seconds (1440) or a duration (24m)")
+	if err != nil || d < time.Second || d > maxGCMaxLifetime {
+		return want
 	}
 	*f.d = d
 	return nil
@@ -788,6 +799,9 @@ func (c *Config) parseProxyTo() error {
 		u, err := url.Parse(rawURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%w: --proxy-to %q: want the app's base URL or NAME=URL, e.g. --proxy-to http://127.0.0.1:8080 or --proxy-to app=http://127.0.0.1:8080", errUsage, raw)
+		}
+		if u.Port() != "" && !validPort(u.Port(), 1) {
+			return fmt.Errorf("%w: --proxy-to %q: the port must be a number from 1 to 65535, e.g. --proxy-to http://127.0.0.1:8080", errUsage, raw)
 		}
 		if name != "" && seen[name] {
 			return fmt.Errorf("%w: --proxy-to %q: the name %s is given to another upstream; name each one differently, e.g. --proxy-to app1=URL --proxy-to app2=URL", errUsage, raw, name)

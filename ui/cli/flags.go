@@ -50,6 +50,7 @@ var (
 	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
 	flagNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
 	flagInMessage = regexp.MustCompile(`(for flag|for) -(\w[\w-]*)`)
+	invalidValue  = regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -+(\w[\w-]*): `)
 )
 
 // flagMistake rewords the flag package's errors in the --name form the help uses.
@@ -63,6 +64,10 @@ func flagMistake(err error) string {
 	}
 	if m := flagNeedsArg.FindStringSubmatch(msg); m != nil {
 		return "--" + m[1] + " needs a value"
+	}
+	if m := invalidValue.FindStringSubmatch(msg); m != nil && flagRanges[m[2]] != "" {
+		// "parse error" or "value out of range" says less than the range itself.
+		return "--" + m[2] + " " + m[1] + ": want " + flagRanges[m[2]]
 	}
 	msg = flagInMessage.ReplaceAllString(msg, "for --$2")
 	return msg

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/ui/term"
@@ -15,7 +16,8 @@ import (
 
 // labCommand runs lab list and lab run, and returns the exit status: lab run exits 0
 // when the scenario behaved as expected, 1 when not or when the lab failed, 2 for a
-// usage error the lab found (a scenario that needs Redis).
+// usage error the lab found (a scenario that needs Redis) or a --redis it cannot
+// attach to, as watch does.
 func labCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	if cfg.LabAction == "list" {
 		if err := labList(stdout); err != nil {
@@ -26,7 +28,7 @@ func labCommand(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	}
 	passed, err := labRun(ctx, cfg, stdout, stderr)
 	switch {
-	case errors.Is(err, lab.ErrUnknownScenario), errors.Is(err, lab.ErrNeedsRedis):
+	case errors.Is(err, lab.ErrUnknownScenario), errors.Is(err, lab.ErrNeedsRedis), errors.Is(err, redisstore.ErrConnect):
 		fmt.Fprintf(stderr, "sessionscope: lab run %s: %v\n", cfg.LabScenario, err)
 		return 2
 	case err != nil:

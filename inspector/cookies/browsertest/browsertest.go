@@ -334,7 +334,12 @@ func (b *Browser) WaitTestID(id string) {
 // data-testid=id, waiting for it to exist.
 func (b *Browser) TextByTestID(id string) string {
 	b.t.Helper()
-	s := Run(b, chromedp.TextContent(TestID(id)))
+	b.WaitTestID(id)
+	// Read in one script, not through a node looked up first: a live page swaps
+	// pushed regions in place, and a node found before a swap is gone after it
+	// ("No node with given id found").
+	sel, _ := json.Marshal(`[data-testid="` + id + `"]`)
+	s := Eval[string](b, `(function () { var e = document.querySelector(`+string(sel)+`); return e === null ? "" : e.textContent; })()`)
 	return strings.Join(strings.Fields(s), " ")
 }
 
