@@ -21,19 +21,20 @@ const minIDLength = 16
 // (do not append the SID to URLs). A session id in a request's Referer
 // is the previous page's URL leaking it to whoever received the request.
 func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool, redact model.Redaction) {
-	ids := map[string]string{} // cookie value -> cookie name
+	names := map[string]string{} // cookie value -> cookie name
 	for _, r := range rs {
 		for _, c := range r.x.CookiesSent {
 			if isSession(c.Name) && len(c.Value) >= minIDLength {
-				ids[c.Value] = c.Name
+				names[c.Value] = c.Name
 			}
 		}
 		for _, c := range r.x.SetCookies {
 			if isSession(c.Name) && len(c.Value) >= minIDLength {
-				ids[c.Value] = c.Name
+				names[c.Value] = c.Name
 			}
 		}
 	}
+	ids := newIDIndex(names)
 	for _, r := range rs {
 		where, name := idInURL(r.u, ids, isSession)
 		if where == "" {
@@ -94,31 +95,32 @@ func sessionIDInURL(rs []*replayed, rec *Recorder, isSession func(string) bool, 
 }
 
 // idInURL says where a URL carries a session id: a query parameter named like a
-// session cookie, or a known session cookie value in the query string or the path.
-func idInURL(u *url.URL, ids map[string]string, isSession func(string) bool) (where, name string) {
+// session cookie, or a known session cookie value in the query string or the path
+// (the longest such value, then the first in byte order, so that the answer does not
+// depend on map order).
+func idInURL(u *url.URL, ids *idIndex, isSession func(string) bool) (where, name string) {
 	// Sorted, so that a URL with several candidates gets the same answer every time.
 	for _, param := range slices.Sorted(maps.Keys(u.Query())) {
 		if isSession(param) {
 			return "query parameter " + param, param
 		}
 	}
-	for _, v := range longestFirst(ids) {
-		cookie := ids[v]
-		switch {
-		case strings.Contains(u.RawQuery, v):
-			return "query string", cookie
-		case strings.Contains(u.Path, v):
-			return "path", cookie
-		}
+	found := longestFirst(append(ids.within(u.RawQuery), ids.within(u.Path)...))
+	if len(found) == 0 {
+		return "", ""
 	}
-	return "", ""
+	v := found[0]
+	if strings.Contains(u.RawQuery, v) {
+		return "query string", ids.names[v]
+	}
+	return "path", ids.names[v]
 }
 
 // maskIDsInURL writes a URL for a finding with its session ids masked: known
 // session cookie values anywhere, the values of session-named query parameters, and
 // the values of parameters with sensitive names (hidden entirely).
-func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(string) bool, redact model.Redaction) string {
-	for _, v := range longestFirst(ids) { // a value inside another is masked after it
+func maskIDsInURL(raw string, u *url.URL, ids *idIndex, isSession func(string) bool, redact model.Redaction) string {
+	for _, v := range longestFirst(ids.within(raw)) { // a value inside another is masked after it
 		raw = strings.ReplaceAll(raw, v, model.Mask(v))
 	}
 	for param, vals := range u.Query() {
@@ -140,14 +142,49 @@ func maskIDsInURL(raw string, u *url.URL, ids map[string]string, isSession func(
 	return raw
 }
 
-// longestFirst lists the session values, longest first, then in byte order.
-func longestFirst(ids map[string]string) []string {
-	vs := slices.Collect(maps.Keys(ids))
+// longestFirst sorts session values longest first, then in byte order, without
+// repeats.
+func longestFirst(vs []string) []string {
 	slices.SortFunc(vs, func(a, b string) int {
 		if len(a) != len(b) {
 			return len(b) - len(a)
 		}
 		return strings.Compare(a, b)
 	})
-	return vs
+	return slices.Compact(vs)
+}
+
+// idIndex finds which known session values a string contains in one pass over the
+// string, whatever the number of values: they are indexed by their last minIDLength
+// bytes. Trying every value against every URL made a HAR import quadratic in its
+// sessions (16k entries, each with its own id in the URL, took 31 s). The end, not
+// the start: values often share a long start (a JWT's header, "s%3A", Laravel's
+// "eyJpdiI6") but end in random bytes (a signature, the id itself). A hand-written
+// index rather than a multi-pattern library: every value is at least minIDLength
+// long, which makes this a map lookup per position.
+type idIndex struct {
+	names    map[string]string   // value -> cookie name
+	bySuffix map[string][]string // last minIDLength bytes -> values
+}
+
+func newIDIndex(names map[string]string) *idIndex {
+	ix := &idIndex{names: names, bySuffix: make(map[string][]string, len(names))}
+	for v := range names {
+		k := v[len(v)-minIDLength:]
+		ix.bySuffix[k] = append(ix.bySuffix[k], v)
+	}
+	return ix
+}
+
+// within lists the values s contains (with repeats).
+func (ix *idIndex) within(s string) []string {
+	var found []string
+	for end := minIDLength; end <= len(s); end++ {
+		for _, v := range ix.bySuffix[s[end-minIDLength:end]] {
+			if start := end - len(v); start >= 0 && s[start:end] == v {
+				found = append(found, v)
+			}
+		}
+	}
+	return found
 }

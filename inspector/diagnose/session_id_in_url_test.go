@@ -1,6 +1,8 @@
 package diagnose
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,5 +57,53 @@ func TestSessionIDInReferer(t *testing.T) {
 				t.Errorf("the full id leaked:\n%s", text)
 			}
 		})
+	}
+}
+
+// BenchmarkSessionIDInURLScaling analyses captures where every page load carries its
+// own session id in the URL, at 2k and 16k entries. ns/entry should stay flat: the
+// import was quadratic in the number of sessions (0.4 s at 2k, 31 s at 16k).
+func BenchmarkSessionIDInURLScaling(b *testing.B) {
+	for _, n := range []int{2000, 16000} {
+		xs := idsInURLs(n)
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				AnalyzeExchanges(xs, AnalyzeOptions{})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/entry")
+		})
+	}
+}
+
+// idsInURLs is n page loads, each sending its own session id in a cookie and in the URL.
+func idsInURLs(n int) []*model.Exchange {
+	f := newLoopFlow()
+	for i := range n {
+		// Ids that share their start, as signed or encoded cookie values do.
+		id := fmt.Sprintf("s%%3A%022x", uint64(i)*0x9e3779b97f4a7c15)
+		f.add("GET", fmt.Sprintf("%s/cart/%s?view=full", loopSite, id), 200, "", "", false, "PHPSESSID="+id)
+	}
+	return f.xs
+}
+
+// TestIDIndexFindsWhatContainsFinds: the prefix index finds exactly the values a
+// substring search over every value finds, longest first.
+func TestIDIndexFindsWhatContainsFinds(t *testing.T) {
+	names := map[string]string{}
+	for _, v := range []string{"aaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaab", "baaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb", "abcdefghijklmnopq", "0123456789abcdef"} {
+		names[v] = "PHPSESSID"
+	}
+	ix := newIDIndex(names)
+	for _, s := range []string{"", "/x/aaaaaaaaaaaaaaaab/y", "baaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaa", "?q=abcdefghijklmnopq&r=0123456789abcdef", "aaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb"} {
+		var want []string
+		for v := range names {
+			if strings.Contains(s, v) {
+				want = append(want, v)
+			}
+		}
+		want = longestFirst(want)
+		if got := longestFirst(ix.within(s)); !slices.Equal(got, want) {
+			t.Errorf("%q: index found %v, substring search %v", s, got, want)
+		}
 	}
 }
