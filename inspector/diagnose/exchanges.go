@@ -137,7 +137,8 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		rs = append(rs, r)
 	}
 
-	cited := map[string][]citation{} // by exchange id: cookie findings explaining it
+	cited := map[string][]citation{}         // by exchange id: cookie findings explaining it
+	lp := newLoginPages(rs, opts.LoginPaths) // the login pages, for the rules that tell a login
 	cookieRejected(rs, &Recorder{e: e, rule: "cookie-rejected"}, cited)
 	cookieNotSent(rs, &Recorder{e: e, rule: "cookie-not-sent"}, cited)
 	if opts.StoreCauses != nil {
@@ -152,11 +153,11 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 		// timing and upstreams say what they can of a stale read or unshared sessions.
 		staleReadHTTP(rs, &Recorder{e: e, rule: "stale-read"}, cited)
 		sessionNotSharedHTTP(rs, &Recorder{e: e, rule: "session-not-shared"}, cited)
-		fixationHTTP(rs, &Recorder{e: e, rule: "fixation"}, isSession, opts)
+		fixationHTTP(rs, &Recorder{e: e, rule: "fixation"}, lp, isSession, opts)
 	}
 	noSession(rs, &Recorder{e: e, rule: "no-session"}, cited, isSession, opts)
 	duplicateCookie(rs, &Recorder{e: e, rule: "duplicate-cookie"}, cited, isSession)
-	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, cited, opts)
+	missing := loginLoop(rs, &Recorder{e: e, rule: "login-loop"}, lp, cited, opts)
 	sessionIDInURL(rs, &Recorder{e: e, rule: "session-id-in-url"}, isSession, e.cfg.Redact)
 	cookieFlags(rs, &Recorder{e: e, rule: "cookie-flags"}, isSession)
 	sensitiveDataInCookie(rs, &Recorder{e: e, rule: "sensitive-data-in-cookie"})

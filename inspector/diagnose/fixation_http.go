@@ -19,11 +19,10 @@ import (
 // own may carry the login), or the cookie values are missing from the capture. With
 // the store watched, the store side's fixation rule owns the finding: it sees what
 // the session gained.
-func fixationHTTP(rs []*replayed, rec *Recorder, isSession func(string) bool, opts AnalyzeOptions) {
+func fixationHTTP(rs []*replayed, rec *Recorder, lp *loginPages, isSession func(string) bool, opts AnalyzeOptions) {
 	if opts.ValuesStripped || opts.CookiesAbsent {
 		return
 	}
-	lp := newLoginPages(rs, opts.LoginPaths)
 	for i, r := range rs {
 		if !strings.EqualFold(r.x.Method, "POST") || !lp.is(r.u) {
 			continue

@@ -208,8 +208,7 @@ type pageLoop struct {
 // page is one finding per root cause; each time round counts. Otherwise it looks for
 // the other sign: a fresh session cookie on each of >= 3 consecutive page loads. It
 // returns the conclusions it could not reach for a sanitized HAR.
-func loginLoop(rs []*replayed, rec *Recorder, cited map[string][]citation, opts AnalyzeOptions) (missing []string) {
-	lp := newLoginPages(rs, opts.LoginPaths)
+func loginLoop(rs []*replayed, rec *Recorder, lp *loginPages, cited map[string][]citation, opts AnalyzeOptions) (missing []string) {
 	type last struct {
 		index    int // rs index of the refusal
 		sig      string
@@ -313,14 +312,7 @@ func reportLoop(rs []*replayed, rec *Recorder, page string, pl *pageLoop, cited 
 	detail, fix := loopCause(rs, pl.from, lastStep.to, causes, what, opts)
 	for _, st := range pl.steps {
 		refusal, attempt := rs[st.to], rs[st.attempt]
-		var sessions []string
-		for j := st.attempt; j <= st.to; j++ {
-			for _, ref := range exchangeRefs(rs[j].x) {
-				if !slices.Contains(sessions, ref) {
-					sessions = append(sessions, ref)
-				}
-			}
-		}
+		sessions := sessionsOn(rs, st.attempt, st.to)
 		rec.Report(Report{
 			Cause:     "loop\x00" + page + "\x00" + strings.Join(httpCauses, ","),
 			Severity:  model.SeverityError,
@@ -335,6 +327,20 @@ func reportLoop(rs []*replayed, rec *Recorder, page string, pl *pageLoop, cited 
 			Time: refusal.x.Start,
 		})
 	}
+}
+
+// sessionsOn lists the sessions the exchanges rs[from..to] carried or were given,
+// each once, in the order they appear.
+func sessionsOn(rs []*replayed, from, to int) []string {
+	var sessions []string
+	for j := from; j <= to; j++ {
+		for _, ref := range exchangeRefs(rs[j].x) {
+			if !slices.Contains(sessions, ref) {
+				sessions = append(sessions, ref)
+			}
+		}
+	}
+	return sessions
 }
 
 // loopCitations are the findings that explain what happened on rs[from..to], the
@@ -475,14 +481,7 @@ func freshSessionLoop(rs []*replayed, rec *Recorder, cited map[string][]citation
 		}
 		first, lastNav := rs[navs[start]], rs[navs[end]]
 		causes := loopCitations(rs, navs[start], navs[end], cited)
-		var sessions []string
-		for j := navs[start]; j <= navs[end]; j++ {
-			for _, ref := range exchangeRefs(rs[j].x) {
-				if !slices.Contains(sessions, ref) {
-					sessions = append(sessions, ref)
-				}
-			}
-		}
+		sessions := sessionsOn(rs, navs[start], navs[end])
 		detail, fix := loopCause(rs, navs[start], navs[end], causes, fmt.Sprintf("The server issued a fresh session cookie on each of %d consecutive responses: every request arrived without a session it recognised, "+
 			"so the user logs in and is sent back to log in, again and again.", end-start+1), opts)
 		for k := start; k <= end; k++ {
