@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/files"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
@@ -39,6 +40,7 @@ type Config struct {
 	ReadBudget             float64       // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
 	MaxPayload             int           // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
 	PayloadCacheMiB        int           // --payload-cache, SESSIONSCOPE_PAYLOAD_CACHE: MiB of decoded payloads kept; default 256
+	HARBudgetMiB           int           // --har-budget, SESSIONSCOPE_HAR_BUDGET: MiB all HAR imports kept by the dashboard may hold; default 256
 	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
 	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
 	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
@@ -68,6 +70,7 @@ type Config struct {
 	Sticky      bool     // --sticky: pin each client to one upstream (round-robin otherwise)
 	ExchangeLog int      // --exchange-log: exchanges kept for the Requests screen and the API; default 10000
 	HAROut      string   // --har-out FILE: also write every proxied exchange to a HAR 1.2 file; default none
+	proxyOnly   []string // the proxy's own flags given on the command line, which mean nothing without --proxy-to
 
 	// SessionCookies are custom session cookie names, --session-cookie NAME=FRAMEWORK,
 	// repeatable (watch, serve, analyze); SESSIONSCOPE_SESSION_COOKIE (comma-separated).
@@ -258,6 +261,7 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Float64Var(&cfg.ReadBudget, "read-budget", envFloat(getenv, "SESSIONSCOPE_READ_BUDGET", 1000), "payload reads per second, to protect the watched Redis: "+flagRanges["read-budget"]+" [SESSIONSCOPE_READ_BUDGET]")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", envInt(getenv, "SESSIONSCOPE_MAX_PAYLOAD", backend.DefaultMaxPayloadBytes), "bytes read per payload, "+flagRanges["max-payload"]+"; larger values are cut and shown as truncated [SESSIONSCOPE_MAX_PAYLOAD]")
 	fs.IntVar(&cfg.PayloadCacheMiB, "payload-cache", envInt(getenv, "SESSIONSCOPE_PAYLOAD_CACHE", 256), "MiB of decoded payloads kept to compare the next write with, "+flagRanges["payload-cache"]+"; the least recently written go first [SESSIONSCOPE_PAYLOAD_CACHE]")
+	fs.IntVar(&cfg.HARBudgetMiB, "har-budget", envInt(getenv, "SESSIONSCOPE_HAR_BUDGET", inspector.DefaultHARBudget>>20), "MiB that the HAR files imported into the dashboard may keep in memory together, "+flagRanges["har-budget"]+"; the oldest import is dropped first [SESSIONSCOPE_HAR_BUDGET]")
 	fs.DurationVar(&cfg.Window, "window", envDuration(getenv, "SESSIONSCOPE_WINDOW", model.DefaultWindow), "correlation window joining a delete and a create into one regeneration, "+flagRanges["window"]+" [SESSIONSCOPE_WINDOW]")
 	fs.Var(&markers, "auth-marker", "payload field that marks a logged-in session (glob or dotted path), repeatable; replaces the built-in list [SESSIONSCOPE_AUTH_MARKERS]")
 	fs.Int64Var(&cfg.ScanCount, "scan-count", 1000, "SCAN COUNT hint for the inventory of existing sessions, "+flagRanges["scan-count"])
@@ -307,7 +311,13 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	cfg.ProxyTo = proxyTo
 	cfg.Files = fileDirs
 	redisSet := false
-	fs.Visit(func(f *flag.Flag) { redisSet = redisSet || f.Name == "redis" })
+	fs.Visit(func(f *flag.Flag) {
+		redisSet = redisSet || f.Name == "redis"
+		switch f.Name {
+		case "proxy-listen", "proxy-public", "sticky":
+			cfg.proxyOnly = append(cfg.proxyOnly, f.Name)
+		}
+	})
 	if len(cfg.Files) > 0 && !redisSet {
 		cfg.RedisURL = "" // a REDIS_URL in the environment does not turn --files into a Redis attach
 	}
@@ -573,6 +583,10 @@ func (c *Config) Validate() error {
 		if err := c.checkProxyListen(); err != nil {
 			return err
 		}
+	}
+	if len(c.proxyOnly) > 0 && len(c.ProxyTo) == 0 {
+		// Said at once: ignored, the user would point a browser at a proxy that never started.
+		return fmt.Errorf("%w: --%s needs --proxy-to URL: the proxy starts only in front of an app", errUsage, c.proxyOnly[0])
 	}
 	if c.HAROut != "" && len(c.ProxyTo) == 0 {
 		return fmt.Errorf("%w: --har-out %s needs --proxy-to: only proxied traffic is captured", errUsage, c.HAROut)

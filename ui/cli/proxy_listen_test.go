@@ -30,3 +30,24 @@ func TestProxyListenInUse(t *testing.T) {
 		t.Errorf("more than one line on stderr:\n%s", msg)
 	}
 }
+
+// TestProxyFlagsNeedProxyTo: the proxy's own flags without --proxy-to are a usage error
+// naming the flag, not silently ignored (a browser pointed at --proxy-listen would find
+// nothing there).
+func TestProxyFlagsNeedProxyTo(t *testing.T) {
+	for _, c := range []struct {
+		flag string
+		args []string
+	}{
+		{"--proxy-listen", []string{"watch", "--redis", "redis://127.0.0.1:1", "--proxy-listen", "127.0.0.1:7999"}},
+		{"--sticky", []string{"watch", "--redis", "redis://127.0.0.1:1", "--sticky"}},
+		{"--proxy-public", []string{"serve", "--redis", "redis://127.0.0.1:1", "--proxy-public"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(c.args, env(nil), &stdout, &stderr)
+		msg := strings.TrimSpace(stderr.String())
+		if code != 2 || !strings.Contains(msg, c.flag+" needs --proxy-to") || strings.Contains(msg, "\n") {
+			t.Errorf("%v: exit %d, stderr:\n%s", c.args, code, msg)
+		}
+	}
+}
