@@ -51,6 +51,7 @@ bench:
 	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
 	@mkdir -p $(BENCH_RAW)
 	$(GO) run ./ui/ssbench -out $(BENCH_RAW)/ssbench.json > docs/bench/ssbench.md
+	$(GO) run ./ui/ssbench -phases ingest -ingest-rate 50000 -out $(BENCH_RAW)/ingest-paced.json > docs/bench/ingest-paced.md
 	$(GO) run ./ui/ssbench -phases proxy,analyze -out $(BENCH_RAW)/proxy.json > docs/bench/proxy.md
 	$(GO) run ./ui/ssbench -phases inventory -out $(BENCH_RAW)/inventory.json > docs/bench/inventory.md
 

@@ -28,7 +28,7 @@ func (h *Handlers) APIExchanges(c echo.Context) error {
 	}
 	set, err := h.exchangeSet(q.HAR)
 	if errors.Is(err, inspector.ErrHARImportNotFound) {
-		return jsonError(c, http.StatusNotFound, harGone(q.HAR))
+		return jsonError(c, http.StatusNotFound, harGone(q.HAR, err))
 	}
 	if err != nil {
 		return fmt.Errorf("exchanges: %w", err)

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,7 +50,7 @@ func (h *Handlers) FlowShow(c echo.Context) error {
 	if err == nil {
 		set, err = h.exchangeSet(q.HAR)
 		if errors.Is(err, inspector.ErrHARImportNotFound) {
-			return h.ErrorPage(c, http.StatusNotFound, "HAR import not found", harGone(q.HAR),
+			return h.ErrorPage(c, http.StatusNotFound, "HAR import not found", harGone(q.HAR, err),
 				views.Link{Text: "Go to Requests", URL: "/requests"})
 		}
 	}
@@ -90,12 +89,6 @@ func (h *Handlers) FlowShow(c echo.Context) error {
 		}
 	}
 	return Render(c, status, views.FlowView(vm))
-}
-
-// harGone explains a HAR import id that is not kept.
-func harGone(id string) string {
-	return fmt.Sprintf("No kept HAR import has the id %q: sessionscope keeps the last %d imports, in memory until it stops. Import the file again from the Requests screen.",
-		truncate(id, 40), inspector.MaxHARImports)
 }
 
 // flowTitle names what the flow shows, with links to it.

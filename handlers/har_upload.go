@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +34,16 @@ type harImportJSON struct {
 	Kept      int             `json:"kept"`
 	Truncated bool            `json:"truncated"`
 	Findings  []model.Finding `json:"findings"`
+	// Dropped are the older imports forgotten to keep this one within --har-budget.
+	Dropped []harDroppedJSON `json:"dropped"`
+}
+
+// harDroppedJSON is an import dropped to make room, in an upload's JSON answer.
+type harDroppedJSON struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Kept  int    `json:"kept"`
+	Bytes int64  `json:"bytes"`
 }
 
 // HARUpload is POST /requests/har: a multipart form with the HAR in the field "har",
@@ -55,8 +66,12 @@ func (h *Handlers) HARUpload(c echo.Context) error {
 		if fs == nil {
 			fs = []model.Finding{}
 		}
+		dropped := make([]harDroppedJSON, 0, len(imp.Dropped))
+		for _, d := range imp.Dropped {
+			dropped = append(dropped, harDroppedJSON{ID: d.ID, Name: d.Name, Kept: d.Kept, Bytes: d.Bytes})
+		}
 		return c.JSON(http.StatusCreated, harImportJSON{ID: imp.ID, Name: imp.Name, URL: page, Entries: imp.Summary.Entries,
-			Kept: imp.Kept, Truncated: imp.Truncated, Findings: fs})
+			Kept: imp.Kept, Truncated: imp.Truncated, Findings: fs, Dropped: dropped})
 	}
 	return c.Redirect(http.StatusSeeOther, page)
 }
@@ -96,7 +111,10 @@ func (h *Handlers) importUpload(c echo.Context) (inspector.HARImport, int, error
 		if err != nil {
 			return inspector.HARImport{}, uploadStatus(err), uploadError(truncate(importName(name), 60), err)
 		}
-		h.d.Logger.Info("HAR imported", "id", imp.ID, "entries", imp.Summary.Entries, "findings", len(imp.Findings))
+		h.d.Logger.Info("HAR imported", "id", imp.ID, "entries", imp.Summary.Entries, "findings", len(imp.Findings), "bytes", imp.Bytes)
+		for _, d := range imp.Dropped {
+			h.d.Logger.Info("HAR import dropped", "id", d.ID, "name", d.Name, "bytes", d.Bytes, "for", imp.ID, "budget", imp.Budget)
+		}
 		return imp, http.StatusOK, nil
 	}
 }
@@ -142,7 +160,7 @@ func (h *Handlers) HARShow(c echo.Context) error {
 		imp, err = h.d.Src.HARImport(id)
 	}
 	if errors.Is(err, inspector.ErrHARImportNotFound) {
-		return h.ErrorPage(c, http.StatusNotFound, "HAR import not found", harGone(id), views.Link{Text: "Go to Requests", URL: "/requests"})
+		return h.ErrorPage(c, http.StatusNotFound, "HAR import not found", harGone(id, err), views.Link{Text: "Go to Requests", URL: "/requests"})
 	}
 	if err != nil {
 		return fmt.Errorf("HAR import %s: %w", id, err)
@@ -161,6 +179,7 @@ func (h *Handlers) HARShow(c echo.Context) error {
 	} else if imp.Summary.ValuesStripped {
 		vm.Notes = append(vm.Notes, fmt.Sprintf("Cookie values were stripped from %d request(s) (a sanitized export): conclusions that need them (which session a cookie belongs to) could not be drawn.", imp.Summary.StrippedExchanges))
 	}
+	vm.Dropped = droppedText(imp)
 	vm.Groups = harFindingGroups(imp.Findings, imp.ID)
 
 	all := set.query(inspector.ExchangeQuery{Limit: flowMaxExchanges})
@@ -206,4 +225,35 @@ func harFindingGroups(fs []model.Finding, har string) []views.FindingGroup {
 		out = append(out, *byRule[r])
 	}
 	return out
+}
+
+// droppedText says, in the new import's page, which older imports were forgotten to
+// keep it, and why; empty when none was.
+func droppedText(imp inspector.HARImport) string {
+	if len(imp.Dropped) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(imp.Dropped))
+	for _, d := range imp.Dropped {
+		names = append(names, fmt.Sprintf("%s (%d requests, imported %s, %s)", d.Name, d.Kept, d.Imported.Local().Format(time.TimeOnly), bytesText(d.Bytes)))
+	}
+	what := "the oldest import was"
+	if len(names) > 1 {
+		what = fmt.Sprintf("the %d oldest imports were", len(names))
+	}
+	return fmt.Sprintf("To keep this file (%s in memory), %s dropped: %s. Imports share %s of memory (--har-budget), and the oldest goes first. Import a dropped file again to see it; to keep more, start sessionscope with a larger --har-budget.",
+		bytesText(imp.Bytes), what, strings.Join(names, "; "), bytesText(imp.Budget))
+}
+
+// harGone explains a HAR import id that is not kept: dropped for a newer import, or
+// unknown (a mistyped link, or from before a restart).
+func harGone(id string, err error) string {
+	var dropped *inspector.HARImportDroppedError
+	if errors.As(err, &dropped) {
+		d := dropped.DroppedHARImport
+		return fmt.Sprintf("The HAR import %s (imported %s) was dropped at %s to make room for %s: imports share %s of memory (--har-budget), and the oldest goes first. Import the file again from the Requests screen, or start sessionscope with a larger --har-budget.",
+			d.Name, d.Imported.Local().Format(time.TimeOnly), d.Dropped.Local().Format(time.TimeOnly), d.ForName, bytesText(d.Budget))
+	}
+	return fmt.Sprintf("No kept HAR import has the id %q: imports are kept in memory until sessionscope stops, within --har-budget (the oldest dropped first). Import the file again from the Requests screen.",
+		truncate(id, 40))
 }

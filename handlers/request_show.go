@@ -85,7 +85,7 @@ func (h *Handlers) RequestShow(c echo.Context) error {
 	x, set, err := h.findExchange(id)
 	if errors.Is(err, inspector.ErrExchangeNotFound) {
 		return h.ErrorPage(c, http.StatusNotFound, "Request not found",
-			fmt.Sprintf("No kept exchange has the id %q. The log keeps the latest exchanges only (--exchange-log), and the last %d HAR imports; older ones are gone.", truncate(id, 60), inspector.MaxHARImports),
+			fmt.Sprintf("No kept exchange has the id %q. The log keeps the latest exchanges only (--exchange-log), and HAR imports within --har-budget, the oldest dropped first; older ones are gone.", truncate(id, 60)),
 			views.Link{Text: "Go to Requests", URL: "/requests"})
 	}
 	if err != nil {

@@ -27,6 +27,9 @@ type SessionJSON struct {
 	To            *string    `json:"to"`             // ref of the session it was regenerated to (old key kept)
 	Inventory     bool       `json:"inventory"`      // found by the inventory scan, not seen being created
 	Node          string     `json:"node,omitempty"` // the store node holding it (a cluster master)
+	// MetaUnread: listed by the inventory's first phase, TTL and size not read yet
+	// (ttl_s is null and size 0 until its second phase reads them).
+	MetaUnread bool `json:"ttl_size_unread,omitempty"`
 }
 
 // SessionDetailJSON is one session with its payload tree, events and findings.
@@ -57,7 +60,7 @@ func sessionJSON(r tracker.SessionRow, now time.Time) SessionJSON {
 	s := SessionJSON{Type: "session", Ref: r.Ref, ID: r.ID, Framework: r.Framework, KeyPrefix: r.KeyPrefix,
 		Format: r.Format, Size: r.Size, Born: optTime(r.Born), LastActivity: optTime(r.LastActivity),
 		Authenticated: r.Authenticated, From: optRef(r.FromRef), To: optRef(r.ToRef), Inventory: r.Inventory,
-		Node: r.Node}
+		Node: r.Node, MetaUnread: r.MetaUnread}
 	switch {
 	case r.NoTTL:
 		n := int64(-1)

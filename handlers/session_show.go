@@ -113,6 +113,9 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 		Node: r.Node, JSONURL: "/api/sessions/" + url.PathEscape(r.Ref), AuthUnknown: !r.PayloadRead && !r.Authenticated}
 	vm.RequestsURL, vm.FlowURL = sessionTrafficURLs(r.Ref)
 	vm.ExpiresISO, vm.TTL = ttlText(r.ExpiresAt, r.NoTTL, now)
+	if r.MetaUnread {
+		vm.ExpiresISO, vm.TTL, vm.Size = "", notReadYet, notReadYet
+	}
 	if vm.ExpiresISO == "" {
 		vm.ExpiresISO = "none" // unknown: the countdown has nothing to tick
 	}

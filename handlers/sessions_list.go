@@ -99,10 +99,19 @@ func (h *Handlers) SessionsList(c echo.Context) error {
 // sessionRow is one session of the list, on first load and pushed alike.
 func sessionRow(r tracker.SessionRow, now time.Time) views.SessionRow {
 	expires, ttl := ttlText(r.ExpiresAt, r.NoTTL, now)
+	size := bytesText(int64(r.Size))
+	if r.MetaUnread {
+		// Listed by the inventory's first phase; its second reads TTL and size.
+		expires, ttl, size = "", notReadYet, notReadYet
+	}
 	return views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
 		URL: sessionURL(r.Ref), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
-		Size: bytesText(int64(r.Size)), Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef}
+		Size: size, Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef}
 }
+
+// notReadYet stands for a TTL or size the inventory has listed but not read yet: not
+// 0, and not "no TTL", which would be a finding.
+const notReadYet = "not read yet"
 
 // sessionsValues is the search a Sessions page's live socket counts and matches.
 func sessionsValues(q tracker.Query) url.Values {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,6 +44,9 @@ func (h *Handlers) statusPage() views.StatusPage {
 	}
 	if inv := st.Last.Inventory; inv != nil {
 		vm.Scanned, vm.InvSessions, vm.InvDone = inv.Scanned, inv.Sessions, inv.Done
+		vm.InvPhase, vm.InvFilled = inv.Phase, inv.Filled
+		vm.InvListedAt, vm.InvListedTook = phaseEnd(inv.StartedAt, inv.ListedAt)
+		vm.InvFilledAt, vm.InvFilledTook = phaseEnd(inv.ListedAt, inv.FilledAt)
 	}
 	var perSec float64
 	if h.d.Live != nil {
@@ -63,4 +67,16 @@ func (h *Handlers) statusPage() views.StatusPage {
 	runtime.ReadMemStats(&ms)
 	vm.HeapAlloc, vm.Sys = bytesText(int64(ms.HeapAlloc)), bytesText(int64(ms.Sys))
 	return vm
+}
+
+// phaseEnd is when an inventory phase ended and how long it took, zero while it runs.
+func phaseEnd(from, to *time.Time) (views.Stamp, string) {
+	if to == nil {
+		return views.Stamp{}, ""
+	}
+	took := ""
+	if from != nil {
+		took = fmt.Sprintf("%.2f s", to.Sub(*from).Seconds())
+	}
+	return stamp(*to), took
 }

@@ -202,25 +202,61 @@ func TestImportHAR(t *testing.T) {
 		}
 	})
 
-	t.Run("bounded to the last imports", func(t *testing.T) {
-		in := inspector.New(idleStore{}, inspector.Config{})
+	t.Run("bounded by the budget, oldest dropped first", func(t *testing.T) {
+		// Measure one import, then give the inspector room for three of them.
+		probe, err := inspector.New(idleStore{}, inspector.Config{}).ImportHAR(openHAR(t, "fixed.har"), "probe.har")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if probe.Bytes <= 0 || probe.Budget != inspector.DefaultHARBudget {
+			t.Fatalf("probe: %d bytes, budget %d; want a size and the default budget", probe.Bytes, probe.Budget)
+		}
+		in := inspector.New(idleStore{}, inspector.Config{HARBudget: 3*probe.Bytes + probe.Bytes/2})
 		var ids []string
-		for i := 0; i < inspector.MaxHARImports+2; i++ {
-			imp, err := in.ImportHAR(openHAR(t, "fixed.har"), fmt.Sprintf("f%d.har", i))
+		var last inspector.HARImport
+		for i := range 5 {
+			last, err = in.ImportHAR(openHAR(t, "fixed.har"), fmt.Sprintf("f%d.har", i))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, imp.ID)
+			ids = append(ids, last.ID)
+			if want := max(0, i-2); i >= 3 && (len(last.Dropped) != 1 || last.Dropped[0].ID != ids[want-1]) {
+				t.Errorf("import %d dropped %+v, want only %s", i, last.Dropped, ids[want-1])
+			}
 		}
 		list := in.HARImports()
-		if len(list) != inspector.MaxHARImports || list[0].ID != ids[len(ids)-1] {
-			t.Fatalf("%d imports, newest %v; want %d, newest first", len(list), list[0].ID, inspector.MaxHARImports)
+		if len(list) != 3 || list[0].ID != ids[4] || list[2].ID != ids[2] {
+			t.Fatalf("%d imports kept, newest %v; want f4, f3, f2", len(list), list[0].ID)
 		}
-		if _, err := in.HARImport(ids[0]); !errors.Is(err, inspector.ErrHARImportNotFound) {
-			t.Errorf("the oldest import: %v, want ErrHARImportNotFound", err)
+		_, err = in.HARImport(ids[0])
+		var dropped *inspector.HARImportDroppedError
+		if !errors.Is(err, inspector.ErrHARImportNotFound) || !errors.As(err, &dropped) {
+			t.Fatalf("the oldest import: %v, want a HARImportDroppedError wrapping ErrHARImportNotFound", err)
 		}
-		if _, err := in.HARExchanges("nope", inspector.ExchangeQuery{}); !errors.Is(err, inspector.ErrHARImportNotFound) {
+		if dropped.Name != "f0.har" || dropped.ForID != ids[3] || dropped.ForName != "f3.har" || dropped.Kept != probe.Kept {
+			t.Errorf("dropped %+v, want f0.har dropped for f3.har", dropped.DroppedHARImport)
+		}
+		if _, err := in.HARExchanges(ids[1], inspector.ExchangeQuery{}); !errors.As(err, &dropped) || dropped.ForName != "f4.har" {
+			t.Errorf("exchanges of the second import: %v, want dropped for f4.har", err)
+		}
+		if _, err := in.HARExchanges("nope", inspector.ExchangeQuery{}); !errors.Is(err, inspector.ErrHARImportNotFound) || errors.As(err, &dropped) {
 			t.Errorf("unknown import: %v", err)
+		}
+	})
+
+	t.Run("the newest import is kept even alone over the budget", func(t *testing.T) {
+		in := inspector.New(idleStore{}, inspector.Config{HARBudget: 1})
+		first, err := in.ImportHAR(openHAR(t, "fixed.har"), "a.har")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := in.ImportHAR(openHAR(t, "fixed.har"), "b.har")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := in.HARImports()
+		if len(list) != 1 || list[0].ID != second.ID || len(second.Dropped) != 1 || second.Dropped[0].ID != first.ID {
+			t.Errorf("kept %d imports, second dropped %+v; want b.har alone, a.har dropped", len(list), second.Dropped)
 		}
 		// Another inspector has its own imports.
 		if n := len(inspector.New(idleStore{}, inspector.Config{}).HARImports()); n != 0 {

@@ -34,6 +34,9 @@ type Config struct {
 	// LoginPaths name the app's login pages (--login-path) for the login-loop rule,
 	// besides the pages it recognises by their path or their password input.
 	LoginPaths []string
+	// HARBudget is the memory, in bytes, all kept HAR imports may hold together
+	// (--har-budget); the oldest are dropped first. Default DefaultHARBudget.
+	HARBudget int64
 }
 
 // Inspector watches one store.
@@ -77,9 +80,10 @@ func (in *Inspector) Subscribe(capacity int) *stream.Subscription {
 }
 
 // PublishExchange hands an HTTP exchange (from the reverse proxy) to the stream, with
-// the process-wide sequence number. It never blocks.
-// The HTTP-side rules then replay that client's recent exchanges and publish the
-// findings that are new or changed.
+// the process-wide sequence number. It never blocks, and never waits for a full
+// replay of the HTTP-side rules under load: the findings an exchange changes are
+// published right after it when its client could be replayed at once, else with the
+// tracker's next round of findings, once the rules' worker has replayed it.
 func (in *Inspector) PublishExchange(x *model.Exchange) {
 	in.counts.exchanges.Add(1)
 	annotated, changed := in.rules.ObserveExchange(x)

@@ -14,9 +14,11 @@ type HARPage struct {
 	First     Stamp
 	Last      Stamp
 	Notes     []string
-	Groups    []FindingGroup
-	Flow      Flow
-	FlowURL   string
-	Table     RequestsTable
-	JSONURL   string
+	// Dropped says which older imports were forgotten to keep this one, and why.
+	Dropped string
+	Groups  []FindingGroup
+	Flow    Flow
+	FlowURL string
+	Table   RequestsTable
+	JSONURL string
 }

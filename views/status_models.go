@@ -34,4 +34,12 @@ type StatusPage struct {
 	ReadsPerSec     string
 	BudgetPercent   int
 	Proxy           ProxyPanel // the capturing proxy, or how to start one
+	// InvPhase is where a two-phase inventory stands (model.InventoryList, Fill, Done);
+	// "" for a store that reads everything in one pass.
+	InvPhase      string
+	InvFilled     int64 // sessions whose TTL and size phase two has read
+	InvListedAt   Stamp // phase one done: every session listed
+	InvListedTook string
+	InvFilledAt   Stamp // phase two done: every TTL and size read
+	InvFilledTook string
 }

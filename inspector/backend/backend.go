@@ -94,9 +94,32 @@ type InventoryItem struct {
 	Node string
 	TTL  time.Duration // -1: no TTL
 	Size int
-	Type framework.KeyType
 	Read time.Time // when the metadata was read
+	Type framework.KeyType
+	// Kind says what the item carries; the zero value is a complete item.
+	Kind ItemKind
+	// Index numbers a two-phase inventory's keys on their node, from 0 in the order
+	// phase one listed them; phase two's item for a key carries the same Index, so
+	// that the tracker finds the session it listed without a lookup by key.
+	Index int32
 }
+
+// ItemKind is what an InventoryItem carries. A Redis inventory runs in two phases so
+// that every session is listed at SCAN speed, and the two PTTL/size reads per key,
+// which cost Redis more than the SCAN itself, come after.
+type ItemKind uint8
+
+// Inventory item kinds.
+const (
+	// ItemComplete is a session with its TTL and size: the tracker adds it.
+	ItemComplete ItemKind = iota
+	// ItemListed is a session key that SCAN listed (phase one): the tracker adds it
+	// with its TTL and size not read yet.
+	ItemListed
+	// ItemFilled is the TTL and size of a session listed earlier (phase two). It never
+	// adds a session: a key the tracker no longer holds has ended since.
+	ItemFilled
+)
 
 // DefaultMaxPayloadBytes is the default cap of one payload read: sessions are small,
 // and a larger value is cut and shown as truncated rather than transferred whole.

@@ -88,10 +88,15 @@ const (
 // site-for-cookies and initiator are same-site; lax (or lax-method-unsafe) for a
 // top-level navigation started from another site; cross-site otherwise.
 func (c Context) requestLevel(schemeful bool) level {
-	if !SameSiteURLs(c.siteForCookies(), c.URL, schemeful) {
+	return c.requestLevelWith(schemeful, nil)
+}
+
+// requestLevelWith is requestLevel taking host facts from m.
+func (c Context) requestLevelWith(schemeful bool, m *hostMemo) level {
+	if !sameSiteWith(c.siteForCookies(), c.URL, schemeful, m) {
 		return crossSite
 	}
-	if c.Initiator == nil || SameSiteURLs(c.Initiator, c.URL, schemeful) {
+	if c.Initiator == nil || sameSiteWith(c.Initiator, c.URL, schemeful, m) {
 		return sameSiteStrict
 	}
 	if c.TopLevelNav {
@@ -106,11 +111,11 @@ func (c Context) requestLevel(schemeful bool) level {
 // responseLevel follows ComputeSameSiteContextForResponse: a top-level navigation's
 // response may set every cookie; otherwise the response is lax when its URL is
 // same-site with the site-for-cookies, whoever initiated it.
-func (c Context) responseLevel(schemeful bool) level {
+func (c Context) responseLevel(schemeful bool, m *hostMemo) level {
 	if c.TopLevelNav {
 		return sameSiteStrict
 	}
-	if !SameSiteURLs(c.siteForCookies(), c.URL, schemeful) {
+	if !sameSiteWith(c.siteForCookies(), c.URL, schemeful, m) {
 		return crossSite
 	}
 	return sameSiteLax
@@ -119,7 +124,12 @@ func (c Context) responseLevel(schemeful bool) level {
 // thirdParty reports a subresource request whose URL is not same-site (with
 // schemes) with the top-level site: what third-party cookie blocking applies to.
 func (c Context) thirdParty() bool {
-	return !c.TopLevelNav && !SameSiteURLs(c.siteForCookies(), c.URL, true)
+	return c.thirdPartyWith(nil)
+}
+
+// thirdPartyWith is thirdParty taking host facts from m.
+func (c Context) thirdPartyWith(m *hostMemo) bool {
+	return !c.TopLevelNav && !sameSiteWith(c.siteForCookies(), c.URL, true, m)
 }
 
 // schemefulLabels reports whether SameSite refusals carry Chromium's Schemeful*
@@ -188,6 +198,12 @@ type Blocked struct {
 // not depend on the jar: Chromium's CanonicalCookie::Create and
 // IsSetPermittedInContext.
 func build(ctx Context, line string) Verdict {
+	return buildWith(ctx, line, nil, nil)
+}
+
+// buildWith is build taking host facts from m (nil: computed afresh) and parsed
+// lines from lines (nil: parsed afresh).
+func buildWith(ctx Context, line string, m *hostMemo, lines *lineMemo) Verdict {
 	var v Verdict
 	if ctx.URL == nil {
 		v.Reasons = []Reason{UnknownError}
@@ -199,7 +215,7 @@ func build(ctx Context, line string) Verdict {
 		v.Reasons = []Reason{SchemeNotSupported}
 		return v
 	}
-	raw, err := ParseSetCookie(line)
+	raw, err := lines.parse(line)
 	v.Raw = raw
 	if err != nil {
 		var pe *ParseError
@@ -219,7 +235,7 @@ func build(ctx Context, line string) Verdict {
 	if s := strings.ToLower(ctx.URL.Scheme); s == "https" || s == "wss" {
 		c.SourceScheme = "Secure"
 	}
-	domain, hostOnly, ok := cookieDomain(ctx.URL, raw)
+	domain, hostOnly, ok := cookieDomain(ctx.URL, raw, m)
 	if !ok {
 		v.Cookie = c
 		v.Reasons = []Reason{InvalidDomain}
@@ -254,19 +270,19 @@ func build(ctx Context, line string) Verdict {
 		return v
 	}
 
-	if ctx.BlockThirdPartyCookies && ctx.thirdParty() {
+	if ctx.BlockThirdPartyCookies && ctx.thirdPartyWith(m) {
 		// Chromium checks the cookie settings first and reports only them.
 		v.Reasons = []Reason{UserPreferences}
 		return v
 	}
 	var rs []Reason
-	if c.Secure && !SecureContext(ctx.URL) {
+	if c.Secure && !m.secureContext(ctx.URL) {
 		rs = append(rs, SecureOnly)
 	}
 	if c.SameSite == SameSiteNone && !c.Secure {
 		rs = append(rs, SameSiteNoneInsecure)
 	}
-	if r, blocked := sameSiteReason(c, ctx.responseLevel(true), ctx.responseLevel(false), ctx.schemefulLabels(), false, now); blocked {
+	if r, blocked := sameSiteReason(c, ctx.responseLevel(true, m), ctx.responseLevel(false, m), ctx.schemefulLabels(), false, now); blocked {
 		rs = append(rs, r)
 	}
 	v.Reasons = sortReasons(rs, setOrder)
@@ -397,8 +413,11 @@ var (
 )
 
 func sortReasons(rs []Reason, order []Reason) []Reason {
-	if len(rs) == 0 {
-		return nil
+	if len(rs) <= 1 {
+		if len(rs) == 0 {
+			return nil
+		}
+		return rs // the common case, and sorting costs a closure and an allocation
 	}
 	sort.SliceStable(rs, func(i, j int) bool {
 		return slices.Index(order, rs[i]) < slices.Index(order, rs[j])
@@ -408,28 +427,57 @@ func sortReasons(rs []Reason, order []Reason) []Reason {
 
 // Jar is a browser's cookie store for one profile, with Chromium's rules. It is
 // safe for concurrent use. The zero value is an empty jar.
+//
+// Send and Store run once per exchange in the live proxy path and per HAR entry in
+// analysis, against jars of up to a few thousand cookies, so the jar keeps what
+// depends only on a cookie (its site, its lower-cased domain, whether that is an IP
+// address) with it, and what depends only on a host (registrable domain, IP-ness,
+// loopback) in a small memo, instead of asking publicsuffix and net.ParseIP again for
+// every cookie on every request. The verdicts are WouldSend's and build's exactly.
 type Jar struct {
 	mu      sync.Mutex
-	cookies []Cookie
+	entries []heldCookie
+	// nextExpiry is the earliest Expires among the persistent cookies held (zero
+	// when none is), or earlier: before it no cookie can have expired, so the scan
+	// that drops expired cookies is skipped.
+	nextExpiry time.Time
+	hosts      hostMemo
+	lines      lineMemo
+}
+
+// heldCookie is a stored cookie with the facts Send needs from it, computed once.
+type heldCookie struct {
+	Cookie
+	// site is the site key the cookie is filed under: siteHost of its domain.
+	site string
+	// domain is Cookie.Domain lower-cased, for the host-only comparison, and
+	// matchDomain the same without a leading dot, for DomainMatch.
+	domain, matchDomain string
+}
+
+func (j *Jar) entryLocked(c Cookie) heldCookie {
+	d := strings.ToLower(c.Domain)
+	return heldCookie{Cookie: c, site: j.hosts.site(d), domain: d, matchDomain: strings.TrimPrefix(d, ".")}
 }
 
 // Store applies one Set-Cookie line received in ctx, as the browser would, and
 // returns the verdict.
 func (j *Jar) Store(ctx Context, setCookie string) Verdict {
-	v := build(ctx, setCookie)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v := buildWith(ctx, setCookie, &j.hosts, &j.lines)
 	if len(v.Reasons) > 0 {
 		return v
 	}
 	c := v.Cookie
 	now := ctx.now()
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.dropExpiredLocked(now)
-	if !SecureContext(ctx.URL) {
+	if !j.hosts.secureContext(ctx.URL) {
 		// RFC 6265bis §5.7 step 16 ("leave secure cookies alone"): an insecure
 		// origin may not overwrite, delete or shadow a Secure cookie of the same name
 		// whose domain matches either way and on whose path the new one sits.
-		for _, e := range j.cookies {
+		for i := range j.entries {
+			e := &j.entries[i].Cookie
 			if e.Secure && e.Name == c.Name &&
 				(DomainMatch(e.Domain, c.Domain) || DomainMatch(c.Domain, e.Domain)) &&
 				PathMatch(c.Path, e.Path) {
@@ -438,14 +486,15 @@ func (j *Jar) Store(ctx Context, setCookie string) Verdict {
 			}
 		}
 	}
-	for i, e := range j.cookies {
+	for i := range j.entries {
+		e := &j.entries[i].Cookie
 		if e.sameKey(c) {
 			if e.Value == c.Value {
 				// Chromium keeps the creation date when the value does not change, so
 				// re-setting a cookie does not reopen the Lax+POST window.
 				c.Created = e.Created
 			}
-			j.cookies = slices.Delete(j.cookies, i, i+1)
+			j.entries = slices.Delete(j.entries, i, i+1)
 			if c.Expired(now) {
 				v.Deleted = true
 			}
@@ -456,9 +505,20 @@ func (j *Jar) Store(ctx Context, setCookie string) Verdict {
 	if c.Expired(now) {
 		return v
 	}
-	j.cookies = append(j.cookies, c)
+	j.appendLocked(c)
 	v.Stored = true
 	return v
+}
+
+func (j *Jar) appendLocked(c Cookie) {
+	j.entries = append(j.entries, j.entryLocked(c))
+	j.noteExpiryLocked(c)
+}
+
+func (j *Jar) noteExpiryLocked(c Cookie) {
+	if c.Persistent && (j.nextExpiry.IsZero() || c.Expires.Before(j.nextExpiry)) {
+		j.nextExpiry = c.Expires
+	}
 }
 
 // Add puts c in the jar as is, replacing a cookie with the same name, domain and
@@ -466,13 +526,14 @@ func (j *Jar) Store(ctx Context, setCookie string) Verdict {
 func (j *Jar) Add(c Cookie) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for i, e := range j.cookies {
-		if e.sameKey(c) {
-			j.cookies[i] = c
+	for i := range j.entries {
+		if j.entries[i].sameKey(c) {
+			j.entries[i] = j.entryLocked(c)
+			j.noteExpiryLocked(c)
 			return
 		}
 	}
-	j.cookies = append(j.cookies, c)
+	j.appendLocked(c)
 }
 
 // Cookies returns the unexpired cookies in the jar at now (zero: time.Now()), in
@@ -484,11 +545,25 @@ func (j *Jar) Cookies(now time.Time) []Cookie {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.dropExpiredLocked(now)
-	return slices.Clone(j.cookies)
+	if len(j.entries) == 0 {
+		return nil
+	}
+	cs := make([]Cookie, len(j.entries))
+	for i := range j.entries {
+		cs[i] = j.entries[i].Cookie
+	}
+	return cs
 }
 
 func (j *Jar) dropExpiredLocked(now time.Time) {
-	j.cookies = slices.DeleteFunc(j.cookies, func(c Cookie) bool { return c.Expired(now) })
+	if j.nextExpiry.IsZero() || now.Before(j.nextExpiry) {
+		return // no persistent cookie, or none expired yet: Expired needs !Expires.After(now)
+	}
+	j.entries = slices.DeleteFunc(j.entries, func(e heldCookie) bool { return e.Expired(now) })
+	j.nextExpiry = time.Time{}
+	for i := range j.entries {
+		j.noteExpiryLocked(j.entries[i].Cookie)
+	}
 }
 
 // Send returns the cookies the browser would send with the request in ctx, in
@@ -501,28 +576,100 @@ func (j *Jar) Send(ctx Context) (sent []Cookie, blocked []Blocked) {
 		return nil, nil
 	}
 	now := ctx.now()
-	key := siteHost(host(ctx.URL))
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.dropExpiredLocked(now)
-	cs := slices.Clone(j.cookies)
-	j.mu.Unlock()
-	for _, c := range cs {
-		if siteHost(strings.ToLower(c.Domain)) != key {
+	// What WouldSend computes from the request alone, once for all cookies.
+	h := host(ctx.URL)
+	hf := j.hosts.facts(h)
+	key := hf.site(h)
+	secure := j.hosts.secureContext(ctx.URL)
+	p := ctx.URL.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	schemeful := ctx.requestLevelWith(true, &j.hosts)
+	schemeless := ctx.requestLevelWith(false, &j.hosts)
+	labels := ctx.schemefulLabels()
+	thirdParty := ctx.BlockThirdPartyCookies && ctx.thirdPartyWith(&j.hosts)
+	for i := range j.entries {
+		e := &j.entries[i]
+		if e.site != key {
 			continue
 		}
-		if ok, rs := WouldSend(c, ctx); ok {
-			sent = append(sent, c)
+		// The checks and their order are WouldSend's (expired cookies were dropped
+		// above, with the same now).
+		var rs []Reason
+		if e.Secure && !secure {
+			rs = append(rs, SecureOnly)
+		}
+		if e.HostOnly && h != e.domain || !e.HostOnly && !domainMatchLower(h, hf.ip, e.matchDomain) {
+			rs = append(rs, DomainMismatch)
+		}
+		if !PathMatch(p, e.Path) {
+			rs = append(rs, NotOnPath)
+		}
+		if r, blocks := sameSiteReason(e.Cookie, schemeful, schemeless, labels, true, now); blocks {
+			rs = append(rs, r)
+		}
+		if e.SameSite == SameSiteNone && !e.Secure {
+			rs = append(rs, SameSiteNoneInsecure)
+		}
+		if thirdParty {
+			rs = append(rs, UserPreferences)
+		}
+		if len(rs) == 0 {
+			sent = append(sent, e.Cookie)
 		} else {
-			blocked = append(blocked, Blocked{Cookie: c, Reasons: rs})
+			blocked = append(blocked, Blocked{Cookie: e.Cookie, Reasons: sortReasons(rs, sendOrder)})
 		}
 	}
-	sort.SliceStable(sent, func(a, b int) bool {
-		if len(sent[a].Path) != len(sent[b].Path) {
-			return len(sent[a].Path) > len(sent[b].Path)
+	// SortStableFunc rather than sort.SliceStable: the same order, without the
+	// reflection-built swapper allocated on every request.
+	slices.SortStableFunc(sent, func(a, b Cookie) int {
+		if len(a.Path) != len(b.Path) {
+			return len(b.Path) - len(a.Path)
 		}
-		return sent[a].Created.Before(sent[b].Created)
+		return a.Created.Compare(b.Created)
 	})
 	return sent, blocked
+}
+
+// lineMemoMax is how many Set-Cookie lines a jar remembers parsed. A server sends a
+// client the same few lines again and again (a refreshed session cookie, a
+// preference); a capture of ever-new lines only costs the lookup.
+const lineMemoMax = 8
+
+// lineMemo remembers ParseSetCookie's results by line, within lineMemoMax (cleared
+// when full: simpler than an LRU, and a miss only costs the parse). Not safe for
+// concurrent use; a Jar uses it under its lock. A nil memo parses afresh.
+type lineMemo struct {
+	// Pointers keep an idle jar's map small: a Raw is a few hundred bytes.
+	m map[string]*parsedLine
+}
+
+type parsedLine struct {
+	raw Raw
+	err error
+}
+
+func (m *lineMemo) parse(line string) (Raw, error) {
+	if m == nil {
+		return ParseSetCookie(line)
+	}
+	p, ok := m.m[line]
+	if !ok {
+		p = &parsedLine{}
+		p.raw, p.err = ParseSetCookie(line)
+		if m.m == nil || len(m.m) >= lineMemoMax {
+			m.m = make(map[string]*parsedLine, lineMemoMax)
+		}
+		m.m[line] = p
+	}
+	raw := p.raw
+	// The verdict hands Raw to the caller: its one slice must not be the memo's.
+	raw.Ignored = slices.Clone(raw.Ignored)
+	return raw, p.err
 }
 
 // CookieHeader renders cookies as a Cookie request header value.

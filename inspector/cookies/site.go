@@ -60,10 +60,15 @@ func siteScheme(u *url.URL) string {
 // SameSiteURLs reports whether a and b are same-site: same registrable domain (or host,
 // without one), and when schemeful, the same scheme (http/ws vs https/wss).
 func SameSiteURLs(a, b *url.URL, schemeful bool) bool {
+	return sameSiteWith(a, b, schemeful, nil)
+}
+
+// sameSiteWith is SameSiteURLs taking host facts from m (nil: computed afresh).
+func sameSiteWith(a, b *url.URL, schemeful bool, m *hostMemo) bool {
 	if a == nil || b == nil {
 		return false
 	}
-	if siteHost(host(a)) != siteHost(host(b)) {
+	if m.site(host(a)) != m.site(host(b)) {
 		return false
 	}
 	return !schemeful || siteScheme(a) == siteScheme(b)
@@ -86,6 +91,11 @@ func IsLocalhost(h string) bool {
 // host. Such origins may set and receive Secure cookies and are never blocked with
 // OverwriteSecure; RFC 6265bis leaves "secure protocol" to the user agent.
 func SecureContext(u *url.URL) bool {
+	return (*hostMemo)(nil).secureContext(u)
+}
+
+// secureContext is SecureContext taking the loopback test from m's facts.
+func (m *hostMemo) secureContext(u *url.URL) bool {
 	if u == nil {
 		return false
 	}
@@ -93,7 +103,10 @@ func SecureContext(u *url.URL) bool {
 	case "https", "wss":
 		return true
 	case "http", "ws":
-		return IsLocalhost(host(u))
+		if m == nil {
+			return IsLocalhost(host(u))
+		}
+		return m.facts(host(u)).localhost
 	}
 	return false
 }
@@ -106,6 +119,15 @@ func DomainMatch(h, domain string) bool {
 		return true
 	}
 	return !isIP(h) && strings.HasSuffix(h, "."+domain)
+}
+
+// domainMatchLower is DomainMatch for a lower-case h whose IP-ness is known and a
+// domain already lower-cased and without its leading dot; it builds no string.
+func domainMatchLower(h string, hIsIP bool, domain string) bool {
+	if h == domain {
+		return true
+	}
+	return !hIsIP && len(h) > len(domain) && h[len(h)-len(domain)-1] == '.' && strings.HasSuffix(h, domain)
 }
 
 // PathMatch is RFC 6265bis §5.1.4.
@@ -138,13 +160,13 @@ func DefaultPath(u *url.URL) string {
 
 // cookieDomain decides a new cookie's domain as Chromium's
 // cookie_util::GetCookieDomainWithString does.
-func cookieDomain(u *url.URL, r Raw) (domain string, hostOnly bool, ok bool) {
+func cookieDomain(u *url.URL, r Raw, m *hostMemo) (domain string, hostOnly bool, ok bool) {
 	h := host(u)
 	attr := ""
 	if r.HasDomain {
 		attr = r.Domain
 	}
-	if attr == "" || (isIP(h) && strings.EqualFold(h, attr)) {
+	if attr == "" || (m.isIP(h) && strings.EqualFold(h, attr)) {
 		return h, true, true
 	}
 	for i := 0; i < len(attr); i++ {
@@ -157,7 +179,7 @@ func cookieDomain(u *url.URL, r Raw) (domain string, hostOnly bool, ok bool) {
 	if cd == "" {
 		return "", false, false
 	}
-	urlReg := registrableDomain(h)
+	urlReg := m.registrable(h)
 	if urlReg == "" {
 		// IP addresses, intranet names, public suffixes: only Domain=<the host>,
 		// which makes a host-only cookie (matching IE and Firefox).
@@ -166,11 +188,78 @@ func cookieDomain(u *url.URL, r Raw) (domain string, hostOnly bool, ok bool) {
 		}
 		return "", false, false
 	}
-	if registrableDomain(cd) != urlReg {
+	if m.registrable(cd) != urlReg {
 		return "", false, false
 	}
 	if h != cd && !strings.HasSuffix(h, "."+cd) {
 		return "", false, false
 	}
 	return cd, false, true
+}
+
+// hostFacts is what cookie decisions need to know about a (lower-case) host.
+type hostFacts struct {
+	reg       string // registrableDomain(h)
+	ip        bool   // isIP(h)
+	localhost bool   // IsLocalhost(h)
+}
+
+// site is siteHost(h) for the host these facts are of.
+func (f hostFacts) site(h string) string {
+	if f.reg != "" {
+		return f.reg
+	}
+	return h
+}
+
+// hostMemoMax bounds a jar's memo: a browser profile talks to a handful of hosts
+// and cookie domains, and a hostile capture naming more only costs recomputing.
+const hostMemoMax = 256
+
+// hostMemo remembers hostFacts by host: publicsuffix and net.ParseIP (which fails,
+// and allocates its error path, for every name) cost far more than a map lookup, and
+// a jar asks them of the same few hosts on every request. A nil memo computes afresh.
+// Not safe for concurrent use; a Jar uses it under its lock.
+type hostMemo struct {
+	m map[string]hostFacts
+}
+
+func (m *hostMemo) facts(h string) hostFacts {
+	if m != nil {
+		if f, ok := m.m[h]; ok {
+			return f
+		}
+	}
+	f := hostFacts{reg: registrableDomain(h), ip: isIP(h), localhost: IsLocalhost(h)}
+	if m != nil {
+		if m.m == nil || len(m.m) >= hostMemoMax {
+			m.m = make(map[string]hostFacts)
+		}
+		m.m[h] = f
+	}
+	return f
+}
+
+// isIP and registrable are isIP and registrableDomain from the memo; a nil memo
+// computes only the one asked, so the memo-less paths (WouldStore, WouldSend) cost
+// what they did.
+func (m *hostMemo) isIP(h string) bool {
+	if m == nil {
+		return isIP(h)
+	}
+	return m.facts(h).ip
+}
+
+func (m *hostMemo) registrable(h string) string {
+	if m == nil {
+		return registrableDomain(h)
+	}
+	return m.facts(h).reg
+}
+
+func (m *hostMemo) site(h string) string {
+	if m == nil {
+		return siteHost(h)
+	}
+	return m.facts(h).site(h)
 }

@@ -66,7 +66,7 @@ func sentTwice(x *model.Exchange, isSession func(string) bool) bool {
 
 func duplicateCookie(rs []*replayed, rec *Recorder, cited map[string][]citation, isSession func(string) bool) {
 	notCleared := &Recorder{e: rec.e, rule: "cookie-not-cleared"}
-	var jar cookies.Jar
+	jar := newReplayJar()
 	origins := map[string]heldCookie{}
 	current := map[string]string{} // by host and name: the variant the app's last Set-Cookie there made
 	for _, r := range rs {
@@ -113,7 +113,7 @@ func duplicateCookie(rs []*replayed, rec *Recorder, cited map[string][]citation,
 		// what the request carried once the whole response is applied: another line
 		// may have cleared or replaced it.
 		for _, m := range misses {
-			if kept := stillHeld(&jar, ctx, byName[m.sc.Name]); len(kept) > 0 {
+			if kept := stillHeld(jar, ctx, byName[m.sc.Name]); len(kept) > 0 {
 				reportNotCleared(r, notCleared, m.sc, m.v, kept)
 			}
 		}
@@ -121,7 +121,7 @@ func duplicateCookie(rs []*replayed, rec *Recorder, cited map[string][]citation,
 }
 
 // stillHeld returns the cookies of sent that the jar still holds with the same value.
-func stillHeld(jar *cookies.Jar, ctx cookies.Context, sent []heldCookie) []heldCookie {
+func stillHeld(jar *replayJar, ctx cookies.Context, sent []heldCookie) []heldCookie {
 	now, _ := jar.Send(ctx)
 	var kept []heldCookie
 	for _, h := range sent {

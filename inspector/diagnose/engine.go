@@ -92,6 +92,8 @@ func NewEngine(cfg Config) *Engine {
 	// A store-side cause (stale-read, cookie-missing, session-not-shared) arrives after
 	// the exchanges it explains: replay that client so its login loop names it.
 	e.joint.onCause = e.replayClient
+	// A replay deferred under load (see liveTraffic) publishes with the next Drain.
+	e.traffic.deferred = func(fs []*model.Finding) { e.keep(fs, true) }
 	return e
 }
 
@@ -141,6 +143,11 @@ func (e *Engine) Pending() int {
 		j.mu.Unlock()
 		n += len(j.fresh) + len(j.pending)
 	}
+	// Replays deferred under load, and what they found until Drain takes it.
+	n += e.traffic.pending()
+	e.mu.Lock()
+	n += len(e.dirty)
+	e.mu.Unlock()
 	return n
 }
 
@@ -197,14 +204,10 @@ func (e *Engine) Findings() []model.Finding {
 // also forget the exchanges they replay (each browser's kept history): otherwise the
 // next replay would count the occurrences from before Clear again. So a cause that
 // occurs again is reported as a new finding, counted from its new occurrence. The
-// traffic lock is taken first, as a replay holding it reaches into the engine.
+// traffic's locks are taken first, as a deferred replay holding them reaches into the
+// engine.
 func (e *Engine) Clear() int {
-	t := e.traffic
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	clear(t.byClient)
-	clear(t.live)
-	clear(t.published)
+	e.traffic.forgetAll()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := len(e.findings)

@@ -69,7 +69,7 @@ func AnalyzeExchanges(exchanges []*model.Exchange, opts AnalyzeOptions) []model.
 	e := &Engine{cfg: Config{Redact: opts.Redact}, findings: map[string]*model.Finding{}, dirty: map[string]bool{}}
 	isSession := func(name string) bool { return framework.IsSessionCookieName(name, opts.Cookies) }
 
-	var jar cookies.Jar
+	jar := newReplayJar()
 	var top *url.URL
 	rs := make([]*replayed, 0, len(xs))
 	for _, x := range xs {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector/cookies"
@@ -48,34 +49,143 @@ const (
 // time, and what its kept history holds. An exchange the step finds eventful (a
 // session cookie refused, held back, deleted or new; a redirect, 401 or 403; fresh
 // session ids in a row; a session id in its URL or Referer; an injected header; a
-// session Set-Cookie unlike the earlier ones) is replayed in full at once, so the
-// findings it causes are published with it. The others can only add to the count
-// and last-seen time of findings already published, or to what a value-decoding rule
-// finds in a cookie value new to the history: their cookie verdicts are the step's
-// (the step's jar has seen at least what the replay's window has, so it errs on the
-// side of replaying), and the client is replayed again after a number of them (see
-// recountAfter), which publishes those updates.
+// session Set-Cookie unlike the earlier ones) leads to a full replay of its client.
+// The others can only add to the count and last-seen time of findings already
+// published, or to what a value-decoding rule finds in a cookie value new to the
+// history: their cookie verdicts are the step's (the step's jar has seen at least
+// what the replay's window has, so it errs on the side of replaying), and the client
+// is replayed again after a number of them (see recountAfter), which publishes those
+// updates.
+//
+// A full replay costs milliseconds, and some traffic makes every exchange eventful:
+// one address and User-Agent (a load test, an SPA, a NAT) with a session cookie per
+// connection, or a client that never sends back the cookie it is given. So replays
+// are bounded by a budget of CPU time (replayBudget), and coalesced per client:
+// while the budget is full, an eventful exchange is replayed at once, on its own
+// goroutine, and its findings are published with it (a developer's browser, a lab,
+// the tests); once sustained traffic has drawn the budget down, the client is queued
+// instead, replayed off the request path by one background worker as the budget
+// refills, at most one replay of a client in flight and one more queued behind it,
+// and what changed goes out with the engine's next Drain. Either way the exchange
+// carries the step's cookie verdicts, which are the replay's while the history fits
+// the window.
+//
+// One lock per client: a busy client never waits for another's replay, and the
+// clients' map is locked only to find or add a client.
 //
 // It reports what changed; the engine keeps the findings (Engine.ObserveExchange).
 type liveTraffic struct {
-	opts      AnalyzeOptions
-	mu        sync.Mutex
-	byClient  map[model.Client][]*model.Exchange // by browserOf
-	live      map[model.Client]*liveClient       // by browserOf
-	published map[string]string                  // id -> signature of what was published
-	replays   int                                // full replays observe did, for tests and benchmarks
+	opts AnalyzeOptions
+
+	mu      sync.Mutex
+	clients map[model.Client]*trafficClient // by browserOf
+	queue   []*trafficClient                // clients owed a deferred replay, oldest first
+	working bool                            // the worker goroutine runs
+
+	pubMu     sync.Mutex
+	published map[string]string // id -> signature of what was published
+	gen       int               // bumped by forgetAll: a replay of an older snapshot publishes nothing
+
+	budget replayBudget
+	// deferred receives the findings a deferred replay changed; nil: dropped (the
+	// published signatures still record them).
+	deferred func([]*model.Finding)
+	// queued counts the clients queued or being replayed by the worker (Pending).
+	queued atomic.Int64
+	// lastObserve is when observe last ran, in Unix nanoseconds: the worker paces its
+	// replays only while exchanges come.
+	lastObserve atomic.Int64
+	// replays counts the full replays observe caused, at once or deferred, for tests
+	// and benchmarks; deferredRuns the replays the worker ran (coalesced).
+	replays, deferredRuns atomic.Int64
+}
+
+// trafficClient is one browser's kept history and stepped state.
+type trafficClient struct {
+	mu   sync.Mutex
+	key  model.Client
+	hist []*model.Exchange
+	lc   *liveClient
+	// inQueue: a deferred replay is queued or running; again: the client was
+	// triggered after the running replay took its snapshot, so it is replayed once more.
+	inQueue, again bool
+	// replaying: a request of the client is replaying it at once.
+	replaying bool
 }
 
 func newLiveTraffic(opts AnalyzeOptions) *liveTraffic {
-	return &liveTraffic{opts: opts, byClient: map[model.Client][]*model.Exchange{},
-		live: map[model.Client]*liveClient{}, published: map[string]string{}}
+	return &liveTraffic{opts: opts, clients: map[model.Client]*trafficClient{}, published: map[string]string{},
+		budget: newReplayBudget(replayShare, replayBurst)}
+}
+
+// The replay budget: the share of one CPU the full replays may take in the long run,
+// and how much replay time may be spent at once after a quiet spell. A replay of a
+// full history takes a few milliseconds, so the share allows about ten a second in
+// all, a few percent of the proxy's CPU under load; the burst covers a developer's
+// clicking and every test flow, which are replayed at once.
+// idleAfter is how long without an exchange before the worker stops pacing.
+const idleAfter = 20 * time.Millisecond
+
+const (
+	replayShare = 0.03
+	replayBurst = 200 * time.Millisecond
+)
+
+// replayBudget is a token bucket of replay CPU time: it refills at share of one CPU,
+// up to burst; a replay is charged what it took.
+type replayBudget struct {
+	mu          sync.Mutex
+	share       float64
+	burst, left time.Duration
+	at          time.Time
+}
+
+func newReplayBudget(share float64, burst time.Duration) replayBudget {
+	return replayBudget{share: share, burst: burst, left: burst}
+}
+
+func (b *replayBudget) refill(now time.Time) {
+	if !b.at.IsZero() && now.After(b.at) {
+		b.left = min(b.burst, b.left+time.Duration(b.share*float64(now.Sub(b.at))))
+	}
+	b.at = now
+}
+
+// plenty reports whether at least half the burst is left: replays are not being
+// paced, so this one may run on the request's goroutine.
+func (b *replayBudget) plenty(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	return b.burst > 0 && b.left >= b.burst/2
+}
+
+// wait is how long until there is budget for a replay.
+func (b *replayBudget) wait(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	if b.left >= 0 || b.share <= 0 {
+		return 0
+	}
+	return time.Duration(float64(-b.left)/b.share) + time.Millisecond
+}
+
+// charge takes d from the budget. The debt is capped at one burst: the replays the
+// worker catches up on while no exchange comes are not held against the next traffic
+// for long.
+func (b *replayBudget) charge(d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.left = max(b.left-d, -b.burst)
 }
 
 // ObserveExchange runs the HTTP-side rules on a proxied exchange as it arrives. It
 // returns a copy of the exchange annotated with the browser's cookie verdicts, and
 // the findings the exchange created or changed. The engine keeps those findings with
 // the store side's; the caller publishes them right after the exchange and reports
-// their seq with Published. Safe from any goroutine.
+// their seq with Published. Findings of a replay deferred under load go out with a
+// later Drain instead (see liveTraffic). Safe from any goroutine.
 func (e *Engine) ObserveExchange(x *model.Exchange) (*model.Exchange, []*model.Finding) {
 	annotated, changed := e.traffic.observe(x)
 	e.keep(changed, false)
@@ -135,65 +245,217 @@ func browserOf(c model.Client) model.Client {
 	return c
 }
 
+// client finds or adds the browser key.
+func (r *liveTraffic) client(key model.Client) *trafficClient {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tc := r.clients[key]
+	if tc == nil {
+		tc = &trafficClient{key: key, lc: newLiveClient()}
+		if len(r.clients) >= maxClients { // many distinct clients: forget the others
+			clear(r.clients)
+		}
+		r.clients[key] = tc
+	}
+	return tc
+}
+
 // observe adds an exchange and returns it annotated with the cookie verdicts (a copy
 // of its own) and the findings that are new or changed.
 func (r *liveTraffic) observe(x *model.Exchange) (*model.Exchange, []*model.Finding) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	// The replay annotates the history's exchanges again on every call: keep them
 	// private and hand out a copy.
 	own := x.Clone()
-	key := browserOf(x.Client)
-	hist := append(r.byClient[key], own)
+	r.lastObserve.Store(time.Now().UnixNano())
+	tc := r.client(browserOf(x.Client))
+	tc.mu.Lock()
+	hist := append(tc.hist, own)
 	var gone []*model.Exchange
 	if len(hist) > maxExchangesPerClient {
 		gone = hist[:len(hist)-maxExchangesPerClient]
 		hist = hist[len(hist)-maxExchangesPerClient:]
 	}
-	r.byClient[key] = hist
-	lc := r.live[key]
-	if lc == nil {
-		lc = newLiveClient()
-		r.live[key] = lc
-	}
-	if len(r.byClient) > maxClients { // many distinct clients: forget the others
-		r.byClient = map[model.Client][]*model.Exchange{key: hist}
-		r.live = map[model.Client]*liveClient{key: lc}
-	}
+	tc.hist = hist
+	lc := tc.lc
 	for _, g := range gone {
 		lc.forget(g, r.isSession)
 	}
-	if lc.step(own, hist, r.isSession) {
+	// While the budget is full the step follows the replay's order exactly, rebuilding
+	// its jar when an exchange arrives out of order; under load it follows the order
+	// of arrival, which concurrent requests of one client change all the time (a
+	// rebuild costs about what a replay does), and leaves the rest to the replay.
+	now := time.Now()
+	plenty := r.budget.plenty(now)
+	quiet, ann := lc.step(own, hist, r.isSession, plenty)
+	if lc.rebuilt {
+		lc.rebuilt = false
+		r.budget.charge(time.Since(now))
+	}
+	if quiet {
 		lc.pending++
 		since := own.Start.Sub(lc.replayed)
 		if !(lc.pending >= recountAfter && since >= recountMin || since >= recountMax) {
-			return own.Clone(), nil
+			ann.apply(own, r.opts.Mapping)
+			out := own.Clone()
+			tc.mu.Unlock()
+			return out, nil
 		}
 	}
 	lc.replayed, lc.pending = own.Start, 0
-	r.replays++
-	changed := r.replayHistory(hist) // annotates own: copy it after
-	return own.Clone(), changed
+	r.replays.Add(1)
+	if !plenty || tc.inQueue || tc.replaying {
+		ann.apply(own, r.opts.Mapping)
+		out := own.Clone()
+		r.deferReplay(tc)
+		tc.mu.Unlock()
+		return out, nil
+	}
+	// Replay now, on a copy of the history, so that the client's other requests go
+	// on meanwhile; one such replay of a client at a time.
+	tc.replaying = true
+	snapshot := cloneHistory(hist)
+	tc.mu.Unlock()
+	t0 := time.Now()
+	changed := r.replayHistory(snapshot)
+	r.budget.charge(time.Since(t0))
+	tc.mu.Lock()
+	tc.replaying = false
+	tc.mu.Unlock()
+	return snapshot[len(snapshot)-1], changed // own's copy, annotated by the replay
 }
+
+// cloneHistory copies hist's exchanges for a replay, which annotates them.
+func cloneHistory(hist []*model.Exchange) []*model.Exchange {
+	out := make([]*model.Exchange, len(hist))
+	for i, h := range hist {
+		out[i] = h.Clone()
+	}
+	return out
+}
+
+// deferReplay queues tc for the worker, or marks it to be replayed once more if its
+// replay is already queued or running. tc.mu is held.
+func (r *liveTraffic) deferReplay(tc *trafficClient) {
+	if tc.inQueue {
+		tc.again = true
+		return
+	}
+	tc.inQueue = true
+	r.queued.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = append(r.queue, tc)
+	if !r.working {
+		r.working = true
+		go r.work()
+	}
+}
+
+// work replays the queued clients one at a time, as the budget allows, and returns
+// when the queue is empty. It runs on its own goroutine: a replay never holds up a
+// request, nor the client's lock beyond copying its history.
+func (r *liveTraffic) work() {
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			r.working = false
+			r.mu.Unlock()
+			return
+		}
+		tc := r.queue[0]
+		r.queue[0] = nil
+		r.queue = r.queue[1:]
+		r.mu.Unlock()
+		// Pace the replays while exchanges keep coming (the budget refills meanwhile);
+		// once the traffic stops there is nothing to hold up, so catch up at once.
+		for {
+			now := time.Now()
+			d := r.budget.wait(now)
+			if d <= 0 || now.Sub(time.Unix(0, r.lastObserve.Load())) > idleAfter {
+				break
+			}
+			time.Sleep(min(d, idleAfter))
+		}
+		r.pubMu.Lock()
+		gen := r.gen
+		r.pubMu.Unlock()
+		tc.mu.Lock()
+		snapshot := cloneHistory(tc.hist) // the replay annotates; the history stays the request path's
+		tc.again = false
+		tc.mu.Unlock()
+		t0 := time.Now()
+		found := AnalyzeExchanges(snapshot, r.opts)
+		r.budget.charge(time.Since(t0))
+		r.deferredRuns.Add(1)
+		r.pubMu.Lock()
+		if r.gen == gen { // else Clear came after the snapshot: what it found is forgotten
+			if changed := r.changed(found); len(changed) > 0 && r.deferred != nil {
+				r.deferred(changed)
+			}
+		}
+		r.pubMu.Unlock()
+		tc.mu.Lock()
+		if tc.again {
+			tc.again = false
+			r.mu.Lock()
+			r.queue = append(r.queue, tc)
+			r.mu.Unlock()
+		} else {
+			tc.inQueue = false
+			r.queued.Add(-1)
+		}
+		tc.mu.Unlock()
+	}
+}
+
+// forgetAll forgets every client's history and what was published (Engine.Clear).
+// A deferred replay already running publishes nothing.
+func (r *liveTraffic) forgetAll() {
+	r.mu.Lock()
+	clear(r.clients)
+	r.mu.Unlock()
+	r.pubMu.Lock()
+	r.gen++
+	clear(r.published)
+	r.pubMu.Unlock()
+}
+
+// pending is the number of clients owed a deferred replay.
+func (r *liveTraffic) pending() int { return int(r.queued.Load()) }
 
 // replay re-runs the HTTP-side rules over one client's kept history, without a new
 // exchange, and returns the findings that are new or changed. It is how a store-side
 // cause found after the fact reaches the client's login-loop finding.
 func (r *liveTraffic) replay(c model.Client) []*model.Finding {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	hist := r.byClient[browserOf(c)]
-	if len(hist) == 0 {
+	tc := r.clients[browserOf(c)]
+	r.mu.Unlock()
+	if tc == nil {
 		return nil
 	}
-	return r.replayHistory(hist)
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if len(tc.hist) == 0 {
+		return nil
+	}
+	return r.replayHistory(tc.hist)
 }
 
 // replayHistory runs AnalyzeExchanges over hist and returns the findings whose
-// count, last sighting or detail differ from what was last published. r.mu is held.
+// count, last sighting or detail differ from what was last published. Nothing else
+// may touch hist's exchanges meanwhile: the replay annotates them.
 func (r *liveTraffic) replayHistory(hist []*model.Exchange) []*model.Finding {
+	found := AnalyzeExchanges(hist, r.opts)
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	return r.changed(found)
+}
+
+// changed records found as published and returns those that differ from what was
+// published before. r.pubMu is held.
+func (r *liveTraffic) changed(found []model.Finding) []*model.Finding {
 	var changed []*model.Finding
-	for _, f := range AnalyzeExchanges(hist, r.opts) {
+	for _, f := range found {
 		sig := f.LastSeen.String() + "|" + strconv.Itoa(f.Count) + "|" + f.Detail
 		if r.published[f.ID] == sig {
 			continue
@@ -237,6 +499,8 @@ type liveClient struct {
 	// sentOn is set by a page that may redirect by itself (a script or a meta
 	// refresh): whether it refused the user shows only in the page load after it.
 	sentOn bool
+	// rebuilt is set by a step that rebuilt the jar, which costs what a replay does.
+	rebuilt bool
 }
 
 func newLiveClient() *liveClient {
@@ -248,10 +512,46 @@ func newLiveClient() *liveClient {
 // rule could.
 const minLiveIDLength = 8
 
+// annotation is what the replay writes on an exchange, as the step's jar sees it:
+// the verdict on each session Set-Cookie and the session cookies held back.
+type annotation struct {
+	u        *url.URL
+	verdicts []*cookies.Verdict // by Set-Cookie, nil for the others
+	blocked  []cookies.Blocked  // session cookies the jar held back, with reasons
+}
+
+// apply writes a on x as AnalyzeExchanges does. A zero annotation (the step could
+// not follow x) leaves x as it is.
+func (a annotation) apply(x *model.Exchange, mapping func(name, value string) (string, bool)) {
+	if a.u == nil {
+		return
+	}
+	x.CookiesBlocked = nil
+	for _, b := range a.blocked {
+		_, why, _ := notSentText(b.Reasons[0], b.Cookie, &replayed{x: x, u: a.u})
+		ref := ""
+		if mapping != nil && !x.ValuesStripped {
+			ref, _ = mapping(b.Cookie.Name, b.Cookie.Value)
+		}
+		x.CookiesBlocked = append(x.CookiesBlocked, model.BlockedCookie{
+			Name: b.Cookie.Name, SessionRef: ref, Reason: string(b.Reasons[0]), Detail: why})
+	}
+	for i, v := range a.verdicts {
+		if v == nil || i >= len(x.SetCookies) {
+			continue
+		}
+		stored := v.Stored || v.Deleted
+		x.SetCookies[i].Stored = &stored
+		if len(v.Reasons) > 0 {
+			x.SetCookies[i].Reason = string(v.Reasons[0])
+		}
+	}
+}
+
 // step advances the client by x, as AnalyzeExchanges replays it, and reports
-// whether x is uneventful; then x carries its cookie verdicts. hist is the kept
-// history, x last.
-func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession func(string) bool) bool {
+// whether x is uneventful, with the cookie verdicts the step's jar gives it. hist is
+// the kept history, x last.
+func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession func(string) bool, exact bool) (bool, annotation) {
 	// header-injection; duplicate-cookie: a session cookie name sent twice
 	quiet := !lc.replayOnly && len(x.InjectedHeaders) == 0 && !sentTwice(x, isSession)
 	moved := lc.addIDs(x, isSession)
@@ -261,59 +561,60 @@ func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession 
 	u, err := url.Parse(x.RawURL)
 	if err != nil || u.Host == "" {
 		lc.sentLog = append(lc.sentLog, nil)
-		return quiet // the replay skips it too
+		return quiet, annotation{} // the replay skips it too
 	}
 	if x.Start.Before(lc.last) {
-		// Out of order (the replay sorts by start): follow the replay's order from now on.
-		lc.rebuild(hist, isSession)
-		return false
+		if exact {
+			// Out of order (the replay sorts by start): follow the replay's order from now on.
+			ann := lc.rebuild(hist, x, isSession)
+			lc.rebuilt = true
+			return false, ann
+		}
+		// Taken in the order it came: the jar may differ from the replay's, so the
+		// replay decides.
+		ann, _ := lc.advance(x, u, isSession)
+		return false, ann
 	}
 	lc.last = x.Start
-	verdicts, held, sentNew := lc.advance(x, u, isSession)
-	if held || lc.replayOnly {
-		return false // cookie-not-sent, and the annotation needs the rule's words
+	ann, sentNew := lc.advance(x, u, isSession)
+	if len(ann.blocked) > 0 || lc.replayOnly {
+		return false, ann // cookie-not-sent, and the annotation needs the rule's words
 	}
 	if sentNew {
 		quiet = false // a session cookie sent somewhere new (cookie-flags' Domain)
 	}
-	for i, v := range verdicts {
-		if v == nil {
-			continue
+	for _, v := range ann.verdicts {
+		if v != nil && (len(v.Reasons) > 0 || v.Deleted) {
+			return false, ann // cookie-rejected; a deletion of what the window may not hold
 		}
-		if len(v.Reasons) > 0 || v.Deleted {
-			return false // cookie-rejected; a deletion of what the window may not hold
-		}
-		stored := v.Stored
-		x.SetCookies[i].Stored = &stored
 	}
-	x.CookiesBlocked = nil
 	if isNavigation(x, u) {
 		prev := lc.sentOn
 		lc.sentOn = x.ClientRedirect && x.Status >= 200 && x.Status < 300
 		if prev {
-			return false // login-loop: the page before may have sent the browser here by script
+			return false, ann // login-loop: the page before may have sent the browser here by script
 		}
 	}
 	if x.Status >= 300 && x.Status < 400 || x.Status == 401 || x.Status == 403 || x.LoginForm {
-		return false // login-loop: a redirect, a refusal, or the login form in a page's place
+		return false, ann // login-loop: a redirect, a refusal, or the login form in a page's place
 	}
 	if loginWithoutSession(x, u, isSession) {
-		return false // no-session: a login that got no session cookie
+		return false, ann // no-session: a login that got no session cookie
 	}
 	// login-loop's other sign: a fresh session cookie on consecutive page loads. The
 	// replay's window may start such a streak one page load later, hence 2.
 	if lc.fresh >= 2 {
-		return false
+		return false, ann
 	}
 	if !quiet || lc.idInURL(u, x, moved, hist, isSession) {
-		return false
+		return false, ann
 	}
 	if x.RawReferer != "" { // session-id-in-url, in the Referer
 		if ru, err := url.Parse(x.RawReferer); err == nil && ru.Host != "" && lc.idInURL(ru, x, nil, nil, isSession) {
-			return false
+			return false, ann
 		}
 	}
-	return true
+	return true, ann
 }
 
 // origin is the scheme and host of a raw URL as written, which cookie rules tell
@@ -390,10 +691,11 @@ func (lc *liveClient) uncount(key keptKey) {
 	}
 }
 
-// advance takes x through the jar: whether it holds back a session cookie, the
-// verdict on each session Set-Cookie (nil for the others), and whether it sends a
-// session cookie to a host it went to nowhere else in the history.
-func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(string) bool) (verdicts []*cookies.Verdict, held, sentNew bool) {
+// advance takes x through the jar: the verdict on each session Set-Cookie and the
+// session cookies it holds back (x's annotation), and whether it sends a session
+// cookie to a host it went to nowhere else in the history.
+func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(string) bool) (ann annotation, sentNew bool) {
+	ann.u = u
 	nav := isNavigation(x, u)
 	if nav {
 		lc.top = u
@@ -419,11 +721,11 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 	lc.sentLog = append(lc.sentLog, keys)
 	for _, b := range blocked {
 		if isSession(b.Cookie.Name) && len(b.Reasons) > 0 {
-			held = true
+			ann.blocked = append(ann.blocked, b)
 		}
 	}
 	issued := ""
-	verdicts = make([]*cookies.Verdict, len(x.SetCookies))
+	ann.verdicts = make([]*cookies.Verdict, len(x.SetCookies))
 	for i, sc := range x.SetCookies {
 		if sc.Raw == "" {
 			lc.replayOnly = true
@@ -433,7 +735,7 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 		if !isSession(sc.Name) {
 			continue
 		}
-		verdicts[i] = &v
+		ann.verdicts[i] = &v
 		if len(v.Reasons) == 0 && v.Stored && sc.Value != "" && (sc.MaxAge == nil || *sc.MaxAge > 0) {
 			issued = sc.Name + "=" + sc.Value
 		}
@@ -446,21 +748,26 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 		}
 		lc.prevIssued = issued
 	}
-	return verdicts, held, sentNew
+	return ann, sentNew
 }
 
-// rebuild replays the kept history into a fresh jar in the replay's order.
-func (lc *liveClient) rebuild(hist []*model.Exchange, isSession func(string) bool) {
+// rebuild replays the kept history into a fresh jar in the replay's order, and
+// returns x's annotation at its place in that order.
+func (lc *liveClient) rebuild(hist []*model.Exchange, x *model.Exchange, isSession func(string) bool) annotation {
 	xs := slices.Clone(hist)
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
 	fresh := newLiveClient()
 	fresh.replayOnly, fresh.replayed, fresh.pending = lc.replayOnly, lc.replayed, lc.pending
 	sentBy := map[*model.Exchange][]keptKey{}
+	var ann annotation
 	for _, h := range xs {
 		fresh.addIDs(h, isSession)
 		fresh.remember(h, isSession)
 		if u, err := url.Parse(h.RawURL); err == nil && u.Host != "" {
-			fresh.advance(h, u, isSession)
+			a, _ := fresh.advance(h, u, isSession)
+			if h == x {
+				ann = a
+			}
 			sentBy[h] = fresh.sentLog[len(fresh.sentLog)-1]
 			if isNavigation(h, u) {
 				fresh.sentOn = h.ClientRedirect && h.Status >= 200 && h.Status < 300
@@ -475,6 +782,7 @@ func (lc *liveClient) rebuild(hist []*model.Exchange, isSession func(string) boo
 		fresh.sentLog = append(fresh.sentLog, sentBy[h])
 	}
 	*lc = *fresh
+	return ann
 }
 
 // sessionValues calls f with each session cookie of x whose value is long enough to

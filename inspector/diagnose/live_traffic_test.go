@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,6 +122,9 @@ func findingIDs(fs []*model.Finding) []string {
 func compareLive(t *testing.T, xs []*model.Exchange) (live *liveTraffic, exact bool) {
 	t.Helper()
 	live = newLiveTraffic(liveOptions())
+	// These flows compare the step with the replay exchange by exchange: every replay
+	// runs at once, whatever it costs (TestLiveRulesDeferred covers the budget).
+	live.budget = newReplayBudget(1, time.Hour)
 	ref := &replayAlways{opts: liveOptions(), byClient: map[model.Client][]*model.Exchange{}, published: map[string]string{}}
 	exact = true
 	for i, x := range xs {
@@ -322,11 +326,11 @@ func TestLiveRulesMatchFullReplay(t *testing.T) {
 					t.Errorf("published %s, want only %v", id, tc.wantRules)
 				}
 			}
-			if tc.maxReplays >= 0 && live.replays > tc.maxReplays {
-				t.Errorf("%d full replays, want at most %d: the live step should have handled these exchanges", live.replays, tc.maxReplays)
+			if tc.maxReplays >= 0 && int(live.replays.Load()) > tc.maxReplays {
+				t.Errorf("%d full replays, want at most %d: the live step should have handled these exchanges", live.replays.Load(), tc.maxReplays)
 			}
-			if live.replays < tc.wantReplays {
-				t.Errorf("%d full replays, want at least %d", live.replays, tc.wantReplays)
+			if int(live.replays.Load()) < tc.wantReplays {
+				t.Errorf("%d full replays, want at least %d", live.replays.Load(), tc.wantReplays)
 			}
 		})
 	}
@@ -418,6 +422,7 @@ func TestLiveRulesLongHistory(t *testing.T) {
 	browser := model.Client{Addr: "127.0.0.1:50000", UA: "Mozilla/5.0"}
 	b := &exchangeBuilder{now: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
 	live := newLiveTraffic(liveOptions())
+	live.budget = newReplayBudget(1, time.Hour) // compared exchange by exchange
 	ref := &replayAlways{opts: liveOptions(), byClient: map[model.Client][]*model.Exchange{}, published: map[string]string{}}
 	const base = "http://127.0.0.1:8080"
 	for i := 0; i < 3*maxExchangesPerClient; i++ {
@@ -441,15 +446,18 @@ func TestLiveRulesLongHistory(t *testing.T) {
 			t.Errorf("finding %s published by the full replay only", id)
 		}
 	}
-	if live.replays > 20 {
-		t.Errorf("%d full replays for %d exchanges, want only the eventful ones replayed", live.replays, 3*maxExchangesPerClient)
+	if live.replays.Load() > 20 {
+		t.Errorf("%d full replays for %d exchanges, want only the eventful ones replayed", live.replays.Load(), 3*maxExchangesPerClient)
 	}
 }
 
-// BenchmarkLiveRules is the capture cost of the live HTTP-side rules: 32 browsers
+// BenchmarkLiveRules is the capture cost of the live HTTP-side rules: 32 connections
 // each loading a page with its session cookie and getting it refreshed, 12,800
 // exchanges a second in all (as the proxy benchmark drives them), against the full
-// replay on every exchange.
+// replay on every exchange. They share one address and User-Agent, so to the rules
+// they are one browser whose session id changes on every page load: every exchange
+// is eventful, and "live" replays within the budget, off the request path once it is
+// drawn down.
 func BenchmarkLiveRules(b *testing.B) {
 	for _, mode := range []string{"live", "replay-always"} {
 		b.Run(mode, func(b *testing.B) {
@@ -472,7 +480,7 @@ func BenchmarkLiveRules(b *testing.B) {
 					ref.observe(x)
 				}
 			}
-			b.ReportMetric(float64(live.replays), "replays")
+			b.ReportMetric(float64(live.replays.Load()), "replays")
 		})
 	}
 }
@@ -536,5 +544,114 @@ func TestEngineKeepsHTTPFindings(t *testing.T) {
 	}
 	if drained == nil || !strings.Contains(drained.Detail, "stale-read-0000") && !strings.Contains(drained.Detail, "a test cause") {
 		t.Fatalf("after a store-side cause, Drain gave login-loop %+v, want it naming the cause", drained)
+	}
+}
+
+// waitNoPending waits until the worker has run every deferred replay.
+func waitNoPending(t *testing.T, live *liveTraffic) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for live.pending() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients still owed a deferred replay after a minute", live.pending())
+		}
+		time.Sleep(time.Millisecond) // polling the worker's progress; nothing announces it
+	}
+}
+
+// TestLiveRulesDeferred: with the replay budget spent, no replay runs on the request
+// path; each exchange still carries the full replay's cookie verdicts, the worker
+// replays the clients, coalescing the triggers of a busy one, and what it finds is
+// what the full replay publishes.
+func TestLiveRulesDeferred(t *testing.T) {
+	browser := model.Client{Addr: "127.0.0.1:50000", UA: "Mozilla/5.0"}
+	other := model.Client{Addr: "127.0.0.1:50001", UA: "Mozilla/5.0 other"}
+	const base = "http://127.0.0.1:8080"
+	b := &exchangeBuilder{now: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
+	var xs []*model.Exchange
+	for attempt := 0; attempt < 3; attempt++ { // a login loop: the Domain is refused
+		xs = append(xs,
+			b.make(browser, "GET", base+"/index.php", 200, "", "", "PHPSESSID="+sidA+"; path=/; domain=app.example.com; HttpOnly"),
+			b.make(browser, "POST", base+"/login.php", 302, "dashboard.php", "", "PHPSESSID="+sidB+"; path=/; domain=app.example.com; HttpOnly"),
+			b.make(browser, "GET", base+"/dashboard.php", 302, "index.php", "", "PHPSESSID="+sidC+"; path=/; domain=app.example.com; HttpOnly"))
+	}
+	xs = append(xs, // a cookie not sent outside its path
+		b.make(other, "GET", base+"/admin/", 200, "", "", "PHPSESSID="+sidA+"; path=/admin"),
+		b.make(other, "GET", base+"/admin/users", 200, "", "PHPSESSID="+sidA),
+		b.make(other, "GET", base+"/dashboard", 200, "", ""))
+	for i := 0; i < 60; i++ { // fresh ids page after page: every exchange eventful
+		id := fmt.Sprintf("fresh%021d", i)
+		xs = append(xs, b.make(browser, "GET", base+"/dashboard", 200, "", "", "PHPSESSID="+id+"; path=/"))
+	}
+
+	live := newLiveTraffic(liveOptions())
+	live.budget = newReplayBudget(1, 0) // no burst: every replay deferred, the worker unpaced
+	var mu sync.Mutex
+	deferred := map[string]*model.Finding{}
+	live.deferred = func(fs []*model.Finding) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, f := range fs {
+			deferred[f.ID] = f
+		}
+	}
+	ref := &replayAlways{opts: liveOptions(), byClient: map[model.Client][]*model.Exchange{}, published: map[string]string{}}
+	for i, x := range xs {
+		got, gotF := live.observe(x)
+		want, _ := ref.observe(x)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("exchange %d (%s %s %d): annotated\n got %+v\nwant %+v", i, x.Method, x.RawURL, x.Status, got, want)
+		}
+		if len(gotF) > 0 {
+			t.Fatalf("exchange %d: %d findings published on the request path with the budget spent", i, len(gotF))
+		}
+	}
+	waitNoPending(t, live)
+	if runs, triggers := live.deferredRuns.Load(), live.replays.Load(); runs == 0 || runs >= triggers {
+		t.Errorf("the worker ran %d replays for %d triggers, want some, coalesced", runs, triggers)
+	}
+	mu.Lock()
+	for _, want := range []string{"login-loop", "cookie-rejected", "cookie-not-sent"} {
+		found := false
+		for id := range deferred {
+			found = found || strings.HasPrefix(id, want+"-")
+		}
+		if !found {
+			t.Errorf("no %s from the deferred replays; got %v", want, slices.Collect(maps.Keys(deferred)))
+		}
+	}
+	mu.Unlock()
+	exact := stable(ref.byClient[browser]) && stable(ref.byClient[other])
+	for id, sig := range ref.published {
+		if exact && live.published[id] != sig {
+			t.Errorf("finding %s: the deferred replays published %q, the full replay %q", id, live.published[id], sig)
+		}
+	}
+}
+
+// TestReplayBudget: the budget refills at its share of the time passed, up to its
+// burst; replays run at once only while half the burst is left.
+func TestReplayBudget(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	b := newReplayBudget(0.1, 100*time.Millisecond)
+	if !b.plenty(t0) || b.wait(t0) != 0 {
+		t.Fatal("a new budget is not full")
+	}
+	b.charge(60 * time.Millisecond)
+	if b.plenty(t0) {
+		t.Error("plenty with 40 ms of 100 left")
+	}
+	if b.wait(t0) != 0 {
+		t.Error("a replay waits with 40 ms left")
+	}
+	b.charge(90 * time.Millisecond) // 50 ms owed
+	if w := b.wait(t0); w < 500*time.Millisecond || w > 510*time.Millisecond {
+		t.Errorf("wait %s with 50 ms owed at 10%%, want 500 ms", w)
+	}
+	if !b.plenty(t0.Add(time.Second)) { // 50 ms owed + 100 ms refilled: 50 left
+		t.Error("not plenty after a second's refill")
+	}
+	if !b.plenty(t0.Add(time.Hour)) || b.left != 100*time.Millisecond {
+		t.Errorf("left %s after an hour, want the burst", b.left)
 	}
 }

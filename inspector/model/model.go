@@ -231,7 +231,26 @@ type Inventory struct {
 	// inventory started), 0 when unknown. SCAN itself cannot know its total, and keys
 	// come and go while it runs: this is for a progress bar, not a count.
 	Estimate int64 `json:"estimate,omitempty"`
+	// Phase is where an inventory that runs in two phases stands: InventoryList while
+	// SCAN lists the sessions (Sessions counts them), InventoryFill while their TTL and
+	// size are read (Filled counts them), InventoryDone after both. Empty for a store
+	// that reads everything in one pass (files, memory, a re-inventory after a gap).
+	Phase string `json:"phase,omitempty"`
+	// Filled is how many listed sessions have their TTL and size read.
+	Filled int64 `json:"filled,omitempty"`
+	// StartedAt is when the inventory started, ListedAt when every session was listed
+	// (phase one done), FilledAt when every TTL and size was read (phase two done).
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	ListedAt  *time.Time `json:"listed_at,omitempty"`
+	FilledAt  *time.Time `json:"filled_at,omitempty"`
 }
+
+// Inventory phases (Inventory.Phase).
+const (
+	InventoryList = "list"
+	InventoryFill = "fill"
+	InventoryDone = "done"
+)
 
 // Status is a backend state change or inventory progress (`type: status`).
 type Status struct {

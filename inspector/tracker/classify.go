@@ -24,9 +24,30 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		t.commands[ev.Node]++
 	}
 	command := t.commands[ev.Node]
-	m, ok := t.cfg.Matcher.Match(ev.Key)
-	if !ok {
-		return
+	// The rest of a command (SETEX's expire after its set) joins the entry its first
+	// notification opened, the latest one: that entry is still the key's pending one
+	// (a later entry of the key would be the latest, and a decided one is done), so
+	// neither the key's match nor its pending entry is looked up again. At a few
+	// hundred thousand notifications a second those map lookups, each a cache miss in
+	// a large table, are a good share of the tracker's time.
+	var (
+		m    framework.Match
+		last *entry
+	)
+	if l := t.lastEntry; ev.Continues && l != nil && !l.done && l.command == command && l.node == ev.Node && l.key == ev.Key {
+		m, last = l.m, l
+	} else {
+		var ok bool
+		if m, ok = t.cfg.Matcher.Match(ev.Key); !ok {
+			return
+		}
+		last = t.pending[ev.Key]
+		if last != nil && last.done {
+			// Decided but still in pending (consumed by a pairing elsewhere keeps
+			// its place until replaced): no longer the key's latest.
+			last.latest = false
+			last = nil
+		}
 	}
 	if t.resync != nil {
 		t.resync.live[ev.Key] = struct{}{}
@@ -35,12 +56,9 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	// by the rest of its own command, or by the other half of a slot migration (two
 	// masters, two streams); anything else opens the key's next entry, which is
 	// decided after this one.
-	last := t.pending[ev.Key]
-	if last != nil && last.done {
-		last = nil
-	}
 	migration := last != nil && last.migratesWith(ev.Op, ev.Node)
 	e := last
+	defer func() { t.lastEntry = e }()
 	if !migration && !(last != nil && ev.Continues && last.node == ev.Node && last.command == command) {
 		e = &entry{key: ev.Key, m: m, first: ev.Time, deadline: ev.Time.Add(t.cfg.Window), node: ev.Node,
 			evidence: ev.Evidence, command: command, prev: last}
@@ -61,7 +79,11 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 			_, e.knownAtStart = t.sessions[ev.Key]
 			t.mu.RUnlock()
 		}
+		if last != nil {
+			last.latest = false
+		}
 		t.pending[ev.Key] = e
+		e.latest = true
 		t.queue.push(e)
 		t.order.push(e)
 	}
@@ -205,7 +227,8 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	}
 	e.settleSuperseded()
 	e.done = true
-	if t.pending[e.key] == e {
+	if e.latest {
+		e.latest = false
 		delete(t.pending, e.key)
 	}
 	t.unindex(e)

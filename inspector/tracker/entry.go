@@ -24,6 +24,9 @@ type entry struct {
 	ops          uint32 // bit per backend.Op
 	writes       int
 	knownAtStart bool // the key was a tracked session when the entry opened
+	// latest says the entry is the key's one in Tracker.pending, so that deciding it
+	// removes it without first looking it up.
+	latest bool
 
 	reading     bool // a read is in flight
 	readTTLOnly bool // the last read asked only for the TTL

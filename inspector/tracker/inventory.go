@@ -59,22 +59,25 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 	// facts is reused from page to page: an inventory sends a million of them.
 	facts := t.factBuf[:0]
 	for _, it := range items {
-		if _, known := t.sessions[it.Key]; known {
+		if it.Kind == backend.ItemFilled {
+			facts = t.fill(it, facts)
 			continue
 		}
-		if _, ended := t.tombstones[it.Key]; ended {
-			continue // the store ended it after SCAN saw it
-		}
-		m, ok := t.cfg.Matcher.Match(it.Key)
-		if !ok {
+		s := t.inventorySession(it)
+		if it.Kind == backend.ItemListed {
+			// Phase one: listed only. The rules hear of it when phase two reads its
+			// TTL: a TTL not read yet must not look like a key without one.
+			t.listed.put(it.Node, it.Index, s)
+			if s != nil {
+				s.flags |= flagMetaUnread
+				t.addSession(s)
+			}
 			continue
 		}
-		if m.Framework.UUIDOnly {
-			t.verify(it, m)
+		if s == nil {
 			continue
 		}
-		s := &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory,
-			size: int32(min(it.Size, 1<<31-1)), node: t.nodeIndex(it.Node)}
+		s.size = int32(min(it.Size, 1<<31-1))
 		s.ttlDeadline = deadlineFor(it.Read, it.TTL)
 		t.addSession(s)
 		facts = append(facts, diagnose.SessionFact{Session: t.info(s), TTL: it.TTL, Time: it.Read})
@@ -84,6 +87,86 @@ func (t *Tracker) onInventory(items []backend.InventoryItem) {
 	clear(facts) // the strings belong to the sessions, not to the buffer
 	t.factBuf = facts
 	t.publishFindings()
+}
+
+// inventorySession is the session an inventory item adds to the table, nil when it
+// adds none: the key is known already (a live write or an earlier page), ended since
+// SCAN saw it, is no session, or has its payload read first (verify).
+func (t *Tracker) inventorySession(it backend.InventoryItem) *session {
+	if it.Kind == backend.ItemListed {
+		// Phase one adds a million keys to a table that holds almost none of them, and
+		// a probe into a map of a million entries is a cache miss: ask the small set
+		// of keys born live since the inventory started instead. A key SCAN returns
+		// twice, or one a re-inventory added meanwhile, gets a new session object in
+		// place of the first, and phase two fills it.
+		if _, known := t.addedLive[it.Key]; known {
+			return nil
+		}
+	} else if _, known := t.sessions[it.Key]; known {
+		return nil
+	}
+	if _, ended := t.tombstones[it.Key]; ended {
+		return nil // the store ended it after SCAN saw it
+	}
+	m, ok := t.cfg.Matcher.Match(it.Key)
+	if !ok {
+		return nil
+	}
+	if m.Framework.UUIDOnly {
+		t.verify(it, m)
+		return nil
+	}
+	return &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory, node: t.nodeIndex(it.Node)}
+}
+
+// listedIndex finds the sessions a two-phase inventory listed by node and
+// InventoryItem.Index, so that phase two fills a million sessions without looking
+// each key up in the table again (random probes into a map of a million entries were
+// half of the tracker's phase-two time). A nil entry is a key that listing added no
+// session for.
+type listedIndex map[string][]*session
+
+func (l *listedIndex) put(node string, i int32, s *session) {
+	if *l == nil {
+		*l = listedIndex{}
+	}
+	byIndex := (*l)[node]
+	for int(i) >= len(byIndex) {
+		byIndex = append(byIndex, nil)
+	}
+	byIndex[i] = s
+	(*l)[node] = byIndex
+}
+
+func (l listedIndex) get(node string, i int32) *session {
+	byIndex := l[node]
+	if i < 0 || int(i) >= len(byIndex) {
+		return nil
+	}
+	return byIndex[i]
+}
+
+// fill takes phase two's TTL and size of a listed session and hands the rules the
+// session's inventory fact, now that its TTL is known. A key no longer in the table has
+// ended since it was listed; a session written, touched or read since then already
+// has fresher values, and the rules heard of that event.
+func (t *Tracker) fill(it backend.InventoryItem, facts []diagnose.SessionFact) []diagnose.SessionFact {
+	s := t.listed.get(it.Node, it.Index)
+	if s != nil && s.key != it.Key {
+		s = t.sessions[it.Key] // not numbered as listed: find it by key
+	}
+	// A session removed from the table since has its flag cleared (removeSession).
+	if s == nil || s.flags&flagMetaUnread == 0 {
+		return facts
+	}
+	unread := s.metaUnread()
+	s.flags &^= flagMetaUnread
+	if !unread {
+		return facts
+	}
+	s.size = int32(min(it.Size, 1<<31-1))
+	s.ttlDeadline = deadlineFor(it.Read, it.TTL)
+	return append(facts, diagnose.SessionFact{Session: t.info(s), TTL: it.TTL, Time: it.Read})
 }
 
 // verify reads the payload of an inventory key that only its shape made a candidate
@@ -149,11 +232,18 @@ func deadlineFor(at time.Time, ttl time.Duration) int64 {
 }
 
 func (t *Tracker) addSession(s *session) {
+	if !t.inventoryDone && s.flags&flagFromInventory == 0 {
+		if t.addedLive == nil {
+			t.addedLive = map[string]struct{}{}
+		}
+		t.addedLive[s.key] = struct{}{}
+	}
 	t.sessions[s.key] = s
 	t.byRef[s.ref] = s
 }
 
 func (t *Tracker) removeSession(s *session) {
+	s.flags &^= flagMetaUnread // phase two must not fill a session that left the table
 	t.cache.drop(s)
 	delete(t.sessions, s.key)
 	if t.byRef[s.ref] == s {

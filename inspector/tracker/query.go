@@ -59,6 +59,9 @@ type SessionRow struct {
 	ToRef       string // the session it was regenerated to, when the old key was kept
 	Inventory   bool   // found by the inventory, not seen being created
 	Node        string // the store node holding it (a cluster master), "" when unknown
+	// MetaUnread: listed by the inventory's phase one, TTL and size not read yet
+	// (ExpiresAt, NoTTL and Size say nothing until phase two fills them).
+	MetaUnread bool
 }
 
 // Page is one page of a query.
@@ -340,7 +343,8 @@ func (t *Tracker) Session(ref string) (SessionDetail, error) {
 func (t *Tracker) row(s *session) SessionRow {
 	r := SessionRow{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs), Framework: s.fw.Name,
 		KeyPrefix: s.fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
-		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node], PayloadRead: s.flags&flagPayloadRead != 0}
+		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node], PayloadRead: s.flags&flagPayloadRead != 0,
+		MetaUnread: s.metaUnread()}
 	if s.born != 0 {
 		r.Born = time.Unix(0, s.born)
 	}

@@ -42,7 +42,17 @@ const (
 	// what was seen, not merely unknown. A session found by the inventory, or whose
 	// reads were skipped for budget, has no baseline until its first read.
 	flagPayloadRead
+	// flagMetaUnread: the inventory's phase one listed this session; its TTL and size
+	// are not read yet (phase two fills them), so 0 means "not read", not "no TTL".
+	flagMetaUnread
 )
+
+// metaUnread reports whether the session's TTL and size are still unknown: listed by
+// the inventory, and neither filled by its phase two nor seen written, touched or read
+// since (any of which sets them).
+func (s *session) metaUnread() bool {
+	return s.flags&flagMetaUnread != 0 && s.lastActivity == 0 && s.flags&flagPayloadRead == 0
+}
 
 func (s *session) storeID() string {
 	if s.fw.IDIncludesPrefix {

@@ -4,13 +4,14 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
@@ -90,7 +91,12 @@ func ReadHAR(r io.Reader, opts HAROptions, emit func(*model.Exchange) error) (HA
 		opts.IDPrefix = "h" + hex.EncodeToString(b[:]) + "-"
 	}
 	f := newBodyFilter(r, opts.MaxString, opts.MaxDepth)
-	p := &harParser{dec: json.NewDecoder(f), filter: f, opts: opts, mapping: defaultMapping(opts.Mapping), emit: emit, index: -1}
+	// jsontext reads tokens without the allocations encoding/json's Decoder.Token makes
+	// for every value (it builds, then drops, an error at the end of each one): half the
+	// import's time went there. Duplicate keys and invalid UTF-8 are let through as
+	// encoding/json did (the latter as U+FFFD): browsers' exports are not that strict.
+	dec := jsontext.NewDecoder(f, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	p := &harParser{dec: dec, filter: f, opts: opts, mapping: defaultMapping(opts.Mapping), emit: emit, index: -1}
 	err := p.file()
 	p.sum.BodyBytesSkipped = f.dropped
 	p.sum.ValuesStripped = p.sum.StrippedExchanges > 0
@@ -99,7 +105,7 @@ func ReadHAR(r io.Reader, opts HAROptions, emit func(*model.Exchange) error) (HA
 }
 
 type harParser struct {
-	dec        *json.Decoder
+	dec        *jsontext.Decoder
 	filter     *bodyFilter
 	opts       HAROptions
 	mapping    Mapping
@@ -130,42 +136,62 @@ func (p *harParser) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s%s", ErrHAR, where, fmt.Sprintf(format, args...))
 }
 
-// token reads the next token, enforcing the entry bound and explaining errors.
-func (p *harParser) token() (json.Token, error) {
-	t, err := p.dec.Token()
-	if err != nil {
-		switch {
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, p.errorf("unexpected end of input (truncated file?)")
-		case errors.Is(err, errDepth), errors.Is(err, errLongString):
-			return nil, p.errorf("%v", err)
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, p.errorf("invalid JSON: %v", se)
-		}
-		return nil, fmt.Errorf("har: read: %w", err) // an I/O error, not the content's
-	}
-	if p.index >= 0 && p.dec.InputOffset()-p.entryStart > p.opts.MaxEntryBytes {
-		return nil, p.errorf("entry larger than %d bytes (bodies excluded)", p.opts.MaxEntryBytes)
-	}
-	return t, nil
+// harToken is one JSON token: its kind (jsontext's: '{', '}', '[', ']', '"', '0'
+// for a number, 't', 'f', 'n') and, for strings and numbers, its value.
+type harToken struct {
+	kind jsontext.Kind
+	str  string
+	num  float64
 }
 
-func describe(t json.Token) string {
-	switch v := t.(type) {
-	case json.Delim:
-		return "'" + v.String() + "'"
-	case string:
+// token reads the next token, enforcing the entry bound and explaining errors.
+func (p *harParser) token() (harToken, error) {
+	t, err := p.dec.ReadToken()
+	if err != nil {
+		var se *jsontext.SyntacticError
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return harToken{}, p.errorf("unexpected end of input (truncated file?)")
+		case errors.Is(err, errDepth), errors.Is(err, errLongString):
+			return harToken{}, p.errorf("%v", errors.Unwrap(err))
+		case errors.As(err, &se):
+			return harToken{}, p.errorf("invalid JSON: %v", strings.TrimPrefix(se.Error(), "jsontext: "))
+		}
+		return harToken{}, fmt.Errorf("har: read: %w", err) // an I/O error, not the content's
+	}
+	if p.index >= 0 && p.dec.InputOffset()-p.entryStart > p.opts.MaxEntryBytes {
+		return harToken{}, p.errorf("entry larger than %d bytes (bodies excluded)", p.opts.MaxEntryBytes)
+	}
+	ht := harToken{kind: t.Kind()}
+	switch ht.kind {
+	case '"':
+		ht.str = t.String()
+	case '0':
+		ht.num = t.Float()
+	}
+	return ht, nil
+}
+
+// more reports whether the current object or array has another element.
+func (p *harParser) more() bool {
+	k := p.dec.PeekKind()
+	return k != '}' && k != ']' && k != 0 // 0: an error, which the next token() reports
+}
+
+func describe(t harToken) string {
+	switch t.kind {
+	case '{', '}', '[', ']':
+		return "'" + string(rune(t.kind)) + "'"
+	case '"':
 		return "a string"
-	case float64:
+	case '0':
 		return "a number"
-	case bool:
+	case 't', 'f':
 		return "a boolean"
-	case nil:
+	case 'n':
 		return "null"
 	}
-	return fmt.Sprintf("%T", t)
+	return t.kind.String()
 }
 
 // object reads an object, calling field for each key; field must consume the value.
@@ -175,20 +201,19 @@ func (p *harParser) object(field func(key string) error) error {
 	if err != nil {
 		return err
 	}
-	if t == nil {
+	if t.kind == 'n' {
 		return nil
 	}
-	if d, ok := t.(json.Delim); !ok || d != '{' {
+	if t.kind != '{' {
 		return p.errorf("want an object, got %s", describe(t))
 	}
-	for p.dec.More() {
+	for p.more() {
 		kt, err := p.token()
 		if err != nil {
 			return err
 		}
-		key, _ := kt.(string)
-		p.path = append(p.path, key)
-		err = field(key)
+		p.path = append(p.path, kt.str)
+		err = field(kt.str)
 		p.path = p.path[:len(p.path)-1]
 		if err != nil {
 			return err
@@ -205,13 +230,13 @@ func (p *harParser) array(max int, elem func(i int) error) error {
 	if err != nil {
 		return err
 	}
-	if t == nil {
+	if t.kind == 'n' {
 		return nil
 	}
-	if d, ok := t.(json.Delim); !ok || d != '[' {
+	if t.kind != '[' {
 		return p.errorf("want an array, got %s", describe(t))
 	}
-	for i := 0; p.dec.More(); i++ {
+	for i := 0; p.more(); i++ {
 		if max > 0 && i >= max {
 			return p.errorf("more than %d elements", max)
 		}
@@ -223,7 +248,7 @@ func (p *harParser) array(max int, elem func(i int) error) error {
 	return err
 }
 
-// skip consumes one value of any shape.
+// skip consumes one value of any shape, token by token so that the entry bound holds.
 func (p *harParser) skip() error {
 	depth := 0
 	for {
@@ -231,13 +256,11 @@ func (p *harParser) skip() error {
 		if err != nil {
 			return err
 		}
-		if d, ok := t.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-			default:
-				depth--
-			}
+		switch t.kind {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
 		}
 		if depth == 0 {
 			return nil
@@ -250,10 +273,10 @@ func (p *harParser) str() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch v := t.(type) {
-	case string:
-		return v, nil
-	case nil:
+	switch t.kind {
+	case '"':
+		return t.str, nil
+	case 'n':
 		return "", nil
 	}
 	return "", p.errorf("want a string, got %s", describe(t))
@@ -265,10 +288,10 @@ func (p *harParser) num() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	switch v := t.(type) {
-	case float64:
-		return v, nil
-	case nil:
+	switch t.kind {
+	case '0':
+		return t.num, nil
+	case 'n':
 		return -1, nil
 	}
 	return 0, p.errorf("want a number, got %s", describe(t))
@@ -279,10 +302,10 @@ func (p *harParser) boolean() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	switch v := t.(type) {
-	case bool:
-		return v, nil
-	case nil:
+	switch t.kind {
+	case 't', 'f':
+		return t.kind == 't', nil
+	case 'n':
 		return false, nil
 	}
 	return false, p.errorf("want true or false, got %s", describe(t))
@@ -340,7 +363,7 @@ func (p *harParser) file() error {
 	if !sawLog || !sawEntries {
 		return p.errorf("not a HAR file: no log.entries")
 	}
-	if _, err := p.dec.Token(); err != io.EOF {
+	if _, err := p.dec.ReadToken(); err != io.EOF {
 		return p.errorf("unexpected data after the HAR's closing brace")
 	}
 	return nil

@@ -219,6 +219,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), captureKey{}, c)))
+	// Recorded before the handler returns, so before the end of the response reaches
+	// the client: whoever saw a response (a script, a test) finds its exchange recorded.
+	// Flushing first would save the client the recording's few µs, but would also turn
+	// a small body without Content-Length into a chunked one: not what the app sent.
 	p.record(r, c, start, time.Now())
 }
 

@@ -25,6 +25,7 @@ const (
 	maxPayloadBytes  = 64 << 20    // 64 MiB read per payload
 	minPayloadBytes  = 64          // less shows nothing useful
 	maxPayloadCache  = 1 << 20     // MiB (1 TiB): any real machine runs out first
+	maxHARBudget     = 1 << 20     // MiB, as --payload-cache
 	maxScanCount     = 100_000     // Redis answers a bigger COUNT with one long, blocking SCAN
 	maxScanRate      = 10_000_000  // keys per second; faster than any Redis walks
 	maxExchangeLog   = 1_000_000   // about 1 GB at 1 KB an exchange
@@ -40,6 +41,7 @@ var flagRanges = map[string]string{
 	"read-budget":    fmt.Sprintf("1 to %d reads per second, or -1 for no limit", maxReadBudget),
 	"max-payload":    fmt.Sprintf("%d to %d bytes (64 MiB)", minPayloadBytes, maxPayloadBytes),
 	"payload-cache":  fmt.Sprintf("1 to %d MiB", maxPayloadCache),
+	"har-budget":     fmt.Sprintf("1 to %d MiB", maxHARBudget),
 	"window":         "a duration from 1ms to 1m",
 	"scan-count":     fmt.Sprintf("1 to %d", maxScanCount),
 	"scan-rate":      fmt.Sprintf("1 to %d keys per second, or 0 for no limit", maxScanRate),
@@ -74,6 +76,9 @@ func (c *Config) validateNumbers() error {
 	}
 	if c.PayloadCacheMiB < 1 || c.PayloadCacheMiB > maxPayloadCache {
 		return rangeError("payload-cache", c.PayloadCacheMiB)
+	}
+	if c.HARBudgetMiB < 1 || c.HARBudgetMiB > maxHARBudget {
+		return rangeError("har-budget", c.HARBudgetMiB)
 	}
 	if c.Window < time.Millisecond || c.Window > maxWindow {
 		return rangeError("window", c.Window)
@@ -122,6 +127,7 @@ var numericEnv = [][2]string{
 	{"read-budget", "SESSIONSCOPE_READ_BUDGET"},
 	{"max-payload", "SESSIONSCOPE_MAX_PAYLOAD"},
 	{"payload-cache", "SESSIONSCOPE_PAYLOAD_CACHE"},
+	{"har-budget", "SESSIONSCOPE_HAR_BUDGET"},
 	{"window", "SESSIONSCOPE_WINDOW"},
 	{"scan-rate", "SESSIONSCOPE_SCAN_RATE"},
 	{"exchange-log", "SESSIONSCOPE_EXCHANGE_LOG"},

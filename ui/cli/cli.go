@@ -233,7 +233,7 @@ func inspectorConfig(cfg Config, matcher *framework.Matcher, logger *slog.Logger
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		PayloadCacheBytes: int64(cfg.PayloadCacheMiB) << 20, AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 		Redact: model.NewRedaction(cfg.Redact), RevealValues: cfg.RevealValues,
-	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings, LoginPaths: cfg.LoginPaths}
+	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings, LoginPaths: cfg.LoginPaths, HARBudget: int64(cfg.HARBudgetMiB) << 20}
 }
 
 func dashboardConfig(cfg Config, logger *slog.Logger) ui.Config {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sessionscope/sessionscope/inspector/traffic/hartest"
 )
 
 // analyzeResult is `sessionscope analyze` on a generated HAR of about -har-mb MB:
@@ -22,7 +24,26 @@ type analyzeResult struct {
 	Elapsed  time.Duration `json:"median_elapsed_ns"`
 	MBps     float64       `json:"median_mb_per_s"`
 	PeakRSS  int64         `json:"max_peak_rss_bytes"`
+	// Scaling is the same command on realistic captures of growing size, side by side.
+	Scaling []analyzeScale `json:"scaling"`
 }
+
+// analyzeScale is `sessionscope analyze --json` on a generated capture of n realistic
+// entries (hartest: logins, redirects, a session per visit, cookies on several hosts):
+// the median wall time, the time per entry and its ratio to the smallest capture's.
+type analyzeScale struct {
+	Entries  int           `json:"entries"`
+	FileSize int64         `json:"file_bytes"`
+	Elapsed  time.Duration `json:"median_elapsed_ns"`
+	PerEntry time.Duration `json:"per_entry_ns"`
+	Ratio    float64       `json:"per_entry_ratio"` // over the smallest capture's time per entry
+	PeakRSS  int64         `json:"max_peak_rss_bytes"`
+	Findings int           `json:"findings"`
+}
+
+// analyzeScaleSizes are the captures of the scaling runs; 50,000 is the dashboard's
+// import cap (inspector.MaxHARImportExchanges).
+var analyzeScaleSizes = []int{2000, 16000, 50000}
 
 type analyzeRun struct {
 	Elapsed  time.Duration `json:"elapsed_ns"`
@@ -77,7 +98,59 @@ func runAnalyze(ctx context.Context, cfg config, log io.Writer) (*analyzeResult,
 		res.Elapsed = time.Duration(m * float64(time.Second))
 		res.MBps = float64(size) / 1e6 / m
 	}
+	for _, n := range analyzeScaleSizes {
+		if ctx.Err() != nil {
+			break
+		}
+		s, err := analyzeScaleOnce(ctx, cfg, log, bin, filepath.Join(dir, fmt.Sprintf("shop-%d.har", n)), n)
+		if err != nil {
+			return res, err
+		}
+		if len(res.Scaling) > 0 {
+			s.Ratio = float64(s.PerEntry) / float64(res.Scaling[0].PerEntry)
+		} else {
+			s.Ratio = 1
+		}
+		res.Scaling = append(res.Scaling, s)
+		fmt.Fprintf(log, "ssbench: analyze: %d realistic entries: %.2f s, %.1f µs an entry (%.2fx the first), peak RSS %s\n",
+			n, s.Elapsed.Seconds(), float64(s.PerEntry.Nanoseconds())/1e3, s.Ratio, mib(float64(s.PeakRSS)))
+	}
 	return res, nil
+}
+
+// analyzeScaleOnce writes a realistic capture of n entries and analyses it cfg.Runs
+// times; the median run counts.
+func analyzeScaleOnce(ctx context.Context, cfg config, log io.Writer, bin, path string, n int) (analyzeScale, error) {
+	s := analyzeScale{Entries: n}
+	f, err := os.Create(path)
+	if err != nil {
+		return s, err
+	}
+	err = hartest.WriteRealistic(f, n, hartest.Options{})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return s, fmt.Errorf("write %s: %w", path, err)
+	}
+	if st, err := os.Stat(path); err == nil {
+		s.FileSize = st.Size()
+	}
+	var times []float64
+	for i := 0; i < cfg.Runs && ctx.Err() == nil; i++ {
+		r, err := analyzeOnce(ctx, bin, path)
+		if err != nil {
+			return s, err
+		}
+		times = append(times, r.Elapsed.Seconds())
+		s.PeakRSS = max(s.PeakRSS, r.PeakRSS)
+		s.Findings = r.Findings
+	}
+	if len(times) > 0 {
+		s.Elapsed = time.Duration(median(times) * float64(time.Second))
+		s.PerEntry = s.Elapsed / time.Duration(n)
+	}
+	return s, nil
 }
 
 // analyzeOnce runs `sessionscope analyze --json FILE` under GNU time, which reports
@@ -185,6 +258,23 @@ func writeAnalyzeMarkdown(w io.Writer, a *analyzeResult) {
 	for i, r := range a.Runs {
 		fmt.Fprintf(w, "| %d | %.2f s | %.0f | %.2f s | %s | ≤ 100 MB (%s) | %d | %d |\n", i+1, r.Elapsed.Seconds(), float64(a.FileSize)/1e6/r.Elapsed.Seconds(),
 			r.CPU.Seconds(), mib(float64(r.PeakRSS)), passFail(r.PeakRSS <= 100<<20), r.ExitCode, r.Findings)
+	}
+	fmt.Fprintln(w)
+	if len(a.Scaling) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "### `sessionscope analyze --json` on realistic captures (logins, redirects, a session per visit), side by side\n\n")
+	fmt.Fprintf(w, "| entries | file | wall time (median) | per entry | per entry / %d entries' | target | peak RSS | findings |\n|---|---|---|---|---|---|---|---|\n", a.Scaling[0].Entries)
+	for _, s := range a.Scaling {
+		target := "—"
+		switch s.Entries {
+		case 16000:
+			target = fmt.Sprintf("≤ 2 s (%s)", passFail(s.Elapsed <= 2*time.Second))
+		case 50000:
+			target = fmt.Sprintf("≤ 7 s (%s)", passFail(s.Elapsed <= 7*time.Second))
+		}
+		fmt.Fprintf(w, "| %d | %.1f MB | %.2f s | %.1f µs | %.2f | %s | %s | %d |\n", s.Entries, float64(s.FileSize)/1e6, s.Elapsed.Seconds(),
+			float64(s.PerEntry.Nanoseconds())/1e3, s.Ratio, target, mib(float64(s.PeakRSS)), s.Findings)
 	}
 	fmt.Fprintln(w)
 }

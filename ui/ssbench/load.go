@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -248,3 +252,153 @@ func (w *goRedisWorker) send(ctx context.Context, lo, hi int) error {
 }
 
 func (w *goRedisWorker) close() { _ = w.client.Close() }
+
+// loaderEnv, when set, makes ssbench a loader child: it runs the load its JSON value
+// describes and reports on stdout (see runLoaderChild). The ingest phase runs its
+// loader so, in a process of its own, so that the CPU time ssbench's own process uses
+// is sessionscope's alone.
+const loaderEnv = "SSBENCH_LOADER"
+
+// loaderChildSpec is what a loader child needs to rebuild its loadSpec.
+type loaderChildSpec struct {
+	Addr     string `json:"addr"`
+	N        int    `json:"n"`
+	Keys     int    `json:"keys"`
+	Conns    int    `json:"conns"`
+	Pipeline int    `json:"pipeline"`
+	Payload  int    `json:"payload"`
+	GoRedis  bool   `json:"go_redis"`
+	RedisPID int    `json:"redis_pid"`
+	TimeoutS int    `json:"timeout_s"`
+	// Rate paces the load to at most this many SETEX a second; 0 is as fast as Redis
+	// takes them.
+	Rate float64 `json:"rate,omitempty"`
+}
+
+// paced returns a loadSpec throttle that holds the load to rate SETEX a second.
+func paced(rate float64) func(sent int64) {
+	if rate <= 0 {
+		return nil
+	}
+	start := time.Now()
+	return func(sent int64) {
+		if d := time.Duration(float64(sent)/rate*float64(time.Second)) - time.Since(start); d > 0 {
+			time.Sleep(d) // a loader's pacing, not a wait on a condition
+		}
+	}
+}
+
+// loaderChildResult is the child's last line.
+type loaderChildResult struct {
+	Load  loadResult `json:"load"`
+	Start time.Time  `json:"start"`
+	End   time.Time  `json:"end"`
+	Error string     `json:"error,omitempty"`
+}
+
+// runLoaderChild is a loader child's main: it writes "p N" lines with the writes done
+// so far while it loads, then "r" and its result as JSON.
+func runLoaderChild(specJSON string) int {
+	var cs loaderChildSpec
+	if err := json.Unmarshal([]byte(specJSON), &cs); err != nil {
+		fmt.Fprintf(os.Stderr, "ssbench loader: %s: %v\n", loaderEnv, err)
+		return 2
+	}
+	gen, err := newPayloadGen(cs.Payload)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ssbench loader: %v\n", err)
+		return 2
+	}
+	var progress atomic.Int64
+	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex
+	stop := make(chan struct{})
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				outMu.Lock()
+				fmt.Fprintf(out, "p %d\n", progress.Load())
+				_ = out.Flush()
+				outMu.Unlock()
+			}
+		}
+	}()
+	res, err := runLoad(context.Background(), loadSpec{addr: cs.Addr, n: cs.N, conns: cs.Conns, pipeline: cs.Pipeline, gen: gen,
+		keyOf: randomKeys(cs.Keys), progress: &progress, timeout: time.Duration(cs.TimeoutS) * time.Second, goRedis: cs.GoRedis,
+		throttle: paced(cs.Rate)}, cs.RedisPID)
+	close(stop)
+	<-reported
+	r := loaderChildResult{Load: res, Start: res.Start, End: res.End}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	b, _ := json.Marshal(r)
+	outMu.Lock()
+	defer outMu.Unlock()
+	fmt.Fprintf(out, "p %d\nr %s\n", progress.Load(), b)
+	if err := out.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runLoadProcess runs spec in a loader child (this binary again) and returns its
+// result and the CPU time the child used. written follows the child's progress.
+func runLoadProcess(ctx context.Context, spec loadSpec, cfg config, redisPID int) (loadResult, time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return loadResult{}, 0, fmt.Errorf("loader: find this binary: %w", err)
+	}
+	cs, _ := json.Marshal(loaderChildSpec{Addr: spec.addr, N: spec.n, Keys: cfg.Keys, Conns: spec.conns, Pipeline: spec.pipeline,
+		Payload: cfg.Payload, GoRedis: spec.goRedis, RedisPID: redisPID, TimeoutS: int(spec.timeout / time.Second), Rate: cfg.IngestRate})
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), loaderEnv+"="+string(cs))
+	cmd.Stderr = os.Stderr
+	setChildAttrs(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return loadResult{}, 0, fmt.Errorf("loader: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return loadResult{}, 0, fmt.Errorf("loader: start %s: %w", self, err)
+	}
+	var child loaderChildResult
+	got := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, []byte("p ")):
+			if n, err := strconv.ParseInt(string(line[2:]), 10, 64); err == nil && spec.progress != nil {
+				spec.progress.Store(n)
+			}
+		case bytes.HasPrefix(line, []byte("r ")):
+			if err := json.Unmarshal(line[2:], &child); err == nil {
+				got = true
+			}
+		}
+	}
+	werr := cmd.Wait()
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	res := child.Load
+	res.Start, res.End = child.Start, child.End
+	switch {
+	case !got && werr != nil:
+		return res, cpu, fmt.Errorf("loader child: %w", werr)
+	case !got:
+		return res, cpu, errors.New("loader child ended without a result")
+	case child.Error != "":
+		return res, cpu, errors.New(child.Error)
+	}
+	return res, cpu, nil
+}

@@ -41,7 +41,8 @@ type config struct {
 	RBPipeline int           `json:"rb_pipeline"`   // redis-benchmark -P
 	Nice       int           `json:"consumer_nice"` // nice value of the consumers in the impact phase
 	Phases     string        `json:"phases"`
-	Loader     string        `json:"loader"` // resp or go-redis
+	Loader     string        `json:"loader"`                // resp or go-redis
+	IngestRate float64       `json:"ingest_rate,omitempty"` // ingest phase: SETEX/s the loader is held to, 0 unpaced
 	Timeout    time.Duration `json:"timeout_ns"`
 	Out        string        `json:"-"`
 	CPUProfile string        `json:"-"`
@@ -52,6 +53,7 @@ type config struct {
 	Quick      bool          `json:"quick"`
 	// Proxy phase.
 	ProxyConns      []int         `json:"proxy_conns"`
+	ProxyClients    []string      `json:"proxy_clients"`
 	ProxyDur        time.Duration `json:"proxy_duration_ns"`
 	ProxyPin        string        `json:"proxy_pin"`
 	ProxyCPUProfile string        `json:"-"`
@@ -65,6 +67,9 @@ type config struct {
 }
 
 func main() {
+	if spec := os.Getenv(loaderEnv); spec != "" { // the ingest phase's loader
+		os.Exit(runLoaderChild(spec))
+	}
 	if role := os.Getenv(roleEnv); role != "" { // a child of the proxy phase
 		os.Exit(runRole(role))
 	}
@@ -115,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Runs, "runs", 3, "Redis-impact runs per configuration (median reported)")
 	fs.IntVar(&c.SubCap, "subcap", 1<<16, "capacity of the benchmark subscriber's queue")
 	fs.IntVar(&c.RBPipeline, "rb-pipeline", 16, "redis-benchmark -P")
+	fs.Float64Var(&c.IngestRate, "ingest-rate", 0, "ingest phase: hold the loader (a child process) to this many SETEX/s; 0 for as fast as Redis takes them")
 	fs.StringVar(&c.Loader, "loader", "resp", "loader client: resp (hand-written RESP pipelines, cheapest) or go-redis")
 	fs.IntVar(&c.Nice, "consumer-nice", 0, "impact phase: run the consumer (redis-cli, or this process with sessionscope) at this nice value, 0..19")
 	fs.StringVar(&c.Phases, "phases", "ingest,memory,impact", "comma-separated phases to run: ingest, memory, impact")
@@ -126,9 +132,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.CLIBin, "redis-cli", "redis-cli", "redis-cli binary (the bare subscriber); \"\" to use none")
 	fs.StringVar(&c.RBBin, "redis-benchmark", "redis-benchmark", "redis-benchmark binary; \"\" to skip its runs")
 	fs.BoolVar(&c.Quick, "quick", false, "smoke run: -n 50000 -keys 10000 -memkeys 50000 -runs 1 -proxy-duration 1s unless set")
-	proxyConns := fs.String("proxy-conns", "1,16,32,64", "proxy phase: concurrent connections of the load generator, comma-separated")
-	fs.DurationVar(&c.ProxyDur, "proxy-duration", 2*time.Second, "proxy phase: measured length of each run (a quarter of it more is warm-up)")
-	fs.StringVar(&c.ProxyPin, "proxy-pin", "none,split", "proxy phase: CPU layouts, comma-separated: none (all share every CPU), split (load generator and upstream on CPU 0, proxy on CPU 1)")
+	proxyConns := fs.String("proxy-conns", "1,8,32,64", "proxy phase: concurrent connections of the load generator, comma-separated")
+	proxyClientsFlag := fs.String("proxy-clients", strings.Join(proxyClients, ","), "proxy phase: load shapes, comma-separated: one (one address and User-Agent, a cookie per connection), nocookie (one client that never returns its cookie, as wrk), many (64 distinct clients)")
+	fs.DurationVar(&c.ProxyDur, "proxy-duration", 1500*time.Millisecond, "proxy phase: measured length of each run (a quarter of it more is warm-up)")
+	fs.StringVar(&c.ProxyPin, "proxy-pin", "none", "proxy phase: CPU layouts, comma-separated: none (all share every CPU), split (load generator and upstream on CPU 0, proxy on CPU 1)")
 	fs.StringVar(&c.ProxyCPUProfile, "proxy-cpuprofile", "", "proxy phase: write a CPU profile of the proxy process (first layout) to this file")
 	fs.Float64Var(&c.HARMB, "har-mb", 100, "analyze phase: size of the generated HAR in MB")
 	fs.IntVar(&c.InvKeys, "inventory-keys", 1_000_000, "inventory phase: sessions in the store sessionscope inventories")
@@ -186,6 +193,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		default:
 			return c, fmt.Errorf("-phases: unknown phase %q (want ingest, memory, impact, proxy, analyze, inventory)", p)
 		}
+	}
+	for _, f := range strings.Split(*proxyClientsFlag, ",") {
+		if f = strings.TrimSpace(f); !isProxyClients(f) {
+			return c, fmt.Errorf("-proxy-clients %q: want some of %s", *proxyClientsFlag, strings.Join(proxyClients, ","))
+		}
+		c.ProxyClients = append(c.ProxyClients, f)
 	}
 	for _, f := range strings.Split(*proxyConns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))

@@ -46,15 +46,20 @@ type ingestResult struct {
 	WithinBudg  bool             `json:"reads_within_budget"`
 	AttachedS   float64          `json:"attached_s"`
 	Sessions    int              `json:"sessions"`
-	GoCPUBusy   float64          `json:"ssbench_cpu_busy"` // cores used by this process (loader + sessionscope)
-	RedisCPU    float64          `json:"redis_cpu_busy_until_done"`
-	PeakHeap    uint64           `json:"peak_heap_bytes"`
-	PeakRSS     int64            `json:"peak_rss_bytes"`
-	Steal       float64          `json:"cpu_steal"` // share of the machine's CPU time the hypervisor stole
-	BufferKills int              `json:"redis_output_buffer_kills"`
-	MachineBusy float64          `json:"machine_busy_cores"`  // every process, load start until done
-	OtherCPU    float64          `json:"other_processes_cpu"` // machine busy minus ssbench and redis-server
-	QuietBefore float64          `json:"other_processes_cpu_before"`
+	GoCPUBusy   float64          `json:"ssbench_cpu_busy"` // cores used by this process: sessionscope (the loader is a child process)
+	// SSCPUPerM is the CPU seconds ssbench's process (sessionscope and the benchmark's
+	// subscriber) used per million notifications taken in, load start until done.
+	SSCPUPerM float64 `json:"sessionscope_cpu_s_per_m_notifications"`
+	// LoaderCPU is the CPU seconds the loader child used.
+	LoaderCPU   float64 `json:"loader_cpu_s"`
+	RedisCPU    float64 `json:"redis_cpu_busy_until_done"`
+	PeakHeap    uint64  `json:"peak_heap_bytes"`
+	PeakRSS     int64   `json:"peak_rss_bytes"`
+	Steal       float64 `json:"cpu_steal"` // share of the machine's CPU time the hypervisor stole
+	BufferKills int     `json:"redis_output_buffer_kills"`
+	MachineBusy float64 `json:"machine_busy_cores"`  // every process, load start until done
+	OtherCPU    float64 `json:"other_processes_cpu"` // machine busy minus ssbench and redis-server
+	QuietBefore float64 `json:"other_processes_cpu_before"`
 	// DiscardedAttempts are attempts set aside because other processes were busy.
 	DiscardedAttempts []ingestResult `json:"discarded_attempts,omitempty"`
 	Statuses          []string       `json:"statuses"`
@@ -92,9 +97,11 @@ func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGe
 	steal := startSteal()
 	kills0 := srv.bufferKills()
 	a.recordOn.Store(true)
-	load, lerr := runLoad(ctx, loadSpec{addr: srv.addr, n: cfg.N, conns: cfg.Conns, pipeline: cfg.Pipeline, gen: gen,
-		keyOf: keyOf, progress: &written, timeout: 3 * time.Minute, goRedis: cfg.Loader == "go-redis"}, srv.pid())
+	// The loader runs in a child process, so that this process's CPU is sessionscope's.
+	load, loaderCPU, lerr := runLoadProcess(ctx, loadSpec{addr: srv.addr, n: cfg.N, conns: cfg.Conns, pipeline: cfg.Pipeline, gen: gen,
+		keyOf: keyOf, progress: &written, timeout: 3 * time.Minute, goRedis: cfg.Loader == "go-redis"}, cfg, srv.pid())
 	r.Load = load
+	r.LoaderCPU = loaderCPU.Seconds()
 	fmt.Fprintf(log, "ssbench: ingest: loader %d SETEX in %.2fs = %.0f/s (redis-server %.0f%% of a core)\n",
 		load.Writes, load.Elapsed.Seconds(), load.PerSec, 100*load.RedisCPU)
 	expected := r.ExpectedRaw
@@ -105,7 +112,8 @@ func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGe
 	end := time.Now()
 	cpu1, rcpu1 := selfCPU(), procCPU(srv.pid())
 	r.Steal, r.MachineBusy = steal.fraction(), steal.busyCores()
-	r.OtherCPU = r.MachineBusy - (cpu1-cpu0).Seconds()/end.Sub(start).Seconds() - (rcpu1-rcpu0).Seconds()/end.Sub(start).Seconds()
+	r.OtherCPU = r.MachineBusy - (cpu1-cpu0).Seconds()/end.Sub(start).Seconds() - (rcpu1-rcpu0).Seconds()/end.Sub(start).Seconds() -
+		loaderCPU.Seconds()/end.Sub(start).Seconds()
 	r.BufferKills = srv.bufferKills() - kills0
 	samples := smp.stop()
 	st := a.in.Stats()
@@ -126,6 +134,9 @@ func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGe
 	r.WithinBudg = float64(r.Reads) <= r.ReadBound
 	r.Sessions = a.in.SessionCount()
 	r.GoCPUBusy = (cpu1 - cpu0).Seconds() / end.Sub(start).Seconds()
+	if r.Processed > 0 {
+		r.SSCPUPerM = (cpu1 - cpu0).Seconds() / float64(r.Processed) * 1e6
+	}
 	r.RedisCPU = (rcpu1 - rcpu0).Seconds() / end.Sub(start).Seconds()
 	if !doneAt.IsZero() {
 		r.DoneS = doneAt.Sub(start).Seconds()
@@ -152,8 +163,8 @@ func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGe
 	r.Lag = summarize(a.lags)
 	r.Kinds = kindsOf(a.kinds)
 	r.Statuses = a.statuses
-	fmt.Fprintf(log, "ssbench: ingest: %d notifications at %.0f/s, %d events, dropped %d+%d, lag p50 %.1f ms p99 %.1f ms max %.1f ms\n",
-		r.Processed, r.RawPerSec, r.Emitted, r.DroppedRaw, r.DroppedSub, r.Lag.P50, r.Lag.P99, r.Lag.Max)
+	fmt.Fprintf(log, "ssbench: ingest: %d notifications at %.0f/s, %d events, dropped %d+%d, lag p50 %.1f ms p99 %.1f ms max %.1f ms; sessionscope CPU %.2f s per M notifications (loader %.1f s in its own process)\n",
+		r.Processed, r.RawPerSec, r.Emitted, r.DroppedRaw, r.DroppedSub, r.Lag.P50, r.Lag.P99, r.Lag.Max, r.SSCPUPerM, r.LoaderCPU)
 	if lerr != nil {
 		return r, lerr
 	}

@@ -18,21 +18,27 @@ func setChildAttrs(cmd *exec.Cmd) {
 // clockTick is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTick = 100
 
-// procCPU returns the user+system CPU time a process has used, from /proc/PID/stat.
-func procCPU(pid int) time.Duration {
+// procStat returns the fields of /proc/PID/stat after the command name (the state is
+// the first), or nil when the process is gone or pid is not one.
+func procStat(pid int) []string {
 	if pid <= 0 {
-		return 0
+		return nil
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return nil
 	}
 	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
 	if i < 0 {
-		return 0
+		return nil
 	}
-	f := strings.Fields(s[i+1:])
+	return strings.Fields(s[i+1:])
+}
+
+// procCPU returns the user+system CPU time a process has used, from /proc/PID/stat.
+func procCPU(pid int) time.Duration {
+	f := procStat(pid)
 	if len(f) < 13 {
 		return 0
 	}

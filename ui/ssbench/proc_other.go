@@ -10,6 +10,7 @@ import (
 
 func setChildAttrs(*exec.Cmd)                      {}
 func procCPU(int) time.Duration                    { return 0 }
+func procStat(int) []string                        { return nil }
 func selfCPU() time.Duration                       { return 0 }
 func selfRSS() (rss, peak int64)                   { return 0, 0 }
 func setNice(int, int) error                       { return errors.New("-consumer-nice needs Linux") }

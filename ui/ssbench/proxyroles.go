@@ -17,6 +17,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionscope/sessionscope/inspector"
@@ -62,14 +63,18 @@ func runRole(role string) int {
 	return 0
 }
 
+// newSessions numbers the sessions the benchmark app starts.
+var newSessions atomic.Uint64
+
 // upstreamHandler is a session app's page: it answers with the session cookie the
-// request carried, refreshed (as a rolling session does), or a new one.
+// request carried, refreshed (as a rolling session does), or, as PHP's session_start
+// does for a request without one, a new session id.
 func upstreamHandler(w http.ResponseWriter, r *http.Request) {
 	id := ""
 	if c, err := r.Cookie("PHPSESSID"); err == nil {
 		id = c.Value
 	} else {
-		id = "ssbenchnew0000000000000000"
+		id = fmt.Sprintf("ssbenchnew%016d", newSessions.Add(1))
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -108,11 +113,10 @@ type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
 
-// serveProxies runs three proxies in front of the upstream, each on its own port:
-// plain (httputil.ReverseProxy, nothing recorded), record (traffic.Proxy, exchanges
-// recorded into its ring, no sink) and capture (traffic.Proxy handing every exchange
-// to an inspector attached to Redis, whose stream a subscriber writes as NDJSON, as
-// `watch --json --proxy-to` does).
+// serveProxies runs two proxies in front of the upstream, each on its own port:
+// plain (httputil.ReverseProxy as its documentation sets one up, nothing recorded) and
+// capture (traffic.Proxy handing every exchange to an inspector attached to Redis,
+// whose stream a subscriber writes as NDJSON, as `watch --json --proxy-to` does).
 func serveProxies() error {
 	up, err := url.Parse(os.Getenv(upstreamEnv))
 	if err != nil || up.Host == "" {
@@ -141,10 +145,6 @@ func serveProxies() error {
 		return t
 	}
 	logger := slog.New(slog.DiscardHandler)
-	record, err := traffic.NewProxy(traffic.ProxyConfig{Upstreams: []*url.URL{up}, Transport: transport(), Logger: logger})
-	if err != nil {
-		return err
-	}
 	capture, err := traffic.NewProxy(traffic.ProxyConfig{Upstreams: []*url.URL{up}, Transport: transport(), Logger: logger,
 		Sink: in.PublishExchange, Mapping: framework.RefMapper(nil)})
 	if err != nil {
@@ -152,15 +152,15 @@ func serveProxies() error {
 	}
 	plain := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.Out.Host = pr.In.Host; pr.SetXForwarded() },
-		Transport: transport(), FlushInterval: -1,
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+		Transport: transport(),
+		ErrorLog:  slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 	}
 	addrs := map[string]string{}
-	serveErr := make(chan error, 3)
+	serveErr := make(chan error, 2)
 	for _, p := range []struct {
 		name string
 		h    http.Handler
-	}{{"plain", plain}, {"record", record}, {"capture", capture}} {
+	}{{"plain", plain}, {"capture", capture}} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -186,7 +186,7 @@ func serveProxies() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("ready plain=%s record=%s capture=%s gomaxprocs=%d\n", addrs["plain"], addrs["record"], addrs["capture"], runtime.GOMAXPROCS(0))
+	fmt.Printf("ready plain=%s capture=%s gomaxprocs=%d\n", addrs["plain"], addrs["capture"], runtime.GOMAXPROCS(0))
 	stdinDone := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin)); close(stdinDone) }()
 	select {
@@ -196,7 +196,7 @@ func serveProxies() error {
 	case err := <-runErr:
 		return fmt.Errorf("inspector stopped: %v", err)
 	}
-	st := roleStats{Exchanges: map[string]uint64{"record": record.Stats().Total, "capture": capture.Stats().Total},
+	st := roleStats{Exchanges: map[string]uint64{"capture": capture.Stats().Total},
 		Published: in.Seq(), Dropped: sub.Dropped()}
 	for _, f := range in.Findings() {
 		st.Findings = append(st.Findings, f.Rule)

@@ -33,7 +33,11 @@ func writeMarkdown(w io.Writer, r *results) {
 		m.SHA256MBpsStart, m.SHA256MBpsEnd, m.MemLatencyNsStart, m.MemLatencyNsEnd)
 	if in := r.Ingest; in != nil {
 		c := r.Config
-		fmt.Fprintf(w, "### Ingest: %d SETEX over %d sessions, %d connections x pipelines of %d, sessionscope attached (default config)\n\n", c.N, c.Keys, c.Conns, c.Pipeline)
+		pace := "as fast as Redis takes them"
+		if c.IngestRate > 0 {
+			pace = fmt.Sprintf("held to %.0f SETEX/s", c.IngestRate)
+		}
+		fmt.Fprintf(w, "### Ingest: %d SETEX over %d sessions, %d connections x pipelines of %d, %s, loader in a child process, sessionscope attached (default config)\n\n", c.N, c.Keys, c.Conns, c.Pipeline, pace)
 		fmt.Fprintf(w, "| metric | value | target |\n|---|---|---|\n")
 		fmt.Fprintf(w, "| loader SETEX/s | %.0f (%d in %.2f s) | Redis-bound |\n", in.Load.PerSec, in.Load.Writes, in.Load.Elapsed.Seconds())
 		fmt.Fprintf(w, "| redis-server CPU during the load | %.0f%% of a core | ~100%% |\n", 100*in.Load.RedisCPU)
@@ -48,7 +52,8 @@ func writeMarkdown(w io.Writer, r *results) {
 		fmt.Fprintf(w, "| lag p50 / p99 / max (window excluded, %d events) | %.1f / %.1f / %.1f ms | |\n", in.Lag.Count, in.Lag.P50, in.Lag.P99, in.Lag.Max)
 		fmt.Fprintf(w, "| payload reads / budget denied | %d / %d | |\n", in.Reads, in.Denied)
 		fmt.Fprintf(w, "| reads/s over %.1f s attached (bound: burst + budget x t = %.0f reads) | %.0f | <= 1000/s (%s) |\n", in.AttachedS, in.ReadBound, in.ReadsPerSec, passFail(in.WithinBudg))
-		fmt.Fprintf(w, "| ssbench process CPU (loader + sessionscope) / redis-server CPU / whole machine, until done | %.2f / %.2f / %.2f cores | |\n", in.GoCPUBusy, in.RedisCPU, in.MachineBusy)
+		fmt.Fprintf(w, "| sessionscope's CPU per million notifications (ssbench's process; the loader runs in a child) | %.2f s | |\n", in.SSCPUPerM)
+		fmt.Fprintf(w, "| ssbench process CPU (sessionscope) / redis-server CPU / whole machine, until done; loader child | %.2f / %.2f / %.2f cores; %.1f s | |\n", in.GoCPUBusy, in.RedisCPU, in.MachineBusy, in.LoaderCPU)
 		fmt.Fprintf(w, "| peak Go heap / peak RSS | %s / %s | |\n", mib(float64(in.PeakHeap)), mib(float64(in.PeakRSS)))
 		fmt.Fprintf(w, "| subscribers Redis disconnected for passing the 32 MB pub/sub output buffer limit | %d | 0 |\n", in.BufferKills)
 		fmt.Fprintf(w, "| other processes on the machine, before / during the load | %.2f / %.2f cores | noise indicator |\n", in.QuietBefore, in.OtherCPU)

@@ -319,7 +319,14 @@ func (t *Text) status(s *model.Status) error {
 		if s.Inventory.Scanned < 10000 {
 			return nil
 		}
-		fmt.Fprintf(w, "sessionscope: inventory of %s: %d keys scanned, %d sessions\n", s.Node, s.Inventory.Scanned, s.Inventory.Sessions)
+		switch inv := s.Inventory; inv.Phase {
+		case model.InventoryFill:
+			fmt.Fprintf(w, "sessionscope: inventory of %s: every session listed (%d); TTL and size read for %d\n", s.Node, inv.Sessions, inv.Filled)
+		case model.InventoryList:
+			fmt.Fprintf(w, "sessionscope: inventory of %s, listing: %d keys scanned, %d sessions\n", s.Node, inv.Scanned, inv.Sessions)
+		default:
+			fmt.Fprintf(w, "sessionscope: inventory of %s: %d keys scanned, %d sessions\n", s.Node, inv.Scanned, inv.Sessions)
+		}
 		return nil
 	}
 	if s.Message != "" {
@@ -365,8 +372,12 @@ func (t *Text) drawBar(s *model.Status) error {
 		t.invStart[s.Node] = start
 	}
 	inv := s.Inventory
+	elapsed := s.Time.Sub(start)
+	if inv.Phase == model.InventoryFill && inv.ListedAt != nil {
+		elapsed = s.Time.Sub(*inv.ListedAt) // the fill rate counts from the listing's end
+	}
 	line := ProgressLine(Progress{Node: s.Node, Scanned: inv.Scanned, Sessions: inv.Sessions, Estimate: inv.Estimate,
-		Elapsed: s.Time.Sub(start)}, t.barWidth())
+		Elapsed: elapsed, Phase: inv.Phase, Filled: inv.Filled}, t.barWidth())
 	t.barShown = true
 	_, err := t.diag.WriteString("\r" + line + "\x1b[K")
 	return err

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	xterm "golang.org/x/term"
+
+	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
 // Progress is one inventory progress report as the bar shows it.
@@ -21,6 +23,11 @@ type Progress struct {
 	// Elapsed is the time since the inventory started, from the status timestamps, so
 	// the rate describes the scan and not how late the line is drawn.
 	Elapsed time.Duration
+	// Phase is a two-phase inventory's step (model.InventoryList, InventoryFill); ""
+	// for an inventory read in one pass. In the fill phase the bar counts Filled of
+	// Sessions, and Elapsed runs from the end of the listing.
+	Phase  string
+	Filled int64
 }
 
 const barCells = 24
@@ -32,6 +39,9 @@ const barCells = 24
 // push it past the estimate. On a narrow terminal the bar goes first, then the
 // sessions and the counts, so that the share, the rate and the ETA stay.
 func ProgressLine(p Progress, width int) string {
+	if p.Phase == model.InventoryFill {
+		return fillLine(p, width)
+	}
 	rate := 0.0
 	if p.Elapsed > 0 {
 		rate = float64(p.Scanned) / p.Elapsed.Seconds()
@@ -56,6 +66,9 @@ func ProgressLine(p Progress, width int) string {
 	}
 	sessions := group(p.Sessions) + " sessions"
 	head := "inventory of " + p.Node
+	if p.Phase == model.InventoryList {
+		head += ", 1/2 listing"
+	}
 	last := join(head, pct, speed, eta)
 	if p.Estimate == 0 {
 		last = join(head, short, speed)
@@ -73,6 +86,40 @@ func ProgressLine(p Progress, width int) string {
 			return v
 		}
 	}
+	return string([]rune(last)[:max(width-1, 0)])
+}
+
+// fillLine is the bar of a two-phase inventory's second phase: every session is
+// listed, and their TTL and size are being read.
+func fillLine(p Progress, width int) string {
+	head := "inventory of " + p.Node + ", 2/2 TTL and size"
+	var bar, pct, speed, eta string
+	if p.Sessions > 0 {
+		frac := min(float64(p.Filled)/float64(p.Sessions), 0.99)
+		filled := int(frac * barCells)
+		bar = "[" + strings.Repeat("#", filled) + strings.Repeat(".", barCells-filled) + "]"
+		pct = fmt.Sprintf("%d%%", int(frac*100))
+	}
+	counts := fmt.Sprintf("%s of %s sessions read", group(p.Filled), group(p.Sessions))
+	if p.Elapsed > 0 && p.Filled > 0 {
+		rate := float64(p.Filled) / p.Elapsed.Seconds()
+		speed = group(int64(rate)) + " keys/s"
+		if p.Sessions > p.Filled {
+			eta = "ETA " + shortDuration(time.Duration(float64(p.Sessions-p.Filled)/rate*float64(time.Second)))
+		}
+	}
+	variants := []string{
+		join("sessionscope: "+head, bar, pct, counts, speed, eta),
+		join("sessionscope: "+head, pct, counts, speed, eta),
+		join(head, pct, speed, eta),
+		join(head, pct),
+	}
+	for _, v := range variants {
+		if width <= 0 || utf8.RuneCountInString(v) < width {
+			return v
+		}
+	}
+	last := variants[len(variants)-1]
 	return string([]rune(last)[:max(width-1, 0)])
 }
 

@@ -218,35 +218,17 @@ func (s *Store) runCluster(ctx context.Context, feed backend.Feed) error {
 	s.mu.Unlock()
 
 	s.sendStatus(feed, model.StateInventory, &model.Inventory{}, fmt.Sprintf("inventory of %d masters", len(nodes)))
-	total := &model.Inventory{}
-	var (
-		invMu  sync.Mutex
-		wg     sync.WaitGroup
-		failed []string
-	)
-	for _, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inv, err := n.store.inventory(ctx, feed)
-			invMu.Lock()
-			defer invMu.Unlock()
-			if inv != nil {
-				total.Scanned += inv.Scanned
-				total.Sessions += inv.Sessions
-			}
-			if err != nil && ctx.Err() == nil {
-				failed = append(failed, n.store.node+": "+firstLine(err.Error()))
-			}
-		}()
+	stores := make([]*Store, len(nodes))
+	for i, n := range nodes {
+		stores[i] = n.store
 	}
-	wg.Wait()
+	total, err := s.twoPhaseInventory(ctx, feed, stores)
 	if ctx.Err() != nil {
 		return nil
 	}
-	if len(failed) > 0 {
-		s.cfg.Logger.Warn("cluster inventory failed", "nodes", failed)
-		s.sendStatus(feed, model.StateLive, total, "inventory failed on "+strings.Join(failed, "; "))
+	if err != nil {
+		s.cfg.Logger.Warn("cluster inventory failed", "err", err)
+		s.sendStatus(feed, model.StateLive, total, "inventory failed on "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	} else {
 		total.Done = true
 		s.sendDone(ctx, feed, model.StateLive, total, fmt.Sprintf("%d masters: %s", len(masters), strings.Join(masters, ", ")))

@@ -7,15 +7,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
 // inventory lists the sessions that exist with SCAN (never KEYS) and reads their TTL
-// and size in pipelines. A scanner goroutine feeds key batches to two metadata workers
+// and size in pipelines, in one pass: the re-inventory after a gap uses it, because it
+// reconciles the table and needs every TTL at once. The first inventory runs in two
+// phases instead (twophase.go). A scanner goroutine feeds key batches to two metadata workers
 // so that the next SCAN page is in flight while the previous page's metadata is read.
 //
 // With one prefix the SCAN uses MATCH <prefix>*. With several (the default table has
@@ -138,45 +138,14 @@ func (s *Store) scanEstimate(ctx context.Context, pattern string) int64 {
 	return n
 }
 
-// readMeta reads PTTL and size for a page of keys in one pipeline. Keys that vanished
-// between SCAN and the read (PTTL -2) are left out.
+// readMeta reads PTTL and size for a page of keys in one pipeline, typing each key by
+// the framework it matches. Keys that vanished between SCAN and the read are left out.
 func (s *Store) readMeta(ctx context.Context, keys []string) ([]backend.InventoryItem, error) {
-	type pair struct {
-		ttl  *redis.DurationCmd
-		size *redis.IntCmd
-		typ  framework.KeyType
+	typeOf := func(i int) framework.KeyType {
+		m, _ := s.cfg.Matcher.Match(keys[i])
+		return m.Framework.Type
 	}
-	cmds := make([]pair, len(keys))
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			m, _ := s.cfg.Matcher.Match(k)
-			cmds[i].typ = m.Framework.Type
-			cmds[i].ttl = p.PTTL(ctx, k)
-			if m.Framework.Type == framework.KeyHash {
-				cmds[i].size = p.HLen(ctx, k)
-			} else {
-				cmds[i].size = p.StrLen(ctx, k)
-			}
-		}
-		return nil
-	})
-	if err != nil && err != redis.Nil && !isWrongType(err) {
-		return nil, fmt.Errorf("redis backend: read TTL and size of %d keys: %w", len(keys), explainPerm(err, "+pttl +strlen +hlen (@read)"))
-	}
-	now := time.Now()
-	items := make([]backend.InventoryItem, 0, len(keys))
-	for i, k := range keys {
-		ttl, err := cmds[i].ttl.Result()
-		if err != nil || ttl == -2 {
-			continue // gone since SCAN saw it
-		}
-		if ttl < 0 {
-			ttl = -1
-		}
-		size, _ := cmds[i].size.Result()
-		items = append(items, backend.InventoryItem{Key: k, Node: s.node, TTL: ttl, Size: int(size), Type: cmds[i].typ, Read: now})
-	}
-	return items, nil
+	return s.readTTLSize(ctx, nil, keys, typeOf, backend.ItemComplete, 0)
 }
 
 func isWrongType(err error) bool {

@@ -373,8 +373,7 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		<-readerDone
 		return nil
 	}
-	s.sendStatus(feed, model.StateInventory, &model.Inventory{}, "")
-	inv, err := s.inventory(ctx, feed)
+	inv, err := s.twoPhaseInventory(ctx, feed, []*Store{s})
 	if err != nil && ctx.Err() == nil {
 		s.cfg.Logger.Warn("inventory failed", "err", err)
 		s.sendStatus(feed, model.StateLive, inv, "inventory failed: "+err.Error())
@@ -413,103 +412,6 @@ func (s *Store) status(state string, inv *model.Inventory, msg string) model.Sta
 	s.mu.Unlock()
 	return model.Status{Type: model.TypeStatus, Time: time.Now(), Backend: s.Name(), Node: s.node, State: state, Mode: mode,
 		Notifications: &n, Inventory: inv, Message: msg}
-}
-
-// readLoop is the one goroutine that drains the subscription. It only parses and
-// enqueues; everything slow happens downstream.
-func (s *Store) readLoop(ctx context.Context, ps *subscription, q *backend.Queue, feed backend.Feed, probe bool) {
-	prefix := fmt.Sprintf("__keyevent@%d__:", s.db)
-	var (
-		disconnectedAt time.Time
-		probeUntil     time.Time
-		sawEvent       bool
-		commands       backend.CommandGrouper // which notifications form one command
-		// lastHeard is when the subscription last answered: anything published after
-		// it may be lost when the connection turns out to be broken.
-		lastHeard = time.Now()
-		retry     backoff
-		lastSaid  time.Time // when the last "still down" status went out
-	)
-	if probe {
-		probeUntil = time.Now().Add(s.cfg.ProbeWindow)
-	}
-	for {
-		readsBefore := ps.reads.Load()
-		msg, err := ps.ReceiveTimeout(ctx, time.Second)
-		now := time.Now()
-		if ctx.Err() != nil {
-			return
-		}
-		if probe && !probeUntil.IsZero() && now.After(probeUntil) {
-			probeUntil = time.Time{}
-			if !sawEvent {
-				s.sendStatus(feed, model.StateLive, nil, fmt.Sprintf(
-					"no keyspace events arrived in %s: either notifications are off on this server or the app was idle; sessionscope keeps listening", s.cfg.ProbeWindow))
-			}
-		}
-		if err != nil {
-			var netErr net.Error
-			if errors.As(err, &netErr) && netErr.Timeout() {
-				lastHeard = now
-				q.Flush(now)
-				continue
-			}
-			wait := retry.next()
-			switch {
-			case disconnectedAt.IsZero():
-				disconnectedAt = lastHeard
-				lastSaid = now
-				s.sendStatus(feed, model.StateDisconnected, nil, "lost the connection to Redis: "+firstLine(err.Error())+
-					"; reconnecting (events are lost until then, and reconciled after)")
-			case now.Sub(lastSaid) >= stillDownEvery:
-				lastSaid = now
-				s.sendStatus(feed, model.StateDisconnected, nil, fmt.Sprintf("still no connection to Redis after %s: %s; retrying every %s",
-					now.Sub(disconnectedAt).Round(time.Second), firstLine(err.Error()), wait))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			continue
-		}
-		lastHeard = now
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			commands = backend.CommandGrouper{} // a resubscription starts a new stream
-			if !disconnectedAt.IsZero() {
-				// go-redis resubscribed after a reconnect: whatever was published in
-				// between is lost, because Pub/Sub is fire-and-forget. The gap makes
-				// resyncLoop re-inventory the node.
-				q.PushGap(disconnectedAt, now, "disconnected from Redis")
-				disconnectedAt = time.Time{}
-				retry = backoff{}
-				s.sendStatus(feed, model.StateInventory, nil, "reconnected to Redis; re-inventory of the sessions to reconcile the gap")
-			}
-		case *redis.Message:
-			if probe && !sawEvent {
-				sawEvent = true
-				if !probeUntil.IsZero() {
-					s.sendStatus(feed, model.StateLive, nil, "keyspace events are arriving: notifications are on")
-				}
-			}
-			name, ok := strings.CutPrefix(m.Channel, prefix)
-			if !ok {
-				continue
-			}
-			op, _ := backend.ParseOp(name) // 0 for ops sessionscope does not use
-			// A message that needed no read from the socket came in the same write as
-			// the one before: one command's notifications leave Redis in one write.
-			continues := commands.Next(op, m.Payload, now, ps.reads.Load() == readsBefore)
-			if op == 0 {
-				continue
-			}
-			if _, ok := s.cfg.Matcher.Match(m.Payload); !ok {
-				continue
-			}
-			q.Push(backend.RawEvent{Time: now, Op: op, Key: m.Payload, Node: s.node, Continues: continues})
-		}
-	}
 }
 
 // Dropped reports nothing here; the tracker counts gaps from the queue's gap events.
