@@ -49,6 +49,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./inspector/...
 	$(GO) test -run '^$$' -bench SessionsScreen1M -benchtime 5x ./ui/
 	$(GO) test -run '^$$' -bench HubFiveClients -benchtime 2000000x ./ui/
+	$(GO) test -run '^$$' -bench JSONWriteExchange -benchmem ./ui/term/
 	@mkdir -p $(BENCH_RAW)
 	$(GO) run ./ui/ssbench -out $(BENCH_RAW)/ssbench.json > docs/bench/ssbench.md
 	$(GO) run ./ui/ssbench -phases ingest -ingest-rate 50000 -out $(BENCH_RAW)/ingest-paced.json > docs/bench/ingest-paced.md

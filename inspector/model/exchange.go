@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Exchange sources, the `source` field of an exchange.
@@ -155,7 +156,115 @@ func (x *Exchange) ObjectSeq() uint64 { return x.Seq }
 func (x *Exchange) SetSeq(s uint64) { x.Seq = s }
 
 // MarshalJSON fixes the type and writes empty cookie lists as [] rather than null.
-func (x *Exchange) MarshalJSON() ([]byte, error) {
+func (x *Exchange) MarshalJSON() ([]byte, error) { return x.AppendJSON(nil) }
+
+// AppendJSON appends the exchange's JSON (what MarshalJSON returns) to dst. It writes
+// the fields by hand, byte for byte what encoding/json writes for the struct tags
+// above (HTML-escaped strings, RFC 3339 times, omitempty), because the proxy encodes
+// every exchange it sees for the NDJSON stream and the hub, and reflection was a
+// visible share of its CPU per request. exchange_json_test.go holds the reflection
+// encoding and compares the two; change both together.
+func (x *Exchange) AppendJSON(dst []byte) ([]byte, error) {
+	if !x.jsonTimesPlain() {
+		// A time encoding/json refuses or writes unusually: let it decide.
+		return x.marshalReflect(dst)
+	}
+	dst = append(dst, `{"type":`...)
+	dst = appendJSONString(dst, TypeExchange)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, x.Seq, 10)
+	dst = append(dst, `,"id":`...)
+	dst = appendJSONString(dst, x.ID)
+	dst = append(dst, `,"start":`...)
+	dst = appendJSONTime(dst, x.Start)
+	dst = append(dst, `,"headers_sent":`...)
+	dst = appendJSONTime(dst, x.HeadersSent)
+	dst = append(dst, `,"end":`...)
+	dst = appendJSONTime(dst, x.End)
+	dst = append(dst, `,"method":`...)
+	dst = appendJSONString(dst, x.Method)
+	dst = append(dst, `,"url":`...)
+	dst = appendJSONString(dst, x.URL)
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(x.Status), 10)
+	dst = appendOmitEmpty(dst, `,"location":`, x.Location)
+	dst = append(dst, `,"client":{"addr":`...)
+	dst = appendJSONString(dst, x.Client.Addr)
+	dst = append(dst, `,"ua":`...)
+	dst = appendJSONString(dst, x.Client.UA)
+	dst = append(dst, '}')
+	dst = appendOmitEmpty(dst, `,"upstream":`, x.Upstream)
+	dst = appendOmitEmpty(dst, `,"upstream_name":`, x.UpstreamName)
+	dst = append(dst, `,"cookies_sent":[`...)
+	for i, c := range x.CookiesSent {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = appendJSONString(dst, c.Name)
+		dst = appendOmitEmpty(dst, `,"session_ref":`, c.SessionRef)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"set_cookies":[`...)
+	for i := range x.SetCookies {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = x.SetCookies[i].appendJSON(dst)
+	}
+	dst = append(dst, ']')
+	dst = appendOmitEmpty(dst, `,"session_ref":`, x.SessionRef)
+	dst = appendOmitEmpty(dst, `,"source":`, x.Source)
+	if len(x.CookiesBlocked) > 0 {
+		dst = append(dst, `,"cookies_blocked":[`...)
+		for i, c := range x.CookiesBlocked {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"name":`...)
+			dst = appendJSONString(dst, c.Name)
+			dst = appendOmitEmpty(dst, `,"session_ref":`, c.SessionRef)
+			dst = append(dst, `,"reason":`...)
+			dst = appendJSONString(dst, c.Reason)
+			dst = appendOmitEmpty(dst, `,"detail":`, c.Detail)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), nil
+}
+
+// appendJSON appends the cookie's JSON as encoding/json writes it for its tags.
+func (c *SetCookie) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = appendJSONString(dst, c.Name)
+	dst = appendOmitEmpty(dst, `,"domain":`, c.Domain)
+	dst = appendOmitEmpty(dst, `,"path":`, c.Path)
+	dst = append(dst, `,"secure":`...)
+	dst = strconv.AppendBool(dst, c.Secure)
+	dst = append(dst, `,"http_only":`...)
+	dst = strconv.AppendBool(dst, c.HTTPOnly)
+	dst = appendOmitEmpty(dst, `,"same_site":`, c.SameSite)
+	if c.Expires != nil {
+		dst = append(dst, `,"expires":`...)
+		dst = appendJSONTime(dst, *c.Expires)
+	}
+	if c.MaxAge != nil {
+		dst = append(dst, `,"max_age":`...)
+		dst = strconv.AppendInt(dst, int64(*c.MaxAge), 10)
+	}
+	dst = appendOmitEmpty(dst, `,"session_ref":`, c.SessionRef)
+	if c.Stored != nil {
+		dst = append(dst, `,"stored":`...)
+		dst = strconv.AppendBool(dst, *c.Stored)
+	}
+	dst = appendOmitEmpty(dst, `,"reason":`, c.Reason)
+	return append(dst, '}')
+}
+
+// marshalReflect is the encoding by reflection, for the exchanges AppendJSON leaves
+// to encoding/json.
+func (x *Exchange) marshalReflect(dst []byte) ([]byte, error) {
 	type plain Exchange
 	c := plain(*x)
 	c.Type = TypeExchange
@@ -165,7 +274,121 @@ func (x *Exchange) MarshalJSON() ([]byte, error) {
 	if c.SetCookies == nil {
 		c.SetCookies = []SetCookie{}
 	}
-	return json.Marshal(&c)
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+// jsonTimesPlain reports whether every time of the exchange is one appendJSONTime
+// writes as time.Time.MarshalJSON does: a year in 0..9999 and a zone offset under 24
+// hours (MarshalJSON fails on anything else).
+func (x *Exchange) jsonTimesPlain() bool {
+	if !jsonTimePlain(x.Start) || !jsonTimePlain(x.HeadersSent) || !jsonTimePlain(x.End) {
+		return false
+	}
+	for i := range x.SetCookies {
+		if e := x.SetCookies[i].Expires; e != nil && !jsonTimePlain(*e) {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonTimePlain(t time.Time) bool {
+	// Instants a day inside the years 0..9999 are in range in any zone: two
+	// comparisons instead of working out the date of every time.
+	if t.Before(jsonTimeMin) || t.After(jsonTimeMax) {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return false
+		}
+	}
+	if t.Location() == time.UTC {
+		return true
+	}
+	_, offset := t.Zone()
+	return offset > -24*3600 && offset < 24*3600
+}
+
+var (
+	jsonTimeMin = time.Date(0, 1, 2, 0, 0, 0, 0, time.UTC)
+	jsonTimeMax = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// appendJSONTime writes t as time.Time.MarshalJSON does (RFC 3339 with nanoseconds,
+// quoted); jsonTimePlain(t) must hold.
+func appendJSONTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
+
+const jsonHex = "0123456789abcdef"
+
+// appendJSONString writes s quoted as encoding/json does with HTML escaping on (its
+// default for json.Marshal): <, > and & as \u003c, \u003e, \u0026; the short
+// escapes for \, ", \b, \f, \n, \r, \t; other control bytes as \u00XX; invalid UTF-8
+// as \ufffd; U+2028 and U+2029 escaped. encoding/json offers no exported string
+// appender, and jsontext's AppendQuote escapes differently.
+// appendOmitEmpty appends key and the string v, as encoding/json's omitempty does: not
+// at all when v is empty.
+func appendOmitEmpty(dst []byte, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	return appendJSONString(append(dst, key...), v)
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', jsonHex[b>>4], jsonHex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', jsonHex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // Clone returns a deep copy, so that a consumer may stamp or annotate its own copy

@@ -41,6 +41,14 @@ func Copy(w Writer, ch <-chan model.Object) error {
 type JSON struct {
 	bw  *bufio.Writer
 	enc *json.Encoder
+	buf []byte // reused for objects that append their own JSON
+}
+
+// jsonAppender is an object that writes its JSON (the bytes its MarshalJSON returns,
+// compact) by appending to a buffer: the proxy's exchanges, one per request, are
+// encoded without the encoder's reflection, allocation and re-validation.
+type jsonAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
 }
 
 // NewJSON writes NDJSON to w.
@@ -53,6 +61,17 @@ func NewJSON(w io.Writer) *JSON {
 
 // Write implements Writer.
 func (j *JSON) Write(o model.Object) error {
+	if a, ok := o.(jsonAppender); ok {
+		b, err := a.AppendJSON(j.buf[:0])
+		if err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		j.buf = append(b, '\n')
+		if _, err := j.bw.Write(j.buf); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		return nil
+	}
 	if err := j.enc.Encode(o); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
