@@ -596,6 +596,11 @@ func TestLiveRulesDeferred(t *testing.T) {
 		}
 	}
 	ref := &replayAlways{opts: liveOptions(), byClient: map[model.Client][]*model.Exchange{}, published: map[string]string{}}
+	// Hold the worker before its first snapshot until every exchange is in, so that the
+	// triggers meanwhile must coalesce, however fast the worker would otherwise keep up
+	// on an idle machine or fall behind on a loaded one. Nothing on the request path
+	// takes pubMu while the budget defers every replay.
+	live.pubMu.Lock()
 	for i, x := range xs {
 		got, gotF := live.observe(x)
 		want, _ := ref.observe(x)
@@ -606,6 +611,7 @@ func TestLiveRulesDeferred(t *testing.T) {
 			t.Fatalf("exchange %d: %d findings published on the request path with the budget spent", i, len(gotF))
 		}
 	}
+	live.pubMu.Unlock()
 	waitNoPending(t, live)
 	if runs, triggers := live.deferredRuns.Load(), live.replays.Load(); runs == 0 || runs >= triggers {
 		t.Errorf("the worker ran %d replays for %d triggers, want some, coalesced", runs, triggers)
@@ -622,8 +628,17 @@ func TestLiveRulesDeferred(t *testing.T) {
 	}
 	mu.Unlock()
 	exact := stable(ref.byClient[browser]) && stable(ref.byClient[other])
+	// A finding both clients' histories raise (cookie-flags of the same cookie) is
+	// published by whichever client was replayed last, and coalescing changes that
+	// order: the engine keeps its largest count (Engine.keep). Compare the others.
+	shared := map[string]bool{}
+	for _, f := range AnalyzeExchanges(cloneHistory(ref.byClient[browser]), liveOptions()) {
+		for _, g := range AnalyzeExchanges(cloneHistory(ref.byClient[other]), liveOptions()) {
+			shared[f.ID] = shared[f.ID] || f.ID == g.ID
+		}
+	}
 	for id, sig := range ref.published {
-		if exact && live.published[id] != sig {
+		if exact && !shared[id] && live.published[id] != sig {
 			t.Errorf("finding %s: the deferred replays published %q, the full replay %q", id, live.published[id], sig)
 		}
 	}

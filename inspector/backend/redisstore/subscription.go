@@ -37,7 +37,6 @@ type subscription struct {
 	deadline time.Time // the read deadline set on conn
 	lastRead time.Time // when the last read returned data
 	pingSent time.Time // when the unanswered health-check PING went out, zero if none
-	lastN    int       // bytes the last read took in
 
 	closeOnce sync.Once
 }
@@ -62,13 +61,6 @@ type notification struct {
 const (
 	pingAfter = 30 * time.Second
 	pingWait  = 30 * time.Second
-)
-
-// A read that takes in less than coalesceBelow bytes makes the next read wait until
-// coalesceWait after it: see fill.
-const (
-	coalesceBelow = 8 << 10
-	coalesceWait  = 500 * time.Microsecond
 )
 
 // readBufferSize is the read buffer's starting size; it grows for a larger frame, up
@@ -239,17 +231,11 @@ func (s *subscription) fill(timeout time.Duration) error {
 			return err
 		}
 	}
-	if s.lastN > 0 && s.lastN < coalesceBelow && now.Sub(s.lastRead) < coalesceWait {
-		// The last read took in only a few notifications: the reader keeps up, and
-		// would otherwise wake (and wake the tracker) for every few of them, which
-		// at 100,000 a second costs more than the notifications themselves. Letting
-		// them gather for a moment makes it one wake-up per batch; the events wait
-		// for their correlation window (300 ms) anyway. A reader that falls behind
-		// reads full buffers and never waits.
-		time.Sleep(coalesceWait - now.Sub(s.lastRead))
-	}
+	// No pause to let small reads gather, though it saved CPU while keeping up: a
+	// notification's time is taken when its read returns, and a pause would date a
+	// session write later than it happened, which can join it to the app's next
+	// request instead of the one that wrote it.
 	n, err := s.conn.Read(s.buf[s.w:])
-	s.lastN = n
 	if n > 0 {
 		s.w += n
 		s.lastRead = time.Now()
