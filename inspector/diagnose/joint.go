@@ -55,6 +55,7 @@ type refFacts struct {
 	issuedBy  *model.Exchange // the exchange whose response set the cookie
 	ended     time.Time       // when the store ended it (destroyed, expired, moved)
 	endKind   model.Kind
+	successor string            // the ref the store says it was regenerated into
 	exchanges []*model.Exchange // newest last, bounded by maxPerRef
 	seen      time.Time
 	node      string    // the store node (server) that first held it, for node-local stores

@@ -68,6 +68,11 @@ func (e *Engine) jointOnEvent(ev *model.Event) {
 		if ev.From != nil && !ev.OldKept {
 			markEnd(ev.From.Ref)
 		}
+		if ev.From != nil {
+			if f := j.refs[ev.From.Ref]; f != nil {
+				f.successor = ev.Session.Ref
+			}
+		}
 	}
 	for _, rule := range e.jointRules {
 		rule.onEvent(ev, j, &Recorder{e: e, rule: rule.ID()})
