@@ -5,6 +5,7 @@ package backend
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -158,16 +159,60 @@ type Feed struct {
 	// ResyncEnd (or ResyncAbort) on the one channel, so the tracker sees the frame and
 	// the items in order.
 	Resync chan Resync
+	// spill is the raw capacity beyond Raw's buffer, held by the feed's queues (Queue)
+	// as they need it; nil when Raw's buffer is the whole capacity.
+	spill *rawSpill
+}
+
+// rawHandoff is the most of a feed's raw capacity that Raw's own buffer takes. A
+// channel's buffer is allocated whole when it is made, and the default capacity
+// (half a million events of 96 bytes) was 48 MB held from the start, a sixth of the
+// heap with a million sessions tracked, for a backlog that only a burst fills. The
+// rest of the capacity is in the queues' spill buffers, which grow with a backlog
+// and are given back once it is drained.
+const rawHandoff = 1 << 14
+
+// rawSpill bounds what the spill buffers of one feed's queues hold together, so
+// that the feed's raw capacity stays the one NewFeed was given.
+type rawSpill struct {
+	bound int64
+	held  atomic.Int64 // events in spill buffers, or taken out and not yet in Raw
 }
 
 // NewFeed makes a feed with a raw queue of the given capacity.
 func NewFeed(rawCapacity int) Feed {
-	return Feed{
-		Raw:       make(chan RawEvent, rawCapacity),
+	handoff := min(rawCapacity, rawHandoff)
+	f := Feed{
+		Raw:       make(chan RawEvent, handoff),
 		Inventory: make(chan []InventoryItem, 4),
 		Status:    make(chan model.Status, 64),
 		Resync:    make(chan Resync, 4),
 	}
+	if rawCapacity > handoff {
+		f.spill = &rawSpill{bound: int64(rawCapacity - handoff)}
+	}
+	return f
+}
+
+// RawLen is the number of raw events queued: in Raw, and in the spill buffers of
+// the queues made by Queue.
+func (f Feed) RawLen() int {
+	n := len(f.Raw)
+	if f.spill != nil {
+		n += int(f.spill.held.Load())
+	}
+	return n
+}
+
+// Queue makes the queue one goroutine pushes a node's raw events through, with the
+// feed's whole raw capacity (NewQueue has Raw's buffer only). ctx is the store's run:
+// when it ends, events still spilled are abandoned with the feed, and the goroutine
+// forwarding them returns instead of waiting for a tracker that no longer reads.
+func (f Feed) Queue(ctx context.Context, node string) *Queue {
+	q := NewQueue(f.Raw, node)
+	q.spill = f.spill
+	q.done = ctx.Done()
+	return q
 }
 
 // ResyncPhase is a step of a re-inventory after a gap.
@@ -219,7 +264,23 @@ type Queue struct {
 	gapStart time.Time
 	node     string
 	gaps     chan GapInfo // gaps enqueued, merged while nobody reads them
+
+	// Beyond ch's buffer (Feed.Queue): events wait in order in a ring that grows as
+	// needed, and a forwarding goroutine, running while the ring holds any, moves
+	// them into ch as the tracker makes room. backlog counts them until they are in
+	// ch, so that the pusher sends straight to ch only when nothing of its is waiting.
+	spill      *rawSpill
+	backlog    atomic.Int64
+	mu         sync.Mutex // guards ring, head, n, forwarding
+	ring       []RawEvent
+	head, n    int
+	forwarding bool
+	done       <-chan struct{} // the store's run ended (Feed.Queue)
+	forwardWG  sync.WaitGroup  // the forwarding goroutine, for tests
 }
+
+// spillKept is the ring capacity a drained queue keeps; a larger ring is given back.
+const spillKept = 1024
 
 // NewQueue wraps feed.Raw for one pushing goroutine.
 func NewQueue(ch chan RawEvent, node string) *Queue {
@@ -262,21 +323,85 @@ func (q *Queue) Push(ev RawEvent) bool {
 	if q.pending > 0 {
 		gap := RawEvent{Time: ev.Time, Op: OpGap, Node: q.node, Gap: &GapInfo{From: q.gapStart, To: ev.Time,
 			Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}}
-		select {
-		case q.ch <- gap:
-			q.pending = 0
-			q.reported(*gap.Gap)
-		default:
+		if !q.offer(gap) {
 			q.drop(ev)
 			return false
 		}
+		q.pending = 0
+		q.reported(*gap.Gap)
 	}
-	select {
-	case q.ch <- ev:
-		return true
-	default:
+	if !q.offer(ev) {
 		q.drop(ev)
 		return false
+	}
+	return true
+}
+
+// offer enqueues ev without blocking, in ch or else in the spill ring; false when
+// the feed's capacity is used up.
+func (q *Queue) offer(ev RawEvent) bool {
+	if q.backlog.Load() == 0 {
+		select {
+		case q.ch <- ev:
+			return true
+		default:
+		}
+	}
+	if q.spill == nil {
+		return false
+	}
+	if q.spill.held.Add(1) > q.spill.bound {
+		q.spill.held.Add(-1)
+		return false
+	}
+	q.backlog.Add(1)
+	q.mu.Lock()
+	if q.n == len(q.ring) {
+		grown := make([]RawEvent, max(2*len(q.ring), spillKept))
+		for i := range q.n {
+			grown[i] = q.ring[(q.head+i)%len(q.ring)]
+		}
+		q.ring, q.head = grown, 0
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = ev
+	q.n++
+	start := !q.forwarding
+	q.forwarding = true
+	q.mu.Unlock()
+	if start {
+		q.forwardWG.Add(1)
+		go q.forward()
+	}
+	return true
+}
+
+// forward moves the spill ring into ch in order, blocking on ch as the tracker
+// would have made the pusher wait, and returns once the ring is empty, or when the
+// store's run has ended (the tracker reads no more then).
+func (q *Queue) forward() {
+	defer q.forwardWG.Done()
+	for {
+		q.mu.Lock()
+		if q.n == 0 {
+			q.forwarding = false
+			if len(q.ring) > spillKept {
+				q.ring, q.head = nil, 0 // the burst is over: give its memory back
+			}
+			q.mu.Unlock()
+			return
+		}
+		ev := q.ring[q.head]
+		q.ring[q.head] = RawEvent{}
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+		q.mu.Unlock()
+		select {
+		case q.ch <- ev:
+		case <-q.done:
+			return
+		}
+		q.backlog.Add(-1)
+		q.spill.held.Add(-1)
 	}
 }
 
@@ -295,11 +420,10 @@ func (q *Queue) PushGap(from, to time.Time, reason string) {
 	if q.pending > 0 {
 		gap.Gap.From, gap.Gap.Dropped = minTime(q.gapStart, from), q.pending
 	}
-	select {
-	case q.ch <- gap:
+	if q.offer(gap) {
 		q.pending = 0
 		q.reported(*gap.Gap)
-	default:
+	} else {
 		if q.pending == 0 {
 			q.gapStart = from
 		}
@@ -315,11 +439,9 @@ func (q *Queue) Flush(now time.Time) {
 	}
 	gap := RawEvent{Time: now, Op: OpGap, Node: q.node, Gap: &GapInfo{From: q.gapStart, To: now,
 		Dropped: q.pending, Reason: "queue overflow: sessionscope could not keep up"}}
-	select {
-	case q.ch <- gap:
+	if q.offer(gap) {
 		q.pending = 0
 		q.reported(*gap.Gap)
-	default:
 	}
 }
 

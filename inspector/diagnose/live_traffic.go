@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -102,8 +103,10 @@ type liveTraffic struct {
 
 // trafficClient is one browser's kept history and stepped state.
 type trafficClient struct {
-	mu   sync.Mutex
-	key  model.Client
+	mu  sync.Mutex
+	key model.Client
+	// hist holds the exchanges observe annotated, whose slices the published
+	// exchanges share: read-only, a replay annotates copies.
 	hist []*model.Exchange
 	lc   *liveClient
 	// inQueue: a deferred replay is queued or running; again: the client was
@@ -262,24 +265,25 @@ func (r *liveTraffic) client(key model.Client) *trafficClient {
 
 // observe adds an exchange and returns it annotated with the cookie verdicts (a copy
 // of its own) and the findings that are new or changed.
+//
+// The history keeps its own copy, annotated under the client's lock before anyone
+// else sees it. What is handed out shares that copy's slices, which nothing writes
+// after the annotation (a replay annotates copies of the history, see cloneHistory),
+// but not its struct: publishing stamps the exchange's Seq. A second full Clone of
+// every exchange was a measurable share of the proxy's CPU and garbage.
 func (r *liveTraffic) observe(x *model.Exchange) (*model.Exchange, []*model.Finding) {
-	// The replay annotates the history's exchanges again on every call: keep them
-	// private and hand out a copy.
-	own := x.Clone()
+	own := x.Clone() // the caller keeps x
 	r.lastObserve.Store(time.Now().UnixNano())
 	tc := r.client(browserOf(x.Client))
 	tc.mu.Lock()
 	hist := append(tc.hist, own)
-	var gone []*model.Exchange
 	if len(hist) > maxExchangesPerClient {
-		gone = hist[:len(hist)-maxExchangesPerClient]
+		clear(hist[:len(hist)-maxExchangesPerClient]) // let the exchanges that left go
 		hist = hist[len(hist)-maxExchangesPerClient:]
 	}
 	tc.hist = hist
 	lc := tc.lc
-	for _, g := range gone {
-		lc.forget(g, r.isSession)
-	}
+	lc.arrive(len(hist))
 	// While the budget is full the step follows the replay's order exactly, rebuilding
 	// its jar when an exchange arrives out of order; under load it follows the order
 	// of arrival, which concurrent requests of one client change all the time (a
@@ -296,19 +300,19 @@ func (r *liveTraffic) observe(x *model.Exchange) (*model.Exchange, []*model.Find
 		since := own.Start.Sub(lc.replayed)
 		if !(lc.pending >= recountAfter && since >= recountMin || since >= recountMax) {
 			ann.apply(own, r.opts.Mapping)
-			out := own.Clone()
+			out := *own
 			tc.mu.Unlock()
-			return out, nil
+			return &out, nil
 		}
 	}
 	lc.replayed, lc.pending = own.Start, 0
 	r.replays.Add(1)
 	if !plenty || tc.inQueue || tc.replaying {
 		ann.apply(own, r.opts.Mapping)
-		out := own.Clone()
+		out := *own
 		r.deferReplay(tc)
 		tc.mu.Unlock()
-		return out, nil
+		return &out, nil
 	}
 	// Replay now, on a copy of the history, so that the client's other requests go
 	// on meanwhile; one such replay of a client at a time.
@@ -328,9 +332,20 @@ func (r *liveTraffic) observe(x *model.Exchange) (*model.Exchange, []*model.Find
 func cloneHistory(hist []*model.Exchange) []*model.Exchange {
 	out := make([]*model.Exchange, len(hist))
 	for i, h := range hist {
-		out[i] = h.Clone()
+		out[i] = replayCopy(h)
 	}
 	return out
+}
+
+// replayCopy copies x as far as a replay writes to it: its CookiesBlocked and each
+// Set-Cookie's Stored and Reason (AnalyzeExchanges). The rest (cookies sent, the
+// Set-Cookies' Expires and Max-Age) is shared: nothing writes it. A full Clone of
+// every exchange of the history made the copy a good share of a replay's garbage.
+func replayCopy(x *model.Exchange) *model.Exchange {
+	c := *x
+	c.CookiesBlocked = slices.Clone(x.CookiesBlocked)
+	c.SetCookies = slices.Clone(x.SetCookies)
+	return &c
 }
 
 // deferReplay queues tc for the worker, or marks it to be replayed once more if its
@@ -438,7 +453,7 @@ func (r *liveTraffic) replay(c model.Client) []*model.Finding {
 	if len(tc.hist) == 0 {
 		return nil
 	}
-	return r.replayHistory(tc.hist)
+	return r.replayHistory(cloneHistory(tc.hist)) // the history's exchanges are published: the replay annotates copies
 }
 
 // replayHistory runs AnalyzeExchanges over hist and returns the findings whose
@@ -478,20 +493,26 @@ type liveClient struct {
 	last     time.Time // Start of the newest exchange
 	replayed time.Time // Start of the exchange last replayed in full
 	pending  int       // uneventful exchanges since then
-	// idCount counts the session cookie values in the kept history; idName is the
-	// cookie that carried each last, which session-id-in-url names.
-	idCount map[string]int
-	idName  map[string]string
-	// kept counts what else the rules look at in the kept history: session Set-Cookie
-	// values and lines (value left out) by origin, and every cookie by origin and value.
+	// next is the number the client's next exchange gets, in order of arrival, and
+	// oldest the number of the oldest exchange in the kept history. What the kept
+	// history holds is known by the number of the newest exchange that brought it:
+	// it is held while that number is not below oldest. An exchange that leaves the
+	// history is not visited again (it counted each thing down, from memory long
+	// gone cold: a good share of the step's time under load); what it alone brought
+	// is dropped from the maps now and then (prune).
+	next, oldest int
+	// ids are the session cookie values in the kept history, each with the cookie
+	// that carried it last, which session-id-in-url names.
+	ids map[string]idSeen
+	// kept is what else the rules look at in the kept history: session Set-Cookie
+	// values and lines (value left out) by origin, every cookie by origin and value,
+	// and where the jar sent each session cookie (cookie-flags tells a cookie shared
+	// across subdomains by where it went). The value is the number of the newest
+	// exchange that brought it.
 	kept map[keptKey]int
-	// sentLog is, for each exchange of the kept history, oldest first, the session
-	// cookies the jar sent and where (keys of kind 'j' in kept): cookie-flags tells a
-	// cookie shared across subdomains by where it went.
-	sentLog [][]keptKey
-	// prevIssued is the session cookie the last page load was given ("" none), and
+	// prevIssued is the session cookie the last page load was given (zero: none), and
 	// fresh how many page loads in a row were each given a different one.
-	prevIssued string
+	prevIssued issuedCookie
 	fresh      int
 	// replayOnly is set when the step cannot follow the jar (a Set-Cookie without its
 	// line): from then on every exchange is replayed in full.
@@ -503,8 +524,53 @@ type liveClient struct {
 	rebuilt bool
 }
 
+// issuedCookie is a session cookie a response set, by name and value (not joined:
+// that cost an allocation an exchange); zero: none.
+type issuedCookie struct{ name, value string }
+
+// idSeen is a session cookie value of the kept history: the cookie that carried it
+// last, and the number of the newest exchange that did.
+type idSeen struct {
+	name string
+	at   int
+}
+
 func newLiveClient() *liveClient {
-	return &liveClient{jar: &cookies.Jar{}, idCount: map[string]int{}, idName: map[string]string{}, kept: map[keptKey]int{}}
+	return &liveClient{jar: &cookies.Jar{}, ids: map[string]idSeen{}, kept: map[keptKey]int{}}
+}
+
+// arrive numbers a new exchange, the newest of a kept history of n.
+func (lc *liveClient) arrive(n int) {
+	lc.next++
+	lc.oldest = lc.next - n
+	if lc.next%maxExchangesPerClient == 0 {
+		lc.prune()
+	}
+}
+
+// prune drops from the maps what only exchanges that left the history brought.
+func (lc *liveClient) prune() {
+	maps.DeleteFunc(lc.kept, func(_ keptKey, at int) bool { return at < lc.oldest })
+	maps.DeleteFunc(lc.ids, func(_ string, s idSeen) bool { return s.at < lc.oldest })
+}
+
+// mark notes that the exchange numbered at brings key, and reports whether the kept
+// history did not hold it.
+func (lc *liveClient) mark(key keptKey, at int) (fresh bool) {
+	was, ok := lc.kept[key]
+	if !ok || at > was {
+		lc.kept[key] = at
+	}
+	return !ok || was < lc.oldest
+}
+
+// id is the cookie that last carried a session cookie value of the kept history,
+// "" if it holds none.
+func (lc *liveClient) id(value string) string {
+	if s, ok := lc.ids[value]; ok && s.at >= lc.oldest {
+		return s.name
+	}
+	return ""
 }
 
 // minLiveIDLength is the shortest cookie value looked for in URLs. It is below
@@ -516,8 +582,16 @@ const minLiveIDLength = 8
 // the verdict on each session Set-Cookie and the session cookies held back.
 type annotation struct {
 	u        *url.URL
-	verdicts []*cookies.Verdict // by Set-Cookie, nil for the others
-	blocked  []cookies.Blocked  // session cookies the jar held back, with reasons
+	verdicts []verdict         // by Set-Cookie; zero (not judged) for the others
+	blocked  []cookies.Blocked // session cookies the jar held back, with reasons
+}
+
+// verdict is what an annotation keeps of the jar's cookies.Verdict on a session
+// Set-Cookie. The whole Verdict (the cookie, the parsed line) escaped to the heap
+// for every exchange, for the three fields the annotation reads.
+type verdict struct {
+	judged, stored, deleted bool
+	reason                  cookies.Reason // the first reason it was refused, "" none
 }
 
 // apply writes a on x as AnalyzeExchanges does. A zero annotation (the step could
@@ -537,13 +611,13 @@ func (a annotation) apply(x *model.Exchange, mapping func(name, value string) (s
 			Name: b.Cookie.Name, SessionRef: ref, Reason: string(b.Reasons[0]), Detail: why})
 	}
 	for i, v := range a.verdicts {
-		if v == nil || i >= len(x.SetCookies) {
+		if !v.judged || i >= len(x.SetCookies) {
 			continue
 		}
-		stored := v.Stored || v.Deleted
+		stored := v.stored || v.deleted
 		x.SetCookies[i].Stored = &stored
-		if len(v.Reasons) > 0 {
-			x.SetCookies[i].Reason = string(v.Reasons[0])
+		if v.reason != "" {
+			x.SetCookies[i].Reason = string(v.reason)
 		}
 	}
 }
@@ -554,13 +628,13 @@ func (a annotation) apply(x *model.Exchange, mapping func(name, value string) (s
 func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession func(string) bool, exact bool) (bool, annotation) {
 	// header-injection; duplicate-cookie: a session cookie name sent twice
 	quiet := !lc.replayOnly && len(x.InjectedHeaders) == 0 && !sentTwice(x, isSession)
-	moved := lc.addIDs(x, isSession)
-	if lc.remember(x, isSession) {
+	at := lc.next - 1 // x is the newest
+	moved := lc.addIDs(x, at, isSession)
+	if lc.remember(x, at, isSession) {
 		quiet = false // a cookie value or session Set-Cookie line new to the history
 	}
 	u, err := url.Parse(x.RawURL)
 	if err != nil || u.Host == "" {
-		lc.sentLog = append(lc.sentLog, nil)
 		return quiet, annotation{} // the replay skips it too
 	}
 	if x.Start.Before(lc.last) {
@@ -572,11 +646,11 @@ func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession 
 		}
 		// Taken in the order it came: the jar may differ from the replay's, so the
 		// replay decides.
-		ann, _ := lc.advance(x, u, isSession)
+		ann, _ := lc.advance(x, u, at, isSession)
 		return false, ann
 	}
 	lc.last = x.Start
-	ann, sentNew := lc.advance(x, u, isSession)
+	ann, sentNew := lc.advance(x, u, at, isSession)
 	if len(ann.blocked) > 0 || lc.replayOnly {
 		return false, ann // cookie-not-sent, and the annotation needs the rule's words
 	}
@@ -584,7 +658,7 @@ func (lc *liveClient) step(x *model.Exchange, hist []*model.Exchange, isSession 
 		quiet = false // a session cookie sent somewhere new (cookie-flags' Domain)
 	}
 	for _, v := range ann.verdicts {
-		if v != nil && (len(v.Reasons) > 0 || v.Deleted) {
+		if v.reason != "" || v.deleted {
 			return false, ann // cookie-rejected; a deletion of what the window may not hold
 		}
 	}
@@ -661,40 +735,21 @@ func keptKeys(x *model.Exchange, isSession func(string) bool, f func(keptKey)) {
 	}
 }
 
-// remember counts what x adds to the kept history and reports whether any of it is
-// new there.
-func (lc *liveClient) remember(x *model.Exchange, isSession func(string) bool) (fresh bool) {
+// remember notes what x, numbered at, adds to the kept history and reports whether
+// any of it is new there.
+func (lc *liveClient) remember(x *model.Exchange, at int, isSession func(string) bool) (fresh bool) {
 	keptKeys(x, isSession, func(key keptKey) {
-		if lc.kept[key] == 0 {
+		if lc.mark(key, at) {
 			fresh = true
 		}
-		lc.kept[key]++
 	})
 	return fresh
-}
-
-// forget uncounts what the oldest exchange of the history, which left it, had added.
-func (lc *liveClient) forget(x *model.Exchange, isSession func(string) bool) {
-	lc.forgetIDs(x, isSession)
-	keptKeys(x, isSession, lc.uncount)
-	if len(lc.sentLog) > 0 {
-		for _, key := range lc.sentLog[0] {
-			lc.uncount(key)
-		}
-		lc.sentLog = lc.sentLog[1:]
-	}
-}
-
-func (lc *liveClient) uncount(key keptKey) {
-	if lc.kept[key]--; lc.kept[key] <= 0 {
-		delete(lc.kept, key)
-	}
 }
 
 // advance takes x through the jar: the verdict on each session Set-Cookie and the
 // session cookies it holds back (x's annotation), and whether it sends a session
 // cookie to a host it went to nowhere else in the history.
-func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(string) bool) (ann annotation, sentNew bool) {
+func (lc *liveClient) advance(x *model.Exchange, u *url.URL, at int, isSession func(string) bool) (ann annotation, sentNew bool) {
 	ann.u = u
 	nav := isNavigation(x, u)
 	if nav {
@@ -707,25 +762,18 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 		ctx.Initiator = navigationInitiator(x)
 	}
 	sent, blocked := lc.jar.Send(ctx)
-	var keys []keptKey
 	for _, c := range sent {
-		if isSession(c.Name) {
-			key := keptKey{kind: 'j', where: u.Host, name: c.Name}
-			if lc.kept[key] == 0 {
-				sentNew = true
-			}
-			lc.kept[key]++
-			keys = append(keys, key)
+		if isSession(c.Name) && lc.mark(keptKey{kind: 'j', where: u.Host, name: c.Name}, at) {
+			sentNew = true
 		}
 	}
-	lc.sentLog = append(lc.sentLog, keys)
 	for _, b := range blocked {
 		if isSession(b.Cookie.Name) && len(b.Reasons) > 0 {
 			ann.blocked = append(ann.blocked, b)
 		}
 	}
-	issued := ""
-	ann.verdicts = make([]*cookies.Verdict, len(x.SetCookies))
+	var issued issuedCookie
+	ann.verdicts = make([]verdict, len(x.SetCookies))
 	for i, sc := range x.SetCookies {
 		if sc.Raw == "" {
 			lc.replayOnly = true
@@ -735,13 +783,16 @@ func (lc *liveClient) advance(x *model.Exchange, u *url.URL, isSession func(stri
 		if !isSession(sc.Name) {
 			continue
 		}
-		ann.verdicts[i] = &v
+		ann.verdicts[i] = verdict{judged: true, stored: v.Stored, deleted: v.Deleted}
+		if len(v.Reasons) > 0 {
+			ann.verdicts[i].reason = v.Reasons[0]
+		}
 		if len(v.Reasons) == 0 && v.Stored && sc.Value != "" && (sc.MaxAge == nil || *sc.MaxAge > 0) {
-			issued = sc.Name + "=" + sc.Value
+			issued = issuedCookie{sc.Name, sc.Value}
 		}
 	}
 	if nav {
-		if issued == "" || issued == lc.prevIssued {
+		if issued == (issuedCookie{}) || issued == lc.prevIssued {
 			lc.fresh = 0
 		} else {
 			lc.fresh++
@@ -758,17 +809,21 @@ func (lc *liveClient) rebuild(hist []*model.Exchange, x *model.Exchange, isSessi
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Start.Before(xs[j].Start) })
 	fresh := newLiveClient()
 	fresh.replayOnly, fresh.replayed, fresh.pending = lc.replayOnly, lc.replayed, lc.pending
-	sentBy := map[*model.Exchange][]keptKey{}
+	fresh.next, fresh.oldest = lc.next, lc.oldest
+	number := make(map[*model.Exchange]int, len(hist)) // in order of arrival, as hist holds them
+	for i, h := range hist {
+		number[h] = lc.oldest + i
+	}
 	var ann annotation
 	for _, h := range xs {
-		fresh.addIDs(h, isSession)
-		fresh.remember(h, isSession)
+		at := number[h]
+		fresh.addIDs(h, at, isSession)
+		fresh.remember(h, at, isSession)
 		if u, err := url.Parse(h.RawURL); err == nil && u.Host != "" {
-			a, _ := fresh.advance(h, u, isSession)
+			a, _ := fresh.advance(h, u, at, isSession)
 			if h == x {
 				ann = a
 			}
-			sentBy[h] = fresh.sentLog[len(fresh.sentLog)-1]
 			if isNavigation(h, u) {
 				fresh.sentOn = h.ClientRedirect && h.Status >= 200 && h.Status < 300
 			}
@@ -776,10 +831,6 @@ func (lc *liveClient) rebuild(hist []*model.Exchange, x *model.Exchange, isSessi
 		if h.Start.After(fresh.last) {
 			fresh.last = h.Start
 		}
-	}
-	fresh.sentLog = fresh.sentLog[:0] // in the history's order, as forget takes them
-	for _, h := range hist {
-		fresh.sentLog = append(fresh.sentLog, sentBy[h])
 	}
 	*lc = *fresh
 	return ann
@@ -800,35 +851,26 @@ func sessionValues(x *model.Exchange, isSession func(string) bool, f func(name, 
 	}
 }
 
-// addIDs counts x's session cookie values and returns those new to the history or
-// now last carried by another cookie: a URL that holds one gets a new finding.
-func (lc *liveClient) addIDs(x *model.Exchange, isSession func(string) bool) []string {
+// addIDs notes x's session cookie values (x numbered at) and returns those new to
+// the history or now last carried by another cookie: a URL that holds one gets a new
+// finding.
+func (lc *liveClient) addIDs(x *model.Exchange, at int, isSession func(string) bool) []string {
 	type was struct{ value, name string } // the cookie that carried it before x
-	var before []was
+	var few [4]was                        // an exchange carries one or two: no allocation
+	before := few[:0]
 	sessionValues(x, isSession, func(name, value string) {
 		if !slices.ContainsFunc(before, func(w was) bool { return w.value == value }) {
-			before = append(before, was{value, lc.idName[value]}) // name "" when new
+			before = append(before, was{value, lc.id(value)}) // name "" when new
 		}
-		lc.idCount[value]++
-		lc.idName[value] = name
+		lc.ids[value] = idSeen{name: name, at: max(lc.ids[value].at, at)}
 	})
 	var moved []string
 	for _, w := range before {
-		if w.name != lc.idName[w.value] {
+		if w.name != lc.ids[w.value].name {
 			moved = append(moved, w.value)
 		}
 	}
 	return moved
-}
-
-// forgetIDs uncounts the values of an exchange that left the history.
-func (lc *liveClient) forgetIDs(x *model.Exchange, isSession func(string) bool) {
-	sessionValues(x, isSession, func(_, value string) {
-		if lc.idCount[value]--; lc.idCount[value] <= 0 {
-			delete(lc.idCount, value)
-			delete(lc.idName, value)
-		}
-	})
 }
 
 // idInURL reports whether x's URL may carry a session id: a query parameter named
@@ -842,7 +884,10 @@ func (lc *liveClient) idInURL(u *url.URL, x *model.Exchange, moved []string, his
 			}
 		}
 	}
-	for v := range lc.idCount {
+	for v, s := range lc.ids {
+		if s.at < lc.oldest {
+			continue // left the history
+		}
 		if strings.Contains(u.RawQuery, v) || strings.Contains(u.Path, v) {
 			return true
 		}

@@ -7,10 +7,10 @@ type payloadCache struct {
 	limit      int64
 	used       int64
 	head, tail *cachedPayload
-	sessions   map[string]*session
+	sessions   *sessionTable
 }
 
-func newPayloadCache(limit int64, sessions map[string]*session) *payloadCache {
+func newPayloadCache(limit int64, sessions *sessionTable) *payloadCache {
 	return &payloadCache{limit: limit, sessions: sessions}
 }
 
@@ -32,7 +32,7 @@ func (pc *payloadCache) put(s *session, c *cachedPayload) {
 	for pc.used > pc.limit && pc.tail != nil && pc.tail != c {
 		victim := pc.tail
 		pc.remove(victim)
-		if owner := pc.sessions[victim.key]; owner != nil && owner.payload == victim {
+		if owner := pc.sessions.get(victim.key); owner != nil && owner.payload == victim {
 			owner.payload = nil
 		}
 	}

@@ -20,10 +20,16 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	t.stats.RawEvents.Add(1)
 	// Which command of the node's stream this notification belongs to: the store marks
 	// the second and later notifications of one command (SETEX's set then expire).
-	if !ev.Continues {
-		t.commands[ev.Node]++
+	// The count of the node whose notifications keep coming is kept beside the map:
+	// two lookups of a string key per notification were a measurable share.
+	if ev.Node != t.cmdNode {
+		t.commands[t.cmdNode] = t.cmdNum
+		t.cmdNode, t.cmdNum = ev.Node, t.commands[ev.Node]
 	}
-	command := t.commands[ev.Node]
+	if !ev.Continues {
+		t.cmdNum++
+	}
+	command := t.cmdNum
 	// The rest of a command (SETEX's expire after its set) joins the entry its first
 	// notification opened, the latest one: that entry is still the key's pending one
 	// (a later entry of the key would be the latest, and a decided one is done), so
@@ -37,11 +43,17 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 	if l := t.lastEntry; ev.Continues && l != nil && !l.done && l.command == command && l.node == ev.Node && l.key == ev.Key {
 		m, last = l.m, l
 	} else {
-		var ok bool
-		if m, ok = t.cfg.Matcher.Match(ev.Key); !ok {
-			return
-		}
+		// Only keys that matched have entries: a key's pending entry holds its match,
+		// which the matcher would only find again, trying each framework's prefix.
 		last = t.pending[ev.Key]
+		if last != nil {
+			m = last.m
+		} else {
+			var ok bool
+			if m, ok = t.cfg.Matcher.Match(ev.Key); !ok {
+				return
+			}
+		}
 		if last != nil && last.done {
 			// Decided but still in pending (consumed by a pairing elsewhere keeps
 			// its place until replaced): no longer the key's latest.
@@ -64,6 +76,9 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 			evidence: ev.Evidence, command: command, prev: last}
 		if last != nil {
 			last.next = e
+			// What the earlier entry found in the table holds for this one too, while
+			// it stays valid (sessionOf).
+			e.sess, e.sessGen = last.sess, last.sessGen
 			// The session exists once its earlier entry is decided, unless that entry
 			// ends it: then this one is a new chapter of the key (a birth).
 			e.knownAtStart = last.ops&endOps == 0
@@ -75,9 +90,9 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 				last.readSuperseded = true
 			}
 		} else {
-			t.mu.RLock()
-			_, e.knownAtStart = t.sessions[ev.Key]
-			t.mu.RUnlock()
+			// The tracker goroutine is the table's only writer: it reads without the lock.
+			e.sess, e.sessGen = t.sessions.get(ev.Key), t.tableGen
+			e.knownAtStart = e.sess != nil
 		}
 		if last != nil {
 			last.latest = false
@@ -242,7 +257,7 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 	case e.migrated():
 		// A slot migration in a Redis Cluster: the session is the same, on another
 		// master. Nothing happened to it that the app did; only its node changes.
-		if s := t.sessions[e.key]; s != nil {
+		if s := t.sessionOf(e); s != nil {
 			s.node = t.nodeIndex(e.restoreNode)
 		}
 		t.stats.Migrated.Add(1)
@@ -316,15 +331,28 @@ func laterOf(a, b time.Time) time.Time {
 	return b
 }
 
+// sessionOf is the session the table holds under the entry's key, nil when none: the
+// one the entry found when it opened while that one is still in the table. A session
+// leaves the table only through removeSession (an end, a regeneration, a resync),
+// which marks it, and a live birth adds one only where none is; the inventory's
+// additions, which may replace a session, move the table to a new generation. A key
+// without a session is looked up again: a birth may have added one.
+func (t *Tracker) sessionOf(e *entry) *session {
+	if e.sessGen != t.tableGen || e.sess == nil || e.sess.flags&flagRemoved != 0 {
+		e.sess, e.sessGen = t.sessions.get(e.key), t.tableGen
+	}
+	return e.sess
+}
+
 // endEvent builds expired, evicted or destroyed, and removes the session. It returns
 // nil for a key that was never taken for a session (see writeEvent's UUIDOnly case).
 func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
-	s := t.sessions[e.key]
+	s := t.sessionOf(e)
 	if s == nil {
 		if e.m.Framework.UUIDOnly {
 			return nil // never taken for a session: its end is no session's end
 		}
-		s = &session{key: e.key, fw: e.m.Framework, ref: refOf(e.m.StoreID)}
+		s = &session{key: e.key, fw: t.fwIndex(e.m.Framework), ref: refOf(e.m.StoreID)}
 	}
 	ev := t.newEvent(e, kind, s)
 	if s.born != 0 {
@@ -349,7 +377,7 @@ func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
 
 // writeEvent classifies a write: a birth (created or regenerated), an update or a touch.
 func (t *Tracker) writeEvent(e *entry) *model.Event {
-	s := t.sessions[e.key]
+	s := t.sessionOf(e)
 	var newC *cachedPayload
 	if e.result != nil && e.result.res.Exists && e.result.cached != nil {
 		newC = e.result.cached
@@ -376,7 +404,7 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 		return nil
 	}
 	if s != nil && newC != nil {
-		s.fw = newC.fw
+		s.fw = t.fwIndex(newC.fw)
 	}
 	if s == nil || e.renameFrom != "" || (e.has(backend.OpNew) && !e.knownAtStart) {
 		return t.birthEvent(e, s, newC)
@@ -411,19 +439,16 @@ func (t *Tracker) writeEvent(e *entry) *model.Event {
 			ev.AuthAdded = true
 		}
 	}
-	t.applyWrite(e, s, newC, wrote)
+	t.applyWrite(e, s, newC)
 	t.fillFromSession(ev, s, newC)
 	ev.TTLRead = e.ttlRead()
 	return ev
 }
 
-func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bool) {
+func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload) {
 	at := e.first.UnixNano()
 	s.lastActivity = at
-	s.node = t.nodeIndex(e.node) // a key can move between cluster nodes (resharding)
-	if wrote {
-		s.lastWrite = at
-	}
+	s.node = t.eventNodeIndex(e.node) // a key can move between cluster nodes (resharding)
 	if e.result != nil && e.result.res.Exists {
 		s.ttlDeadline = deadlineFor(e.first, e.result.res.TTL)
 		if !e.result.res.TTLOnly {
@@ -449,24 +474,47 @@ func (t *Tracker) applyWrite(e *entry, s *session, newC *cachedPayload, wrote bo
 	}
 }
 
+// eventNodeIndex is nodeIndex for the node of an event, remembering the last one: one
+// node publishes almost every event in a row.
+func (t *Tracker) eventNodeIndex(node string) uint8 {
+	if node != t.eventNode || t.eventNode == "" {
+		t.eventNode, t.eventNodeIdx = node, t.nodeIndex(node)
+	}
+	return t.eventNodeIdx
+}
+
 func (t *Tracker) newEvent(e *entry, kind model.Kind, s *session) *model.Event {
-	info := t.info(s)
-	return &model.Event{Type: model.TypeEvent, Time: e.first, Kind: kind, Session: &info,
-		Backend: t.cfg.Backend, Node: e.node, Evidence: e.evidence}
+	// The event and its session's info in one allocation: the tracker builds one
+	// event per command, and its allocations are much of the collector's work.
+	// Its fields are set one by one: copying a whole Event into the heap object
+	// takes the collector's bulk write barrier while it marks.
+	b := &struct {
+		ev   model.Event
+		info model.SessionInfo
+	}{info: t.info(s)}
+	ev := &b.ev
+	ev.Type, ev.Time, ev.Kind, ev.Session = model.TypeEvent, e.first, kind, &b.info
+	ev.Backend, ev.Node, ev.Evidence = t.cfg.Backend, e.node, e.evidence
+	return ev
 }
 
 func (t *Tracker) fillFromSession(ev *model.Event, s *session, c *cachedPayload) {
-	switch {
-	case s.ttlDeadline == -1:
-		v := int64(-1)
-		ev.TTL = &v
-	case s.ttlDeadline > 0 && (ev.Kind != model.KindUpdated || ev.PayloadUnread == ""):
-		v := int64((time.Duration(s.ttlDeadline-ev.Time.UnixNano()) + time.Second - 1) / time.Second)
-		ev.TTL = &v
-	}
-	if s.size > 0 {
-		size := int(s.size)
-		ev.Size = &size
+	hasTTL := s.ttlDeadline == -1 || s.ttlDeadline > 0 && (ev.Kind != model.KindUpdated || ev.PayloadUnread == "")
+	if hasTTL || s.size > 0 {
+		// TTL and size in one allocation rather than one each.
+		v := &struct {
+			ttl  int64
+			size int
+		}{ttl: -1, size: int(s.size)}
+		if s.ttlDeadline > 0 {
+			v.ttl = int64((time.Duration(s.ttlDeadline-ev.Time.UnixNano()) + time.Second - 1) / time.Second)
+		}
+		if hasTTL {
+			ev.TTL = &v.ttl
+		}
+		if s.size > 0 {
+			ev.Size = &v.size
+		}
 	}
 	if c != nil && c.decoded != nil {
 		ev.Format = string(c.decoded.Format)
@@ -475,9 +523,9 @@ func (t *Tracker) fillFromSession(ev *model.Event, s *session, c *cachedPayload)
 }
 
 func (t *Tracker) info(s *session) model.SessionInfo {
-	id := s.storeID()
+	id, fw := t.storeID(s), t.fwOf(s)
 	return model.SessionInfo{Ref: s.refString(), ID: model.ShowID(id, t.cfg.RevealIDs),
-		Framework: s.fw.Name, KeyPrefix: s.fw.Prefix, StoreID: id}
+		Framework: fw.Name, KeyPrefix: fw.Prefix, StoreID: id}
 }
 
 // namedOnly drops the unnamed pseudo-field of opaque payloads: a pickle that changed is

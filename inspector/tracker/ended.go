@@ -25,6 +25,7 @@ type EndedSession struct {
 
 type endedSession struct {
 	s      session // a copy; its payload is dropped
+	regen  regenRefs
 	format string
 	kind   model.Kind
 	at     int64
@@ -58,10 +59,10 @@ func (et *endedTable) add(e *endedSession) {
 // rememberEnded keeps s's last known facts before it leaves the table. Called with
 // t.mu held, on the tracker goroutine.
 func (t *Tracker) rememberEnded(s *session, kind model.Kind, at time.Time) {
-	if t.sessions[s.key] != s {
+	if t.sessions.get(s.key) != s {
 		return // never tracked: nothing is known of it
 	}
-	e := &endedSession{s: *s, kind: kind, at: at.UnixNano()}
+	e := &endedSession{s: *s, regen: t.sessions.regenOf(s), kind: kind, at: at.UnixNano()}
 	e.s.payload = nil
 	if s.payload != nil && s.payload.decoded != nil {
 		e.format = string(s.payload.decoded.Format)
@@ -79,6 +80,7 @@ func (t *Tracker) EndedSession(ref string) (EndedSession, error) {
 		if e := t.ended.byRef[key]; e != nil {
 			s := e.s
 			row := t.row(&s)
+			regenRow(&row, s.flags, e.regen) // the copy is not in the table
 			row.Format = e.format
 			return EndedSession{Row: row, Kind: e.kind, At: time.Unix(0, e.at)}, nil
 		}

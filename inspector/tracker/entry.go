@@ -24,6 +24,12 @@ type entry struct {
 	ops          uint32 // bit per backend.Op
 	writes       int
 	knownAtStart bool // the key was a tracked session when the entry opened
+	// sess is the key's session (nil: none) as the table held it when the entry
+	// opened, at generation sessGen (0: not looked up). While it is still in the
+	// table, deciding the entry needs no second lookup in a table of 100,000 keys,
+	// each a cache miss or two (Tracker.sessionOf).
+	sess    *session
+	sessGen uint64
 	// latest says the entry is the key's one in Tracker.pending, so that deciding it
 	// removes it without first looking it up.
 	latest bool

@@ -27,31 +27,22 @@ func (t *Tracker) drainInventory(feed backend.Feed) {
 // must not reserve more than a few tens of MB that no session fills.
 const maxPresize = 4 << 20
 
-// presize grows the session maps once to the number of sessions the inventory is
+// presize grows the session table once to the number of sessions the inventory is
 // heading for, projected from the store's key count (DBSIZE) and the share of session
-// keys among the keys scanned so far. Growing a million-entry map step by step
+// keys among the keys scanned so far. Growing a million-entry table step by step
 // rehashes every entry several times; that was a fifth of the tracker's inventory work.
 func (t *Tracker) presize(inv *model.Inventory) {
 	if inv.Estimate <= 0 || inv.Scanned <= 0 || inv.Sessions <= 0 {
 		return
 	}
 	projected := int(min(float64(inv.Estimate)*float64(inv.Sessions)/float64(inv.Scanned), maxPresize))
-	if projected < 4096 || projected <= 2*len(t.sessions) || projected <= t.presized {
+	if projected < 4096 || projected <= 2*t.sessions.len() || projected <= t.presized {
 		return
 	}
 	t.presized = projected
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	sessions := make(map[string]*session, projected)
-	for k, s := range t.sessions {
-		sessions[k] = s
-	}
-	byRef := make(map[[6]byte]*session, projected)
-	for r, s := range t.byRef {
-		byRef[r] = s
-	}
-	t.sessions, t.byRef = sessions, byRef
-	t.cache.sessions = sessions
+	t.sessions.reserve(projected)
 }
 
 func (t *Tracker) onInventory(items []backend.InventoryItem) {
@@ -102,7 +93,7 @@ func (t *Tracker) inventorySession(it backend.InventoryItem) *session {
 		if _, known := t.addedLive[it.Key]; known {
 			return nil
 		}
-	} else if _, known := t.sessions[it.Key]; known {
+	} else if t.sessions.get(it.Key) != nil {
 		return nil
 	}
 	if _, ended := t.tombstones[it.Key]; ended {
@@ -116,7 +107,7 @@ func (t *Tracker) inventorySession(it backend.InventoryItem) *session {
 		t.verify(it, m)
 		return nil
 	}
-	return &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory, node: t.nodeIndex(it.Node)}
+	return &session{key: it.Key, fw: t.fwIndex(m.Framework), ref: refOf(m.StoreID), flags: flagFromInventory, node: t.nodeIndex(it.Node)}
 }
 
 // listedIndex finds the sessions a two-phase inventory listed by node and
@@ -153,7 +144,7 @@ func (l listedIndex) get(node string, i int32) *session {
 func (t *Tracker) fill(it backend.InventoryItem, facts []diagnose.SessionFact) []diagnose.SessionFact {
 	s := t.listed.get(it.Node, it.Index)
 	if s != nil && s.key != it.Key {
-		s = t.sessions[it.Key] // not numbered as listed: find it by key
+		s = t.sessions.get(it.Key) // not numbered as listed: find it by key
 	}
 	// A session removed from the table since has its flag cleared (removeSession).
 	if s == nil || s.flags&flagMetaUnread == 0 {
@@ -206,11 +197,11 @@ func (t *Tracker) onVerified(r *fetchResult) {
 	}
 	m, _ := t.cfg.Matcher.Match(it.Key)
 	t.mu.Lock()
-	if _, known := t.sessions[it.Key]; known {
+	if t.sessions.get(it.Key) != nil {
 		t.mu.Unlock()
 		return
 	}
-	s := &session{key: it.Key, fw: r.cached.fw, ref: refOf(m.StoreID), flags: flagFromInventory | flagPayloadRead,
+	s := &session{key: it.Key, fw: t.fwIndex(r.cached.fw), ref: refOf(m.StoreID), flags: flagFromInventory | flagPayloadRead,
 		size: int32(min(r.res.Size, 1<<31-1)), node: t.nodeIndex(it.Node)}
 	if r.cached.auth {
 		s.flags |= flagAuthenticated
@@ -238,17 +229,19 @@ func (t *Tracker) addSession(s *session) {
 		}
 		t.addedLive[s.key] = struct{}{}
 	}
-	t.sessions[s.key] = s
-	t.byRef[s.ref] = s
+	t.sessions.put(s)
+	if s.flags&flagFromInventory != 0 {
+		// The inventory may list a key twice and replace its session unremoved:
+		// entries' kept sessions (entry.sess) are looked up again.
+		t.tableGen++
+	}
 }
 
 func (t *Tracker) removeSession(s *session) {
 	s.flags &^= flagMetaUnread // phase two must not fill a session that left the table
 	t.cache.drop(s)
-	delete(t.sessions, s.key)
-	if t.byRef[s.ref] == s {
-		delete(t.byRef, s.ref)
-	}
+	t.sessions.remove(s)
+	s.flags |= flagRemoved
 	if !t.inventoryDone && t.tombstones != nil {
 		t.tombstones[s.key] = struct{}{}
 	}

@@ -52,7 +52,7 @@ func (t *Tracker) ReadPayload(ctx context.Context, ref string, wait bool) (Sessi
 	}
 	t.stats.Reads.Add(1)
 	t.mu.RLock()
-	fw := s.fw
+	fw := t.fwOf(s)
 	t.mu.RUnlock()
 	m, ok := t.cfg.Matcher.Match(s.key)
 	if !ok {
@@ -95,7 +95,7 @@ func (t *Tracker) detail(ref string) (SessionDetail, *session, error) {
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.byRef[s.ref] != s {
+	if t.sessions.getRef(s.ref) != s {
 		return SessionDetail{}, nil, fmt.Errorf("session %s: %w", ref, ErrNotFound)
 	}
 	d := SessionDetail{Row: t.row(s)}
@@ -151,15 +151,15 @@ func (t *Tracker) adopt(ctx context.Context, a adoption) bool {
 // window), so a write the read may already include is never compared against it.
 func (t *Tracker) onAdopt(a adoption, feed backend.Feed) bool {
 	s := a.s
-	if len(feed.Raw) > 0 || t.pending[s.key] != nil {
+	if feed.RawLen() > 0 || t.pending[s.key] != nil {
 		return false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sessions[s.key] != s || s.payload != nil {
+	if t.sessions.get(s.key) != s || s.payload != nil {
 		return false
 	}
-	s.fw = a.c.fw
+	s.fw = t.fwIndex(a.c.fw)
 	s.flags |= flagPayloadRead
 	if a.c.auth {
 		s.flags |= flagAuthenticated
@@ -180,7 +180,7 @@ func (t *Tracker) sessionByRef(ref string) *session {
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return t.byRef[key]
+	return t.sessions.getRef(key)
 }
 
 // parseRef turns a 12-digit hex ref into its bytes.

@@ -3,8 +3,6 @@
 package tracker
 
 import (
-	"container/heap"
-
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -55,30 +53,54 @@ type readyEvent struct {
 }
 
 func (r *readyEvents) Len() int { return len(r.evs) }
-func (r *readyEvents) Less(i, j int) bool {
+
+// less orders by time, then by seq: a total order, so events leave in one order
+// whatever the heap's shape.
+func (r *readyEvents) less(i, j int) bool {
 	a, b := r.evs[i], r.evs[j]
 	if !a.ev.Time.Equal(b.ev.Time) {
 		return a.ev.Time.Before(b.ev.Time)
 	}
 	return a.seq < b.seq
 }
-func (r *readyEvents) Swap(i, j int) { r.evs[i], r.evs[j] = r.evs[j], r.evs[i] }
 
-// Push implements heap.Interface.
-func (r *readyEvents) Push(x any) { r.evs = append(r.evs, x.(readyEvent)) }
-
-// Pop implements heap.Interface.
-func (r *readyEvents) Pop() any {
-	n := len(r.evs)
-	x := r.evs[n-1]
-	r.evs[n-1] = readyEvent{}
-	r.evs = r.evs[:n-1]
-	return x
-}
-
+// add and pop keep a binary heap by hand: through container/heap every event was
+// boxed into an interface twice (Push and Pop), two allocations per event.
 func (r *readyEvents) add(ev *model.Event) {
 	r.seq++
-	heap.Push(r, readyEvent{ev: ev, seq: r.seq})
+	r.evs = append(r.evs, readyEvent{ev: ev, seq: r.seq})
+	for i := len(r.evs) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !r.less(i, parent) {
+			break
+		}
+		r.evs[i], r.evs[parent] = r.evs[parent], r.evs[i]
+		i = parent
+	}
+}
+
+// pop removes and returns the earliest event; the heap is not empty.
+func (r *readyEvents) pop() *model.Event {
+	top := r.evs[0].ev
+	n := len(r.evs) - 1
+	r.evs[0] = r.evs[n]
+	r.evs[n] = readyEvent{}
+	r.evs = r.evs[:n]
+	for i := 0; ; {
+		least := i
+		if l := 2*i + 1; l < n && r.less(l, least) {
+			least = l
+		}
+		if rt := 2*i + 2; rt < n && r.less(rt, least) {
+			least = rt
+		}
+		if least == i {
+			break
+		}
+		r.evs[i], r.evs[least] = r.evs[least], r.evs[i]
+		i = least
+	}
+	return top
 }
 
 // emit queues a decided event and publishes every event no undecided entry precedes.
@@ -95,7 +117,7 @@ func (t *Tracker) release() {
 		if oldest != nil && next.Time.After(oldest.first) {
 			return
 		}
-		heap.Pop(&t.ready)
+		t.ready.pop()
 		t.publishEvent(next)
 	}
 }

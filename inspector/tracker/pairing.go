@@ -75,7 +75,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 	if newC != nil {
 		fw = newC.fw // the payload's framework where rows share the prefix
 	}
-	s := &session{key: e.key, fw: fw, ref: refOf(e.m.StoreID), born: e.first.UnixNano()}
+	s := &session{key: e.key, fw: t.fwIndex(fw), ref: refOf(e.m.StoreID), born: e.first.UnixNano()}
 	t.addSession(s)
 	p := t.findPredecessor(e, newC)
 	var ev *model.Event
@@ -86,10 +86,12 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		ev.Evidence = p.evidence
 		ev.OldKept = p.oldKept
 		s.flags |= flagBornRegenerated
-		s.fromRef = from.ref
+		t.sessions.setRegen(s, regenRefs{from: from.ref})
 		if p.oldKept {
 			from.flags |= flagRegeneratedTo
-			from.toRef = s.ref
+			fromRegen := t.sessions.regenOf(from)
+			fromRegen.to = s.ref
+			t.sessions.setRegen(from, fromRegen)
 		} else {
 			t.rememberEnded(from, model.KindRegenerated, e.first)
 			t.removeSession(from)
@@ -108,7 +110,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 	if newC == nil {
 		ev.PayloadUnread = e.unread
 	}
-	t.applyWrite(e, s, newC, true)
+	t.applyWrite(e, s, newC)
 	t.fillFromSession(ev, s, newC)
 	ev.TTLRead = e.ttlRead()
 	return ev
@@ -131,12 +133,12 @@ type predecessor struct {
 func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 	fw := e.m.Framework
 	if e.renameFrom != "" {
-		if old := t.sessions[e.renameFrom]; old != nil {
+		if old := t.sessions.get(e.renameFrom); old != nil {
 			return predecessor{from: old, evidence: model.EvidenceRename}
 		}
 		m, _ := t.cfg.Matcher.Match(e.renameFrom)
 		if m.Framework != nil {
-			return predecessor{from: &session{key: e.renameFrom, fw: m.Framework, ref: refOf(m.StoreID)}, evidence: model.EvidenceRename}
+			return predecessor{from: &session{key: e.renameFrom, fw: t.fwIndex(m.Framework), ref: refOf(m.StoreID)}, evidence: model.EvidenceRename}
 		}
 	}
 	dels := t.delsNear(e)
@@ -163,7 +165,7 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 	dels = kept
 	if len(sameExchange) == 1 {
 		d := sameExchange[0]
-		if startsAfresh(t.sessions[d.key], newC) {
+		if startsAfresh(t.sessions.get(d.key), newC) {
 			return predecessor{} // a logout that starts a new session in the same request
 		}
 		return predecessor{from: t.consumeDel(d), evidence: model.EvidenceHTTP}
@@ -177,7 +179,7 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 	}
 	if len(dels) == 1 && !tie && t.onlyBirthNear(e, dels[0]) && !proxyKnows {
 		d := dels[0]
-		old := t.sessions[d.key]
+		old := t.sessions.get(d.key)
 		if startsAfresh(old, newC) {
 			return predecessor{} // a logout: destroyed, then a new anonymous session
 		}
@@ -187,9 +189,9 @@ func (t *Tracker) findPredecessor(e *entry, newC *cachedPayload) predecessor {
 	}
 	var cands []*session
 	for _, d := range dels {
-		old := t.sessions[d.key]
+		old := t.sessions.get(d.key)
 		if old == nil {
-			old = &session{key: d.key, fw: fw, ref: refOf(d.m.StoreID)}
+			old = &session{key: d.key, fw: t.fwIndex(fw), ref: refOf(d.m.StoreID)}
 		}
 		if len(dels) == 1 && startsAfresh(old, newC) {
 			return predecessor{} // decided: a logout, not a regeneration
@@ -225,9 +227,9 @@ func (t *Tracker) delsNear(e *entry) []*entry {
 
 // consumeDel absorbs the deletion d into the regeneration that links its session.
 func (t *Tracker) consumeDel(d *entry) *session {
-	old := t.sessions[d.key]
+	old := t.sessions.get(d.key)
 	if old == nil {
-		old = &session{key: d.key, fw: d.m.Framework, ref: refOf(d.m.StoreID)}
+		old = &session{key: d.key, fw: t.fwIndex(d.m.Framework), ref: refOf(d.m.StoreID)}
 	}
 	t.consume(d)
 	return old
@@ -249,7 +251,7 @@ func (t *Tracker) bestByPayload(e *entry, newC *cachedPayload, dels []*entry) (*
 	own := make([]int, len(dels))
 	best, top := -1, 0
 	for j, d := range dels {
-		if old := t.sessions[d.key]; old != nil {
+		if old := t.sessions.get(d.key); old != nil {
 			own[j] = sharedFields(old.payload, newC)
 		}
 		if own[j] > top {
@@ -301,7 +303,7 @@ func (t *Tracker) bestByPayload(e *entry, newC *cachedPayload, dels []*entry) (*
 	for i, o := range others {
 		row := make([]int, len(dels))
 		for j, d := range dels {
-			old := t.sessions[d.key]
+			old := t.sessions.get(d.key)
 			if o.key == d.key || old == nil || !near(o.at, d) {
 				row[j] = -1
 				continue
@@ -396,7 +398,7 @@ func (t *Tracker) keptOld(e *entry, newC *cachedPayload) *session {
 			return
 		}
 		seen[w.key] = true
-		old := t.sessions[w.key]
+		old := t.sessions.get(w.key)
 		if old == nil || !carries(newC, old.payload) {
 			return
 		}

@@ -117,9 +117,9 @@ func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 	case "ref":
 		return refHasPrefix(s.ref, term.value)
 	case "id":
-		return strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), term.value)
+		return strings.HasPrefix(model.ShowID(t.storeID(s), t.cfg.RevealIDs), term.value)
 	case "fw":
-		return strings.EqualFold(s.fw.Name, term.value)
+		return strings.EqualFold(t.fwOf(s).Name, term.value)
 	case "node":
 		// A prefix, so that node:10.0.0.5 finds every port of that host.
 		return term.value != "" && strings.HasPrefix(t.nodes[s.node], term.value)
@@ -130,8 +130,8 @@ func (t *Tracker) matchTerm(s *session, term queryTerm) bool {
 	}
 	v := term.value
 	return refHasPrefix(s.ref, v) ||
-		strings.HasPrefix(model.ShowID(s.storeID(), t.cfg.RevealIDs), v) ||
-		strings.EqualFold(s.fw.Name, v) || t.fieldMatches(s.payload, v, "")
+		strings.HasPrefix(model.ShowID(t.storeID(s), t.cfg.RevealIDs), v) ||
+		strings.EqualFold(t.fwOf(s).Name, v) || t.fieldMatches(s.payload, v, "")
 }
 
 // fieldMatches reports whether the cached payload has the top-level field, and when
@@ -291,7 +291,7 @@ func (t *Tracker) Sessions(q Query) (Page, error) {
 	defer t.mu.RUnlock()
 	h := make(worstFirst, 0, q.Limit+1)
 	matched := 0
-	for _, s := range t.sessions {
+	for s := range t.sessions.all() {
 		if len(terms) > 0 && !t.matches(s, terms) {
 			continue
 		}
@@ -307,7 +307,7 @@ func (t *Tracker) Sessions(q Query) (Page, error) {
 			heap.Fix(&h, 0)
 		}
 	}
-	page := Page{Matched: matched, Total: len(t.sessions)}
+	page := Page{Matched: matched, Total: t.sessions.len()}
 	ordered := make([]ranked, len(h))
 	for i := len(h) - 1; i >= 0; i-- {
 		ordered[i] = heap.Pop(&h).(ranked)
@@ -329,7 +329,7 @@ func (t *Tracker) Session(ref string) (SessionDetail, error) {
 	var key [6]byte
 	if b, err := hex.DecodeString(ref); err == nil && len(b) == len(key) {
 		copy(key[:], b)
-		if s := t.byRef[key]; s != nil {
+		if s := t.sessions.getRef(key); s != nil {
 			d := SessionDetail{Row: t.row(s)}
 			if s.payload != nil {
 				d.Payload = s.payload.decoded
@@ -341,8 +341,9 @@ func (t *Tracker) Session(ref string) (SessionDetail, error) {
 }
 
 func (t *Tracker) row(s *session) SessionRow {
-	r := SessionRow{Ref: s.refString(), ID: model.ShowID(s.storeID(), t.cfg.RevealIDs), Framework: s.fw.Name,
-		KeyPrefix: s.fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
+	fw := t.fwOf(s)
+	r := SessionRow{Ref: s.refString(), ID: model.ShowID(t.storeID(s), t.cfg.RevealIDs), Framework: fw.Name,
+		KeyPrefix: fw.Prefix, Size: int(s.size), Authenticated: s.flags&flagAuthenticated != 0,
 		Inventory: s.flags&flagFromInventory != 0, Node: t.nodes[s.node], PayloadRead: s.flags&flagPayloadRead != 0,
 		MetaUnread: s.metaUnread()}
 	if s.born != 0 {
@@ -360,13 +361,18 @@ func (t *Tracker) row(s *session) SessionRow {
 	if s.payload != nil && s.payload.decoded != nil {
 		r.Format = string(s.payload.decoded.Format)
 	}
-	if s.flags&flagBornRegenerated != 0 {
-		r.FromRef = hexRef(s.fromRef)
-	}
-	if s.flags&flagRegeneratedTo != 0 {
-		r.ToRef = hexRef(s.toRef)
-	}
+	regenRow(&r, s.flags, t.sessions.regenOf(s))
 	return r
+}
+
+// regenRow names the other ends of a session's regenerations in its row.
+func regenRow(r *SessionRow, flags uint8, refs regenRefs) {
+	if flags&flagBornRegenerated != 0 {
+		r.FromRef = hexRef(refs.from)
+	}
+	if flags&flagRegeneratedTo != 0 {
+		r.ToRef = hexRef(refs.to)
+	}
 }
 
 // refHasPrefix compares a hex prefix with a binary ref digit by digit, so a search over a

@@ -23,8 +23,8 @@ func tableOf(b *testing.B, n int) *Tracker {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("%026d", i)
 		key := php.Prefix + id
-		t.sessions[key] = &session{key: key, fw: php, ref: refOf(id), size: int32(200 + i%1000),
-			lastActivity: now - int64(i)*int64(time.Millisecond), ttlDeadline: now + int64(i%1440)*int64(time.Second)}
+		t.sessions.put(&session{key: key, fw: t.fwIndex(php), ref: refOf(id), size: int32(200 + i%1000),
+			lastActivity: now - int64(i)*int64(time.Millisecond), ttlDeadline: now + int64(i%1440)*int64(time.Second)})
 	}
 	return t
 }

@@ -84,8 +84,8 @@ func (t *Tracker) applyLate(r *fetchResult) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s := t.sessions[r.entry.key]; s != nil {
-		s.fw = r.cached.fw
+	if s := t.sessions.get(r.entry.key); s != nil {
+		s.fw = t.fwIndex(r.cached.fw)
 		t.cache.put(s, r.cached)
 	}
 }

@@ -80,7 +80,7 @@ func (t *Tracker) onResync(r backend.Resync, feed backend.Feed) {
 // drainRaw applies the raw events queued right now (and no more: the store keeps
 // pushing while this runs).
 func (t *Tracker) drainRaw(feed backend.Feed) {
-	for n := len(feed.Raw); n > 0; n-- {
+	for n := feed.RawLen(); n > 0; n-- {
 		t.onRaw(<-feed.Raw)
 	}
 }
@@ -103,7 +103,7 @@ func (t *Tracker) resyncItems(items []backend.InventoryItem) {
 			continue
 		}
 		size := int32(min(it.Size, 1<<31-1))
-		if s := t.sessions[it.Key]; s != nil {
+		if s := t.sessions.get(it.Key); s != nil {
 			s.ttlDeadline = deadlineFor(it.Read, it.TTL)
 			s.size = size
 			s.node = rs.nodeIdx
@@ -113,7 +113,7 @@ func (t *Tracker) resyncItems(items []backend.InventoryItem) {
 		if !ok {
 			continue
 		}
-		s := &session{key: it.Key, fw: m.Framework, ref: refOf(m.StoreID), flags: flagFromInventory,
+		s := &session{key: it.Key, fw: t.fwIndex(m.Framework), ref: refOf(m.StoreID), flags: flagFromInventory,
 			size: size, node: rs.nodeIdx}
 		s.ttlDeadline = deadlineFor(it.Read, it.TTL)
 		t.addSession(s)
@@ -146,7 +146,8 @@ func (t *Tracker) resyncEnd(now time.Time) {
 	t.resync = nil
 	var ended []*model.Event
 	t.mu.Lock()
-	for key, s := range t.sessions {
+	for s := range t.sessions.all() {
+		key := s.key
 		if s.node != rs.nodeIdx {
 			continue
 		}
@@ -165,7 +166,7 @@ func (t *Tracker) resyncEnd(now time.Time) {
 		}
 		m, _ := t.cfg.Matcher.Match(key)
 		if m.Framework == nil {
-			m.Framework = s.fw
+			m.Framework = t.fwOf(s)
 		}
 		e := &entry{key: key, m: m, first: now, node: rs.node}
 		ev := t.endEvent(e, kind)

@@ -2,7 +2,10 @@ package tracker
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 	"sort"
+	"sync/atomic"
 
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,18 +19,17 @@ import (
 
 // session is one tracked key. It is kept small on purpose (DESIGN: at most 512 bytes of
 // metadata per session) because a staging Redis can hold a million of them; the
-// decoded payload lives in the bounded cache, not here.
+// decoded payload lives in the bounded cache, not here. It fits the 64-byte size
+// class: the refs of a regeneration, which few sessions have, live beside the table
+// (sessionTable.regen), and the framework is a two-byte index.
 type session struct {
 	key          string
-	fw           *framework.Framework
 	ref          [6]byte
-	fromRef      [6]byte // regenerated from (flagBornRegenerated)
-	toRef        [6]byte // regenerated to while this key was kept (flagRegeneratedTo)
 	flags        uint8
 	node         uint8 // index in Tracker.nodes; fits the padding before size
 	size         int32
-	born         int64 // unix nanos; 0 when unknown (inventory)
-	lastWrite    int64
+	fw           uint16 // index in Tracker.fws (fwOf): a pointer would take it past 64 bytes
+	born         int64  // unix nanos; 0 when unknown (inventory)
 	lastActivity int64
 	ttlDeadline  int64 // unix nanos of the expected expiry; 0 unknown; -1 no TTL
 	payload      *cachedPayload
@@ -45,6 +47,9 @@ const (
 	// flagMetaUnread: the inventory's phase one listed this session; its TTL and size
 	// are not read yet (phase two fills them), so 0 means "not read", not "no TTL".
 	flagMetaUnread
+	// flagRemoved: the session left the table (removeSession), so an entry that
+	// kept it (entry.sess) looks the key up again.
+	flagRemoved
 )
 
 // metaUnread reports whether the session's TTL and size are still unknown: listed by
@@ -54,12 +59,57 @@ func (s *session) metaUnread() bool {
 	return s.flags&flagMetaUnread != 0 && s.lastActivity == 0 && s.flags&flagPayloadRead == 0
 }
 
-func (s *session) storeID() string {
-	if s.fw.IDIncludesPrefix {
+func (t *Tracker) storeID(s *session) string {
+	fw := t.fwOf(s)
+	if fw.IDIncludesPrefix {
 		return s.key
 	}
-	return s.key[len(s.fw.Prefix):]
+	return s.key[len(fw.Prefix):]
 }
+
+// frameworkIndex numbers the frameworks sessions belong to (session.fw). Readers of
+// the table on other goroutines load the list; the tracker goroutine, the only
+// writer, replaces it whole when a framework is new (they all come from the matcher,
+// listed up front, so that is rare or never).
+type frameworkIndex struct {
+	list atomic.Pointer[[]*framework.Framework]
+	idx  map[*framework.Framework]uint16
+}
+
+// newFrameworkIndex numbers m's frameworks up front; m may be nil (a tracker that
+// is only queried).
+func newFrameworkIndex(m *framework.Matcher) *frameworkIndex {
+	fi := &frameworkIndex{idx: map[*framework.Framework]uint16{}}
+	list := []*framework.Framework{}
+	fi.list.Store(&list)
+	if m != nil {
+		for _, fw := range m.Frameworks() {
+			fi.index(fw)
+		}
+	}
+	return fi
+}
+
+// index is fw's number, given on first sight. Tracker goroutine only.
+func (fi *frameworkIndex) index(fw *framework.Framework) uint16 {
+	if i, ok := fi.idx[fw]; ok {
+		return i
+	}
+	old := *fi.list.Load()
+	if len(old) > math.MaxUint16 {
+		panic(fmt.Sprintf("tracker: more than %d frameworks", math.MaxUint16+1))
+	}
+	list := append(old[:len(old):len(old)], fw)
+	fi.list.Store(&list)
+	fi.idx[fw] = uint16(len(old))
+	return uint16(len(old))
+}
+
+// fwIndex is fw's number for session.fw.
+func (t *Tracker) fwIndex(fw *framework.Framework) uint16 { return t.fws.index(fw) }
+
+// fwOf is s's framework.
+func (t *Tracker) fwOf(s *session) *framework.Framework { return (*t.fws.list.Load())[s.fw] }
 
 func (s *session) refString() string { return hex.EncodeToString(s.ref[:]) }
 

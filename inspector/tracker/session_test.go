@@ -57,13 +57,12 @@ func TestExpressCookieIsBookkeeping(t *testing.T) {
 }
 
 func TestPayloadCacheIsBounded(t *testing.T) {
-	sessions := map[string]*session{}
+	sessions := newSessionTable()
 	pc := newPayloadCache(1000, sessions)
-	php := &framework.Builtin()[0]
 	var all []*session
 	for i := 0; i < 20; i++ {
-		s := &session{key: string(rune('a' + i)), fw: php}
-		sessions[s.key] = s
+		s := &session{key: string(rune('a' + i))}
+		sessions.put(s)
 		c := &cachedPayload{key: s.key, bytes: 300}
 		pc.put(s, c)
 		all = append(all, s)

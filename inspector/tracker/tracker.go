@@ -101,12 +101,12 @@ type Tracker struct {
 	limiter *rate.Limiter
 	stats   Stats
 
-	mu       sync.RWMutex // guards sessions for readers on other goroutines
-	sessions map[string]*session
-	// byRef finds a session by ref, for Session(ref) and the rules' Lookup. Two keys
-	// with one store id (two frameworks) keep the latest.
-	byRef map[[6]byte]*session
-	cache *payloadCache
+	mu sync.RWMutex // guards sessions for readers on other goroutines
+	// sessions finds a session by key, and by ref for Session(ref) and the rules'
+	// Lookup. Two keys with one store id (two frameworks) keep the latest under a ref.
+	sessions *sessionTable
+	fws      *frameworkIndex // the frameworks sessions name by index (session.fw)
+	cache    *payloadCache
 
 	pending       map[string]*entry
 	queue         entryQueue
@@ -120,7 +120,20 @@ type Tracker struct {
 	// lastEntry is the entry the latest notification opened or joined, where the
 	// rest of its command goes (onRaw).
 	lastEntry *entry
-	order     entryFIFO // entries in the order they opened, for emission order
+	// tableGen counts the inventory's additions to the table, which may replace a
+	// session without removing it, so that an entry can tell whether the session it
+	// found when it opened is still the key's (sessionOf). It starts at 1: an entry's
+	// 0 means "not looked up".
+	tableGen uint64
+	// cmdNode and cmdNum are the latest notification's node and its command number,
+	// kept out of commands while that node's notifications keep coming (onRaw).
+	cmdNode string
+	cmdNum  uint64
+	// eventNode and eventNodeIdx are the node of the latest event applied to a session
+	// and its index (nodeIndex), which never changes once given.
+	eventNode    string
+	eventNodeIdx uint8
+	order        entryFIFO // entries in the order they opened, for emission order
 	// undecided are births left unlinked in the last windows (pairing.go).
 	undecided []undecidedBirth
 	lastRawAt time.Time   // the time of the latest notification taken (streamNow)
@@ -166,8 +179,8 @@ func New(cfg Config, store backend.Store, pub Publisher, rules Rules) *Tracker {
 		store:         store,
 		pub:           pub,
 		rules:         rules,
-		sessions:      map[string]*session{},
-		byRef:         map[[6]byte]*session{},
+		sessions:      newSessionTable(),
+		fws:           newFrameworkIndex(cfg.Matcher),
 		pending:       map[string]*entry{},
 		pendingDels:   map[*framework.Framework]map[*entry]struct{}{},
 		pendingBirths: map[*framework.Framework]map[*entry]struct{}{},
@@ -178,6 +191,7 @@ func New(cfg Config, store backend.Store, pub Publisher, rules Rules) *Tracker {
 		fetchRes:      make(chan []fetchResult, 64),
 		idleReq:       make(chan chan bool),
 		adoptReq:      make(chan adoption),
+		tableGen:      1,
 	}
 	t.recent.byFramework = map[*framework.Framework]*writeRing{}
 	t.cache = newPayloadCache(cfg.PayloadCacheBytes, t.sessions)
@@ -199,7 +213,7 @@ func (t *Tracker) lookupRef(ref string) (diagnose.LiveSession, bool) {
 		return diagnose.LiveSession{}, false
 	}
 	copy(key[:], b)
-	s := t.byRef[key]
+	s := t.sessions.getRef(key)
 	if s == nil {
 		return diagnose.LiveSession{}, false
 	}
@@ -231,7 +245,7 @@ func (t *Tracker) ReadBudget() float64 { return t.cfg.ReadBudget }
 func (t *Tracker) SessionCount() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return len(t.sessions)
+	return t.sessions.len()
 }
 
 // Run consumes feed until ctx ends, then flushes what is pending and returns.
@@ -342,14 +356,14 @@ func (t *Tracker) Idle(ctx context.Context) (bool, error) {
 // the rest of its command and the deletions it may pair with, still queued, are seen
 // first.
 func (t *Tracker) streamNow(now time.Time, feed backend.Feed) time.Time {
-	if len(feed.Raw) == 0 || t.lastRawAt.IsZero() || t.lastRawAt.After(now) {
+	if feed.RawLen() == 0 || t.lastRawAt.IsZero() || t.lastRawAt.After(now) {
 		return now
 	}
 	return t.lastRawAt
 }
 
 func (t *Tracker) idle(feed backend.Feed) bool {
-	return len(feed.Raw) == 0 && len(feed.Inventory) == 0 && len(feed.Resync) == 0 && t.resync == nil &&
+	return feed.RawLen() == 0 && len(feed.Inventory) == 0 && len(feed.Resync) == 0 && t.resync == nil &&
 		len(t.fetchRes) == 0 && len(t.pending) == 0 && t.ready.Len() == 0 && t.rules.Pending() == 0 && t.verifying == 0
 }
 

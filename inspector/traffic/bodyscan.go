@@ -25,6 +25,13 @@ var clientRedirects = [][]byte{
 	[]byte(`location=`), []byte(`location =`),
 }
 
+// Every needle of a set holds its anchor: a chunk without the anchors is passed
+// over in one search each instead of one per needle.
+var (
+	passwordAnchor  = []byte(`password`)
+	redirectAnchors = [][]byte{[]byte(`location`), []byte(`http-equiv`)}
+)
+
 // longestNeedle is how many bytes of a chunk's end are kept, so a needle split
 // across two writes is still found.
 var longestNeedle = func() int {
@@ -48,15 +55,17 @@ type bodyScan struct {
 	loginForm      bool
 	clientRedirect bool
 	scanned        int
-	tail           []byte // the end of the previous chunk, lower-cased
+	// buf starts with the end of the previous chunk (keep bytes), lower-cased; the
+	// next chunk is lower-cased after it, in place.
+	buf  []byte
+	keep int
 }
 
 // write looks at the next chunk of the body; header is the response's.
 func (s *bodyScan) write(header http.Header, b []byte) {
 	if !s.decided {
 		s.decided = true
-		mt, _, err := mime.ParseMediaType(header.Get("Content-Type"))
-		s.html = err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+		s.html = isHTML(header.Get("Content-Type"))
 	}
 	if !s.html || s.loginForm && s.clientRedirect || s.scanned >= maxBodyScan || len(b) == 0 {
 		return
@@ -65,11 +74,34 @@ func (s *bodyScan) write(header http.Header, b []byte) {
 		b = b[:n]
 	}
 	s.scanned += len(b)
-	chunk := bytes.ToLower(append(s.tail, b...))
-	s.loginForm = s.loginForm || containsAny(chunk, passwordInputs)
-	s.clientRedirect = s.clientRedirect || containsAny(chunk, clientRedirects)
-	keep := min(len(chunk), longestNeedle-1)
-	s.tail = append(s.tail[:0], chunk[len(chunk)-keep:]...)
+	// Lower-cased byte by byte in a buffer kept across writes (bytes.ToLower made a
+	// new copy of every chunk). Only ASCII is folded: every needle is ASCII, and no
+	// other letter's lower case ends one (the Kelvin sign's, k, is in none).
+	chunk := append(s.buf[:s.keep], b...)
+	lowerASCII(chunk[s.keep:])
+	s.loginForm = s.loginForm || bytes.Contains(chunk, passwordAnchor) && containsAny(chunk, passwordInputs)
+	s.clientRedirect = s.clientRedirect || containsAny(chunk, redirectAnchors) && containsAny(chunk, clientRedirects)
+	s.keep = copy(chunk, chunk[len(chunk)-min(len(chunk), longestNeedle-1):])
+	s.buf = chunk
+}
+
+// isHTML reports whether a Content-Type is an HTML document's. The usual values are
+// answered without parsing the media type.
+func isHTML(contentType string) bool {
+	switch contentType {
+	case "text/html", "text/html; charset=utf-8", "text/html; charset=UTF-8":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+}
+
+func lowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
 }
 
 func containsAny(b []byte, needles [][]byte) bool {

@@ -58,8 +58,10 @@ type ProxyConfig struct {
 	// Redact names the URL parameters whose values are hidden. Default the built-in
 	// list (model.SensitiveNames).
 	Redact model.Redaction
-	// Sink receives every exchange, its own copy, when the response has been streamed.
-	// It is called on the request's goroutine and must not block.
+	// Sink receives every exchange when the response has been streamed. It is called
+	// on the request's goroutine and must not block. The exchange is shared with the
+	// proxy's ring (Recent and Since hand out copies of it): the sink reads it and may
+	// keep it, but must not modify it; a sink that annotates works on a copy.
 	Sink func(*model.Exchange)
 	// Seq stamps exchanges with the process-wide sequence number, so Since can answer
 	// in it. Default: a counter of the proxy's own, starting at 1.
@@ -326,7 +328,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	b.write(w, r)
 }
 
-// record builds the exchange, keeps it and hands a copy to the sink.
+// record builds the exchange, keeps it and hands it to the sink.
 func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 	scheme := "http"
 	if r.TLS != nil {
@@ -382,7 +384,9 @@ func (p *Proxy) record(r *http.Request, c *capture, start, end time.Time) {
 	}
 	p.ring.add(x)
 	if p.cfg.Sink != nil {
-		p.cfg.Sink(x.Clone())
+		// Not a copy: the sink reads it (the live rules keep their own copy), and a
+		// second copy of every exchange was a measurable share of the proxy's CPU.
+		p.cfg.Sink(x)
 	}
 }
 

@@ -205,7 +205,7 @@ func (s *Store) Rescan() {
 // files the inventory already saw are recognised by their unchanged mtime and size.
 func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 	s.feed = feed
-	s.queue = backend.NewQueue(feed.Raw, s.nodes)
+	s.queue = feed.Queue(ctx, s.nodes)
 	s.sendStatus(model.StateConnecting, s.nodes, nil, "")
 	var events <-chan fsnotify.Event
 	var errs <-chan error

@@ -389,7 +389,7 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		return ErrRunning
 	}
 	s.running = true
-	s.queue = backend.NewQueue(feed.Raw, "")
+	s.queue = feed.Queue(ctx, "")
 	items, scanned := s.snapshot(now)
 	s.mu.Unlock()
 	defer func() {

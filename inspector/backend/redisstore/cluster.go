@@ -153,7 +153,7 @@ func (s *Store) watchNode(ctx context.Context, feed backend.Feed, addr string, g
 			explainPerm(err, "+psubscribe and the channel pattern &__keyevent@0__:*"))
 	}
 	nctx, cancel := context.WithCancel(ctx)
-	n := &clusterNode{store: sub, queue: backend.NewQueue(feed.Raw, addr), cancel: cancel,
+	n := &clusterNode{store: sub, queue: feed.Queue(ctx, addr), cancel: cancel,
 		reader: make(chan struct{}), lastSeen: time.Now()}
 	if !gapFrom.IsZero() {
 		n.queue.PushGap(gapFrom, time.Now(), "new master "+addr+": not watched before the topology change")

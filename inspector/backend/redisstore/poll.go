@@ -97,7 +97,7 @@ func (s *Store) runPoll(ctx context.Context, feed backend.Feed, warning string) 
 	if budget < 0 {
 		digests = 1 << 30
 	}
-	p := &poller{s: s, q: backend.NewQueue(feed.Raw, s.node), interval: interval, digestBudget: max(digests, 1)}
+	p := &poller{s: s, q: feed.Queue(ctx, s.node), interval: interval, digestBudget: max(digests, 1)}
 	s.sendStatus(feed, model.StateConnecting, nil, warning)
 	if s.resume != nil {
 		// A master Sentinel promoted: the first pass is the re-inventory that closes the

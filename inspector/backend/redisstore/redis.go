@@ -360,7 +360,7 @@ func (s *Store) Run(ctx context.Context, feed backend.Feed) error {
 		return fmt.Errorf("redis backend: psubscribe %s: %w", fmt.Sprintf("__keyevent@%d__:*", s.db),
 			explainPerm(err, fmt.Sprintf("+psubscribe and the channel pattern &__keyevent@%d__:*", s.db)))
 	}
-	queue := backend.NewQueue(feed.Raw, s.node)
+	queue := feed.Queue(ctx, s.node)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
