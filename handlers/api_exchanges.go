@@ -20,11 +20,30 @@ type exchangesResponse struct {
 
 // APIExchanges is GET /api/exchanges?session=&client=&ua=&status=&finding=&har=&before=&limit=:
 // the kept exchanges that match, the newest `limit` (default 100) before `before`,
-// oldest first, as the same objects `watch --json` prints.
+// oldest first, as the same objects `watch --json` prints. With ?from= and/or ?to=
+// it serves the first `limit` proxied exchanges of that time range from the history.
 func (h *Handlers) APIExchanges(c echo.Context) error {
 	q, err := parseExchangeQuery(c, RequestsPageSize)
 	if err != nil {
 		return jsonError(c, http.StatusBadRequest, err.Error())
+	}
+	if hq, ok, err := historyRange(c); err != nil || ok {
+		if err != nil {
+			return jsonError(c, http.StatusBadRequest, err.Error())
+		}
+		// The history holds proxied exchanges only; the other filters apply to the page.
+		hq.Types, hq.Ref, hq.Limit = []string{model.TypeExchange}, q.Session, q.Limit
+		objs, err := h.fromHistory(c, hq)
+		if err != nil {
+			return historyFailed(c, err)
+		}
+		xs := []*model.Exchange{}
+		for _, o := range objs {
+			if x, ok := o.(*model.Exchange); ok {
+				xs = append(xs, x)
+			}
+		}
+		return c.JSON(http.StatusOK, exchangesResponse{Exchanges: xs})
 	}
 	set, err := h.exchangeSet(q.HAR)
 	if errors.Is(err, inspector.ErrHARImportNotFound) {

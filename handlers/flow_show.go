@@ -149,7 +149,7 @@ func flowEvents(src Source, xs []*model.Exchange, q exchangeQuery, f *model.Find
 	gaps := inspector.EventQuery{Kinds: []model.Kind{model.KindGap}}
 	for _, x := range xs {
 		involved.Exchanges = append(involved.Exchanges, x.ID)
-		involved.Sessions = append(involved.Sessions, inspector.SessionRefs(x)...)
+		involved.Sessions = append(involved.Sessions, x.SessionRefs()...)
 		if gaps.From.IsZero() || x.Start.Before(gaps.From) {
 			gaps.From = x.Start
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionscope/sessionscope/assets"
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -49,6 +50,17 @@ type Source interface {
 	HARImport(id string) (inspector.HARImport, error)
 	// HARExchanges queries one import's exchanges as Exchanges queries the log.
 	HARExchanges(id string, q inspector.ExchangeQuery) ([]*model.Exchange, error)
+}
+
+// HistorySource is what a Source with a history file adds; *inspector.Inspector
+// satisfies it. It is asked for by assertion, so sources without history (test
+// fakes, benchmarks) need not implement it.
+type HistorySource interface {
+	// History queries the history file; the error wraps inspector.ErrNoHistory when
+	// none is recorded.
+	History(ctx context.Context, q history.Query) ([]model.Object, error)
+	// SessionEvents is a session's whole timeline, history and ring joined, oldest first.
+	SessionEvents(ctx context.Context, ref string) []*model.Event
 }
 
 // Counters are the live screen's rolling numbers, pushed with every websocket batch.
@@ -170,6 +182,12 @@ func (h *Handlers) ErrorPage(c echo.Context, status int, title, msg string, link
 		vm.Links = []views.Link{{Text: "Go to Live", URL: "/"}}
 	}
 	return Render(c, status, views.ErrorView(vm))
+}
+
+// history is the Source's history; nil when it records none.
+func (h *Handlers) history() HistorySource {
+	hs, _ := h.d.Src.(HistorySource)
+	return hs
 }
 
 // apiError is the JSON body of every API error.

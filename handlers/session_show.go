@@ -92,7 +92,7 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 		// A session that ended (the "from" of a regeneration, a logout) is no longer
 		// tracked, but its last facts and its events may still be known.
 		if validRef(ref) {
-			events := sessionEvents(h.d.Src, ref)
+			events := h.sessionTimeline(c, ref)
 			ended, eerr := h.endedFacts(ref)
 			if len(events) > 0 || eerr == nil {
 				return h.endedSession(c, ref, events, ended, eerr == nil)
@@ -125,7 +125,7 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	if r.ToRef != "" {
 		vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
 	}
-	events := sessionEvents(h.d.Src, r.Ref)
+	events := h.sessionTimeline(c, r.Ref)
 	if vm.From == nil {
 		vm.Candidates = birthCandidates(events, r.Ref)
 	}
@@ -311,6 +311,15 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// sessionTimeline is the session's events: from the history too when there is one,
+// so the page shows its whole timeline however long ago it began.
+func (h *Handlers) sessionTimeline(c echo.Context, ref string) []*model.Event {
+	if hs := h.history(); hs != nil {
+		return hs.SessionEvents(c.Request().Context(), ref)
+	}
+	return sessionEvents(h.d.Src, ref)
 }
 
 // endedVerb is how an end reads after "until": "destroyed", "regenerated to a new id".

@@ -11,7 +11,9 @@ import (
 
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/diagnose"
+	"github.com/sessionscope/sessionscope/inspector/export"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -37,6 +39,12 @@ type Config struct {
 	// HARBudget is the memory, in bytes, all kept HAR imports may hold together
 	// (--har-budget); the oldest are dropped first. Default DefaultHARBudget.
 	HARBudget int64
+	// History records every published event, exchange and finding to a file (nil:
+	// none). The inspector only appends and queries; the caller opens and closes it.
+	History *history.Store
+	// Export sends every published event, exchange and finding as an OTLP log record
+	// (nil: none). Like History, the caller opens and closes it.
+	Export *export.Exporter
 }
 
 // Inspector watches one store.
@@ -49,6 +57,7 @@ type Inspector struct {
 	exchanges *exchangeLog
 	imports   harImports
 	counts    *counters // what Metrics reports beyond the tracker's Stats
+	archive   archive   // the durable sinks every published object also goes to
 	proxy     atomic.Pointer[model.ProxyInfo]
 }
 
@@ -62,14 +71,16 @@ func New(store backend.Store, cfg Config) *Inspector {
 	rules := diagnose.NewEngine(diagnose.Config{Window: cfg.Tracker.Window, Cookies: cfg.Cookies, Redact: cfg.Tracker.Redact,
 		LoginPaths: cfg.LoginPaths})
 	counts := &counters{}
+	arch := archive{history: cfg.History, export: cfg.Export}
 	return &Inspector{
 		cfg:       cfg,
 		store:     store,
 		broadcast: broadcast,
 		rules:     rules,
-		tracker:   tracker.New(cfg.Tracker, store, countingPublisher{broadcast, counts}, rules),
+		tracker:   tracker.New(cfg.Tracker, store, archivingPublisher{countingPublisher{broadcast, counts}, arch}, rules),
 		exchanges: newExchangeLog(cfg.ExchangeLog),
 		counts:    counts,
+		archive:   arch,
 	}
 }
 
@@ -88,10 +99,14 @@ func (in *Inspector) PublishExchange(x *model.Exchange) {
 	in.counts.exchanges.Add(1)
 	annotated, changed := in.rules.ObserveExchange(x)
 	in.broadcast.Publish(annotated)
+	// Only proxied exchanges are archived: a HAR import is a separate analysis,
+	// kept apart from the live stream and never published.
+	in.archive.record(annotated)
 	in.exchanges.add(annotated)
 	in.rules.OnExchange(annotated)
 	for _, f := range changed {
 		in.broadcast.Publish(f)
+		in.archive.record(f)
 		in.rules.Published(f.ID, f.Seq)
 	}
 }

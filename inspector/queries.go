@@ -39,7 +39,7 @@ func (q ExchangeQuery) Match(x *model.Exchange) bool {
 		q.ClientHost != "" && ClientHost(x.Client.Addr) != q.ClientHost,
 		q.UA != "" && x.Client.UA != q.UA,
 		q.Status != "" && StatusClass(x) != q.Status,
-		q.SessionRef != "" && !slices.Contains(SessionRefs(x), q.SessionRef):
+		q.SessionRef != "" && !slices.Contains(x.SessionRefs(), q.SessionRef):
 		return false
 	}
 	return true
@@ -95,28 +95,6 @@ func ClientHost(addr string) string {
 		return host
 	}
 	return addr
-}
-
-// SessionRefs lists the sessions an exchange carried (its SessionRef and the cookies
-// sent), set, or held back, in that order; a ref may repeat.
-func SessionRefs(x *model.Exchange) []string {
-	var out []string
-	add := func(r string) {
-		if r != "" {
-			out = append(out, r)
-		}
-	}
-	add(x.SessionRef)
-	for _, c := range x.CookiesSent {
-		add(c.SessionRef)
-	}
-	for _, c := range x.SetCookies {
-		add(c.SessionRef)
-	}
-	for _, c := range x.CookiesBlocked {
-		add(c.SessionRef)
-	}
-	return out
 }
 
 // EventQuery selects events from the recent ring. Its selectors are alternatives: an

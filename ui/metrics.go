@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/export"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
@@ -30,6 +32,20 @@ type metricsCollector struct {
 	reads, readsOverBudget, readBudget, exchanges *prometheus.Desc
 	sessions, scanned, invSessions, invEstimate   *prometheus.Desc
 	invDone, clients                              *prometheus.Desc
+
+	otlpExported, otlpDropped, otlpErrors *prometheus.Desc
+
+	historyWritten, historyDropped, historyGaps, historyErrors, historyBytes *prometheus.Desc
+}
+
+// historyStatsSource is a MetricsSource that may also record a history file.
+type historyStatsSource interface {
+	HistoryStats() (history.Stats, bool)
+}
+
+// exportStatsSource is a MetricsSource that may also export OTLP logs.
+type exportStatsSource interface {
+	ExportStats() (export.Stats, bool)
 }
 
 func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
@@ -53,13 +69,23 @@ func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
 		invEstimate:     d("inventory_keys_estimate", "Keys the inventory expects to walk (DBSIZE at its start); 0 when unknown, e.g. for a MATCH scan."),
 		invDone:         d("inventory_done", "1 once the inventory is complete and the session table holds every existing session, else 0."),
 		clients:         d("websocket_clients", "Dashboard websockets connected now."),
+		otlpExported:    d("otlp_exported_total", "Log records the OTLP endpoint accepted (--otlp-endpoint)."),
+		otlpDropped:     d("otlp_dropped_total", "Log records not exported: export queue full, export failed, or unsent at exit."),
+		otlpErrors:      d("otlp_errors_total", "Failed OTLP export attempts."),
+		historyWritten:  d("history_written_total", "Objects written to the history file (--history)."),
+		historyDropped:  d("history_dropped_total", "Objects the history did not record (queue overflow, failed writes); each stretch is a history gap."),
+		historyGaps:     d("history_gaps_total", "History gaps recorded: queue overflows, failed writes, the time sessionscope was not running."),
+		historyErrors:   d("history_errors_total", "Failed history writes."),
+		historyBytes:    d("history_bytes", "Size of the history file and its WAL after the last write."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.events, c.rawEvents, c.dropped, c.gaps, c.migrated, c.reads, c.readsOverBudget,
-		c.readBudget, c.exchanges, c.sessions, c.scanned, c.invSessions, c.invEstimate, c.invDone, c.clients} {
+		c.readBudget, c.exchanges, c.sessions, c.scanned, c.invSessions, c.invEstimate, c.invDone, c.clients,
+		c.otlpExported, c.otlpDropped, c.otlpErrors,
+		c.historyWritten, c.historyDropped, c.historyGaps, c.historyErrors, c.historyBytes} {
 		ch <- d
 	}
 }
@@ -105,6 +131,22 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		done = 1
 	}
 	gauge(c.invDone, done)
+	if es, ok := c.src.(exportStatsSource); ok {
+		if st, on := es.ExportStats(); on {
+			counter(c.otlpExported, int64(st.Exported))
+			counter(c.otlpDropped, int64(st.Dropped))
+			counter(c.otlpErrors, int64(st.Errors))
+		}
+	}
+	if hs, ok := c.src.(historyStatsSource); ok {
+		if st, on := hs.HistoryStats(); on {
+			counter(c.historyWritten, st.Written)
+			counter(c.historyDropped, st.Dropped)
+			counter(c.historyGaps, st.Gaps)
+			counter(c.historyErrors, st.Errors)
+			gauge(c.historyBytes, float64(st.Bytes))
+		}
+	}
 }
 
 // metricsHandler serves the registry in Prometheus' text format. Each server has its

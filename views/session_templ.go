@@ -960,7 +960,7 @@ func TimelineView(tl Timeline) templ.Component {
 		}
 		ctx = templ.ClearChildren(ctx)
 		if len(tl.Items) == 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 84, "<p class=\"muted\" data-testid=\"timeline-empty\">No events for this session in the recent history (the last 10,000 objects). It may have been found by the inventory scan.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 84, "<p class=\"muted\" data-testid=\"timeline-empty\">No events recorded for this session: it was found by the inventory scan and has not changed since, or its events are older than the history keeps (with --no-history, the last 10,000 objects).</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -294,6 +294,28 @@ func (j *joint) exchangeAt(ref string, t time.Time) *model.Exchange {
 	return after
 }
 
+// issuerAt is the latest exchange in flight at t (within the join's slack) whose
+// Set-Cookie gave the browser ref, nil when none.
+func (j *joint) issuerAt(ref string, t time.Time) *model.Exchange {
+	f := j.refs[ref]
+	if f == nil {
+		return nil
+	}
+	var issuer *model.Exchange
+	for _, x := range f.exchanges {
+		if !inFlight(x, t) || (issuer != nil && !x.Start.After(issuer.Start)) {
+			continue
+		}
+		for i := range x.SetCookies {
+			if sc := &x.SetCookies[i]; sc.SessionRef == ref && !deletesCookie(sc, x.Start) {
+				issuer = x
+				break
+			}
+		}
+	}
+	return issuer
+}
+
 // exchangeEnd is when the exchange ended, or sent its headers when it has not ended.
 func exchangeEnd(x *model.Exchange) time.Time {
 	if x.End.IsZero() {

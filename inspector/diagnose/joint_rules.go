@@ -27,6 +27,19 @@ func (e *Engine) Annotate(ev *model.Event) {
 	}
 	j.absorb(time.Now())
 	x := j.exchangeAt(ev.Session.Ref, ev.Time)
+	if birth(ev) && x != nil && x.SessionRef == ev.Session.Ref {
+		// A new session whose notification falls in a request that already sent its
+		// id: the browser had the id from an earlier response. When that response's
+		// Set-Cookie issued it and it is still within the join's slack, the write is
+		// the tail of that request (PHP writes the session at shutdown, after its
+		// output went out) and the birth is its. An id the host never issued (planted,
+		// by another host's Set-Cookie or otherwise, then adopted by a lax server) is
+		// born in the request that sent it.
+		if issuer := j.issuerAt(ev.Session.Ref, ev.Time); issuer != nil && issuer.Start.Before(x.Start) &&
+			exchangeHost(issuer) == exchangeHost(x) {
+			x = issuer
+		}
+	}
 	if x == nil && ev.From != nil {
 		x = j.exchangeAt(ev.From.Ref, ev.Time)
 	}
@@ -47,6 +60,12 @@ func (e *Engine) Annotate(ev *model.Event) {
 			ev.Cause = model.CauseHijackSuspect
 		}
 	}
+}
+
+// birth reports whether the event brings its session into the store: created, or the
+// new id of a regeneration.
+func birth(ev *model.Event) bool {
+	return ev.Kind == model.KindCreated || ev.Kind == model.KindRegenerated
 }
 
 // jointOnEvent records session ends for the joint rules and lets them see the event.

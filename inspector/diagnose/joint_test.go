@@ -143,3 +143,54 @@ func TestSameExchangeLateBirthNotification(t *testing.T) {
 		})
 	}
 }
+
+// TestBirthJoinsTheResponseThatIssuedTheID: PHP writes a new session at shutdown,
+// after its response went out, so the birth's notification can fall in the browser's
+// next request, which already sends the id. The birth belongs to the response whose
+// Set-Cookie issued the id. An id its host never issued (planted, by another host's
+// response or otherwise, then adopted) is born in the request that sent it, and a
+// later write of the session stays with the request in flight.
+func TestBirthJoinsTheResponseThatIssuedTheID(t *testing.T) {
+	t0 := time.Now()
+	const ref = "c286afb9be2e"
+	at := func(d time.Duration) time.Time { return t0.Add(d * time.Millisecond) }
+	issuing := &model.Exchange{ID: "get", Start: at(0), HeadersSent: at(2), End: at(3), Method: "GET",
+		URL: "http://shop.test/index.php", Status: 200,
+		SetCookies: []model.SetCookie{{Name: "PHPSESSID", Path: "/", SessionRef: ref}}}
+	login := &model.Exchange{ID: "post", Start: at(5), HeadersSent: at(16), End: at(18), Method: "POST",
+		URL: "http://shop.test/login.php", Status: 302, SessionRef: ref,
+		CookiesSent: []model.SentCookie{{Name: "PHPSESSID", SessionRef: ref}}}
+	planted := &model.Exchange{ID: "planted", Start: at(5), HeadersSent: at(16), End: at(18), Method: "GET",
+		URL: "http://shop.test/index.php", Status: 200, SessionRef: ref,
+		CookiesSent: []model.SentCookie{{Name: "PHPSESSID", SessionRef: ref}}}
+	plantedBy := &model.Exchange{ID: "evil", Start: at(0), HeadersSent: at(2), End: at(3), Method: "GET",
+		URL: "http://evil.shop.test/evil.php", Status: 200,
+		SetCookies: []model.SetCookie{{Name: "PHPSESSID", Domain: "shop.test", Path: "/", SessionRef: ref}}}
+	tests := []struct {
+		name      string
+		exchanges []*model.Exchange
+		kind      model.Kind
+		time      time.Duration
+		want      string
+	}{
+		{"created written after the response, during the next request", []*model.Exchange{issuing, login}, model.KindCreated, 6, "get"},
+		{"created while the issuing request runs", []*model.Exchange{issuing, login}, model.KindCreated, 1, "get"},
+		{"an update in the next request stays there", []*model.Exchange{issuing, login}, model.KindUpdated, 10, "post"},
+		{"a planted id no response issued is born where it was sent", []*model.Exchange{planted}, model.KindCreated, 6, "planted"},
+		{"an id another host's response planted is born where it was sent", []*model.Exchange{plantedBy, planted}, model.KindCreated, 6, "planted"},
+		{"an issuer out of the slack does not take it", []*model.Exchange{issuing, login}, model.KindCreated, 17 + 25, "post"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(Config{})
+			for _, x := range tc.exchanges {
+				e.OnExchange(x)
+			}
+			ev := &model.Event{Kind: tc.kind, Time: at(tc.time), Session: &model.SessionInfo{Ref: ref}}
+			e.Annotate(ev)
+			if ev.Exchange != tc.want {
+				t.Fatalf("joined to %q, want %q", ev.Exchange, tc.want)
+			}
+		})
+	}
+}

@@ -419,3 +419,25 @@ func (x *Exchange) Clone() *Exchange {
 	}
 	return &c
 }
+
+// SessionRefs lists the sessions the exchange carried (its SessionRef and the cookies
+// sent), set, or held back, in that order; a ref may repeat.
+func (x *Exchange) SessionRefs() []string {
+	var out []string
+	add := func(r string) {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	add(x.SessionRef)
+	for _, c := range x.CookiesSent {
+		add(c.SessionRef)
+	}
+	for _, c := range x.SetCookies {
+		add(c.SessionRef)
+	}
+	for _, c := range x.CookiesBlocked {
+		add(c.SessionRef)
+	}
+	return out
+}

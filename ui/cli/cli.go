@@ -57,6 +57,9 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	if cfg.Command == "lab" {
 		return labCommand(ctx, cfg, stdout, stderr)
 	}
+	if cfg.Command == "history" {
+		return historyCommand(ctx, cfg, stdout, stderr)
+	}
 	if err := run(ctx, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "sessionscope: %v\n", err)
 		if errors.Is(err, redisstore.ErrConnect) || errors.Is(err, files.ErrOpen) {
@@ -79,6 +82,17 @@ func trimUsage(err error) string {
 
 func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
+	// Closed after the inspector stopped publishing: Close drains what is queued.
+	cfg.history = openHistory(cfg.History, stderr, logger)
+	defer closeHistory(cfg.history, logger)
+	if cfg.Export.On {
+		exp, err := openExport(ctx, cfg.Export, logger)
+		if err != nil {
+			return err
+		}
+		cfg.exporter = exp
+		defer closeExport(exp, logger) // after the inspector stopped publishing, as history
+	}
 	if cfg.Lab {
 		return serveLab(ctx, cfg, stderr, logger)
 	}
@@ -101,6 +115,7 @@ func run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		URL: cfg.RedisURL, Matcher: matcher, ConfigureNotifications: cfg.ConfigureNotifications, TLS: cfg.TLS,
 		ScanCount: cfg.ScanCount, ScanRate: cfg.ScanRate, MaxPayloadBytes: cfg.MaxPayload, Logger: logger,
 		Mode: cfg.Mode, PollInterval: cfg.PollInterval, ReadBudget: cfg.ReadBudget, Cluster: cfg.Cluster,
+		Nodes: cfg.Export.Nodes,
 	})
 	if err != nil {
 		return err
@@ -233,7 +248,8 @@ func inspectorConfig(cfg Config, matcher *framework.Matcher, logger *slog.Logger
 		Matcher: matcher, Window: cfg.Window, ReadBudget: cfg.ReadBudget, MaxPayloadBytes: cfg.MaxPayload,
 		PayloadCacheBytes: int64(cfg.PayloadCacheMiB) << 20, AuthMarkers: cfg.AuthMarkers, RevealIDs: cfg.RevealIDs, Logger: logger,
 		Redact: model.NewRedaction(cfg.Redact), RevealValues: cfg.RevealValues,
-	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings, LoginPaths: cfg.LoginPaths, HARBudget: int64(cfg.HARBudgetMiB) << 20}
+	}, ExchangeLog: cfg.ExchangeLog, Cookies: cfg.cookieMappings, LoginPaths: cfg.LoginPaths, HARBudget: int64(cfg.HARBudgetMiB) << 20,
+		History: cfg.history, Export: cfg.exporter}
 }
 
 func dashboardConfig(cfg Config, logger *slog.Logger) ui.Config {

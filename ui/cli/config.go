@@ -19,7 +19,9 @@ import (
 	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/backend/files"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
+	"github.com/sessionscope/sessionscope/inspector/export"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/lab"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/ui"
@@ -30,26 +32,31 @@ import (
 type Config struct {
 	Command string // watch, serve, analyze, lab or version (sessionscope alone is serve with Lab)
 
-	RedisURL               string        // --redis, REDIS_URL
-	Prefixes               []string      // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
-	NoDefaultPrefixes      bool          // --no-default-prefixes: watch only the --prefix ones
-	JSON                   bool          // --json, SESSIONSCOPE_JSON: NDJSON instead of lines
-	RevealIDs              bool          // --reveal-ids, SESSIONSCOPE_REVEAL_IDS: print full session ids
-	Redact                 []string      // --redact NAME, repeatable; SESSIONSCOPE_REDACT (comma-separated): names hidden besides model.SensitiveNames
-	ConfigureNotifications bool          // --configure-notifications: merge missing flags with CONFIG SET
-	ReadBudget             float64       // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
-	MaxPayload             int           // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
-	PayloadCacheMiB        int           // --payload-cache, SESSIONSCOPE_PAYLOAD_CACHE: MiB of decoded payloads kept; default 256
-	HARBudgetMiB           int           // --har-budget, SESSIONSCOPE_HAR_BUDGET: MiB all HAR imports kept by the dashboard may hold; default 256
-	Window                 time.Duration // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
-	AuthMarkers            []string      // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
-	ScanCount              int64         // --scan-count: SCAN COUNT hint; default 1000
-	ScanRate               float64       // --scan-rate, SESSIONSCOPE_SCAN_RATE: keys per second SCAN may walk per node; 0 no limit
-	Mode                   string        // --mode auto|notify|poll: how changes are seen; default auto (poll when notifications are off and cannot be set)
-	PollInterval           time.Duration // --poll-interval: time between SCAN passes in poll mode; default 2s
-	Cluster                bool          // --cluster: the Redis is a cluster node; default false: detected from INFO cluster
-	Color                  string        // --color auto|always|never; default auto
-	Verbose                bool          // --verbose: log sessionscope's own diagnostics to stderr
+	RedisURL               string           // --redis, REDIS_URL
+	Prefixes               []string         // --prefix NAME=PREFIX[:FORMAT], repeatable; SESSIONSCOPE_PREFIX (comma-separated)
+	NoDefaultPrefixes      bool             // --no-default-prefixes: watch only the --prefix ones
+	JSON                   bool             // --json, SESSIONSCOPE_JSON: NDJSON instead of lines
+	RevealIDs              bool             // --reveal-ids, SESSIONSCOPE_REVEAL_IDS: print full session ids
+	Redact                 []string         // --redact NAME, repeatable; SESSIONSCOPE_REDACT (comma-separated): names hidden besides model.SensitiveNames
+	ConfigureNotifications bool             // --configure-notifications: merge missing flags with CONFIG SET
+	ReadBudget             float64          // --read-budget, SESSIONSCOPE_READ_BUDGET: payload reads per second; default 1000
+	MaxPayload             int              // --max-payload, SESSIONSCOPE_MAX_PAYLOAD: bytes read per payload; default 65536
+	PayloadCacheMiB        int              // --payload-cache, SESSIONSCOPE_PAYLOAD_CACHE: MiB of decoded payloads kept; default 256
+	HARBudgetMiB           int              // --har-budget, SESSIONSCOPE_HAR_BUDGET: MiB all HAR imports kept by the dashboard may hold; default 256
+	Window                 time.Duration    // --window, SESSIONSCOPE_WINDOW: correlation window; default 300ms
+	AuthMarkers            []string         // --auth-marker, repeatable; SESSIONSCOPE_AUTH_MARKERS (comma-separated); default the built-in list
+	ScanCount              int64            // --scan-count: SCAN COUNT hint; default 1000
+	ScanRate               float64          // --scan-rate, SESSIONSCOPE_SCAN_RATE: keys per second SCAN may walk per node; 0 no limit
+	Mode                   string           // --mode auto|notify|poll: how changes are seen; default auto (poll when notifications are off and cannot be set)
+	PollInterval           time.Duration    // --poll-interval: time between SCAN passes in poll mode; default 2s
+	Cluster                bool             // --cluster: the Redis is a cluster node; default false: detected from INFO cluster
+	Color                  string           // --color auto|always|never; default auto
+	Verbose                bool             // --verbose: log sessionscope's own diagnostics to stderr
+	history                *history.Store   // opened by run from History; nil: none
+	HistoryCmd             HistoryCommand   // sessionscope history only
+	History                HistoryOptions   // --history, --no-history, --history-max-size, --history-max-age (watch, serve, the lab; see HistoryOptions)
+	Export                 ExportOptions    // --otlp-endpoint, --nodes (watch, serve; see ExportOptions)
+	exporter               *export.Exporter // opened by run when Export.On; nil: none
 
 	TLS redisstore.TLSOptions // --tls-ca, --tls-cert, --tls-key, --tls-server-name, --tls-insecure (rediss:// only); default: verify against the system roots
 
@@ -133,6 +140,8 @@ Usage:
                                            watch would; exit 0 when it behaved as expected
   sessionscope analyze FILE.har [flags]    diagnose a browser's HAR export (- reads stdin):
                                            rejected or unsent session cookies, login loops
+  sessionscope history [flags]             print the recorded history (--ref, --id, --rule, --from,
+                                           --to, --json; --follow goes on live)
   sessionscope version                     the version and the revision it was built from (also --version)
   sessionscope help                        this text
 
@@ -166,6 +175,8 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Con
 		return parseAnalyze(args[1:], getenv, stderr)
 	case "lab":
 		return parseLab(args[1:], getenv, stderr)
+	case "history":
+		return parseHistory(args[1:], getenv, stderr)
 	}
 	return Config{}, fmt.Errorf("%w: unknown command %q; %s", errUsage, args[0], seeHelp(""))
 }
@@ -279,6 +290,8 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	fs.Var(&sessionCookies, "session-cookie", sessionCookieUsage)
 	var loginPaths stringList
 	fs.Var(&loginPaths, "login-path", loginPathUsage)
+	historyFlags(fs, &cfg.History, getenv, "history")
+	exportFlags(fs, &cfg.Export)
 	cfg.Color = "auto"
 	if command == "watch" {
 		fs.BoolVar(&cfg.JSON, "json", envBool(getenv, "SESSIONSCOPE_JSON"), "print NDJSON, one object per line [SESSIONSCOPE_JSON]")
@@ -310,20 +323,25 @@ func parseCommand(command string, args []string, getenv func(string) string, std
 	cfg.AllowedHosts = hosts
 	cfg.ProxyTo = proxyTo
 	cfg.Files = fileDirs
-	redisSet := false
+	redisSet, historySet := false, false
 	fs.Visit(func(f *flag.Flag) {
 		redisSet = redisSet || f.Name == "redis"
+		historySet = historySet || f.Name == "history"
 		switch f.Name {
 		case "proxy-listen", "proxy-public", "sticky":
 			cfg.proxyOnly = append(cfg.proxyOnly, f.Name)
 		}
 	})
+	if cfg.Lab && !historySet {
+		cfg.History.Path = defaultHistoryPath(getenv, "lab") // the lab's sessions apart from a watched store's
+	}
 	if len(cfg.Files) > 0 && !redisSet {
 		cfg.RedisURL = "" // a REDIS_URL in the environment does not turn --files into a Redis attach
 	}
 	cfg.SessionCookies = append(splitList(getenv("SESSIONSCOPE_SESSION_COOKIE")), sessionCookies...)
 	cfg.Redact = append(splitList(getenv("SESSIONSCOPE_REDACT")), redact...)
 	cfg.LoginPaths = loginPaths
+	cfg.Export.On = exportOn(cfg.Export.Endpoint, getenv)
 	return cfg, cfg.Validate()
 }
 
@@ -532,6 +550,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateRedact(); err != nil {
+		return err
+	}
+	if err := c.validateExport(); err != nil {
 		return err
 	}
 	if c.RedisURL == "" && !c.Lab && len(c.Files) == 0 && c.Sentinel == "" {

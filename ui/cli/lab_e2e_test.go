@@ -68,6 +68,7 @@ func TestDefaultRunBinary(t *testing.T) {
 	t.Parallel()
 	bin := sessionscopeBinary(t)
 	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--lab-listen", "127.0.0.1:0")
+	cmd.Env = isolatedEnv(t)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +235,7 @@ func runBinary(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Env = isolatedEnv(t)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError

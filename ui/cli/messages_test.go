@@ -22,7 +22,7 @@ import (
 func runMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := Main(args, env(nil), &stdout, &stderr)
+	code := Main(args, testEnv(t, nil), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -221,6 +221,7 @@ func TestNotRedisPort(t *testing.T) {
 func watchStderr(t *testing.T, want *regexp.Regexp, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(sessionscopeBinary(t), append([]string{"watch", "--color", "never"}, args...)...)
+	cmd.Env = isolatedEnv(t)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

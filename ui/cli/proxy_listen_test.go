@@ -20,7 +20,7 @@ func TestProxyListenInUse(t *testing.T) {
 	defer taken.Close()
 	var stdout, stderr bytes.Buffer
 	code := Main([]string{"watch", "--redis", srv.URL(), "--proxy-to", "http://127.0.0.1:9",
-		"--proxy-listen", taken.Addr().String()}, env(nil), &stdout, &stderr)
+		"--proxy-listen", taken.Addr().String()}, testEnv(t, nil), &stdout, &stderr)
 	msg := stderr.String()
 	if code != 1 || !strings.Contains(msg, "proxy: listen on "+taken.Addr().String()) ||
 		!strings.Contains(msg, "--proxy-listen") || strings.Contains(msg, "proxy on http://") {
@@ -44,7 +44,7 @@ func TestProxyFlagsNeedProxyTo(t *testing.T) {
 		{"--proxy-public", []string{"serve", "--redis", "redis://127.0.0.1:1", "--proxy-public"}},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := Main(c.args, env(nil), &stdout, &stderr)
+		code := Main(c.args, testEnv(t, nil), &stdout, &stderr)
 		msg := strings.TrimSpace(stderr.String())
 		if code != 2 || !strings.Contains(msg, c.flag+" needs --proxy-to") || strings.Contains(msg, "\n") {
 			t.Errorf("%v: exit %d, stderr:\n%s", c.args, code, msg)

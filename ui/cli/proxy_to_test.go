@@ -65,7 +65,7 @@ func TestProxyToUsageErrors(t *testing.T) {
 				args = append(args, "--proxy-to", v)
 			}
 			var stdout, stderr bytes.Buffer
-			code := Main(args, env(nil), &stdout, &stderr)
+			code := Main(args, testEnv(t, nil), &stdout, &stderr)
 			msg := stderr.String()
 			if code != 2 || !strings.HasPrefix(msg, "sessionscope: --proxy-to ") || !strings.Contains(msg, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit 2 and a line naming --proxy-to and %q", code, msg, tc.want)

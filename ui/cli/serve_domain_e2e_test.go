@@ -40,6 +40,7 @@ func TestServeProxyLoginLoopInDashboardRealPHPChromium(t *testing.T) {
 
 	cmd := exec.Command(sessionscopeBinary(t), "serve", "--redis", srv.URL(), "--proxy-to", app.BaseURL,
 		"--proxy-listen", proxyAddr, "--listen", dashAddr)
+	cmd.Env = isolatedEnv(t)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

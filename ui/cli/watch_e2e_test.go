@@ -103,7 +103,14 @@ type watchProc struct {
 
 func startWatch(t *testing.T, args ...string) *watchProc {
 	t.Helper()
+	return startWatchEnv(t, isolatedEnv(t), args...)
+}
+
+// startWatchEnv is startWatch in the environment env.
+func startWatchEnv(t *testing.T, env []string, args ...string) *watchProc {
+	t.Helper()
 	cmd := exec.Command(sessionscopeBinary(t), append([]string{"watch", "--json"}, args...)...)
+	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -380,6 +387,7 @@ func TestWatchRealNode(t *testing.T) {
 func TestWatchExitsCleanlyOnInterrupt(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	cmd := exec.Command(sessionscopeBinary(t), "watch", "--redis", srv.URL())
+	cmd.Env = isolatedEnv(t)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -413,7 +421,9 @@ func TestWatchAttachErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := exec.Command(sessionscopeBinary(t), "watch", "--redis", tc.url).CombinedOutput()
+			cmd := exec.Command(sessionscopeBinary(t), "watch", "--redis", tc.url)
+			cmd.Env = isolatedEnv(t)
+			out, err := cmd.CombinedOutput()
 			exit, ok := err.(*exec.ExitError)
 			if !ok || exit.ExitCode() != 2 {
 				t.Fatalf("exit %v, want status 2; output %q", err, out)

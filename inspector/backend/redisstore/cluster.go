@@ -52,6 +52,8 @@ func (s *Store) detectCluster(ctx context.Context) error {
 		enabled = strings.Contains(info, "cluster_enabled:1")
 	}
 	switch {
+	case !enabled && len(s.cfg.Nodes) > 0:
+		return fmt.Errorf("--nodes: Redis at %s is not a cluster node (INFO cluster does not say cluster_enabled:1): --nodes picks masters of a Redis Cluster; drop it: %w", s.opts.Addr, ErrNotAMaster)
 	case !enabled && !s.cfg.Cluster:
 		return nil
 	case !enabled:
@@ -70,20 +72,34 @@ func (s *Store) detectCluster(ctx context.Context) error {
 	s.client = redis.NewClusterClient(co)
 	_ = seed.Close()
 	s.cluster = &clusterState{nodes: map[string]*clusterNode{}}
-	masters, err := s.discoverMasters(ctx)
+	masters, err := s.listMasters(ctx)
 	if err != nil {
 		_ = s.client.Close()
 		return fmt.Errorf("the Redis at %s is a cluster node, but listing the masters failed (%s): check that the cluster is up (redis-cli -c CLUSTER INFO)",
 			s.opts.Addr, firstLine(explainPerm(err, "+cluster|slots").Error()))
 	}
+	if err := s.checkNodes(masters); err != nil {
+		_ = s.client.Close()
+		return err
+	}
 	s.node = ""
-	s.display = fmt.Sprintf("%s (Redis Cluster, %d masters)", s.display, len(masters))
+	s.display = fmt.Sprintf("%s (Redis Cluster, %d masters%s)", s.display, len(masters), s.followingNote())
 	return nil
 }
 
-// discoverMasters lists the masters that serve slots, asking the watched masters
-// first (one of them may be the node that just failed) and the cluster client last.
+// discoverMasters lists the masters to watch: those that serve slots, less those
+// --nodes leaves to other sessionscope processes.
 func (s *Store) discoverMasters(ctx context.Context) ([]string, error) {
+	masters, err := s.listMasters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.followedOf(masters), nil
+}
+
+// listMasters lists the masters that serve slots, asking the watched masters
+// first (one of them may be the node that just failed) and the cluster client last.
+func (s *Store) listMasters(ctx context.Context) ([]string, error) {
 	cs := s.cluster
 	cs.mu.Lock()
 	clients := make([]redis.UniversalClient, 0, len(cs.nodes)+1)

@@ -39,6 +39,7 @@ type Config struct {
 	ReadBudget             float64            // payload reads per second poll mode may spend on digests; default 1000, negative unlimited
 	TLS                    TLSOptions         // CA, client certificate, server name for rediss://; default the system roots
 	Cluster                bool               // watch a Redis Cluster; default false: detected from INFO cluster
+	Nodes                  []string           // the cluster masters to follow (host:port as CLUSTER SLOTS names them); default all (see cluster_nodes.go)
 	Logger                 *slog.Logger
 }
 
@@ -245,7 +246,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if err := s.detectCluster(pingCtx); err != nil {
 		_ = s.client.Close()
-		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	return s, nil
 }

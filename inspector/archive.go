@@ -1,0 +1,103 @@
+package inspector
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/sessionscope/sessionscope/inspector/export"
+	"github.com/sessionscope/sessionscope/inspector/history"
+	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/tracker"
+)
+
+// ErrNoHistory is returned by History when this inspector records no history
+// (--no-history, or the file could not be opened).
+var ErrNoHistory = errors.New("history is off: sessionscope runs with --no-history or could not open its history file")
+
+// archive hands every published event, exchange and finding to the durable sinks.
+// It is the one place where they are called, so each sees exactly what the live
+// stream saw. Status objects are not archived: they describe the process, not the
+// store, and the next run reports its own.
+type archive struct {
+	history *history.Store   // nil: none
+	export  *export.Exporter // nil: none
+}
+
+func (a archive) record(o model.Object) {
+	switch o.(type) {
+	case *model.Event, *model.Exchange, *model.Finding:
+	default:
+		return
+	}
+	if a.history != nil {
+		a.history.Append(o) // never blocks: a full queue becomes a history gap
+	}
+	if a.export != nil {
+		a.export.Append(o) // never blocks: a full queue counts drops
+	}
+}
+
+// archivingPublisher sits between the tracker and the counting publisher: what the
+// tracker publishes reaches the live stream first, then the archive, with its seq.
+type archivingPublisher struct {
+	next    tracker.Publisher
+	archive archive
+}
+
+func (p archivingPublisher) Publish(o model.Object) {
+	p.next.Publish(o)
+	p.archive.record(o)
+}
+
+// History queries the history file: objects older than the ring holds, and those of
+// previous runs. The error is ErrNoHistory when none is recorded.
+func (in *Inspector) History(ctx context.Context, q history.Query) ([]model.Object, error) {
+	if in.cfg.History == nil {
+		return nil, ErrNoHistory
+	}
+	return in.cfg.History.Query(ctx, q)
+}
+
+// HistoryStats are the history's counters; ok is false when none is recorded.
+func (in *Inspector) HistoryStats() (st history.Stats, ok bool) {
+	if in.cfg.History == nil {
+		return history.Stats{}, false
+	}
+	return in.cfg.History.Stats(), true
+}
+
+// SessionEvents is a session's whole timeline, oldest first: its events in the
+// history (earlier runs included, however old) joined with those still in the ring,
+// which the history may not have written yet. Without history it is the ring's.
+func (in *Inspector) SessionEvents(ctx context.Context, ref string) []*model.Event {
+	ring := in.Events(EventQuery{Sessions: []string{ref}})
+	if in.cfg.History == nil {
+		return ring
+	}
+	objs, err := in.cfg.History.Query(ctx, history.Query{Ref: ref, Types: []string{model.TypeEvent},
+		Limit: history.MaxLimit, Newest: true})
+	if err != nil || len(objs) == 0 {
+		return ring
+	}
+	// Seqs restart with each run, so an event is known by its seq and its time.
+	type key struct {
+		seq  uint64
+		nano int64
+	}
+	seen := make(map[key]bool, len(objs))
+	out := make([]*model.Event, 0, len(objs)+len(ring))
+	for _, o := range objs {
+		if e, ok := o.(*model.Event); ok {
+			seen[key{e.Seq, e.Time.UnixNano()}] = true
+			out = append(out, e)
+		}
+	}
+	for _, e := range ring {
+		if !seen[key{e.Seq, e.Time.UnixNano()}] {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *model.Event) int { return a.Time.Compare(b.Time) })
+	return out
+}
