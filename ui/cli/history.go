@@ -31,8 +31,8 @@ func historyFlags(fs *flag.FlagSet, h *HistoryOptions, getenv func(string) strin
 	h.Path, h.MaxSize, h.MaxAge = defaultHistoryPath(getenv, name), history.DefaultMaxBytes, history.DefaultMaxAge
 	fs.StringVar(&h.Path, "history", h.Path, "history `file`: events, exchanges (never cookie values) and findings kept across restarts (default under $XDG_STATE_HOME or ~/.local/state/sessionscope)")
 	fs.BoolVar(&h.Off, "no-history", false, "keep no history file: what sessionscope saw lives only in its 10,000-object ring")
-	fs.Var(sizeFlag{&h.MaxSize}, "history-max-size", "history retention by `size`, oldest first, e.g. 1GiB or 500MB (default 1GiB)")
-	fs.Var(ageFlag{&h.MaxAge}, "history-max-age", "history retention by `age`, oldest first: a duration (36h) or days (7d) (default 7d)")
+	fs.Var(sizeFlag{&h.MaxSize}, "history-max-size", "history retention by `size`, oldest first, e.g. 1GiB or 500MB")
+	fs.Var(ageFlag{&h.MaxAge}, "history-max-age", "history retention by `age`, oldest first: a duration (36h) or days (7d)")
 }
 
 // defaultHistoryPath mirrors history.DefaultPath through getenv rather than the
@@ -86,6 +86,15 @@ func (f sizeFlag) String() string {
 	if f.n == nil {
 		return ""
 	}
+	// As it is written on the command line, so that --help shows "1GiB".
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}} {
+		if *f.n >= u.mult && *f.n%u.mult == 0 {
+			return strconv.FormatInt(*f.n/u.mult, 10) + u.suffix
+		}
+	}
 	return strconv.FormatInt(*f.n, 10)
 }
 
@@ -103,7 +112,8 @@ func (f sizeFlag) Set(s string) error {
 		}
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v*float64(mult) < 1<<20 || v*float64(mult) > 1<<50 {
+	// Written so that NaN, which fails every comparison, fails this one too.
+	if err != nil || !(v*float64(mult) >= 1<<20 && v*float64(mult) <= 1<<50) {
 		return errors.New("want a size from 1MiB, such as 1GiB or 500MB")
 	}
 	*f.n = int64(v * float64(mult))
@@ -115,6 +125,9 @@ type ageFlag struct{ d *time.Duration }
 func (f ageFlag) String() string {
 	if f.d == nil {
 		return ""
+	}
+	if day := 24 * time.Hour; *f.d >= day && *f.d%day == 0 {
+		return strconv.FormatInt(int64(*f.d/day), 10) + "d" // as --help shows the default
 	}
 	return f.d.String()
 }

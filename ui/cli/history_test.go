@@ -214,6 +214,8 @@ func TestHistoryFlagErrors(t *testing.T) {
 	}{
 		{append(watch, "--history-max-size", "lots"), "--history-max-size"},
 		{append(watch, "--history-max-size", "10KB"), "--history-max-size"},
+		{append(watch, "--history-max-size", "NaN"), "--history-max-size"},
+		{append(watch, "--history-max-size", "+Inf"), "--history-max-size"},
 		{append(watch, "--history-max-age", "forever"), "--history-max-age"},
 		{append(watch, "--history-max-age", "0d"), "--history-max-age"},
 		{append(watch, "--history"), "--history"},
