@@ -37,6 +37,10 @@ func (h *Handlers) Live(c echo.Context) error {
 	st := h.d.Src.Status()
 	vm.Counters, vm.Spark, vm.Strip = liveHead(h.liveCounters(), st)
 	vm.NotificationsFix = notificationsFix(st)
+	vm.HistoryOn = h.historyOn()
+	if from := c.QueryParam("from"); from != "" {
+		return h.livePast(c, vm, from)
+	}
 	return Render(c, http.StatusOK, views.LiveView(vm))
 }
 

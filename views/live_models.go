@@ -74,6 +74,18 @@ type LivePage struct {
 	// NotificationsFix is the exact command that turns keyspace notifications on, when
 	// they are missing: the empty state then says that instead of "log in to your app".
 	NotificationsFix string
+	// HistoryOn shows the "Show from" form: the history can move the feed back in time.
+	HistoryOn bool
+	// Past is set when the feed shows the history from a time instead of live events.
+	Past *LivePast
+}
+
+// LivePast is the Live screen moved back to a time: rows come from the history,
+// oldest first, and the page does not follow the live socket.
+type LivePast struct {
+	From    string // the time shown from, as the banner says it (14:02, or 2026-12-06 14:02)
+	Value   string // the form's time input value (15:04)
+	NextURL string // the next page of the history; empty on the last
 }
 
 // LivePush is one live-socket message for the Live screen.

@@ -11,6 +11,7 @@ import (
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -50,6 +51,7 @@ type attachOptions struct {
 	subCap     int
 	lagCap     int // capacity reserved for lag samples; 0 records none
 	invTimeout time.Duration
+	history    *history.Store // nil: no history, as --no-history
 }
 
 // attach opens the store, starts the inspector and its subscriber, and waits until the
@@ -74,7 +76,7 @@ func attach(ctx context.Context, url string, opt attachOptions) (*attachment, er
 	if opt.lagCap > 0 {
 		a.lags = make([]time.Duration, 0, opt.lagCap)
 	}
-	a.in = inspector.New(store, inspector.Config{Tracker: tc, QueueSize: opt.queueSize})
+	a.in = inspector.New(store, inspector.Config{Tracker: tc, QueueSize: opt.queueSize, History: opt.history})
 	a.sub = a.in.Subscribe(opt.subCap)
 	go a.consume()
 	runCtx, cancel := context.WithCancel(context.Background())

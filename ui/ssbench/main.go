@@ -64,6 +64,9 @@ type config struct {
 	InvKeys       int     `json:"inventory_keys"`
 	InvCPUProfile string  `json:"-"`
 	InvScanRate   float64 `json:"inventory_scan_rate,omitempty"`
+	// IngestHistory runs the ingest load twice, without and with a history file, to
+	// record what history costs (issue 18).
+	IngestHistory bool `json:"ingest_history,omitempty"`
 }
 
 func main() {
@@ -121,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.SubCap, "subcap", 1<<16, "capacity of the benchmark subscriber's queue")
 	fs.IntVar(&c.RBPipeline, "rb-pipeline", 16, "redis-benchmark -P")
 	fs.Float64Var(&c.IngestRate, "ingest-rate", 0, "ingest phase: hold the loader (a child process) to this many SETEX/s; 0 for as fast as Redis takes them")
+	fs.BoolVar(&c.IngestHistory, "ingest-history", false, "ingest phase: run the load twice, without and with a history file in a temp dir, and report what history costs")
 	fs.StringVar(&c.Loader, "loader", "resp", "loader client: resp (hand-written RESP pipelines, cheapest) or go-redis")
 	fs.IntVar(&c.Nice, "consumer-nice", 0, "impact phase: run the consumer (redis-cli, or this process with sessionscope) at this nice value, 0..19")
 	fs.StringVar(&c.Phases, "phases", "ingest,memory,impact", "comma-separated phases to run: ingest, memory, impact")
@@ -237,6 +241,9 @@ type results struct {
 	Inventory *inventoryResult `json:"inventory,omitempty"`
 	Errors    []string         `json:"errors,omitempty"`
 	Elapsed   time.Duration    `json:"elapsed_ns"`
+
+	// IngestHistory is the paired run of -ingest-history; Ingest is then its run without.
+	IngestHistory *ingestHistoryResult `json:"ingest_history,omitempty"`
 }
 
 type machine struct {
@@ -280,7 +287,18 @@ func run(ctx context.Context, cfg config, log io.Writer) (*results, error) {
 		res.Errors = append(res.Errors, phase+": "+err.Error())
 		fmt.Fprintf(log, "ssbench: %s: %v\n", phase, err)
 	}
-	if cfg.phase("ingest") && ctx.Err() == nil {
+	if cfg.phase("ingest") && cfg.IngestHistory && ctx.Err() == nil {
+		fmt.Fprintf(log, "ssbench: ingest: %d SETEX over %d sessions, without and then with history\n", cfg.N, cfg.Keys)
+		r, err := runIngestHistory(ctx, cfg, srv, gen, log)
+		res.IngestHistory = r
+		if r != nil {
+			res.Ingest = r.Without
+		}
+		if err != nil {
+			fail("ingest", err)
+		}
+	}
+	if cfg.phase("ingest") && !cfg.IngestHistory && ctx.Err() == nil {
 		fmt.Fprintf(log, "ssbench: ingest: %d SETEX over %d sessions, sessionscope attached\n", cfg.N, cfg.Keys)
 		r, err := runIngest(ctx, cfg, srv, gen, log)
 		// Up to two more attempts when other processes took CPU during the load (the

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 )
@@ -67,11 +68,16 @@ type ingestResult struct {
 }
 
 func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer) (*ingestResult, error) {
+	return runIngestWith(ctx, cfg, srv, gen, log, nil)
+}
+
+// runIngestWith is runIngest with hist (nil: none) recording what sessionscope publishes.
+func runIngestWith(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer, hist *history.Store) (*ingestResult, error) {
 	if err := srv.flush(ctx); err != nil {
 		return nil, err
 	}
 	runtime.GC()
-	a, err := attach(ctx, srv.URL(), attachOptions{subCap: cfg.SubCap, lagCap: cfg.N + cfg.Keys + 1024, invTimeout: 30 * time.Second})
+	a, err := attach(ctx, srv.URL(), attachOptions{subCap: cfg.SubCap, lagCap: cfg.N + cfg.Keys + 1024, invTimeout: 30 * time.Second, history: hist})
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,12 @@ func selfRSS() (rss, peak int64) {
 	return rss, peak
 }
 
+// resetPeakRSS resets this process's peak RSS (VmHWM) to its current RSS, so that a
+// run's peak is its own; false when the kernel refuses.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
 // setNice sets the nice value of every thread of process pid (Linux nice values are
 // per thread; threads created later inherit the value of their creator). Raising it
 // needs no privilege; lowering it again needs CAP_SYS_NICE.

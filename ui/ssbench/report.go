@@ -109,6 +109,9 @@ func writeMarkdown(w io.Writer, r *results) {
 	if r.Inventory != nil {
 		writeInventoryMarkdown(w, r.Inventory, r.Config)
 	}
+	if r.IngestHistory != nil {
+		writeIngestHistoryMarkdown(w, r.IngestHistory, r.Config)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "Error: %s\n", e)
 	}
