@@ -28,19 +28,19 @@ func (h *Handlers) Live(c echo.Context) error {
 	layout := h.Layout("Live", "live")
 	layout.Socket = pageSocket(viewLive, layout.Seq, views.ExchangeFilter{})
 	vm := views.LivePage{Layout: layout}
-	var seen map[string]bool
-	vm.Rows, seen = h.feedRows(layout.Seq)
 	for _, k := range feedKinds {
 		vm.Kinds = append(vm.Kinds, views.Chip{Value: string(k), Label: string(k)})
 	}
-	vm.Frameworks = frameworkChips(seen)
 	st := h.d.Src.Status()
 	vm.Counters, vm.Spark, vm.Strip = liveHead(h.liveCounters(), st)
 	vm.NotificationsFix = notificationsFix(st)
 	vm.HistoryOn = h.historyOn()
 	if from := c.QueryParam("from"); from != "" {
-		return h.livePast(c, vm, from)
+		return h.livePast(c, vm, from) // its rows come from the history, not the ring
 	}
+	var seen map[string]bool
+	vm.Rows, seen = h.feedRows(layout.Seq)
+	vm.Frameworks = frameworkChips(seen)
 	return Render(c, http.StatusOK, views.LiveView(vm))
 }
 

@@ -55,7 +55,7 @@ func (h *Handlers) livePast(c echo.Context, vm views.LivePage, fromParam string)
 	}
 	vm.Layout.Live = false // no socket: pushed live rows would mix with the past
 	vm.Past = &views.LivePast{From: pastLabel(from, now), Value: from.Local().Format("15:04")}
-	vm.Rows = nil
+	seen := map[string]bool{}
 	for i, o := range objs {
 		e, ok := o.(*model.Event)
 		if !ok {
@@ -66,7 +66,11 @@ func (h *Handlers) livePast(c echo.Context, vm views.LivePage, fromParam string)
 			break
 		}
 		vm.Rows = append(vm.Rows, feedRow(e))
+		if e.Session != nil {
+			seen[e.Session.Framework] = true
+		}
 	}
+	vm.Frameworks = frameworkChips(seen)
 	return Render(c, http.StatusOK, views.LiveView(vm))
 }
 

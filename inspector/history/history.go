@@ -197,13 +197,14 @@ func OpenReadOnly(path string) (*Store, error) {
 	return openDB(path, opts, true)
 }
 
-// DefaultPath returns $XDG_STATE_HOME (or ~/.local/state) + /sessionscope/<name>.db.
-func DefaultPath(name string) (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
+// DefaultPath is $XDG_STATE_HOME (or $HOME/.local/state) + /sessionscope/<name>.db, as
+// getenv (os.Getenv, or the CLI's own) reports them.
+func DefaultPath(getenv func(string) string, name string) (string, error) {
+	dir := getenv("XDG_STATE_HOME")
 	if dir == "" || !filepath.IsAbs(dir) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("history: no home directory (%v): use --history PATH, or --no-history", err)
+		home := getenv("HOME")
+		if home == "" {
+			return "", errors.New("history: no home directory ($HOME is not set): use --history PATH, or --no-history")
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}

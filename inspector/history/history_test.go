@@ -530,12 +530,12 @@ func TestMigrateFromSchema1(t *testing.T) {
 
 func TestDefaultPath(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "/var/state")
-	if got, err := DefaultPath("lab"); err != nil || got != "/var/state/sessionscope/lab.db" {
+	if got, err := DefaultPath(os.Getenv, "lab"); err != nil || got != "/var/state/sessionscope/lab.db" {
 		t.Fatalf("DefaultPath = %q, %v", got, err)
 	}
 	t.Setenv("XDG_STATE_HOME", "")
 	t.Setenv("HOME", "/home/u")
-	if got, err := DefaultPath("history"); err != nil || got != "/home/u/.local/state/sessionscope/history.db" {
+	if got, err := DefaultPath(os.Getenv, "history"); err != nil || got != "/home/u/.local/state/sessionscope/history.db" {
 		t.Fatalf("DefaultPath = %q, %v", got, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -35,19 +34,15 @@ func historyFlags(fs *flag.FlagSet, h *HistoryOptions, getenv func(string) strin
 	fs.Var(ageFlag{&h.MaxAge}, "history-max-age", "history retention by `age`, oldest first: a duration (36h) or days (7d)")
 }
 
-// defaultHistoryPath mirrors history.DefaultPath through getenv rather than the
-// process environment, so that a test (or an embedding) can point it elsewhere. "" when
-// there is no state directory: Open then says to give --history.
+// defaultHistoryPath is history.DefaultPath through the getenv Main was given, so that
+// a test (or an embedding) can point it elsewhere. "" when there is no state directory:
+// Open then says to give --history.
 func defaultHistoryPath(getenv func(string) string, name string) string {
-	dir := getenv("XDG_STATE_HOME")
-	if dir == "" || !filepath.IsAbs(dir) {
-		home := getenv("HOME")
-		if home == "" {
-			return ""
-		}
-		dir = filepath.Join(home, ".local", "state")
+	path, err := history.DefaultPath(getenv, name)
+	if err != nil {
+		return ""
 	}
-	return filepath.Join(dir, "sessionscope", name+".db")
+	return path
 }
 
 // openHistory opens the history the options ask for; nil when off or when it cannot
