@@ -59,6 +59,14 @@ func (in *Inspector) History(ctx context.Context, q history.Query) ([]model.Obje
 	return in.cfg.History.Query(ctx, q)
 }
 
+// HistoryPage is History with the row of each object, to page on exactly.
+func (in *Inspector) HistoryPage(ctx context.Context, q history.Query) (history.Page, error) {
+	if in.cfg.History == nil {
+		return history.Page{}, ErrNoHistory
+	}
+	return in.cfg.History.QueryPage(ctx, q)
+}
+
 // HistoryStats are the history's counters; ok is false when none is recorded.
 func (in *Inspector) HistoryStats() (st history.Stats, ok bool) {
 	if in.cfg.History == nil {

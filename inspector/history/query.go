@@ -13,10 +13,24 @@ import (
 // maxRune bounds a prefix range: every key that starts with p sorts below p+maxRune.
 const maxRune = "\U0010FFFF"
 
+// Page is what QueryPage returns: the objects, oldest first, and the row each was
+// stored in (Rows[i] is Objects[i]'s), so that a reader can page on exactly with
+// Query.AfterRow, whatever the objects' times.
+type Page struct {
+	Objects []model.Object
+	Rows    []int64
+}
+
 // Query returns the objects q selects, oldest first (by row, the order they were
 // written). Each filter is served by an index: time, keys (ref, masked id) or
 // (type, kind) for a rule. A row that does not decode is skipped and counted.
 func (s *Store) Query(ctx context.Context, q Query) ([]model.Object, error) {
+	p, err := s.QueryPage(ctx, q)
+	return p.Objects, err
+}
+
+// QueryPage is Query with each object's row.
+func (s *Store) QueryPage(ctx context.Context, q Query) (Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -65,29 +79,31 @@ func (s *Store) Query(ctx context.Context, q Query) ([]model.Object, error) {
 
 	rows, err := s.db.QueryContext(ctx, sqlText, args...)
 	if err != nil {
-		return nil, fmt.Errorf("history %s: query: %w", s.path, err)
+		return Page{}, fmt.Errorf("history %s: query: %w", s.path, err)
 	}
 	defer rows.Close()
-	var out []model.Object
+	var out Page
 	for rows.Next() {
 		var row int64
 		var typ string
 		var data []byte
 		if err := rows.Scan(&row, &typ, &data); err != nil {
-			return nil, fmt.Errorf("history %s: query: %w", s.path, err)
+			return Page{}, fmt.Errorf("history %s: query: %w", s.path, err)
 		}
 		o, err := decode(typ, data)
 		if err != nil {
 			s.skipped.Add(1)
 			continue
 		}
-		out = append(out, o)
+		out.Objects = append(out.Objects, o)
+		out.Rows = append(out.Rows, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("history %s: query: %w", s.path, err)
+		return Page{}, fmt.Errorf("history %s: query: %w", s.path, err)
 	}
 	if q.Newest {
-		slices.Reverse(out)
+		slices.Reverse(out.Objects)
+		slices.Reverse(out.Rows)
 	}
 	return out, nil
 }
