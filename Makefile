@@ -54,6 +54,7 @@ bench:
 	$(GO) run ./ui/ssbench -out $(BENCH_RAW)/ssbench.json > docs/bench/ssbench.md
 	$(GO) run ./ui/ssbench -phases ingest -ingest-rate 50000 -out $(BENCH_RAW)/ingest-paced.json > docs/bench/ingest-paced.md
 	$(GO) run ./ui/ssbench -phases ingest -ingest-rate 50000 -ingest-history -out $(BENCH_RAW)/ingest-history.json > docs/bench/ingest-history.md
+	$(GO) run ./ui/ssbench -phases ingest -ingest-rate 50000 -ingest-export -out $(BENCH_RAW)/ingest-export.json > docs/bench/ingest-export.md
 	$(GO) run ./ui/ssbench -phases proxy,analyze -out $(BENCH_RAW)/proxy.json > docs/bench/proxy.md
 	$(GO) run ./ui/ssbench -phases inventory -out $(BENCH_RAW)/inventory.json > docs/bench/inventory.md
 

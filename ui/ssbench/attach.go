@@ -11,7 +11,6 @@ import (
 	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/backend/redisstore"
 	"github.com/sessionscope/sessionscope/inspector/framework"
-	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/stream"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -51,7 +50,7 @@ type attachOptions struct {
 	subCap     int
 	lagCap     int // capacity reserved for lag samples; 0 records none
 	invTimeout time.Duration
-	history    *history.Store // nil: no history, as --no-history
+	sinks      archiveSinks // none: as --no-history without --otlp-endpoint
 }
 
 // attach opens the store, starts the inspector and its subscriber, and waits until the
@@ -76,7 +75,7 @@ func attach(ctx context.Context, url string, opt attachOptions) (*attachment, er
 	if opt.lagCap > 0 {
 		a.lags = make([]time.Duration, 0, opt.lagCap)
 	}
-	a.in = inspector.New(store, inspector.Config{Tracker: tc, QueueSize: opt.queueSize, History: opt.history})
+	a.in = inspector.New(store, inspector.Config{Tracker: tc, QueueSize: opt.queueSize, History: opt.sinks.history, Export: opt.sinks.export})
 	a.sub = a.in.Subscribe(opt.subCap)
 	go a.consume()
 	runCtx, cancel := context.WithCancel(context.Background())

@@ -30,7 +30,7 @@ type ingestHistoryResult struct {
 // in a temporary directory (removed afterwards).
 func runIngestHistory(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer) (*ingestHistoryResult, error) {
 	r := &ingestHistoryResult{PeakRSSReset: resetPeakRSS()}
-	without, err := runIngestWith(ctx, cfg, srv, gen, log, nil)
+	without, err := runIngestWith(ctx, cfg, srv, gen, log, archiveSinks{})
 	r.Without = without
 	if err != nil {
 		return r, fmt.Errorf("without history: %w", err)
@@ -46,7 +46,7 @@ func runIngestHistory(ctx context.Context, cfg config, srv *redisServer, gen *pa
 		return r, err
 	}
 	r.PeakRSSReset = r.PeakRSSReset && resetPeakRSS()
-	with, werr := runIngestWith(ctx, cfg, srv, gen, log, hist)
+	with, werr := runIngestWith(ctx, cfg, srv, gen, log, archiveSinks{history: hist})
 	r.With = with
 	cpu0 := selfCPU()
 	if err := hist.Close(); err != nil && werr == nil {

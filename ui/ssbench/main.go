@@ -67,6 +67,9 @@ type config struct {
 	// IngestHistory runs the ingest load twice, without and with a history file, to
 	// record what history costs (issue 18).
 	IngestHistory bool `json:"ingest_history,omitempty"`
+	// IngestExport runs the ingest load twice, without and with an OTLP export to a
+	// receiver process, to record what export costs.
+	IngestExport bool `json:"ingest_export,omitempty"`
 }
 
 func main() {
@@ -125,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.RBPipeline, "rb-pipeline", 16, "redis-benchmark -P")
 	fs.Float64Var(&c.IngestRate, "ingest-rate", 0, "ingest phase: hold the loader (a child process) to this many SETEX/s; 0 for as fast as Redis takes them")
 	fs.BoolVar(&c.IngestHistory, "ingest-history", false, "ingest phase: run the load twice, without and with a history file in a temp dir, and report what history costs")
+	fs.BoolVar(&c.IngestExport, "ingest-export", false, "ingest phase: run the load twice, without and with an OTLP export to the Collector's receiver in a child process, and report what export costs")
 	fs.StringVar(&c.Loader, "loader", "resp", "loader client: resp (hand-written RESP pipelines, cheapest) or go-redis")
 	fs.IntVar(&c.Nice, "consumer-nice", 0, "impact phase: run the consumer (redis-cli, or this process with sessionscope) at this nice value, 0..19")
 	fs.StringVar(&c.Phases, "phases", "ingest,memory,impact", "comma-separated phases to run: ingest, memory, impact")
@@ -244,6 +248,8 @@ type results struct {
 
 	// IngestHistory is the paired run of -ingest-history; Ingest is then its run without.
 	IngestHistory *ingestHistoryResult `json:"ingest_history,omitempty"`
+	// IngestExport is the paired run of -ingest-export; Ingest is then its run without.
+	IngestExport *ingestExportResult `json:"ingest_export,omitempty"`
 }
 
 type machine struct {
@@ -298,7 +304,18 @@ func run(ctx context.Context, cfg config, log io.Writer) (*results, error) {
 			fail("ingest", err)
 		}
 	}
-	if cfg.phase("ingest") && !cfg.IngestHistory && ctx.Err() == nil {
+	if cfg.phase("ingest") && cfg.IngestExport && ctx.Err() == nil {
+		fmt.Fprintf(log, "ssbench: ingest: %d SETEX over %d sessions, without and then with OTLP export\n", cfg.N, cfg.Keys)
+		r, err := runIngestExport(ctx, cfg, srv, gen, log)
+		res.IngestExport = r
+		if r != nil && res.Ingest == nil {
+			res.Ingest = r.Without
+		}
+		if err != nil {
+			fail("ingest", err)
+		}
+	}
+	if cfg.phase("ingest") && !cfg.IngestHistory && !cfg.IngestExport && ctx.Err() == nil {
 		fmt.Fprintf(log, "ssbench: ingest: %d SETEX over %d sessions, sessionscope attached\n", cfg.N, cfg.Keys)
 		r, err := runIngest(ctx, cfg, srv, gen, log)
 		// Up to two more attempts when other processes took CPU during the load (the

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/export"
 	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
@@ -68,16 +69,23 @@ type ingestResult struct {
 }
 
 func runIngest(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer) (*ingestResult, error) {
-	return runIngestWith(ctx, cfg, srv, gen, log, nil)
+	return runIngestWith(ctx, cfg, srv, gen, log, archiveSinks{})
 }
 
-// runIngestWith is runIngest with hist (nil: none) recording what sessionscope publishes.
-func runIngestWith(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer, hist *history.Store) (*ingestResult, error) {
+// archiveSinks are the durable sinks a run hands what sessionscope publishes to, as
+// --history and --otlp-endpoint do; nil fields are off.
+type archiveSinks struct {
+	history *history.Store
+	export  *export.Exporter
+}
+
+// runIngestWith is runIngest with sinks recording what sessionscope publishes.
+func runIngestWith(ctx context.Context, cfg config, srv *redisServer, gen *payloadGen, log io.Writer, sinks archiveSinks) (*ingestResult, error) {
 	if err := srv.flush(ctx); err != nil {
 		return nil, err
 	}
 	runtime.GC()
-	a, err := attach(ctx, srv.URL(), attachOptions{subCap: cfg.SubCap, lagCap: cfg.N + cfg.Keys + 1024, invTimeout: 30 * time.Second, history: hist})
+	a, err := attach(ctx, srv.URL(), attachOptions{subCap: cfg.SubCap, lagCap: cfg.N + cfg.Keys + 1024, invTimeout: 30 * time.Second, sinks: sinks})
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,8 @@ func runRole(role string) int {
 		err = serveProxies()
 	case roleInventory:
 		err = runInventoryRole()
+	case roleOTLPSink:
+		err = runOTLPSink()
 	default:
 		err = fmt.Errorf("unknown %s %q", roleEnv, role)
 	}

@@ -112,6 +112,9 @@ func writeMarkdown(w io.Writer, r *results) {
 	if r.IngestHistory != nil {
 		writeIngestHistoryMarkdown(w, r.IngestHistory, r.Config)
 	}
+	if r.IngestExport != nil {
+		writeIngestExportMarkdown(w, r.IngestExport, r.Config)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "Error: %s\n", e)
 	}

@@ -4,6 +4,7 @@ package exporttest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
@@ -35,47 +37,62 @@ type Receiver struct {
 	Sink         *consumertest.LogsSink
 }
 
-// Start starts an OTLP receiver (HTTP and gRPC) on free loopback ports; it stops
-// with the test.
+// Start starts an OTLP receiver (HTTP and gRPC) on free loopback ports that keeps
+// every record in Sink; it stops with the test.
 func Start(t testing.TB) *Receiver {
 	t.Helper()
-	factory := otlpreceiver.NewFactory()
-	cfg := factory.CreateDefaultConfig().(*otlpreceiver.Config)
-	httpCfg := cfg.Protocols.HTTP.GetOrInsertDefault()
-	httpAddr := freeAddr(t)
-	httpCfg.ServerConfig.NetAddr.Endpoint = httpAddr
-	grpcCfg := cfg.Protocols.GRPC.GetOrInsertDefault()
-	grpcAddr := freeAddr(t)
-	grpcCfg.NetAddr.Endpoint = grpcAddr
-	cfg.Protocols.HTTP = configoptional.Some(*httpCfg)
-	cfg.Protocols.GRPC = configoptional.Some(*grpcCfg)
-
 	sink := new(consumertest.LogsSink)
-	rcv, err := factory.CreateLogs(context.Background(), receivertest.NewNopSettings(factory.Type()), cfg, sink)
+	httpAddr, err := FreeAddr()
 	if err != nil {
 		t.Fatalf("otlp receiver: %v", err)
 	}
-	if err := rcv.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-		t.Fatalf("otlp receiver: start: %v", err)
+	grpcAddr, err := FreeAddr()
+	if err != nil {
+		t.Fatalf("otlp receiver: %v", err)
+	}
+	stop, err := Serve(context.Background(), httpAddr, grpcAddr, sink)
+	if err != nil {
+		t.Fatalf("otlp receiver: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := rcv.Shutdown(context.Background()); err != nil {
+		if err := stop(context.Background()); err != nil {
 			t.Errorf("otlp receiver: shutdown: %v", err)
 		}
 	})
 	return &Receiver{Endpoint: "http://" + httpAddr, GRPCEndpoint: "http://" + grpcAddr, Sink: sink}
 }
 
-// freeAddr finds a free loopback port. The receiver binds it a moment later; another
-// process taking it in between fails the test loudly rather than silently.
-func freeAddr(t testing.TB) string {
-	t.Helper()
+// Serve runs the Collector's OTLP receiver on httpAddr and grpcAddr (host:port),
+// handing what it receives to next, until stop is called. It is Start without a
+// test, for the benchmark's receiver process.
+func Serve(ctx context.Context, httpAddr, grpcAddr string, next consumer.Logs) (stop func(context.Context) error, err error) {
+	factory := otlpreceiver.NewFactory()
+	cfg := factory.CreateDefaultConfig().(*otlpreceiver.Config)
+	httpCfg := cfg.Protocols.HTTP.GetOrInsertDefault()
+	httpCfg.ServerConfig.NetAddr.Endpoint = httpAddr
+	grpcCfg := cfg.Protocols.GRPC.GetOrInsertDefault()
+	grpcCfg.NetAddr.Endpoint = grpcAddr
+	cfg.Protocols.HTTP = configoptional.Some(*httpCfg)
+	cfg.Protocols.GRPC = configoptional.Some(*grpcCfg)
+	rcv, err := factory.CreateLogs(ctx, receivertest.NewNopSettings(factory.Type()), cfg, next)
+	if err != nil {
+		return nil, err
+	}
+	if err := rcv.Start(ctx, componenttest.NewNopHost()); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	return rcv.Shutdown, nil
+}
+
+// FreeAddr finds a free loopback port. The receiver binds it a moment later; another
+// process taking it in between fails loudly rather than silently.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("free port: %v", err)
+		return "", fmt.Errorf("free port: %w", err)
 	}
 	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // Records returns every record received so far.
