@@ -59,8 +59,15 @@ type HistorySource interface {
 	// History queries the history file; the error wraps inspector.ErrNoHistory when
 	// none is recorded.
 	History(ctx context.Context, q history.Query) ([]model.Object, error)
+	// HistoryPage is History with each object's row, to page on exactly with
+	// history.Query.AfterRow whatever the objects' times.
+	HistoryPage(ctx context.Context, q history.Query) (history.Page, error)
 	// SessionEvents is a session's whole timeline, history and ring joined, oldest first.
 	SessionEvents(ctx context.Context, ref string) []*model.Event
+	// SessionTimeline is SessionEvents saying whether the history held more than
+	// inspector.MaxTimelineEvents events of the session (the events are then its first
+	// ones in the history and the newest in memory), and a failed history read.
+	SessionTimeline(ctx context.Context, ref string) (events []*model.Event, truncated bool, err error)
 }
 
 // Counters are the live screen's rolling numbers, pushed with every websocket batch.

@@ -35,8 +35,8 @@ func (h *Handlers) Live(c echo.Context) error {
 	vm.Counters, vm.Spark, vm.Strip = liveHead(h.liveCounters(), st)
 	vm.NotificationsFix = notificationsFix(st)
 	vm.HistoryOn = h.historyOn()
-	if from := c.QueryParam("from"); from != "" {
-		return h.livePast(c, vm, from) // its rows come from the history, not the ring
+	if from, after := c.QueryParam("from"), c.QueryParam("after"); from != "" || after != "" {
+		return h.livePast(c, vm, from, after) // its rows come from the history, not the ring
 	}
 	var seen map[string]bool
 	vm.Rows, seen = h.feedRows(layout.Seq)

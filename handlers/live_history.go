@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,34 +36,45 @@ func (h *Handlers) historyOn() bool {
 }
 
 // livePast renders the Live screen moved back to ?from=: a page of events from the
-// history, oldest first, with no live socket so live rows never mix in.
-func (h *Handlers) livePast(c echo.Context, vm views.LivePage, fromParam string) error {
+// history, oldest first, with no live socket so live rows never mix in. "later →"
+// is the same from with ?after= the history row the page ended on: paging by row,
+// not by time, neither repeats nor loses events that share a time across the page
+// boundary, nor skips those the history wrote late with an earlier time.
+func (h *Handlers) livePast(c echo.Context, vm views.LivePage, fromParam, afterParam string) error {
 	now := time.Now()
-	from, err := parseFrom(fromParam, now)
+	if fromParam == "" {
+		return h.ErrorPage(c, http.StatusBadRequest, "Bad from",
+			"after pages the history from a time: give from too, as the later → link does, or pick a time in Show from.")
+	}
+	from, err := history.ParseTime(fromParam, now)
 	if err != nil {
 		return h.ErrorPage(c, http.StatusBadRequest, "Bad from",
-			"from must be a time of day (14:02 or 14:02:30, today, or yesterday if that is still to come) or RFC 3339 (2006-01-02T15:04:05Z); got "+strconv.Quote(fromParam)+".")
+			"from must be "+history.TimeForms+"; got "+strconv.Quote(truncate(fromParam, 40))+".")
+	}
+	var after int64
+	if afterParam != "" {
+		if after, err = strconv.ParseInt(afterParam, 10, 64); err != nil || after < 0 {
+			return h.ErrorPage(c, http.StatusBadRequest, "Bad after",
+				"after must be the history row a page ended on, a non-negative integer, as the later → link gives it; got "+strconv.Quote(truncate(afterParam, 40))+".")
+		}
 	}
 	if !vm.HistoryOn {
 		return h.ErrorPage(c, http.StatusNotFound, "No history",
 			"Showing the Live screen from a time needs the history, and sessionscope runs without one. Restart it with --history PATH (and without --no-history), then pick a time again.")
 	}
-	objs, err := h.fromHistory(c, history.Query{From: from, Types: []string{model.TypeEvent}, Limit: pastPageSize + 1})
+	objs, next, err := h.historyPage(c, history.Query{From: from, Types: []string{model.TypeEvent}, AfterRow: after}, pastPageSize,
+		func(o model.Object) bool { _, ok := o.(*model.Event); return ok })
 	if err != nil {
 		return historyFailed(c, err)
 	}
 	vm.Layout.Live = false // no socket: pushed live rows would mix with the past
 	vm.Past = &views.LivePast{From: pastLabel(from, now), Value: from.Local().Format("15:04")}
+	if next != 0 {
+		vm.Past.NextURL = "/?" + url.Values{"from": {from.UTC().Format(time.RFC3339Nano)}, "after": {strconv.FormatInt(next, 10)}}.Encode()
+	}
 	seen := map[string]bool{}
-	for i, o := range objs {
-		e, ok := o.(*model.Event)
-		if !ok {
-			continue
-		}
-		if i == pastPageSize {
-			vm.Past.NextURL = "/?from=" + url.QueryEscape(e.Time.UTC().Format(time.RFC3339Nano))
-			break
-		}
+	for _, o := range objs {
+		e := o.(*model.Event)
 		vm.Rows = append(vm.Rows, feedRow(e))
 		if e.Session != nil {
 			seen[e.Session.Framework] = true
@@ -72,32 +82,6 @@ func (h *Handlers) livePast(c echo.Context, vm views.LivePage, fromParam string)
 	}
 	vm.Frameworks = frameworkChips(seen)
 	return Render(c, http.StatusOK, views.LiveView(vm))
-}
-
-// parseFrom reads a time of day in the server's zone (today, or yesterday when that
-// time is still to come), a datetime-local value, or RFC 3339.
-func parseFrom(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
-			return t, nil
-		}
-	}
-	for _, layout := range []string{"15:04", "15:04:05"} {
-		clock, err := time.Parse(layout, s)
-		if err != nil {
-			continue
-		}
-		y, m, d := now.Date()
-		t := time.Date(y, m, d, clock.Hour(), clock.Minute(), clock.Second(), 0, now.Location())
-		if t.After(now) {
-			t = t.AddDate(0, 0, -1)
-		}
-		return t, nil
-	}
-	return time.Time{}, errors.New("not a time")
 }
 
 // pastLabel is the time in the banner: the clock alone when it is today.

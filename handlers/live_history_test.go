@@ -113,3 +113,107 @@ func TestLiveFromHistory(t *testing.T) {
 		t.Errorf("from without a history: %d; want 404 saying to restart with --history; body %s", status, body)
 	}
 }
+
+// recordHistory writes objs to a new history file, in order, and opens it to read.
+func recordHistory(t *testing.T, objs ...model.Object) *history.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "history.db")
+	w, err := history.Open(history.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		w.Append(o)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Written != int64(len(objs)) {
+		t.Fatalf("the history wrote %d of %d objects", st.Written, len(objs))
+	}
+	st, err := history.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func pastEvent(name string, at time.Time) *model.Event {
+	id := fmt.Sprintf("%-26s", name)
+	id = strings.ReplaceAll(id, " ", "0")
+	return &model.Event{Type: model.TypeEvent, Time: at, Kind: model.KindCreated, Backend: "redis",
+		Session: &model.SessionInfo{Ref: model.Ref(id), ID: model.Mask(id), Framework: "php"}}
+}
+
+// TestLivePastPagesByRow: "later →" goes on from the row the page ended on. Events
+// that share a time across the page boundary come once each, and one the history
+// wrote late with an earlier time still comes, where paging on by time would repeat
+// the first and skip the second.
+func TestLivePastPagesByRow(t *testing.T) {
+	from := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
+	var objs []model.Object
+	var want []string // refs in the order written, which is the order shown
+	add := func(e *model.Event) {
+		objs, want = append(objs, e), append(want, e.Session.Ref)
+	}
+	objs = append(objs, pastEvent("before", from.Add(-time.Minute))) // before from: never shown
+	for i := range 499 {
+		add(pastEvent(fmt.Sprintf("bypage%d", i), from.Add(time.Duration(i)*time.Millisecond)))
+	}
+	boundary := from.Add(time.Second)
+	add(pastEvent("boundarylast", boundary))  // the last row of page 1 ...
+	add(pastEvent("boundaryfirst", boundary)) // ... and the first of page 2, at the same time
+	add(pastEvent("late", from.Add(100*time.Millisecond)))
+	add(pastEvent("after", boundary.Add(time.Second)))
+	app := newApp(t, historySource{newFakeSource(), recordHistory(t, objs...)}, false)
+
+	var got []string
+	next := "/?from=" + url.QueryEscape(from.Format(time.RFC3339))
+	for pages := 0; next != ""; pages++ {
+		if pages == 3 {
+			t.Fatalf("more than 2 pages; the last was %s", next)
+		}
+		doc := getPage(t, app, next, 200)
+		for _, r := range doc.ByTestID("feed-row") {
+			ref, _ := uitest.Attr(r, "data-ref")
+			got = append(got, ref)
+		}
+		if got := uitest.Text(doc.One("past-banner")); !strings.Contains(got, "Showing history from "+pastLabelUTC(from)) {
+			t.Errorf("page %d banner %q; want it to say the time asked for", pages+1, got)
+		}
+		next = ""
+		if doc.Has("past-next") {
+			next, _ = uitest.Attr(doc.One("past-next"), "href")
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("two pages show %d rows, want %d (each event once); second page starts %v", len(got), len(want), got[min(500, len(got)):])
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d is %s, want %s: events at the page boundary repeated or lost, or the late one skipped; page 2: %v", i, got[i], want[i], got[min(500, len(got)):])
+		}
+	}
+
+	for _, tc := range []struct{ target, want string }{
+		{"/?after=5", "give from too"},
+		{"/?from=" + url.QueryEscape(from.Format(time.RFC3339)) + "&after=x", "after must be the history row"},
+		{"/?from=" + url.QueryEscape(from.Format(time.RFC3339)) + "&after=-1", "after must be the history row"},
+	} {
+		status, body := get(t, app, tc.target)
+		if status != 400 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET %s: %d; want 400 saying %q; body %s", tc.target, status, tc.want, body)
+		}
+	}
+}
+
+// pastLabelUTC is the banner's time for t as the server's zone shows it.
+func pastLabelUTC(t time.Time) string {
+	now := time.Now()
+	t = t.In(now.Location())
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("2006-01-02 15:04")
+}

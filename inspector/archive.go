@@ -3,6 +3,7 @@ package inspector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/sessionscope/sessionscope/inspector/export"
@@ -75,31 +76,73 @@ func (in *Inspector) HistoryStats() (st history.Stats, ok bool) {
 	return in.cfg.History.Stats(), true
 }
 
+// MaxTimelineEvents bounds the history events SessionTimeline reads for one session:
+// enough for any session a person reads, while one touched on every request for
+// weeks cannot make a page read millions of rows.
+const MaxTimelineEvents = 20_000
+
 // SessionEvents is a session's whole timeline, oldest first: its events in the
 // history (earlier runs included, however old) joined with those still in the ring,
 // which the history may not have written yet. Without history it is the ring's.
+// SessionTimeline says, besides, whether the history held more than it read.
 func (in *Inspector) SessionEvents(ctx context.Context, ref string) []*model.Event {
+	events, _, _ := in.SessionTimeline(ctx, ref)
+	return events
+}
+
+// SessionTimeline is SessionEvents with what a page needs to be honest about it.
+// truncated is true when the history holds more than MaxTimelineEvents events of the
+// session: the events are then its first MaxTimelineEvents in the history (its
+// birth and early life) and the newest, still in the ring, with a hole between. err
+// is a failed history read; the events are then what was read before it and the
+// ring's, so that the page still shows something and can say what is missing.
+func (in *Inspector) SessionTimeline(ctx context.Context, ref string) (events []*model.Event, truncated bool, err error) {
+	return in.sessionTimeline(ctx, ref, MaxTimelineEvents)
+}
+
+// sessionTimeline is SessionTimeline reading at most bound events from the history.
+func (in *Inspector) sessionTimeline(ctx context.Context, ref string, bound int) (events []*model.Event, truncated bool, err error) {
 	ring := in.Events(EventQuery{Sessions: []string{ref}})
 	if in.cfg.History == nil {
-		return ring
+		return ring, false, nil
 	}
-	objs, err := in.cfg.History.Query(ctx, history.Query{Ref: ref, Types: []string{model.TypeEvent},
-		Limit: history.MaxLimit, Newest: true})
-	if err != nil || len(objs) == 0 {
-		return ring
+	// Paged on by row: a page boundary among events of one time neither repeats nor
+	// loses one. The history's order is the order written, not time: sorted below.
+	q := history.Query{Ref: ref, Types: []string{model.TypeEvent}, Limit: history.MaxLimit}
+	var past []*model.Event
+	for len(past) <= bound { // one more than the bound tells it was cut
+		q.Limit = min(history.MaxLimit, bound+1-len(past))
+		p, qerr := in.cfg.History.QueryPage(ctx, q)
+		if qerr != nil {
+			err = fmt.Errorf("session %s: timeline from the history: %w", ref, qerr)
+			break
+		}
+		for _, o := range p.Objects {
+			if e, ok := o.(*model.Event); ok {
+				past = append(past, e)
+			}
+		}
+		if len(p.Rows) < q.Limit {
+			break
+		}
+		q.AfterRow = p.Rows[len(p.Rows)-1]
+	}
+	if len(past) > bound {
+		past, truncated = past[:bound], true
+	}
+	if len(past) == 0 {
+		return ring, false, err
 	}
 	// Seqs restart with each run, so an event is known by its seq and its time.
 	type key struct {
 		seq  uint64
 		nano int64
 	}
-	seen := make(map[key]bool, len(objs))
-	out := make([]*model.Event, 0, len(objs)+len(ring))
-	for _, o := range objs {
-		if e, ok := o.(*model.Event); ok {
-			seen[key{e.Seq, e.Time.UnixNano()}] = true
-			out = append(out, e)
-		}
+	seen := make(map[key]bool, len(past))
+	out := make([]*model.Event, 0, len(past)+len(ring))
+	for _, e := range past {
+		seen[key{e.Seq, e.Time.UnixNano()}] = true
+		out = append(out, e)
 	}
 	for _, e := range ring {
 		if !seen[key{e.Seq, e.Time.UnixNano()}] {
@@ -107,5 +150,5 @@ func (in *Inspector) SessionEvents(ctx context.Context, ref string) []*model.Eve
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *model.Event) int { return a.Time.Compare(b.Time) })
-	return out
+	return out, truncated, err
 }

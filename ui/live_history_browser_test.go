@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,19 +21,22 @@ import (
 
 // TestBrowserLiveFromHistory: in real Chromium, "Show from" moves the Live screen back
 // to a time of day: the events the history holds from then, oldest first, under a
-// banner; "back to live" returns to the live page and its socket.
+// banner, in pages that "later →" walks each event once; "back to live" returns to
+// the live page and its socket.
 func TestBrowserLiveFromHistory(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "history.db")
-	// A previous run recorded ten events an hour ago; this run's ring knows none of them.
+	// A previous run recorded 510 events an hour ago, ten to a second so that the page
+	// boundary falls among events of one time; this run's ring knows none of them.
+	const recorded = 510
 	from := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	prev, err := history.Open(history.Options{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 10 {
+	for i := range recorded {
 		id := fmt.Sprintf("browserpast%015d", i)
-		prev.Append(&model.Event{Type: model.TypeEvent, Time: from.Add(time.Duration(i+1) * time.Second), Kind: model.KindCreated,
+		prev.Append(&model.Event{Type: model.TypeEvent, Time: from.Add(time.Duration((i+5)/10+1) * time.Second), Kind: model.KindCreated,
 			Backend: "redis", Session: &model.SessionInfo{Ref: model.Ref(id), ID: model.Mask(id), Framework: "php"}})
 	}
 	if err := prev.Close(); err != nil {
@@ -60,19 +64,39 @@ func TestBrowserLiveFromHistory(t *testing.T) {
 	if got := b.TextByTestID("past-banner"); !strings.Contains(got, "Showing history from "+from.Local().Format("15:04")) {
 		t.Errorf("banner %q", got)
 	}
-	refs := browsertest.Eval[[]string](b, `Array.from(document.querySelectorAll('[data-testid="feed-row"]'), r => r.dataset.kind + ":" + r.dataset.ref)`)
+	rowsJS := `Array.from(document.querySelectorAll('[data-testid="feed-row"]'), r => r.dataset.kind + ":" + r.dataset.ref)`
+	refs := browsertest.Eval[[]string](b, rowsJS)
+	if len(refs) != 500 {
+		t.Fatalf("first page: %d rows, want 500", len(refs))
+	}
+	firstURL := browsertest.Eval[string](b, `location.href`)
+	b.Load(chromedp.Click(browsertest.TestID("past-next")))
+	b.WaitJS("the second page", `location.href !== `+strconv.Quote(firstURL))
+	if got := b.TextByTestID("past-banner"); !strings.Contains(got, "Showing history from "+from.Local().Format("15:04")) {
+		t.Errorf("second page banner %q; want the time asked for", got)
+	}
+	page2 := browsertest.Eval[[]string](b, rowsJS)
+	if browsertest.Eval[bool](b, `document.querySelector('[data-testid="past-next"]') !== null`) {
+		t.Errorf("the last page (%d rows) has a later → link", len(page2))
+	}
+	refs = append(refs, page2...)
 	var created []string
 	for _, r := range refs {
 		if k, ref, _ := strings.Cut(r, ":"); k == string(model.KindCreated) {
 			created = append(created, ref)
 		}
 	}
-	if len(created) != 10 || created[0] != model.Ref(fmt.Sprintf("browserpast%015d", 0)) {
-		t.Fatalf("rows from the history: %v; want the ten events of the previous run, oldest first", refs)
+	if len(created) != recorded {
+		t.Fatalf("two pages show %d created rows, want the %d events of the previous run", len(created), recorded)
+	}
+	for i, ref := range created {
+		if want := model.Ref(fmt.Sprintf("browserpast%015d", i)); ref != want {
+			t.Fatalf("created row %d is %s, want %s: each event once, oldest first", i, ref, want)
+		}
 	}
 	// The time sessionscope was away is a history gap, shown as a row of its own.
-	if !strings.Contains(strings.Join(refs, " "), "gap:") {
-		t.Errorf("rows %v: want the history gap of the time sessionscope was not running", refs)
+	if !strings.Contains(strings.Join(page2, " "), "gap:") {
+		t.Errorf("rows %v: want the history gap of the time sessionscope was not running", page2)
 	}
 	if browsertest.Eval[bool](b, `document.querySelector('[data-testid="conn-indicator"]') !== null`) {
 		t.Error("the page moved back in time connects the live socket")

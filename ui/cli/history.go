@@ -155,8 +155,10 @@ const historyHelp = `Usage: sessionscope history [--ref REF] [--id PREFIX] [--ru
 
 Prints what a sessionscope recorded in its history file (events, exchanges without
 cookie values, findings, and history gaps), oldest first, as watch prints it. It
-only reads the file, so it works while a watch writes it. Times are RFC 3339
-(2006-01-02T15:04:05Z) or unix seconds.
+only reads the file, so it works while a watch writes it. A time (--from, --to)
+is a time of day in the local zone (14:02 or 14:02:05: today, or yesterday if that
+time is still to come), a local date and time (2026-12-07T14:02), RFC 3339
+(2026-12-07T14:02:05Z) or unix seconds, as the Live screen's Show from takes it.
 
 Flags:
 `
@@ -195,7 +197,8 @@ func parseHistory(args []string, getenv func(string) string, stderr io.Writer) (
 	case q.Limit < 1 || q.Limit > history.MaxLimit:
 		return cfg, fmt.Errorf("%w: --limit %d: want 1 to %d", errUsage, q.Limit, history.MaxLimit)
 	case !q.From.IsZero() && q.To.Before(q.From) && !q.To.IsZero():
-		return cfg, fmt.Errorf("%w: --to is before --from", errUsage)
+		// The instants: a time of day still to come today is yesterday's.
+		return cfg, fmt.Errorf("%w: --to %s is before --from %s", errUsage, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
 	case cfg.History.Path == "":
 		return cfg, fmt.Errorf("%w: no state directory ($XDG_STATE_HOME or $HOME) to find the history in: give --history PATH", errUsage)
 	case cfg.Color != "auto" && cfg.Color != "always" && cfg.Color != "never":
@@ -305,14 +308,12 @@ func (f instantFlag) String() string {
 	return f.t.Format(time.RFC3339)
 }
 
+// Set takes what the Live screen's "Show from" and the API's from and to take, by
+// the same rule (history.ParseTime), in the local zone.
 func (f instantFlag) Set(s string) error {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*f.t = time.Unix(n, 0)
-		return nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := history.ParseTime(s, time.Now())
 	if err != nil {
-		return errors.New("want RFC 3339 (2006-01-02T15:04:05Z) or unix seconds")
+		return err
 	}
 	*f.t = t
 	return nil

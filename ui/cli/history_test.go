@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,4 +285,40 @@ func TestHistoryFileChoices(t *testing.T) {
 			t.Errorf("stderr %q; want one line about the history", msg)
 		}
 	})
+}
+
+// TestHistoryTimeForms: --from and --to take what the Live screen's Show from and the
+// API take, by the same rule: a time of day is the latest such time past, local.
+func TestHistoryTimeForms(t *testing.T) {
+	getenv := func(string) string { return "" }
+	past := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	for _, tc := range []struct {
+		flag, value string
+		want        time.Time
+	}{
+		{"--from", past.Format("15:04"), past},
+		{"--from", past.Format("15:04:05"), past},
+		{"--to", past.Format("2006-01-02T15:04"), past},
+		{"--to", past.UTC().Format(time.RFC3339), past},
+		{"--from", strconv.FormatInt(past.Unix(), 10), past},
+	} {
+		t.Run(tc.flag+" "+tc.value, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := parseHistory([]string{"--history", "h.db", tc.flag, tc.value}, getenv, &stderr)
+			if err != nil {
+				t.Fatalf("history %s %s: %v", tc.flag, tc.value, err)
+			}
+			got := cfg.HistoryCmd.Query.From
+			if tc.flag == "--to" {
+				got = cfg.HistoryCmd.Query.To
+			}
+			if !got.Equal(tc.want) {
+				t.Errorf("history %s %s = %v; want %v", tc.flag, tc.value, got, tc.want)
+			}
+		})
+	}
+	code, _, stderr := runMain(t, "history", "--to", "2pm")
+	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--to") || !strings.Contains(stderr, "a time of day (14:02") {
+		t.Errorf("--to 2pm: exit %d, stderr %q; want 2 and one line naming --to and the forms it takes", code, stderr)
+	}
 }
