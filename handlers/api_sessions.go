@@ -25,9 +25,6 @@ func (h *Handlers) APISessions(c echo.Context) error {
 		return jsonError(c, http.StatusBadRequest, queryError(err))
 	}
 	now := h.d.Now()
-	resp := sessionsResponse{Sessions: make([]SessionJSON, 0, len(page.Rows)), Next: page.Next, Matched: page.Matched, Total: page.Total}
-	for _, r := range page.Rows {
-		resp.Sessions = append(resp.Sessions, sessionJSON(r, now))
-	}
+	resp := sessionsResponse{Sessions: h.sessionsJSON(c.Request().Context(), page.Rows, now), Next: page.Next, Matched: page.Matched, Total: page.Total}
 	return c.JSON(http.StatusOK, resp)
 }

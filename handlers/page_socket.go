@@ -362,6 +362,7 @@ func (s *pageStream) sessionsPush(objs []model.Object) (p views.SessionsPush, ok
 			p.Changed = append(p.Changed, sessionRow(d.Row, now))
 		}
 	}
+	s.h.addPast(context.Background(), p.Born, p.Changed) // as on first load, or a pushed row would lose its birth
 	return p, p.Summary || len(p.Born) > 0 || len(p.Changed) > 0
 }
 

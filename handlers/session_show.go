@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sessionscope/sessionscope/inspector"
+	"github.com/sessionscope/sessionscope/inspector/history"
 	"github.com/sessionscope/sessionscope/inspector/model"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/views"
@@ -92,10 +97,10 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 		// A session that ended (the "from" of a regeneration, a logout) is no longer
 		// tracked, but its last facts and its events may still be known.
 		if validRef(ref) {
-			events := h.sessionTimeline(c, ref)
+			events, note := h.sessionTimeline(c, ref)
 			ended, eerr := h.endedFacts(ref)
 			if len(events) > 0 || eerr == nil {
-				return h.endedSession(c, ref, events, ended, eerr == nil)
+				return h.endedSession(c, ref, events, note, ended, eerr == nil)
 			}
 		}
 		return h.ErrorPage(c, http.StatusNotFound, "Session not found",
@@ -125,7 +130,32 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 	if r.ToRef != "" {
 		vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
 	}
-	events := h.sessionTimeline(c, r.Ref)
+	events, timelineNote := h.sessionTimeline(c, r.Ref)
+	ctx := c.Request().Context()
+	var past inspector.Past
+	var known bool
+	if r.Inventory {
+		// This run found it by its inventory; what the history recorded of its birth
+		// and lineage, before a restart or a gap, is still its own.
+		past, known = h.sessionPast(ctx, []string{r.Ref})[r.Ref]
+	}
+	born := r.Born
+	if born.IsZero() {
+		born = past.Born
+	}
+	gaps := h.lifeGaps(ctx, events, r.Ref, born, time.Time{})
+	if r.Inventory {
+		vm.Born, vm.BornNote, vm.Evidence = bornFromPast(r.Born, past, known, events, gaps, r.Ref)
+		if vm.From == nil && past.From != "" {
+			vm.From = &views.Link{Text: past.From, URL: sessionURL(past.From)}
+		}
+		if vm.To == nil && past.To != "" {
+			vm.To = &views.Link{Text: past.To, URL: sessionURL(past.To)}
+		}
+	}
+	if p, ok := inspector.PastOf(r.Ref, events); ok && vm.Evidence == "" && vm.From != nil && p.From == vm.From.Text {
+		vm.Evidence = p.Evidence
+	}
 	if vm.From == nil {
 		vm.Candidates = birthCandidates(events, r.Ref)
 	}
@@ -139,11 +169,75 @@ func (h *Handlers) SessionShow(c echo.Context) error {
 			}
 		}
 	}
-	vm.Timeline = timeline(events, r.Ref)
+	vm.Timeline = h.timelineWithGaps(events, gaps, r.Ref)
+	vm.Timeline.Note = timelineNote
 	for _, f := range sessionFindings(h.d.Src, r.Ref) {
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
+}
+
+// sessionHistory is what the history tells of sessions beyond their events;
+// *inspector.Inspector has it.
+type sessionHistory interface {
+	SessionPast(ctx context.Context, refs []string) (map[string]inspector.Past, error)
+	Gaps(ctx context.Context, from, to time.Time) ([]*model.Event, error)
+}
+
+// sessionPast is the past of refs in the history: one query for all of them. It is
+// empty without a history; a failed query is logged and shows as unknown.
+func (h *Handlers) sessionPast(ctx context.Context, refs []string) map[string]inspector.Past {
+	sh, ok := h.d.Src.(sessionHistory)
+	if !ok || len(refs) == 0 {
+		return nil
+	}
+	past, err := sh.SessionPast(ctx, refs)
+	if err != nil {
+		h.d.Logger.Warn("sessions: reading their birth from the history failed", "sessions", len(refs), "err", err)
+	}
+	return past
+}
+
+// restartReason is the reason of the history gap that spans the time sessionscope was
+// not running (inspector/history writes it at the start of a run).
+const restartReason = "sessionscope was not running"
+
+// bornFromPast is the born fact of a session this run found by its inventory: the
+// history's birth when it holds one, else why the birth is unknown, in words that
+// say what the user sees. events are its timeline and gaps those of its life, oldest
+// first.
+func bornFromPast(born time.Time, p inspector.Past, known bool, events, gaps []*model.Event, ref string) (views.Stamp, string, string) {
+	switch {
+	case !born.IsZero():
+		return stamp(born), "", ""
+	case known && !p.Born.IsZero():
+		note := "from the history: sessionscope found it again by its inventory after a gap in what it watched"
+		if restartedSince(gaps, p.Born) {
+			note = "before sessionscope's restart (from the history); found again by the inventory"
+		}
+		return stamp(p.Born), note, p.Evidence
+	case known && !p.EndedAt.IsZero():
+		return views.Stamp{}, fmt.Sprintf("unknown: after %s, when its previous life ended (%s), while sessionscope was not watching; found by the inventory",
+			p.EndedAt.Local().Format("2006-01-02 15:04:05.000"), p.EndedKind), ""
+	}
+	for _, e := range events {
+		if e.Session != nil && e.Session.Ref == ref {
+			return views.Stamp{}, fmt.Sprintf("unknown: before %s, its oldest event in the history; found by the inventory",
+				e.Time.Local().Format("2006-01-02 15:04:05.000")), ""
+		}
+	}
+	return views.Stamp{}, "unknown: found by the inventory, born before sessionscope watched it", ""
+}
+
+// restartedSince reports whether gaps hold the time sessionscope was not running,
+// after t: it was stopped and started again since.
+func restartedSince(gaps []*model.Event, t time.Time) bool {
+	for _, g := range gaps {
+		if g.Backend == history.BackendHistory && strings.Contains(g.Reason, restartReason) && !g.Time.Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // SessionRead is POST /sessions/:ref/read, the "Read payload now" button: one read of
@@ -219,6 +313,9 @@ func timeline(events []*model.Event, ref string) views.Timeline {
 			label = "regenerated →" // this session was the predecessor
 		}
 		detail := eventDetail(e)
+		if e.Kind == model.KindGap {
+			detail = gapDetail(e) // the full sentence would be cut; the row's title has it
+		}
 		if m := eventMeta(e); m != "" {
 			detail = m + "  " + detail
 		}
@@ -230,6 +327,18 @@ func timeline(events []*model.Event, ref string) views.Timeline {
 		tl.Height = timelineTop*2 + (n-1)*timelineRow
 	}
 	return tl
+}
+
+// gapDetail is a gap on a session's timeline in a few words: why, and until when.
+func gapDetail(e *model.Event) string {
+	s := e.Reason
+	if s == "" {
+		s = "events may have been lost"
+	}
+	if e.ToTime != nil {
+		s += ", until " + e.ToTime.Local().Format("15:04:05.000")
+	}
+	return s
 }
 
 func eventURL(seq uint64) string {
@@ -245,12 +354,54 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// endedState is what is known of how a session no longer tracked ended: from the
+// tracker's last facts, then from its timeline, whose later events tell more.
+type endedState struct {
+	info      *model.SessionInfo // its identity, from its events
+	kind      model.Kind         // how it ended; "" unknown
+	at        time.Time
+	movedTo   string // regenerated away (old key not kept): the session it became
+	evidence  string // of that regeneration
+	from, to  string // lineage its events tell
+	lastEvent time.Time
+}
+
+// endedOf reads how ref ended from the tracker's facts (when known) and its timeline,
+// oldest first; the page and the API object of an ended session both tell this.
+func endedOf(ref string, events []*model.Event, facts tracker.EndedSession, known bool) endedState {
+	var st endedState
+	if known {
+		st.kind, st.at = facts.Kind, facts.At
+	}
+	for _, e := range events {
+		switch {
+		case e.Session != nil && e.Session.Ref == ref:
+			st.info = e.Session
+			switch e.Kind {
+			case model.KindDestroyed, model.KindExpired, model.KindEvicted:
+				st.kind, st.at, st.movedTo = e.Kind, e.Time, ""
+			case model.KindRegenerated:
+				if e.From != nil {
+					st.from = e.From.Ref
+				}
+			}
+		case e.From != nil && e.From.Ref == ref:
+			st.info = e.From
+			st.to = e.Session.Ref
+			if !e.OldKept {
+				st.kind, st.at, st.movedTo, st.evidence = model.KindRegenerated, e.Time, e.Session.Ref, e.Evidence
+			}
+		}
+		st.lastEvent = e.Time
+	}
+	return st
+}
+
 // endedSession renders a session that is no longer tracked: its last known facts
-// (when known) and its events still in the ring.
-func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Event, facts tracker.EndedSession, known bool) error {
-	var info *model.SessionInfo
-	ended := "This session is no longer in the store; its events below are what sessionscope still remembers."
-	vm := views.SessionPage{Ref: ref, Size: "—", TTL: "ended", ExpiresISO: "none"}
+// (when known) and its timeline, from the history and the ring.
+func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Event, timelineNote string, facts tracker.EndedSession, known bool) error {
+	st := endedOf(ref, events, facts, known)
+	vm := views.SessionPage{Ref: ref, Size: "—", TTL: "ended", ExpiresISO: "none", JSONURL: "/api/sessions/" + url.PathEscape(ref)}
 	if known {
 		r := facts.Row
 		vm.ID, vm.Framework, vm.KeyPrefix, vm.Format, vm.Node = r.ID, r.Framework, r.KeyPrefix, r.Format, r.Node
@@ -268,29 +419,29 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 		if r.ToRef != "" {
 			vm.To = &views.Link{Text: r.ToRef, URL: sessionURL(r.ToRef)}
 		}
-		if facts.Kind != model.KindRegenerated {
-			ended = fmt.Sprintf("This session ended: %s at %s.", facts.Kind, facts.At.Local().Format("15:04:05.000"))
-		}
 	}
-	for _, e := range events {
-		switch {
-		case e.Session != nil && e.Session.Ref == ref:
-			info = e.Session
-			switch e.Kind {
-			case model.KindDestroyed, model.KindExpired, model.KindEvicted:
-				ended = fmt.Sprintf("This session ended: %s at %s.", e.Kind, e.Time.Local().Format("15:04:05.000"))
-			case model.KindRegenerated:
-				if e.From != nil {
-					vm.From = &views.Link{Text: e.From.Ref, URL: sessionURL(e.From.Ref)}
-				}
-			}
-		case e.From != nil && e.From.Ref == ref:
-			info = e.From
-			vm.To = &views.Link{Text: e.Session.Ref, URL: sessionURL(e.Session.Ref)}
-			if !e.OldKept {
-				ended = fmt.Sprintf("This session ended at %s when it was regenerated to %s (%s evidence).",
-					e.Time.Local().Format("15:04:05.000"), e.Session.Ref, e.Evidence)
-			}
+	if st.from != "" {
+		vm.From = &views.Link{Text: st.from, URL: sessionURL(st.from)}
+	}
+	if st.to != "" {
+		vm.To = &views.Link{Text: st.to, URL: sessionURL(st.to)}
+	}
+	ended := "This session is no longer in the store; its events below are what sessionscope still remembers."
+	switch {
+	case st.movedTo != "":
+		ended = fmt.Sprintf("This session ended at %s when it was regenerated to %s (%s evidence).",
+			st.at.Local().Format("15:04:05.000"), st.movedTo, st.evidence)
+	case st.kind != "" && st.kind != model.KindRegenerated:
+		ended = fmt.Sprintf("This session ended: %s at %s.", st.kind, st.at.Local().Format("15:04:05.000"))
+	}
+	if past, ok := inspector.PastOf(ref, events); ok && vm.Born.ISO == "" && !past.Born.IsZero() {
+		// Its birth is in the timeline the history keeps, before this run found it.
+		vm.Born = stamp(past.Born)
+		if vm.Inventory {
+			vm.BornNote = "from the history; this run found it by its inventory"
+		}
+		if vm.From != nil && past.From == vm.From.Text {
+			vm.Evidence = past.Evidence
 		}
 	}
 	if vm.From == nil {
@@ -299,27 +450,93 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 	if !known {
 		vm.AuthUnknown = true // nothing of its payload is remembered
 	}
-	if info != nil && !known {
-		vm.ID, vm.Framework, vm.KeyPrefix = info.ID, info.Framework, info.KeyPrefix
+	if st.info != nil && !known {
+		vm.ID, vm.Framework, vm.KeyPrefix = st.info.ID, st.info.Framework, st.info.KeyPrefix
 	}
 	vm.Layout = h.Layout("Session "+ref, "sessions")
 	vm.Ended = ended
 	vm.RequestsURL, vm.FlowURL = sessionTrafficURLs(ref)
 	vm.PayloadNote = "The payload is gone with the session."
-	vm.Timeline = timeline(events, ref)
+	vm.Timeline = h.timelineWithGaps(events, h.lifeGaps(c.Request().Context(), events, ref, time.Time{}, st.lastEvent), ref)
+	vm.Timeline.Note = timelineNote
 	for _, f := range sessionFindings(h.d.Src, ref) {
 		vm.Findings = append(vm.Findings, findingView(f))
 	}
 	return Render(c, http.StatusOK, views.SessionView(vm))
 }
 
+// timelineReader reads a session's timeline and says whether it is whole;
+// *inspector.Inspector has it.
+type timelineReader interface {
+	SessionTimeline(ctx context.Context, ref string) (events []*model.Event, truncated bool, err error)
+}
+
 // sessionTimeline is the session's events: from the history too when there is one,
-// so the page shows its whole timeline however long ago it began.
-func (h *Handlers) sessionTimeline(c echo.Context, ref string) []*model.Event {
-	if hs := h.history(); hs != nil {
-		return hs.SessionEvents(c.Request().Context(), ref)
+// so the page shows its whole timeline however long ago it began. note, when set,
+// tells what the events leave out.
+func (h *Handlers) sessionTimeline(c echo.Context, ref string) (events []*model.Event, note string) {
+	ctx := c.Request().Context()
+	if tr, ok := h.d.Src.(timelineReader); ok {
+		events, truncated, err := tr.SessionTimeline(ctx, ref)
+		switch {
+		case err != nil:
+			h.d.Logger.Warn("session page: reading its timeline from the history failed", "ref", ref, "err", err)
+			note = "Reading this session's events from the history failed (sessionscope's log has the error): the timeline shows those read, and the latest still in memory. Reload to try again."
+		case truncated:
+			n := groupThousands(inspector.MaxTimelineEvents)
+			note = "The history holds more than " + n + " events of this session: the timeline shows its first " + n +
+				" and the latest still in memory, not those between."
+		}
+		return events, note
 	}
-	return sessionEvents(h.d.Src, ref)
+	if hs := h.history(); hs != nil {
+		return hs.SessionEvents(ctx, ref), ""
+	}
+	return sessionEvents(h.d.Src, ref), ""
+}
+
+// groupThousands writes n with commas between groups of three digits: 20,000.
+func groupThousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// timelineWithGaps lays out a session's events with the gaps of its life.
+func (h *Handlers) timelineWithGaps(events, gaps []*model.Event, ref string) views.Timeline {
+	tl := timeline(withGaps(events, gaps), ref)
+	tl.History = h.historyOn()
+	return tl
+}
+
+// lifeGaps are the gaps that began during a session's life (from its birth or first
+// event to end; zero end: now), where events of it may be missing: the time
+// sessionscope was not running, a store disconnect, a history pause.
+func (h *Handlers) lifeGaps(ctx context.Context, events []*model.Event, ref string, born, end time.Time) []*model.Event {
+	start := born
+	if len(events) > 0 && (start.IsZero() || events[0].Time.Before(start)) {
+		start = events[0].Time
+	}
+	sh, ok := h.d.Src.(sessionHistory)
+	if !ok || start.IsZero() {
+		return nil
+	}
+	gaps, err := sh.Gaps(ctx, start, end)
+	if err != nil {
+		h.d.Logger.Warn("session: reading gaps from the history failed", "ref", ref, "err", err)
+	}
+	return gaps
+}
+
+// withGaps merges a session's events and the gaps of its life, oldest first.
+func withGaps(events, gaps []*model.Event) []*model.Event {
+	if len(gaps) == 0 {
+		return events
+	}
+	return slices.SortedStableFunc(slices.Values(append(slices.Clip(events), gaps...)),
+		func(a, b *model.Event) int { return a.Time.Compare(b.Time) })
 }
 
 // endedVerb is how an end reads after "until": "destroyed", "regenerated to a new id".

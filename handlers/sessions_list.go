@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sessionscope/sessionscope/inspector"
 	"github.com/sessionscope/sessionscope/inspector/tracker"
 	"github.com/sessionscope/sessionscope/views"
 )
@@ -77,6 +79,7 @@ func (h *Handlers) SessionsList(c echo.Context) error {
 	for _, r := range page.Rows {
 		vm.Rows = append(vm.Rows, sessionRow(r, now))
 	}
+	h.addPast(c.Request().Context(), vm.Rows)
 	vm.URL = withQuery("/sessions", c.QueryParams())
 	vm.Layout.Socket = pageSocketValues(viewSessions, vm.Layout.Seq, sessionsValues(q))
 	if page.Next != "" {
@@ -104,9 +107,54 @@ func sessionRow(r tracker.SessionRow, now time.Time) views.SessionRow {
 		// Listed by the inventory's first phase; its second reads TTL and size.
 		expires, ttl, size = "", notReadYet, notReadYet
 	}
-	return views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
-		URL: sessionURL(r.Ref), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
+	row := views.SessionRow{Ref: r.Ref, ID: r.ID, Framework: r.Framework, Format: r.Format,
+		URL: sessionURL(r.Ref), Born: stamp(r.Born), LastActivity: stamp(r.LastActivity), ExpiresISO: expires, TTL: ttl,
 		Size: size, Authenticated: r.Authenticated, Inventory: r.Inventory, FromRef: r.FromRef}
+	if r.Inventory && r.Born.IsZero() {
+		row.BornNote = "unknown: found by the inventory scan, born before sessionscope watched it"
+	}
+	return row
+}
+
+// addPast gives the rows of sessions found by the inventory, whose birth this run did
+// not see, the birth and lineage the history recorded: one history query for the
+// rows of a page, never for the whole table.
+func (h *Handlers) addPast(ctx context.Context, rowSets ...[]views.SessionRow) {
+	var refs []string
+	for _, rows := range rowSets {
+		for _, r := range rows {
+			if r.Inventory && r.Born.ISO == "" {
+				refs = append(refs, r.Ref)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return
+	}
+	past := h.sessionPast(ctx, refs)
+	for _, rows := range rowSets {
+		pastRows(rows, past)
+	}
+}
+
+// pastRows puts past into the rows it knows.
+func pastRows(rows []views.SessionRow, past map[string]inspector.Past) {
+	for i, r := range rows {
+		p, ok := past[r.Ref]
+		if !ok || r.Born.ISO != "" {
+			continue
+		}
+		if !p.Born.IsZero() {
+			rows[i].Born = stamp(p.Born)
+			rows[i].BornNote = "from the history: born before sessionscope found it again by its inventory"
+		} else if !p.EndedAt.IsZero() {
+			rows[i].BornNote = "unknown: born after " + p.EndedAt.Local().Format("2006-01-02 15:04:05.000") +
+				", when its previous life ended, while sessionscope was not watching"
+		}
+		if rows[i].FromRef == "" {
+			rows[i].FromRef = p.From
+		}
+	}
 }
 
 // notReadYet stands for a TTL or size the inventory has listed but not read yet: not

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/sessionscope/sessionscope/inspector/export"
 	"github.com/sessionscope/sessionscope/inspector/history"
@@ -133,22 +132,5 @@ func (in *Inspector) sessionTimeline(ctx context.Context, ref string, bound int)
 	if len(past) == 0 {
 		return ring, false, err
 	}
-	// Seqs restart with each run, so an event is known by its seq and its time.
-	type key struct {
-		seq  uint64
-		nano int64
-	}
-	seen := make(map[key]bool, len(past))
-	out := make([]*model.Event, 0, len(past)+len(ring))
-	for _, e := range past {
-		seen[key{e.Seq, e.Time.UnixNano()}] = true
-		out = append(out, e)
-	}
-	for _, e := range ring {
-		if !seen[key{e.Seq, e.Time.UnixNano()}] {
-			out = append(out, e)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b *model.Event) int { return a.Time.Compare(b.Time) })
-	return out, truncated, err
+	return joinRing(past, ring), truncated, err
 }

@@ -293,8 +293,14 @@ func TestBrowserSessionLinks(t *testing.T) {
 			t.Errorf("the ended session's facts show %q: %s", dash, strings.Join(strings.Fields(facts), " "))
 		}
 	}
-	if exists(b, "session-json") {
-		t.Error("an ended session links a JSON object the API no longer has")
+	// Its JSON answers as its page does: the last facts, and how it ended.
+	if api := apiSession(b, ref); api["ref"] != ref || api["authenticated"] != true || api["ended"] == nil {
+		t.Errorf("/api/sessions/%s of the ended session: %v; want its last facts and how it ended", ref, api)
+	} else if ended, _ := api["ended"].(map[string]any); ended["kind"] != string(model.KindDestroyed) {
+		t.Errorf("/api/sessions/%s ended %v; want destroyed", ref, ended)
+	}
+	if !exists(b, "session-json") {
+		t.Error("the ended session's page does not link its JSON")
 	}
 	if u, _ := url.Parse(browsertest.Run(b, chromedp.Location())); u.Path != "/sessions/"+ref {
 		t.Errorf("at %s", u)

@@ -42,6 +42,10 @@ type TimelineItem struct {
 type Timeline struct {
 	Height int
 	Items  []TimelineItem
+	// History: the events come from the history file too, not only from the ring of
+	// recent objects, which the empty timeline's text says.
+	History bool
+	Note    string // what the events leave out (a timeline cut at its bound, a failed read)
 }
 
 // SessionPage is one session in detail.
@@ -56,6 +60,7 @@ type SessionPage struct {
 	TTL           string
 	Size          string
 	Born          Stamp
+	BornNote      string // where Born comes from when this run did not see the birth, or why it is unknown
 	LastActivity  Stamp
 	Authenticated bool
 	// AuthUnknown: no payload was read, so whether someone is logged in is not known.
@@ -65,6 +70,7 @@ type SessionPage struct {
 	Inventory   bool
 	Node        string // the store node holding it (a Redis address, a cluster master); "" unknown
 	From        *Link
+	Evidence    string // how the regeneration from From was recognised (http, rename, payload, timing), when known
 	To          *Link
 	Payload     *Payload
 	PayloadNote string // why there is no payload to show

@@ -7,6 +7,8 @@ type SessionRow struct {
 	Framework     string
 	Format        string
 	URL           string
+	Born          Stamp  // from the history for a session found by the inventory; empty: unknown
+	BornNote      string // where Born comes from, or why it is unknown; "" when seen live
 	LastActivity  Stamp
 	ExpiresISO    string // RFC 3339, "none" without TTL, "" when unknown
 	TTL           string // remaining TTL as text at render time

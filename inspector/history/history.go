@@ -36,9 +36,12 @@ const (
 const BackendHistory = "history"
 
 // Batching: big enough to amortise a commit, short enough that --follow stays live.
+// A batch waits batchDelay for batchSize objects; what is queued beyond joins it, up
+// to maxBatch.
 const (
 	batchSize  = 1000
 	batchDelay = 100 * time.Millisecond
+	maxBatch   = 8192
 )
 
 // Sentinel errors wrapped by Open's one-line errors, for callers that act on the state.
@@ -76,12 +79,18 @@ type Query struct {
 	AfterRow int64  // rows after this row id (for --follow); 0: none
 	Limit    int    // default 1000, max 10000
 	Newest   bool   // the newest Limit rows (still returned oldest first)
+
+	// Refs select as Ref does, for any of them: one query for a page of sessions.
+	Refs []string
+	// Kinds keep the events of these kinds and the findings of these rules; empty: all.
+	Kinds []string
 }
 
 // Stats are the Store's counters since Open.
 type Stats struct {
 	Written int64 // objects written
-	Dropped int64 // objects not recorded (queue overflow or failed writes)
+	Dropped int64 // objects not recorded (queue overflow, failed writes or paused)
+	Paused  int64 // of Dropped, those not recorded because the busy func said so
 	Gaps    int64 // history gaps recorded
 	Bytes   int64 // file + WAL size after the last batch
 	Errors  int64 // failed writes
@@ -123,12 +132,17 @@ type Store struct {
 	mu       sync.Mutex
 	overflow lostSpan // guarded by mu: Append adds, the writer takes
 
-	failed lostSpan // the writer's only
-	logged bool     // the writer's only: a write failure was logged
-	runID  int64
+	w        *writeConn // the writer's connection (nil when read-only)
+	failed   lostSpan   // the writer's only
+	paused   lostSpan   // the writer's only: objects not written while busy
+	stopping bool       // the writer's only: Close is draining, so nothing is paused
+	logged   bool       // the writer's only: a write failure was logged
 
-	written, dropped, gaps, bytes, errs, skipped atomic.Int64
-	lastRow                                      atomic.Int64
+	busy  atomic.Pointer[func() bool] // set by SetBusy; nil: never busy
+	runID int64
+
+	written, dropped, pausedN, gaps, bytes, errs, skipped atomic.Int64
+	lastRow                                               atomic.Int64
 }
 
 func (o *Options) setDefaults() {
@@ -173,7 +187,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.unlock = unlock
-	if err := s.startRun(); err != nil {
+	if s.w, err = openWriteConn(context.Background(), s.db, opts.MaxBytes); err == nil {
+		err = s.startRun()
+	}
+	if err != nil {
+		if s.w != nil {
+			s.w.close()
+		}
 		s.db.Close()
 		unlock()
 		return nil, damagedError(path, err)
@@ -361,17 +381,6 @@ func (s *Store) prepare() error {
 	if err := migrate(ctx, conn, version); err != nil {
 		return err
 	}
-	// Checkpoint often enough that the WAL stays a small part of MaxBytes.
-	pages := s.opts.MaxBytes / 4096 / 20
-	pages = max(16, min(pages, 1000))
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", pages)); err != nil {
-		return err
-	}
-	// A checkpoint reuses the WAL from its start but keeps its size; this limit
-	// truncates it back, so one big batch does not hold disk space for the whole run.
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit=%d", pages*4096)); err != nil {
-		return err
-	}
 	return s.loadLastRow(ctx, conn)
 }
 
@@ -394,40 +403,40 @@ func (s *Store) loadLastRow(ctx context.Context, conn queryer) error {
 func (s *Store) startRun() error {
 	ctx := context.Background()
 	now := s.opts.Now()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	w := s.w
+	if err := w.begin(ctx); err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	err := s.recordRun(ctx, now)
+	if err == nil {
+		err = w.commit(ctx)
+	}
+	if err != nil {
+		w.rollback(ctx)
+		return err
+	}
+	return s.loadLastRow(ctx, s.db)
+}
+
+func (s *Store) recordRun(ctx context.Context, now time.Time) error {
+	conn := s.w.conn
 	var last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT last_write FROM runs ORDER BY id DESC LIMIT 1").Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := conn.QueryRowContext(ctx, "SELECT last_write FROM runs ORDER BY id DESC LIMIT 1").Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	if last.Valid && last.Int64 < now.UnixNano() {
-		from := time.Unix(0, last.Int64)
-		gap := historyGap(from, now, 0, "sessionscope was not running")
-		ins, err := s.prepareInserts(ctx, tx)
-		if err != nil {
-			return err
-		}
-		_, err = s.insert(ctx, ins, gap)
-		ins.close()
-		if err != nil {
+		gap := historyGap(time.Unix(0, last.Int64), now, 0, "sessionscope was not running")
+		if _, err := s.w.insertObjects(ctx, 0, []model.Object{gap}); err != nil {
 			return err
 		}
 		s.gaps.Add(1)
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO runs(start, last_write) VALUES(?, ?)", now.UnixNano(), now.UnixNano())
+	res, err := conn.ExecContext(ctx, "INSERT INTO runs(start, last_write) VALUES(?, ?)", now.UnixNano(), now.UnixNano())
 	if err != nil {
 		return err
 	}
-	if s.runID, err = res.LastInsertId(); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return s.loadLastRow(ctx, s.db)
+	s.runID, err = res.LastInsertId()
+	return err
 }
 
 func historyGap(from, to time.Time, dropped int64, reason string) *model.Event {
@@ -462,6 +471,30 @@ func (s *Store) Append(o model.Object) {
 	}
 }
 
+// SetBusy gives the store a func that says when the live stream needs the CPU more
+// than the history does. While busy returns true, the writer writes nothing: what it
+// takes from the queue (everything Append received) is counted, and one history gap
+// records it when busy turns false again. The writer calls busy once per batch, so it
+// must be cheap (an atomic load, not a syscall). Call it right after Open, before
+// objects flow; nil means never busy.
+func (s *Store) SetBusy(busy func() bool) {
+	if busy == nil {
+		s.busy.Store(nil)
+		return
+	}
+	s.busy.Store(&busy)
+}
+
+// isBusy asks the busy func; while Close drains, the answer is no, so that the
+// queue's last objects and the pause's gap reach the file.
+func (s *Store) isBusy() bool {
+	if s.stopping {
+		return false
+	}
+	busy := s.busy.Load()
+	return busy != nil && (*busy)()
+}
+
 // Close drains the queue, records the run's end and closes the file.
 func (s *Store) Close() error {
 	var err error
@@ -470,6 +503,7 @@ func (s *Store) Close() error {
 			s.closed.Store(true)
 			close(s.stop)
 			<-s.done
+			s.w.close()
 		}
 		err = s.db.Close()
 		if s.unlock != nil {
@@ -500,6 +534,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Written: s.written.Load(),
 		Dropped: s.dropped.Load(),
+		Paused:  s.pausedN.Load(),
 		Gaps:    s.gaps.Load(),
 		Bytes:   s.bytes.Load(),
 		Errors:  s.errs.Load(),

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -548,20 +549,11 @@ func BenchmarkAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	objs := make([]*model.Event, 1000)
+	objs := make([]model.Object, 1000)
 	for i := range objs {
 		objs[i] = event(uint64(i), t0.Add(time.Duration(i)*time.Millisecond), model.KindUpdated, fmt.Sprintf("id-%020d", i))
 	}
-	b.ResetTimer()
-	for i := range b.N {
-		s.Append(objs[i%len(objs)])
-	}
-	s.flush()
-	b.StopTimer()
-	if d := s.Stats().Dropped; d != 0 {
-		b.Fatalf("dropped %d", d)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+	benchmarkAppend(b, s, objs)
 }
 
 // makeReadOnly takes write permission away from path: chmod, and for root (whom modes do
@@ -602,4 +594,195 @@ func writable(path string, dir bool) bool {
 	}
 	f.Close()
 	return true
+}
+
+// TestBusyPausesWriting: while the busy func says so, nothing is written and what the
+// writer took is one gap; once it says no, writing resumes after that gap.
+func TestBusyPausesWriting(t *testing.T) {
+	var busy atomic.Bool
+	s := openTest(t, Options{Now: func() time.Time { return t0 }})
+	s.SetBusy(busy.Load)
+	id := "aaaa1111bbbb2222cccc"
+	s.Append(event(1, t0, model.KindCreated, id))
+	s.flush()
+	busy.Store(true)
+	for i := range 40 {
+		s.Append(event(uint64(i+2), t0.Add(time.Duration(i+1)*time.Second), model.KindTouched, id))
+	}
+	s.Append(&model.Status{Type: model.TypeStatus, Seq: 50}) // not history: not counted
+	s.flush()
+	if got := seqs(query(t, s, Query{Limit: 100})); got != "1" {
+		t.Fatalf("written while busy: %q", got)
+	}
+	busy.Store(false)
+	s.Append(event(100, t0.Add(time.Minute), model.KindTouched, id))
+	s.Append(event(101, t0.Add(time.Minute+time.Second), model.KindTouched, id))
+	s.flush()
+	got := query(t, s, Query{Limit: 100})
+	if seqs(got) != "1 gap 100 101" {
+		t.Fatalf("after resume: %q", seqs(got))
+	}
+	g := got[1].(*model.Event)
+	if g.Kind != model.KindGap || g.Backend != BackendHistory || g.Dropped != 40 ||
+		g.Reason != "history paused while the live stream caught up: 40 objects not recorded" ||
+		!g.FromTime.Equal(t0.Add(time.Second)) || !g.ToTime.Equal(t0.Add(40*time.Second)) {
+		t.Fatalf("gap = %+v from %v to %v", g, g.FromTime, g.ToTime)
+	}
+	if st := s.Stats(); st.Paused != 40 || st.Dropped != 40 || st.Gaps != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+// TestBusyGapWrittenAtClose: a pause still in force at Close is recorded, not lost.
+func TestBusyGapWrittenAtClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s := openTest(t, Options{Path: path, Now: func() time.Time { return t0 }})
+	s.SetBusy(func() bool { return true })
+	for i := range 5 {
+		s.Append(event(uint64(i+1), t0.Add(time.Duration(i)*time.Second), model.KindTouched, "aaaa1111bbbb2222cccc"))
+	}
+	s.flush()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := query(t, r, Query{})
+	if seqs(got) != "gap" || got[0].(*model.Event).Dropped != 5 {
+		t.Fatalf("after Close: %q", seqs(got))
+	}
+}
+
+// TestMigrateFromSchema2 writes a schema-2 file by hand (keys by key alone, keys_row,
+// objects_kind), with rows in more than one key bucket, and opens it: every filter
+// still finds its rows, and new rows join them.
+func TestMigrateFromSchema2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idA, idB := "aaaa1111bbbb2222cccc", "bbbb3333dddd4444eeee"
+	evA := event(7, t0, model.KindCreated, idA)
+	evB := event(8, t0.Add(time.Second), model.KindCreated, idB)
+	x := &model.Exchange{Type: model.TypeExchange, Seq: 9, ID: "x1", Start: t0.Add(2 * time.Second), Method: "GET", URL: "/", Status: 200,
+		CookiesSent: []model.SentCookie{{Name: "PHPSESSID", SessionRef: model.Ref(idA)}}, SessionRef: model.Ref(idA)}
+	f := &model.Finding{Type: model.TypeFinding, Seq: 10, ID: "f1", Time: t0.Add(3 * time.Second), Rule: "login-loop", Severity: model.SeverityError,
+		Sessions: []string{model.Ref(idB)}}
+	stmts := []string{
+		`CREATE TABLE objects (row INTEGER PRIMARY KEY, type TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, json BLOB NOT NULL)`,
+		`CREATE INDEX objects_time ON objects(time)`,
+		`CREATE INDEX objects_kind ON objects(type, kind)`,
+		`CREATE TABLE keys (key TEXT NOT NULL, row INTEGER NOT NULL, PRIMARY KEY(key, row)) WITHOUT ROWID`,
+		`CREATE INDEX keys_row ON keys(row)`,
+		`CREATE TABLE runs (id INTEGER PRIMARY KEY, start INTEGER NOT NULL, last_write INTEGER NOT NULL)`,
+	}
+	// Rows 1, 9000, 20000 and 20001: three buckets.
+	for _, r := range []struct {
+		row  int64
+		o    model.Object
+		kind string
+		keys []string
+	}{
+		{1, evA, "created", []string{"r:" + model.Ref(idA), "i:" + model.Mask(idA)}},
+		{9000, evB, "created", []string{"r:" + model.Ref(idB), "i:" + model.Mask(idB)}},
+		{20000, x, "", []string{"r:" + model.Ref(idA)}},
+		{20001, f, "login-loop", []string{"r:" + model.Ref(idB)}},
+	} {
+		typ, _, _ := describe(r.o)
+		data, err := appendJSON(nil, r.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO objects VALUES(%d, '%s', %d, %d, '%s', '%s')`,
+			r.row, typ, objectTime(r.o).UnixNano(), r.o.ObjectSeq(), r.kind, strings.ReplaceAll(string(data), "'", "''")))
+		for _, k := range r.keys {
+			stmts = append(stmts, fmt.Sprintf(`INSERT INTO keys VALUES('%s', %d)`, k, r.row))
+		}
+	}
+	stmts = append(stmts, `PRAGMA user_version=2`)
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, Options{Path: path, Now: func() time.Time { return t0.Add(time.Hour) }})
+	var v int
+	s.db.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != 3 {
+		t.Fatalf("user_version = %d, want 3", v)
+	}
+	var indexes []string
+	rows, err := s.db.Query("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	if got := strings.Join(indexes, " "); got != "objects_gaps objects_rare objects_time" {
+		t.Fatalf("indexes after migration: %q", got)
+	}
+	var buckets string
+	s.db.QueryRow("SELECT group_concat(DISTINCT bucket) FROM (SELECT bucket FROM keys ORDER BY bucket)").Scan(&buckets)
+	if buckets != "0,1,2" {
+		t.Fatalf("key buckets = %q, want 0,1,2", buckets)
+	}
+	s.Append(event(11, t0.Add(time.Hour), model.KindTouched, idA))
+	s.flush()
+	tests := []struct {
+		name string
+		q    Query
+		want string
+	}{
+		{"all", Query{}, "7 8 9 10 11"},
+		{"ref across buckets", Query{Ref: model.Ref(idA)}, "7 9 11"},
+		{"ref cited by finding", Query{Ref: model.Ref(idB)}, "8 10"},
+		{"refs", Query{Refs: []string{model.Ref(idA), model.Ref(idB)}, Types: []string{model.TypeEvent}}, "7 8 11"},
+		{"id prefix", Query{IDPrefix: "bbbb"}, "8"},
+		{"ref after row", Query{Ref: model.Ref(idA), AfterRow: 9000}, "9 11"},
+		{"rule", Query{Rule: "login-loop"}, "10"},
+		{"exchanges", Query{Types: []string{model.TypeExchange}}, "9"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := seqs(query(t, s, tc.q)); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRowsNeverGoBack: once retention has emptied the file, the next object still
+// gets a row after every row this run handed out, so that --follow (AfterRow) sees it.
+func TestRowsNeverGoBack(t *testing.T) {
+	clk := &clock{t: t0}
+	s := openTest(t, Options{Now: clk.Now, MaxAge: time.Hour})
+	id := "aaaa1111bbbb2222cccc"
+	s.Append(event(1, t0, model.KindCreated, id))
+	s.Append(event(2, t0, model.KindTouched, id))
+	s.flush()
+	follow := s.LastRow()
+	clk.Set(t0.Add(2 * time.Hour))
+	s.Append(event(3, t0, model.KindTouched, id)) // written, then retired by age with the rest
+	s.flush()
+	if got := seqs(query(t, s, Query{})); got != "" {
+		t.Fatalf("after retention: %q, want nothing", got)
+	}
+	s.Append(event(4, t0.Add(2*time.Hour), model.KindTouched, id))
+	s.flush()
+	if got := seqs(query(t, s, Query{AfterRow: follow})); got != "4" {
+		t.Fatalf("after row %d: %q, want 4", follow, got)
+	}
+	if got := seqs(query(t, s, Query{AfterRow: follow, Ref: model.Ref(id)})); got != "4" {
+		t.Fatalf("by ref after row %d: %q, want 4", follow, got)
+	}
 }

@@ -3,7 +3,6 @@ package history
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -15,16 +14,18 @@ import (
 // transaction each, then applies retention.
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]model.Object, 0, batchSize)
+	batch := make([]model.Object, 0, maxBatch)
 	for {
 		var flushed chan struct{}
 		select {
 		case o := <-s.queue:
 			batch = append(batch, o)
 			batch, flushed = s.fill(batch)
+			batch = s.drain(batch)
 		case flushed = <-s.flushes:
 			batch = s.drain(batch)
 		case <-s.stop:
+			s.stopping = true
 			for {
 				batch = s.drain(batch)
 				if len(batch) == 0 {
@@ -70,9 +71,10 @@ func (s *Store) fill(batch []model.Object) ([]model.Object, chan struct{}) {
 	return batch, nil
 }
 
-// drain adds to batch what is queued now, up to a full batch.
+// drain adds to batch what is queued now, up to maxBatch: when the writer is behind,
+// bigger transactions write each index page they touch once for more objects.
 func (s *Store) drain(batch []model.Object) []model.Object {
-	for len(batch) < batchSize {
+	for len(batch) < maxBatch {
 		select {
 		case o := <-s.queue:
 			batch = append(batch, o)
@@ -89,7 +91,16 @@ func (s *Store) writeBatch(batch []model.Object) {
 	if s.opts.beforeBatch != nil {
 		s.opts.beforeBatch()
 	}
+	if s.isBusy() {
+		s.pause(batch)
+		return
+	}
 	var gaps []*model.Event
+	paused := s.paused
+	if paused.n > 0 {
+		gaps = append(gaps, historyGap(paused.first, paused.end, paused.n,
+			fmt.Sprintf("history paused while the live stream caught up: %d objects not recorded", paused.n)))
+	}
 	var overflow lostSpan
 	if len(s.queue) == 0 {
 		s.mu.Lock()
@@ -136,110 +147,53 @@ func (s *Store) writeBatch(batch []model.Object) {
 		return
 	}
 	s.failed = lostSpan{}
+	s.paused = lostSpan{}
 	s.written.Add(int64(len(batch)))
 	s.gaps.Add(int64(len(gaps)))
 	s.retain()
 }
 
+// pause counts batch into the paused span instead of writing it. Status objects are
+// not history: they would not have been written, so they are not lost either.
+func (s *Store) pause(batch []model.Object) {
+	var n int64
+	for _, o := range batch {
+		t := objectTime(o)
+		if t.IsZero() {
+			continue
+		}
+		s.paused.add(1, t, t)
+		n++
+	}
+	s.dropped.Add(n)
+	s.pausedN.Add(n)
+}
+
 func (s *Store) commit(batch []model.Object, gaps []*model.Event) error {
 	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	w := s.w
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	gapObjs := make([]model.Object, len(gaps))
+	for i, g := range gaps {
+		gapObjs[i] = g
+	}
+	last, err := w.insertObjects(ctx, s.lastRow.Load(), gapObjs, batch)
+	if err == nil {
+		err = w.setLastWrite(ctx, s.opts.Now(), s.runID)
+	}
+	if err == nil {
+		err = w.commit(ctx)
+	}
 	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ins, err := s.prepareInserts(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer ins.close()
-	var last int64
-	for _, g := range gaps {
-		if last, err = s.insert(ctx, ins, g); err != nil {
-			return err
-		}
-	}
-	for _, o := range batch {
-		row, err := s.insert(ctx, ins, o)
-		if err != nil {
-			return err
-		}
-		last = max(last, row)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE runs SET last_write = ? WHERE id = ?", s.opts.Now().UnixNano(), s.runID); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
+		w.rollback(ctx)
 		return err
 	}
 	if last > 0 {
 		s.lastRow.Store(last)
 	}
 	return nil
-}
-
-// inserts are the statements of a batch, prepared once: parsing the SQL of each
-// insert again cost a quarter of the writer's CPU.
-type inserts struct {
-	object, key *sql.Stmt
-}
-
-func (s *Store) prepareInserts(ctx context.Context, tx *sql.Tx) (*inserts, error) {
-	object, err := tx.PrepareContext(ctx, "INSERT INTO objects(type, time, seq, kind, json) VALUES(?, ?, ?, ?, ?)")
-	if err != nil {
-		return nil, err
-	}
-	key, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO keys(key, row) VALUES(?, ?)")
-	if err != nil {
-		object.Close()
-		return nil, err
-	}
-	return &inserts{object, key}, nil
-}
-
-func (i *inserts) close() {
-	i.object.Close()
-	i.key.Close()
-}
-
-// insert writes one object and its index keys, and returns its row (0: not stored).
-func (s *Store) insert(ctx context.Context, ins *inserts, o model.Object) (int64, error) {
-	var typ, kind string
-	var keys []string
-	switch v := o.(type) {
-	case *model.Event:
-		typ, kind = model.TypeEvent, string(v.Kind)
-		keys = eventKeys(v)
-	case *model.Exchange:
-		typ = model.TypeExchange
-		keys = exchangeKeys(v)
-	case *model.Finding:
-		typ, kind = model.TypeFinding, v.Rule
-		for _, ref := range v.Sessions {
-			keys = append(keys, "r:"+ref)
-		}
-	default:
-		return 0, nil // status objects are not history
-	}
-	data, err := json.Marshal(o)
-	if err != nil {
-		return 0, err
-	}
-	res, err := ins.object.ExecContext(ctx,
-		typ, objectTime(o).UnixNano(), int64(o.ObjectSeq()), kind, data)
-	if err != nil {
-		return 0, err
-	}
-	row, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range keys {
-		if _, err := ins.key.ExecContext(ctx, k, row); err != nil {
-			return 0, err
-		}
-	}
-	return row, nil
 }
 
 func eventKeys(e *model.Event) []string {
@@ -288,10 +242,13 @@ func objectTime(o model.Object) time.Time {
 func (s *Store) retain() {
 	ctx := context.Background()
 	cutoff := s.opts.Now().Add(-s.opts.MaxAge).UnixNano()
-	if _, err := s.exec(ctx,
-		"DELETE FROM keys WHERE row IN (SELECT row FROM objects WHERE time < ?)",
-		"DELETE FROM objects WHERE time < ?", cutoff); err != nil {
-		s.opts.Logger.Warn("history retention by age failed", "path", s.path, "err", oneLine(err.Error()))
+	// The oldest time is one seek in objects_time: most batches find nothing old
+	// enough and skip the delete's transaction.
+	var oldest sql.NullInt64
+	if err := s.w.conn.QueryRowContext(ctx, "SELECT min(time) FROM objects").Scan(&oldest); err == nil && oldest.Valid && oldest.Int64 < cutoff {
+		if err := s.deleteObjects(ctx, "DELETE FROM objects WHERE time < ?", cutoff); err != nil {
+			s.opts.Logger.Warn("history retention by age failed", "path", s.path, "err", oneLine(err.Error()))
+		}
 	}
 	size := s.size(ctx)
 	if size <= s.opts.MaxBytes {
@@ -301,22 +258,23 @@ func (s *Store) retain() {
 	// Prune down to 90% so that retention does not run on every batch.
 	target := s.opts.MaxBytes * 9 / 10
 	for range 20 {
-		var rows, minRow sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*), min(row) FROM objects").Scan(&rows, &minRow); err != nil || rows.Int64 == 0 {
+		// Rows are only ever removed from the oldest end, so min and max count them
+		// without the scan count(*) would be.
+		var minRow, maxRow sql.NullInt64
+		if err := s.w.conn.QueryRowContext(ctx, "SELECT min(row), max(row) FROM objects").Scan(&minRow, &maxRow); err != nil || !minRow.Valid {
 			break
 		}
+		rows := sql.NullInt64{Int64: maxRow.Int64 - minRow.Int64 + 1}
 		dbBytes := s.dbSize(ctx)
 		perRow := max(dbBytes/rows.Int64, 1)
 		chunk := min(max((size-target)/perRow+1, 10), rows.Int64)
 		upTo := minRow.Int64 + chunk
-		if _, err := s.exec(ctx,
-			"DELETE FROM keys WHERE row < ?",
-			"DELETE FROM objects WHERE row < ?", upTo); err != nil {
+		if err := s.deleteObjects(ctx, "DELETE FROM objects WHERE row < ?", upTo); err != nil {
 			s.opts.Logger.Warn("history retention by size failed", "path", s.path, "err", oneLine(err.Error()))
 			break
 		}
-		s.db.ExecContext(ctx, "PRAGMA incremental_vacuum")
-		s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		s.w.conn.ExecContext(ctx, "PRAGMA incremental_vacuum")
+		s.w.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 		size = s.size(ctx)
 		if size <= target {
 			break
@@ -325,29 +283,54 @@ func (s *Store) retain() {
 	s.bytes.Store(size)
 }
 
-// exec runs two deletes with one argument in one transaction.
-func (s *Store) exec(ctx context.Context, q1, q2 string, arg int64) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+// deleteObjects runs a delete of objects with one argument and retires the keys of
+// the rows it removed, in one transaction. Retention removes the oldest objects, so
+// keys go by row below the oldest row left: whole buckets, and part of one. A key
+// whose object went by age while an older one stays (times are not quite in row
+// order) waits for that one to go: a query joins keys to objects, so it finds nothing.
+func (s *Store) deleteObjects(ctx context.Context, q string, arg int64) error {
+	w := s.w
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	err := w.deleteObjects(ctx, q, arg)
+	if err == nil {
+		err = w.commit(ctx)
+	}
 	if err != nil {
-		return 0, err
+		w.rollback(ctx)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, q1, arg); err != nil {
-		return 0, err
-	}
-	res, err := tx.ExecContext(ctx, q2, arg)
+	return err
+}
+
+func (w *writeConn) deleteObjects(ctx context.Context, q string, arg int64) error {
+	res, err := w.conn.ExecContext(ctx, q, arg)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, _ := res.RowsAffected()
-	return n, tx.Commit()
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	var oldest sql.NullInt64
+	if err := w.conn.QueryRowContext(ctx, "SELECT min(row) FROM objects").Scan(&oldest); err != nil {
+		return err
+	}
+	if !oldest.Valid {
+		_, err := w.conn.ExecContext(ctx, "DELETE FROM keys")
+		return err
+	}
+	bucket := oldest.Int64 >> keyBucketShift
+	if _, err := w.conn.ExecContext(ctx, "DELETE FROM keys WHERE bucket < ?", bucket); err != nil {
+		return err
+	}
+	_, err = w.conn.ExecContext(ctx, "DELETE FROM keys WHERE bucket = ? AND row < ?", bucket, oldest.Int64)
+	return err
 }
 
 func (s *Store) dbSize(ctx context.Context) int64 {
-	var pages, pageSize int64
-	s.db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages)
-	s.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize)
-	return pages * pageSize
+	var pages int64
+	s.w.conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages)
+	return pages * s.w.pageSize
 }
 
 func (s *Store) size(ctx context.Context) int64 {
