@@ -62,6 +62,9 @@ type Metrics struct {
 	Gaps int64
 	// Migrated counts sessions a Redis Cluster slot migration moved to another master.
 	Migrated int64
+	// HandedOver counts sessions a slot migration carried to a master another process
+	// follows (--nodes); Arrived those it brought from one. Neither ended nor began.
+	HandedOver, Arrived int64
 	// Reads counts payload and TTL reads done; ReadsOverBudget the ones skipped
 	// because the read budget was spent.
 	Reads, ReadsOverBudget int64
@@ -82,7 +85,7 @@ func (in *Inspector) Metrics() Metrics {
 	m := Metrics{
 		Events:    make(map[model.Kind]int64, len(metricKinds)+1),
 		RawEvents: st.RawEvents.Load(), Dropped: st.Dropped.Load(), Gaps: st.Gaps.Load(),
-		Migrated: st.Migrated.Load(), Reads: st.Reads.Load(), ReadsOverBudget: st.BudgetDenied.Load(), ReadBudget: in.tracker.ReadBudget(),
+		Migrated: st.Migrated.Load(), HandedOver: st.HandedOver.Load(), Arrived: st.Arrived.Load(), Reads: st.Reads.Load(), ReadsOverBudget: st.BudgetDenied.Load(), ReadBudget: in.tracker.ReadBudget(),
 		Exchanges: in.counts.exchanges.Load(), Sessions: in.tracker.SessionCount(),
 	}
 	for i, k := range metricKinds {

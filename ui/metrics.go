@@ -29,6 +29,7 @@ type metricsCollector struct {
 	hub *Hub
 
 	events, rawEvents, dropped, gaps, migrated    *prometheus.Desc
+	handedOver, arrived                           *prometheus.Desc
 	reads, readsOverBudget, readBudget, exchanges *prometheus.Desc
 	sessions, scanned, invSessions, invEstimate   *prometheus.Desc
 	invDone, clients                              *prometheus.Desc
@@ -59,6 +60,8 @@ func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
 		dropped:         d("dropped_events_total", "Raw events lost between the store and the tracker (queue overflow); each stretch is also a gap."),
 		gaps:            d("gaps_total", "Gap events: stretches where events may have been lost (disconnect, overflow)."),
 		migrated:        d("sessions_migrated_total", "Sessions a Redis Cluster slot migration moved to another master (not ended)."),
+		handedOver:      d("sessions_handed_over_total", "Sessions a slot migration carried to a master another sessionscope follows (--nodes); not ended."),
+		arrived:         d("sessions_arrived_total", "Sessions a slot migration brought from a master another sessionscope follows (--nodes); not born."),
 		reads:           d("payload_reads_total", "Payload and TTL reads sent to the store."),
 		readsOverBudget: d("payload_reads_over_budget_total", "Reads skipped because the read budget (--read-budget) was spent; their events say payload_unread."),
 		readBudget:      d("read_budget_per_second", "The configured read budget in reads per second; -1 means unlimited."),
@@ -82,7 +85,7 @@ func newMetricsCollector(src MetricsSource, hub *Hub) *metricsCollector {
 
 // Describe implements prometheus.Collector.
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.rawEvents, c.dropped, c.gaps, c.migrated, c.reads, c.readsOverBudget,
+	for _, d := range []*prometheus.Desc{c.events, c.rawEvents, c.dropped, c.gaps, c.migrated, c.handedOver, c.arrived, c.reads, c.readsOverBudget,
 		c.readBudget, c.exchanges, c.sessions, c.scanned, c.invSessions, c.invEstimate, c.invDone, c.clients,
 		c.otlpExported, c.otlpDropped, c.otlpErrors,
 		c.historyWritten, c.historyDropped, c.historyGaps, c.historyErrors, c.historyBytes} {
@@ -110,6 +113,8 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, m.Dropped)
 	counter(c.gaps, m.Gaps)
 	counter(c.migrated, m.Migrated)
+	counter(c.handedOver, m.HandedOver)
+	counter(c.arrived, m.Arrived)
 	counter(c.reads, m.Reads)
 	counter(c.readsOverBudget, m.ReadsOverBudget)
 	counter(c.exchanges, m.Exchanges)

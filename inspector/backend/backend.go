@@ -132,6 +132,9 @@ type ReadRequest struct {
 	Type     framework.KeyType
 	MaxBytes int  // size cap; 0 means the default cap
 	TTLOnly  bool // read only the TTL (a touch needs no payload)
+	// Locate asks, with the TTL, which master holds the key now (ReadResult.Node).
+	// Only a PartialFollower answers it; other stores read the TTL alone.
+	Locate bool
 }
 
 // ReadResult is the answer to a ReadRequest.
@@ -144,7 +147,18 @@ type ReadResult struct {
 	TTL       time.Duration     // -1: no TTL
 	Truncated bool
 	TTLOnly   bool // the request asked for the TTL only
-	Err       error
+	// Node is, for a Locate request on a key that exists, the master that holds it.
+	Node string
+	Err  error
+}
+
+// PartialFollower is a Store that follows only some masters of the Redis Cluster
+// it reads (--nodes), leaving the others to other sessionscope processes: a slot
+// migration can carry a session out of its view, or into it, with only one of the
+// migration's two halves seen here.
+type PartialFollower interface {
+	// FollowsPart reports whether the store follows only some of the cluster's masters.
+	FollowsPart() bool
 }
 
 // Feed carries a store's output to the tracker. Raw is bounded and the store never

@@ -133,6 +133,11 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 			break
 		}
 		t.index(t.pendingDels, fw, e)
+		if t.partial {
+			// The target of a migration may be a master another process follows:
+			// ask where the key is now (handOver).
+			t.requestLocate(e)
+		}
 	case backend.OpRestore:
 		e.restoreNode = ev.Node
 		if migration {
@@ -146,7 +151,14 @@ func (t *Tracker) onRaw(ev backend.RawEvent) {
 		// A RESTORE on its own writes the key: a birth when unknown, else an update.
 		e.writes++
 		e.writeGen++
-		if !e.knownAtStart {
+		if t.partial && !e.knownAtStart {
+			// Following part of a cluster, it is a session arriving from a master
+			// another process follows (arrive): no birth, so no regeneration either
+			// (RESTORE's "new" indexed it).
+			if set := t.pendingBirths[fw]; set != nil {
+				delete(set, e)
+			}
+		} else if !e.knownAtStart {
 			t.index(t.pendingBirths, fw, e)
 		}
 		t.requestRead(e, false)
@@ -228,7 +240,7 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 			t.queue.push(e)
 			return
 		}
-		if e.has(backend.OpDel) && !e.migrated() && !e.consumed && e.postponed < 5 {
+		if e.has(backend.OpDel) && !e.migrated() && !e.handedOver() && !e.consumed && e.postponed < 5 {
 			if d, ok := t.birthNear(e); ok {
 				e.postponed++
 				e.deadline = d.Add(time.Millisecond)
@@ -266,10 +278,14 @@ func (t *Tracker) finalize(e *entry, now time.Time, forced bool) {
 		if e.ops&^migrationOps != 0 {
 			ev = t.writeEvent(e)
 		}
+	case t.partial && t.arrives(e):
+		t.arrive(e)
 	case e.has(backend.OpExpired):
 		ev = t.endEvent(e, model.KindExpired)
 	case e.has(backend.OpEvicted):
 		ev = t.endEvent(e, model.KindEvicted)
+	case e.has(backend.OpDel) && e.handedOver():
+		t.handOver(e)
 	case e.has(backend.OpDel):
 		if ev = t.endEvent(e, model.KindDestroyed); ev != nil {
 			ev.Cause = model.CauseApp

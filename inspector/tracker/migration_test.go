@@ -2,6 +2,7 @@ package tracker_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -125,5 +126,122 @@ func TestSlotMigration(t *testing.T) {
 				t.Errorf("session on %q, want %q", d.Row.Node, tc.wantNode)
 			}
 		})
+	}
+}
+
+// partialStore follows some masters of a cluster (backend.PartialFollower): it
+// answers a Locate read with the master that holds the key now, as the Redis store
+// does by asking the master of the key's slot and following its redirect.
+type partialStore struct {
+	*benchStore
+	holder string // the master holding the key after the raw events; "" when gone
+}
+
+func (s *partialStore) FollowsPart() bool { return true }
+
+func (s *partialStore) Read(ctx context.Context, reqs []backend.ReadRequest) []backend.ReadResult {
+	out := s.benchStore.Read(ctx, reqs)
+	for i, r := range reqs {
+		if r.Locate {
+			out[i].Exists, out[i].Node = s.holder != "", s.holder
+		}
+	}
+	return out
+}
+
+// TestSlotMigrationPartial feeds a process that follows masters a and b only (not c)
+// the halves of slot migrations it can see. A del whose key lives on in another master
+// drops the session without an end; a restore of a key it does not hold adds the
+// session without a birth; halves of a move between a and b further apart than the
+// window are one move too. A deletion (the key gone, or written again on its master)
+// is still destroyed.
+func TestSlotMigrationPartial(t *testing.T) {
+	const key = "PHPREDIS_SESSION:migrating0000000000000000002"
+	const a, b, c = "10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"
+	const window = 20 * time.Millisecond
+	type raw struct {
+		op   backend.Op
+		node string
+		cont bool
+		late bool // sent once what came before is decided: the halves fall in two windows
+	}
+	tests := []struct {
+		name     string
+		known    bool // the inventory found the session on a
+		raws     []raw
+		holder   string
+		want     []model.Kind
+		wantNode string // "" when the session must have left the table
+		handed   int64
+		arrived  int64
+	}{
+		{"moved to a master not followed", true, []raw{{backend.OpDel, a, false, false}}, c, nil, "", 1, 0},
+		{"arrived from a master not followed", false, []raw{{backend.OpNew, b, false, false}, {backend.OpRestore, b, true, false}}, b, nil, b, 0, 1},
+		{"deleted", true, []raw{{backend.OpDel, a, false, false}}, "", []model.Kind{model.KindDestroyed}, "", 0, 0},
+		{"deleted and written again on its master", true, []raw{{backend.OpDel, a, false, false}}, a, []model.Kind{model.KindDestroyed}, "", 0, 0},
+		{"moved within the followed masters, del a window late", true,
+			[]raw{{backend.OpNew, b, false, false}, {backend.OpRestore, b, true, false}, {backend.OpDel, a, false, true}}, b, nil, b, 0, 0},
+		{"moved within the followed masters, restore a window late", true,
+			[]raw{{backend.OpDel, a, false, false}, {backend.OpNew, b, false, true}, {backend.OpRestore, b, true, false}}, b, nil, b, 1, 1},
+	}
+	matcher := framework.NewMatcher(framework.Builtin())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &eventLog{}
+			tr := tracker.New(tracker.Config{Matcher: matcher, Window: window}, &partialStore{benchStore: newBenchStore(), holder: tc.holder}, log,
+				diagnose.NewEngine(diagnose.Config{}))
+			feed := backend.NewFeed(1024)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = tr.Run(ctx, feed) }()
+			now := time.Now()
+			items := []backend.InventoryItem{{Key: "PHPREDIS_SESSION:other00000000000000000000001", Node: a, TTL: time.Hour, Size: 10, Read: now}}
+			if tc.known {
+				items = append(items, backend.InventoryItem{Key: key, Node: a, TTL: time.Hour, Size: 10, Read: now})
+			}
+			feed.Inventory <- items
+			feed.Status <- model.Status{Type: model.TypeStatus, Time: now, State: model.StateLive,
+				Inventory: &model.Inventory{Scanned: int64(len(items)), Sessions: int64(len(items)), Done: true}}
+			waitFor(t, "the inventory in the table", func() bool { return tr.SessionCount() == len(items) })
+			for i, r := range tc.raws {
+				if r.late {
+					waitFor(t, "the first half decided", func() bool {
+						idle, err := tr.Idle(ctx)
+						return err == nil && idle && tr.Stats().RawEvents.Load() == int64(i)
+					})
+				}
+				feed.Raw <- backend.RawEvent{Time: time.Now(), Op: r.op, Key: key, Node: r.node, Continues: r.cont}
+			}
+			waitFor(t, "the tracker idle", func() bool {
+				idle, err := tr.Idle(ctx)
+				return err == nil && idle && tr.Stats().RawEvents.Load() == int64(len(tc.raws))
+			})
+			if got := log.kinds(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("events %v, want %v", got, tc.want)
+			}
+			d, err := tr.Session(model.Ref(key[len("PHPREDIS_SESSION:"):]))
+			switch {
+			case tc.wantNode == "" && err == nil:
+				t.Errorf("session still in the table, on %q", d.Row.Node)
+			case tc.wantNode != "" && err != nil:
+				t.Errorf("session not in the table: %v", err)
+			case tc.wantNode != "" && d.Row.Node != tc.wantNode:
+				t.Errorf("session on %q, want %q", d.Row.Node, tc.wantNode)
+			}
+			st := tr.Stats()
+			if st.HandedOver.Load() != tc.handed || st.Arrived.Load() != tc.arrived {
+				t.Errorf("handed over %d, arrived %d; want %d, %d", st.HandedOver.Load(), st.Arrived.Load(), tc.handed, tc.arrived)
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds; the limit only stops a hung test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within a minute", what)
+		}
 	}
 }

@@ -71,6 +71,13 @@ func (t *Tracker) onFetched(results []fetchResult) {
 			e.result = r
 		}
 		e.readTTLOnly = r.res.TTLOnly
+		if e.handedOver() {
+			// The key lives on, on another master: this deletion must not pair with
+			// a new session as a regeneration.
+			if set := t.pendingDels[e.m.Framework]; set != nil {
+				delete(set, e)
+			}
+		}
 		if e.wantPayload {
 			e.wantPayload = false
 			t.requestRead(e, false)

@@ -87,6 +87,14 @@ type Stats struct {
 	Dropped      atomic.Int64
 	Gaps         atomic.Int64
 	Migrated     atomic.Int64 // sessions a cluster slot migration moved to another master
+	// HandedOver counts sessions a slot migration carried to a master this process
+	// does not follow (--nodes): dropped from the table, not ended; also in Migrated.
+	HandedOver atomic.Int64
+	// Arrived counts sessions a slot migration brought by their restore alone (from a
+	// master this process does not follow, or one whose del came a window late):
+	// added to the table, not born. Not in Migrated: the del's side counts the move,
+	// so that the sums over the processes count each move once.
+	Arrived atomic.Int64
 	// NotSessions counts writes to keys only an empty --prefix matched whose payload
 	// was not that framework's (or could not be read): not taken for sessions.
 	NotSessions atomic.Int64
@@ -138,6 +146,10 @@ type Tracker struct {
 	undecided []undecidedBirth
 	lastRawAt time.Time   // the time of the latest notification taken (streamNow)
 	ready     readyEvents // decided events held until no older entry is undecided
+
+	// partial: the store follows only some masters of a cluster
+	// (backend.PartialFollower), so a slot migration may show here by one half only.
+	partial bool
 
 	inventoryDone bool
 	tombstones    map[string]struct{}
@@ -194,6 +206,9 @@ func New(cfg Config, store backend.Store, pub Publisher, rules Rules) *Tracker {
 		tableGen:      1,
 	}
 	t.recent.byFramework = map[*framework.Framework]*writeRing{}
+	if pf, ok := store.(backend.PartialFollower); ok {
+		t.partial = pf.FollowsPart()
+	}
 	t.cache = newPayloadCache(cfg.PayloadCacheBytes, t.sessions)
 	limit := rate.Limit(cfg.ReadBudget)
 	if cfg.ReadBudget < 0 {

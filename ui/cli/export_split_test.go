@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +33,11 @@ func noOTELEnv(t *testing.T) []string {
 }
 
 // TestSplitClusterExport: two sessionscope processes each follow part of a 3-master
-// cluster (--nodes) and export to one Collector receiver. Together the exports hold
-// every session event the test caused exactly once, each from the process that
-// follows the session's master.
+// cluster (--nodes) and export to one Collector receiver. Between the sessions'
+// creation and deletion the slots of some of them move from the first process's
+// master to one the second follows (a reshard). Together the exports hold every
+// session event the test caused exactly once, each from the process that follows the
+// session's master at the time: a move is neither an end nor a birth.
 func TestSplitClusterExport(t *testing.T) {
 	c := redistest.StartCluster(t, redistest.ClusterOptions{Masters: 3})
 	var masters []string
@@ -95,6 +99,41 @@ func TestSplitClusterExport(t *testing.T) {
 	// Deletions only once every creation is out, so that none pairs with a creation
 	// into a regeneration.
 	waitRecords(t, rcv, refs, map[model.Kind]bool{model.KindCreated: true})
+
+	// Three slots of the first process's sessions move to a master the second follows.
+	moved := map[string]bool{}
+	slots := map[int64]bool{}
+	for _, k := range keys {
+		owner, err := cc.MasterForKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slot, err := cc.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner.Options().Addr == masters[0] && (len(slots) < 3 || slots[slot]) {
+			slots[slot] = true
+			moved[strings.TrimPrefix(k, "PHPREDIS_SESSION:")] = true
+		}
+	}
+	if len(slots) < 3 {
+		t.Fatalf("only %d slots of %d sessions on %s", len(slots), sessions, masters[0])
+	}
+	for slot := range slots {
+		migrateSlot(t, ctx, masters, slot, masters[0], masters[1])
+	}
+	cc.ReloadState(ctx)
+	// A write after the move shows the second process holds them (the move itself is
+	// silent); only then are they deleted, so that the deletions find them moved.
+	movedRefs := map[string]bool{}
+	for id := range moved {
+		movedRefs[model.Ref(id)] = true
+		if err := cc.Set(ctx, "PHPREDIS_SESSION:"+id, `user|s:5:"alice";cart|i:1;`, 10*time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRecords(t, rcv, movedRefs, map[model.Kind]bool{model.KindUpdated: true})
 	for _, k := range keys {
 		if err := cc.Del(ctx, k).Err(); err != nil {
 			t.Fatal(err)
@@ -124,9 +163,13 @@ func TestSplitClusterExport(t *testing.T) {
 		count[ref+" "+kind]++
 	}
 	for ref := range refs {
-		for _, kind := range []model.Kind{model.KindCreated, model.KindDestroyed} {
-			if n := count[ref+" "+string(kind)]; n != 1 {
-				t.Errorf("session %s: %d %s events exported, want exactly 1", ref, n, kind)
+		for _, kind := range []model.Kind{model.KindCreated, model.KindUpdated, model.KindDestroyed} {
+			want := 1
+			if kind == model.KindUpdated && !movedRefs[ref] {
+				want = 0
+			}
+			if n := count[ref+" "+string(kind)]; n != want {
+				t.Errorf("session %s (moved: %v): %d %s events exported, want %d", ref, movedRefs[ref], n, kind, want)
 			}
 		}
 	}
@@ -160,6 +203,57 @@ func waitRecords(t *testing.T, rcv *exporttest.Receiver, refs map[string]bool, k
 		case <-tick.C:
 		case <-limit:
 			t.Fatalf("after 60 s the receiver holds %d of %d expected events", len(seen), len(refs)*len(kinds))
+		}
+	}
+}
+
+// migrateSlot moves one hash slot and its keys from one master to another as
+// `redis-cli --cluster reshard` does: IMPORTING on the target, MIGRATING on the
+// source, MIGRATE of the slot's keys, then SETSLOT NODE on every master.
+func migrateSlot(t *testing.T, ctx context.Context, masters []string, slot int64, from, to string) {
+	t.Helper()
+	src := redis.NewClient(&redis.Options{Addr: from})
+	defer src.Close()
+	dst := redis.NewClient(&redis.Options{Addr: to})
+	defer dst.Close()
+	fromID, err := src.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatalf("cluster myid on %s: %v", from, err)
+	}
+	toID, err := dst.ClusterMyID(ctx).Result()
+	if err != nil {
+		t.Fatalf("cluster myid on %s: %v", to, err)
+	}
+	s := strconv.FormatInt(slot, 10)
+	if err := dst.Do(ctx, "CLUSTER", "SETSLOT", s, "IMPORTING", fromID).Err(); err != nil {
+		t.Fatalf("setslot importing: %v", err)
+	}
+	if err := src.Do(ctx, "CLUSTER", "SETSLOT", s, "MIGRATING", toID).Err(); err != nil {
+		t.Fatalf("setslot migrating: %v", err)
+	}
+	host, port, _ := net.SplitHostPort(to)
+	for {
+		keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+		if err != nil {
+			t.Fatalf("getkeysinslot %d: %v", slot, err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		if err := src.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("migrate slot %d: %v", slot, err)
+		}
+	}
+	for _, m := range masters {
+		c := redis.NewClient(&redis.Options{Addr: m})
+		err := c.Do(ctx, "CLUSTER", "SETSLOT", s, "NODE", toID).Err()
+		_ = c.Close()
+		if err != nil {
+			t.Fatalf("setslot node on %s: %v", m, err)
 		}
 	}
 }

@@ -27,6 +27,8 @@ const rediscoverEvery = 2 * time.Second
 type clusterState struct {
 	mu    sync.Mutex
 	nodes map[string]*clusterNode // watched masters by address
+	// redirects are clients of the masters a Locate read was redirected to (locate).
+	redirects map[string]*redis.Client
 
 	// resyncMu runs one re-inventory at a time: the tracker reconciles one node's
 	// frame at a time, and a second Begin would cut the first one short.

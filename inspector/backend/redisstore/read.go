@@ -29,6 +29,9 @@ func (s *Store) Read(ctx context.Context, reqs []backend.ReadRequest) []backend.
 	cs := make([]cmds, len(reqs))
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, r := range reqs {
+			if r.Locate && s.FollowsPart() {
+				continue // asked on its own below: the pipeline does not say which master answered
+			}
 			cs[i].ttl = p.PTTL(ctx, r.Key)
 			if r.TTLOnly {
 				continue
@@ -46,11 +49,15 @@ func (s *Store) Read(ctx context.Context, reqs []backend.ReadRequest) []backend.
 		}
 		return nil
 	})
-	var hashKeys []int
+	var hashKeys, locates []int
 	for i, r := range reqs {
 		res := &out[i]
 		res.Key = r.Key
 		res.TTLOnly = r.TTLOnly
+		if cs[i].ttl == nil {
+			locates = append(locates, i)
+			continue
+		}
 		ttl, err := cs[i].ttl.Result()
 		if err != nil {
 			res.Err = fmt.Errorf("redis backend: pttl %q: %w", r.Key, explainPerm(err, "+pttl (@read)"))
@@ -97,6 +104,9 @@ func (s *Store) Read(ctx context.Context, reqs []backend.ReadRequest) []backend.
 	}
 	if len(hashKeys) > 0 {
 		s.readHashes(ctx, reqs, out, hashKeys)
+	}
+	if len(locates) > 0 {
+		s.locate(ctx, reqs, out, locates)
 	}
 	return out
 }

@@ -256,7 +256,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Warnings() []string { return s.warnings }
 
 // Close releases the connections.
-func (s *Store) Close() error { return s.client.Close() }
+func (s *Store) Close() error {
+	if cs := s.cluster; cs != nil {
+		cs.mu.Lock()
+		for _, c := range cs.redirects {
+			_ = c.Close()
+		}
+		cs.redirects = nil
+		cs.mu.Unlock()
+	}
+	return s.client.Close()
+}
 
 // Name implements backend.Store.
 func (s *Store) Name() string { return "redis" }
