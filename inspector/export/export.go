@@ -346,7 +346,7 @@ func record(o model.Object) (otellog.Record, bool) {
 	switch v := o.(type) {
 	case *model.Event:
 		v = masked(v)
-		body, err = json.Marshal(v)
+		body, err = v.AppendJSON(nil)
 		rec.SetTimestamp(v.Time)
 		rec.SetEventName("sessionscope.event")
 		rec.SetSeverity(otellog.SeverityInfo)

@@ -270,7 +270,7 @@ func appendJSON(dst []byte, o model.Object) ([]byte, error) {
 	case *model.Exchange:
 		return v.AppendJSON(dst)
 	case *model.Event:
-		return appendEventJSON(dst, v)
+		return v.AppendJSON(dst)
 	}
 	data, err := json.Marshal(o)
 	if err != nil {

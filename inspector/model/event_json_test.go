@@ -1,4 +1,4 @@
-package history
+package model
 
 import (
 	"bytes"
@@ -9,21 +9,19 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessionscope/sessionscope/inspector/model"
 )
 
-// TestEventJSON holds appendEventJSON to json.Marshal, byte for byte, on events with
+// TestEventJSON holds Event.AppendJSON to json.Marshal, byte for byte, on events with
 // every field set at random (strings with the characters JSON escapes, odd times and
-// floats). A field added to model.Event is set here through reflection, so that
-// appendEventJSON, not knowing it, fails the comparison.
+// floats). A field added to Event is set here through reflection, so that
+// AppendJSON, not knowing it, fails the comparison.
 func TestEventJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
-		var e model.Event
+		var e Event
 		fillRandom(r, reflect.ValueOf(&e).Elem(), i%4 == 0)
 		want, wantErr := json.Marshal(&e)
-		got, err := appendEventJSON([]byte("prefix"), &e)
+		got, err := e.AppendJSON([]byte("prefix"))
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("event %d: err %v, json.Marshal's %v", i, err, wantErr)
 		}
@@ -92,13 +90,16 @@ func fillRandom(r *rand.Rand, v reflect.Value, sparse bool) {
 	}
 }
 
-// BenchmarkEventJSON compares appendEventJSON with json.Marshal on a watch's event.
+// BenchmarkEventJSON compares Event.AppendJSON with json.Marshal on a watch's event.
 func BenchmarkEventJSON(b *testing.B) {
-	e := realisticObjects(1, 1)[0].(*model.Event)
-	b.Run("appendEventJSON", func(b *testing.B) {
+	ttl, size := int64(1440), 412
+	e := &Event{Type: TypeEvent, Seq: 7, Time: time.Date(2026, 12, 7, 14, 2, 5, 123456789, time.UTC), Kind: KindUpdated,
+		Session: &SessionInfo{Ref: "d03f1bb20b77", ID: "s3cr…ab", Framework: "php", KeyPrefix: "PHPREDIS_SESSION:"},
+		Backend: "redis", Node: "127.0.0.1:6379", TTL: &ttl, Size: &size, Changed: []string{"user", "cart"}}
+	b.Run("AppendJSON", func(b *testing.B) {
 		var buf []byte
 		for range b.N {
-			buf, _ = appendEventJSON(buf[:0], e)
+			buf, _ = e.AppendJSON(buf[:0])
 		}
 	})
 	b.Run("json.Marshal", func(b *testing.B) {
