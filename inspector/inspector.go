@@ -187,6 +187,15 @@ func (in *Inspector) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	feed := backend.NewFeed(in.cfg.QueueSize)
+	if in.cfg.History != nil {
+		// The history yields to the live stream: while the raw queue is backed up, its
+		// writer sheds into a history gap and leaves the CPU to the tracker.
+		backlog := newBacklogGauge(feed.RawLen, in.cfg.QueueSize)
+		in.cfg.History.SetBusy(backlog.busy)
+		// The feed is abandoned with the run, and a backlog it still counts would keep
+		// the history paused; Close writes whatever is still queued.
+		defer in.cfg.History.SetBusy(nil)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -202,4 +211,45 @@ func (in *Inspector) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// The history pauses when the raw queue is a quarter full and resumes once it is
+// down to a sixteenth. A quarter leaves three quarters of the queue (about 1.8 s of
+// notifications at 220,000/s with DefaultQueueSize) before the live stream drops
+// anything, while a backlog that small still comes from a burst the tracker absorbs
+// alone; past it the backlog is growing, and the history writer, which costs more
+// CPU per object than the tracker, is what competes with it. Resuming only at a
+// sixteenth makes the tracker work off 3/16 of the queue (about 100,000 events at
+// the default) between a pause and the next: each pause is one history gap, so a
+// backlog hovering at one threshold would otherwise record a gap per batch.
+const (
+	historyPauseAbove  = 4  // pause when the backlog exceeds capacity / historyPauseAbove
+	historyResumeBelow = 16 // resume when it is below capacity / historyResumeBelow
+)
+
+// backlogGauge says whether the raw queue's backlog is high enough that the history
+// must yield, with hysteresis between its two thresholds.
+type backlogGauge struct {
+	backlog       func() int
+	pause, resume int
+	busyNow       atomic.Bool // atomic: nothing promises busy is called from one goroutine only
+}
+
+func newBacklogGauge(backlog func() int, capacity int) *backlogGauge {
+	return &backlogGauge{backlog: backlog,
+		pause:  max(capacity/historyPauseAbove, 1),
+		resume: capacity / historyResumeBelow}
+}
+
+// busy reports whether the history must pause. It costs two atomic loads and a
+// channel length: the history writer calls it once per batch.
+func (g *backlogGauge) busy() bool {
+	n := g.backlog()
+	switch {
+	case n > g.pause:
+		g.busyNow.Store(true)
+	case n < g.resume || n == 0:
+		g.busyNow.Store(false)
+	}
+	return g.busyNow.Load()
 }

@@ -463,9 +463,14 @@ func (s *Store) Append(o model.Object) {
 	select {
 	case s.queue <- o:
 	default:
-		now := s.opts.Now()
+		// The gap spans the lost objects' own times, which trail the clock by the live
+		// stream's lag: a reader looks for what is missing where it happened.
+		at := objectTime(o)
+		if at.IsZero() {
+			at = s.opts.Now()
+		}
 		s.mu.Lock()
-		s.overflow.add(1, now, now)
+		s.overflow.add(1, at, at)
 		s.mu.Unlock()
 		s.dropped.Add(1)
 	}
