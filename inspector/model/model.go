@@ -66,6 +66,9 @@ const (
 	// was read may be the later write; it is shown with that one instead.
 	UnreadSuperseded = "superseded"
 	UnreadTooLarge   = "too-large" // only the first bytes were read (size cap)
+	// UnreadNoWrite: the key's write was not among what Redis delivered (lost in a
+	// gap), only its creation or its TTL was, so there was nothing to read as it.
+	UnreadNoWrite = "no-write"
 )
 
 // Object is anything that flows to subscribers: *Event, *Finding, *Status.

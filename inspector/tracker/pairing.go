@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionscope/sessionscope/inspector/backend"
 	"github.com/sessionscope/sessionscope/inspector/framework"
 	"github.com/sessionscope/sessionscope/inspector/model"
 )
@@ -108,6 +109,13 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 		newC, e.unread = nil, model.UnreadSuperseded
 	}
 	if newC == nil {
+		if e.unread == "" && !e.has(backend.OpSet) && !e.has(backend.OpHSet) {
+			// Only the key's "new" or its TTL arrived (a gap lost the write): nothing
+			// was read, and an event without a reason reads as a payload seen. The
+			// fixation rule took such a birth for an anonymous session, and the next
+			// write, logged in all along, for a login on the same id.
+			e.unread = model.UnreadNoWrite
+		}
 		ev.PayloadUnread = e.unread
 	}
 	t.applyWrite(e, s, newC)
