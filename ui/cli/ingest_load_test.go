@@ -74,9 +74,18 @@ func buildPlain(t *testing.T) (dir string) {
 // account for every published object as written or inside a recorded history gap, and
 // the process's peak RSS must stay within the bound its queues and tables allow. The
 // rate achieved is logged: on a busy machine Redis and the loader may offer less.
+// loadTestsEnv turns on the load tests, which make test runs on their own.
+const loadTestsEnv = "SESSIONSCOPE_LOAD_TESTS"
+
 func TestIngest220kWithHistory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 10 s load at 220,000 notifications/s")
+	}
+	if os.Getenv(loadTestsEnv) == "" {
+		// Beside the other packages' tests, which go test runs at the same time, the
+		// two cores are not sessionscope's to keep up with: a clean-clone CI run
+		// dropped 6% that way. make test runs this alone, after the rest.
+		t.Skipf("a 10 s load at 220,000 notifications/s needs the machine to itself: set %s=1 (make test runs it alone, after the rest)", loadTestsEnv)
 	}
 	srv := redistest.Start(t, redistest.Options{})
 	dir := t.TempDir()
@@ -460,7 +469,14 @@ func (p *serveProc) stop(t *testing.T) {
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Minute):
-		_ = p.cmd.Process.Kill()
+		// SIGQUIT: Go prints every goroutine's stack on stderr, logged below, so that a
+		// hang says where it is.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
 		t.Errorf("serve did not exit within 2 minutes of an interrupt")
 	}
 	if err := p.cmd.Wait(); err != nil {
