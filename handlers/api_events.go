@@ -130,7 +130,7 @@ func historyParams(c echo.Context, now time.Time) (q history.Query, ok bool, err
 	}
 	if ok && !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		// Say the instants: a time of day still to come today is yesterday's.
-		return q, ok, fmt.Errorf("to must not be before from: from is %s, to is %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+		return q, ok, fmt.Errorf("to must not be before from: from is %s, to is %s (a time of day still to come today means yesterday's: give a date too)", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
 	if s := c.QueryParam("after_row"); s != "" {
 		ok = true

@@ -198,7 +198,7 @@ func parseHistory(args []string, getenv func(string) string, stderr io.Writer) (
 		return cfg, fmt.Errorf("%w: --limit %d: want 1 to %d", errUsage, q.Limit, history.MaxLimit)
 	case !q.From.IsZero() && q.To.Before(q.From) && !q.To.IsZero():
 		// The instants: a time of day still to come today is yesterday's.
-		return cfg, fmt.Errorf("%w: --to %s is before --from %s", errUsage, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+		return cfg, fmt.Errorf("%w: --to %s is before --from %s; a time of day still to come today means yesterday's: give a date too", errUsage, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
 	case cfg.History.Path == "":
 		return cfg, fmt.Errorf("%w: no state directory ($XDG_STATE_HOME or $HOME) to find the history in: give --history PATH", errUsage)
 	case cfg.Color != "auto" && cfg.Color != "always" && cfg.Color != "never":

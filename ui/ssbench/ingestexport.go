@@ -127,26 +127,12 @@ func writeIngestExportMarkdown(w io.Writer, x *ingestExportResult, c config) {
 	if x.Without == nil || x.With == nil {
 		return
 	}
-	pace := "as fast as Redis takes them"
-	if c.IngestRate > 0 {
-		pace = fmt.Sprintf("held to %.0f SETEX/s", c.IngestRate)
-	}
-	peakNote := "reset before each run"
-	if !x.PeakRSSReset {
-		peakNote = "not reset between runs: the second includes the first"
-	}
 	a, b := x.Without, x.With
-	fmt.Fprintf(w, "### Ingest with and without OTLP export: %d SETEX over %d sessions, %s, same process, without first\n\n", c.N, c.Keys, pace)
+	fmt.Fprintf(w, "### Ingest with and without OTLP export: %d SETEX over %d sessions, %s, same process, without first\n\n", c.N, c.Keys, pairedPace(c))
 	fmt.Fprintf(w, "| metric | without export | with export (OTLP/HTTP to the Collector's receiver in another process) |\n|---|---|---|\n")
-	fmt.Fprintf(w, "| notifications taken in / sent | %d / %d | %d / %d |\n", a.Processed, a.ExpectedRaw, b.Processed, b.ExpectedRaw)
-	fmt.Fprintf(w, "| notifications/s (load start to last taken in) | %.0f | %.0f |\n", a.RawPerSec, b.RawPerSec)
-	fmt.Fprintf(w, "| sessionscope CPU per million notifications (ssbench's process) | %.2f s | %.2f s (%.2fx) |\n", a.SSCPUPerM, b.SSCPUPerM, ratio(b.SSCPUPerM, a.SSCPUPerM))
-	fmt.Fprintf(w, "| lag p50 / p99 (window excluded) | %.1f / %.1f ms | %.1f / %.1f ms |\n", a.Lag.P50, a.Lag.P99, b.Lag.P50, b.Lag.P99)
-	fmt.Fprintf(w, "| dropped from the live stream: raw queue + subscriber; lost | %d + %d; %d | %d + %d; %d |\n", a.DroppedRaw, a.DroppedSub, a.Lost, b.DroppedRaw, b.DroppedSub, b.Lost)
-	fmt.Fprintf(w, "| events emitted | %d | %d |\n", a.Emitted, b.Emitted)
+	writePairedIngestRows(w, a, b)
 	fmt.Fprintf(w, "| CPU sending what export still held when the run ended (in Close, not in the row above) | — | %.2f s |\n", x.CloseCPU)
 	fmt.Fprintf(w, "| records exported / dropped / failed exports; the receiver counted | — | %d / %d / %d; %d |\n", x.Export.Exported, x.Export.Dropped, x.Export.Errors, x.Received)
 	fmt.Fprintf(w, "| the receiver's CPU (its own process) | — | %.2f s |\n", x.ReceiverCPU)
-	fmt.Fprintf(w, "| peak RSS (%s) | %s | %s |\n", peakNote, mib(float64(a.PeakRSS)), mib(float64(b.PeakRSS)))
-	fmt.Fprintf(w, "| other processes' CPU during the load | %.2f cores | %.2f cores |\n\n", a.OtherCPU, b.OtherCPU)
+	writePairedMachineRows(w, a, b, x.PeakRSSReset)
 }

@@ -76,26 +76,41 @@ func writeIngestHistoryMarkdown(w io.Writer, h *ingestHistoryResult, c config) {
 	if h.Without == nil || h.With == nil {
 		return
 	}
-	pace := "as fast as Redis takes them"
-	if c.IngestRate > 0 {
-		pace = fmt.Sprintf("held to %.0f SETEX/s", c.IngestRate)
-	}
-	peakNote := "reset before each run"
-	if !h.PeakRSSReset {
-		peakNote = "not reset between runs: the second includes the first"
-	}
 	a, b := h.Without, h.With
-	fmt.Fprintf(w, "### Ingest with and without history: %d SETEX over %d sessions, %s, same process, without first\n\n", c.N, c.Keys, pace)
+	fmt.Fprintf(w, "### Ingest with and without history: %d SETEX over %d sessions, %s, same process, without first\n\n", c.N, c.Keys, pairedPace(c))
 	fmt.Fprintf(w, "| metric | without history | with history (a file in a temp dir) |\n|---|---|---|\n")
+	writePairedIngestRows(w, a, b)
+	fmt.Fprintf(w, "| CPU writing what history still held when the run ended (in Close, not in the row above) | — | %.2f s |\n", h.CloseCPU)
+	fmt.Fprintf(w, "| history written / dropped / gaps / write errors | — | %d / %d / %d / %d |\n", h.History.Written, h.History.Dropped, h.History.Gaps, h.History.Errors)
+	fmt.Fprintf(w, "| history file (database + WAL after close) | — | %s |\n", mib(float64(h.FileBytes)))
+	writePairedMachineRows(w, a, b, h.PeakRSSReset)
+}
+
+// pairedPace is how a paired run's load was paced, for its heading.
+func pairedPace(c config) string {
+	if c.IngestRate > 0 {
+		return fmt.Sprintf("held to %.0f SETEX/s", c.IngestRate)
+	}
+	return "as fast as Redis takes them"
+}
+
+// writePairedIngestRows writes the rows every paired ingest run (without, then with
+// a sink) shares: what was taken in, its cost, its lag and the live stream's drops.
+func writePairedIngestRows(w io.Writer, a, b *ingestResult) {
 	fmt.Fprintf(w, "| notifications taken in / sent | %d / %d | %d / %d |\n", a.Processed, a.ExpectedRaw, b.Processed, b.ExpectedRaw)
 	fmt.Fprintf(w, "| notifications/s (load start to last taken in) | %.0f | %.0f |\n", a.RawPerSec, b.RawPerSec)
 	fmt.Fprintf(w, "| sessionscope CPU per million notifications (ssbench's process) | %.2f s | %.2f s (%.2fx) |\n", a.SSCPUPerM, b.SSCPUPerM, ratio(b.SSCPUPerM, a.SSCPUPerM))
 	fmt.Fprintf(w, "| lag p50 / p99 (window excluded) | %.1f / %.1f ms | %.1f / %.1f ms |\n", a.Lag.P50, a.Lag.P99, b.Lag.P50, b.Lag.P99)
 	fmt.Fprintf(w, "| dropped from the live stream: raw queue + subscriber; lost | %d + %d; %d | %d + %d; %d |\n", a.DroppedRaw, a.DroppedSub, a.Lost, b.DroppedRaw, b.DroppedSub, b.Lost)
 	fmt.Fprintf(w, "| events emitted | %d | %d |\n", a.Emitted, b.Emitted)
-	fmt.Fprintf(w, "| CPU writing what history still held when the run ended (in Close, not in the row above) | — | %.2f s |\n", h.CloseCPU)
-	fmt.Fprintf(w, "| history written / dropped / gaps / write errors | — | %d / %d / %d / %d |\n", h.History.Written, h.History.Dropped, h.History.Gaps, h.History.Errors)
-	fmt.Fprintf(w, "| history file (database + WAL after close) | — | %s |\n", mib(float64(h.FileBytes)))
+}
+
+// writePairedMachineRows closes a paired run's table: peak RSS and the machine's noise.
+func writePairedMachineRows(w io.Writer, a, b *ingestResult, peakReset bool) {
+	peakNote := "reset before each run"
+	if !peakReset {
+		peakNote = "not reset between runs: the second includes the first"
+	}
 	fmt.Fprintf(w, "| peak RSS (%s) | %s | %s |\n", peakNote, mib(float64(a.PeakRSS)), mib(float64(b.PeakRSS)))
 	fmt.Fprintf(w, "| other processes' CPU during the load | %.2f cores | %.2f cores |\n\n", a.OtherCPU, b.OtherCPU)
 }
