@@ -5,7 +5,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sessionscope/sessionscope/assets"
 	"github.com/sessionscope/sessionscope/handlers"
 	"github.com/sessionscope/sessionscope/inspector/model"
+	"github.com/sessionscope/sessionscope/inspector/traffic"
 )
 
 // DefaultListen is where the dashboard listens unless told otherwise: loopback only.
@@ -191,6 +191,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
+	fresh := traffic.TrackFreshConns(srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("dashboard listening", "url", "http://"+s.boundAddr())
@@ -205,8 +206,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-hubDone
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownIn)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("dashboard: shut down: %w", err)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	<-errc // Shutdown closed the listener: every accepted connection is tracked
+	fresh.Close()
+	if err := <-shut; err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dashboard: shut down: requests still running after %s: %w", s.cfg.ShutdownIn, err)
 	}
 	return nil
 }

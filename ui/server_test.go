@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -412,3 +413,43 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// A browser opens connections ahead of need and may send nothing on them (Chromium's
+// preconnects). Stopping must not wait for them: net/http's Shutdown counts such a
+// connection busy for its first 5 seconds, which once failed a stop in CI.
+func TestShutdownClosesSilentConnections(t *testing.T) {
+	t.Parallel()
+	env := uitest.StartInspector(t, uitest.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Listen: ln.Addr().String(), ShutdownIn: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.In)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	uitest.WaitFor(t, "hub running", srv.hub.Running)
+
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// The server accepts in order: once a later connection is answered, the silent one
+	// has been accepted and is the server's to close.
+	if resp, _ := do(t, http.MethodGet, "http://"+ln.Addr().String()+"/api/status", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v, want a clean stop", err)
+	}
+	_ = silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the silent connection is still open after the stop (read %d, %v)", n, err)
+	}
+}

@@ -195,12 +195,14 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 func (e *environment) serve(ctx context.Context, ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelDebug)}
+	fresh := traffic.TrackFreshConns(srv)
 	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.logger.Error("lab: a server stopped", "addr", ln.Addr().String(), "err", err)
 		}
+		fresh.Close() // after a Shutdown, the connections that sent nothing
 	}()
 	go func() {
 		defer e.wg.Done()

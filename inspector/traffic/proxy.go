@@ -460,6 +460,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(p.cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	fresh := TrackFreshConns(srv)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -472,6 +473,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
+		fresh.Close()
 		<-done
 		return nil
 	}
