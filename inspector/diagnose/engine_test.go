@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,4 +84,50 @@ func countRule(e *Engine, rule string) int {
 		}
 	}
 	return n
+}
+
+// A finding two browsers raise (the same cookie's flags) describes its newest sighting,
+// whatever order the clients' histories are replayed in: the replay of a client's
+// older history, run after a newer one (a store-side cause found for it, or the
+// deferred worker), must not move its last sighting back.
+func TestSharedFindingKeepsNewestSighting(t *testing.T) {
+	e := NewEngine(Config{})
+	older := model.Client{Addr: "127.0.0.1:50000", UA: "Mozilla/5.0 older"}
+	newer := model.Client{Addr: "127.0.0.1:50001", UA: "Mozilla/5.0 newer"}
+	b := &exchangeBuilder{now: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), step: time.Minute}
+	const setCookie = "PHPSESSID=" + sidA + "; path=/"
+	var shared string
+	for _, c := range []model.Client{older, newer} {
+		_, fs := e.ObserveExchange(b.make(c, "GET", "http://127.0.0.1:8080/index.php", 200, "", "", setCookie))
+		for _, f := range fs {
+			if f.Rule == "cookie-flags" {
+				shared = f.ID
+			}
+		}
+	}
+	if shared == "" {
+		t.Fatal("no cookie-flags finding for a session cookie without HttpOnly")
+	}
+	byID := func() model.Finding {
+		for _, f := range e.Findings() {
+			if f.ID == shared {
+				return f
+			}
+		}
+		t.Fatalf("finding %s gone", shared)
+		return model.Finding{}
+	}
+	want := byID()
+	if !want.LastSeen.Equal(b.now) {
+		t.Fatalf("last seen %s after the newer browser's exchange, want %s", want.LastSeen, b.now)
+	}
+	e.replayClient(browserOf(older))
+	got := byID()
+	if !got.LastSeen.Equal(want.LastSeen) || got.Count < want.Count || !slices.Equal(got.Exchanges, want.Exchanges) {
+		t.Errorf("after replaying the older browser: last seen %s count %d exchanges %v, want %s, at least %d, %v",
+			got.LastSeen, got.Count, got.Exchanges, want.LastSeen, want.Count, want.Exchanges)
+	}
+	if !got.FirstSeen.Equal(b.now.Add(-time.Minute)) {
+		t.Errorf("first seen %s, want the older browser's %s", got.FirstSeen, b.now.Add(-time.Minute))
+	}
 }

@@ -203,8 +203,10 @@ func (e *Engine) replayClient(c model.Client) {
 }
 
 // keep stores findings of a replay: a replay reports a finding whole, so it replaces
-// what an earlier replay (of this client or another) said of the same cause. dirty
-// marks them for Drain; otherwise the caller publishes them.
+// what an earlier replay (of this client or another) said of the same cause, unless
+// that was a newer sighting. Either way the count and first sighting merge. fs's
+// findings are updated to what is kept. dirty marks them for Drain; otherwise the
+// caller publishes them.
 func (e *Engine) keep(fs []*model.Finding, dirty bool) {
 	if len(fs) == 0 {
 		return
@@ -214,6 +216,14 @@ func (e *Engine) keep(fs []*model.Finding, dirty bool) {
 	for _, f := range fs {
 		f.Time = f.LastSeen
 		old := e.findings[f.ID]
+		if old != nil && old.LastSeen.After(f.LastSeen) {
+			// An older sighting: another client's history, replayed after a newer one
+			// (the deferred worker and store-side causes replay clients in any order).
+			// The finding goes on describing its newest sighting.
+			count, first := f.Count, f.FirstSeen
+			*f = *old
+			f.Count, f.FirstSeen = count, first
+		}
 		if old != nil {
 			// A replay sees only its client's kept history: what an earlier replay saw
 			// (an occurrence that left the history, another client's) still happened,
