@@ -496,9 +496,10 @@ const ttlGap = 50 * time.Millisecond
 
 // Next reports whether (op, key), arriving at at, continues the command of the
 // notification before it. An op the store does not use is passed as 0. buffered says
-// the reader found the notification already received, without waiting for the
-// network: it came in the same read as the one before, as one command's
-// notifications do, however long the reader was descheduled in between.
+// the reader had received the notification, or the start of it, with the one before:
+// it came in the same read, as one command's notifications do, however long the
+// reader was descheduled in between. (A read may end inside a frame: the frame that
+// a later read completes still began in the same write as the one before it.)
 func (g *CommandGrouper) Next(op Op, key string, at time.Time, buffered bool) bool {
 	prev, prevKey, prevAt := g.op, g.key, g.at
 	g.op, g.key, g.at = op, key, at

@@ -1,8 +1,11 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -26,16 +29,7 @@ func TestOneCommandIsOneGroup(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
-	store, err := redisstore.Open(ctx, redisstore.Config{URL: srv.URL(), Matcher: framework.NewMatcher(framework.Builtin())})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	defer store.Close()
-	feed := backend.NewFeed(1 << 12)
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = store.Run(rctx, feed) }()
-	waitLive(t, feed)
+	feed := runLiveStore(t, srv.URL())
 
 	const a, b, c = "PHPREDIS_SESSION:groupa000000000000000000001", "PHPREDIS_SESSION:groupb000000000000000000001", "PHPREDIS_SESSION:groupc000000000000000000001"
 	do := func(args ...any) {
@@ -126,6 +120,24 @@ func TestCommandGrouperGap(t *testing.T) {
 	}
 }
 
+// runLiveStore runs a store on url with the builtin frameworks until the test ends,
+// and returns its feed once it is live.
+func runLiveStore(t *testing.T, url string) backend.Feed {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := redisstore.Open(ctx, redisstore.Config{URL: url, Matcher: framework.NewMatcher(framework.Builtin())})
+	if err != nil {
+		cancel()
+		t.Fatalf("open: %v", err)
+	}
+	feed := backend.NewFeed(1 << 12)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = store.Run(ctx, feed) }()
+	t.Cleanup(func() { cancel(); <-done; _ = store.Close() })
+	waitLive(t, feed)
+	return feed
+}
+
 func waitLive(t *testing.T, feed backend.Feed) {
 	t.Helper()
 	deadline := time.After(time.Minute)
@@ -139,4 +151,71 @@ func waitLive(t *testing.T, feed backend.Feed) {
 			t.Fatal("the store did not go live within a minute")
 		}
 	}
+}
+
+// TestCommandSplitAcrossReads: a read of the subscription may end inside a frame. Here
+// a relay between Redis and the store cuts SETEX's notifications inside its expire and
+// holds the rest back past ttlGap, as a reader descheduled between two reads does on
+// a busy machine. The expire began in the same write as the set: it is still part of
+// the SETEX, not a touch of its own.
+func TestCommandSplitAcrossReads(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	relay := splittingRelay(t, srv.Addr, []byte("__keyevent@0__:exp"), 3*ttlGapForTests)
+	feed := runLiveStore(t, "redis://"+relay)
+
+	const key = "PHPREDIS_SESSION:splitread00000000000000001"
+	srv.Do(t, "SETEX", key, "60", "x|i:1;")
+	ops := nextOps(t, feed, key, 3)
+	if got := strings.Join(ops, " "); got != "new set+ expire+" {
+		t.Errorf("SETEX's notifications read across two reads: %q, want one command (new set+ expire+)", got)
+	}
+}
+
+// ttlGapForTests is backend's ttlGap (unexported): the relay holds the rest of a frame
+// back longer than it.
+const ttlGapForTests = 50 * time.Millisecond
+
+// splittingRelay relays TCP to addr. Where a chunk from the server holds cut, it sends
+// the chunk up to the middle of cut, then the rest after hold. It returns its address.
+func splittingRelay(t *testing.T, addr string, cut []byte, hold time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", addr)
+			if err != nil {
+				_ = client.Close()
+				continue
+			}
+			t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+			go func() { _, _ = io.Copy(server, client) }()
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := server.Read(buf)
+					chunk := buf[:n]
+					if i := bytes.Index(chunk, cut); i >= 0 {
+						mid := i + len(cut)/2
+						if _, err := client.Write(chunk[:mid]); err != nil {
+							return
+						}
+						time.Sleep(hold) // the scenario: the rest of the frame comes later
+						chunk = chunk[mid:]
+					}
+					if _, werr := client.Write(chunk); werr != nil || err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

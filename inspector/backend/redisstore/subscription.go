@@ -49,8 +49,8 @@ type notification struct {
 	Payload []byte
 	// At is when the read that brought the frame returned.
 	At time.Time
-	// Buffered says the frame was already in the buffer: it came in the same read as
-	// the frame before it.
+	// Buffered says the frame had begun to arrive with the frame before it: the read
+	// that brought that one brought this one too, or the start of it.
 	Buffered bool
 }
 
@@ -169,7 +169,10 @@ func (s *subscription) receive(ctx context.Context, timeout time.Duration) (noti
 			return notification{At: time.Now()}, err
 		}
 	}
-	read := false
+	// fresh: no byte of the frame returned was in the buffer before a read that this
+	// receive waited for. A frame begun by an earlier read (the read ended inside it)
+	// came in the same write as the frame before it, as much as one read whole.
+	fresh := false
 	for {
 		if s.r < s.w {
 			f, n, err := parseFrame(s.buf[s.r:s.w])
@@ -178,7 +181,7 @@ func (s *subscription) receive(ctx context.Context, timeout time.Duration) (noti
 				s.r += n
 				switch f.Kind {
 				case frameMessage, frameSubscribed:
-					return notification{Kind: f.Kind, Channel: f.Channel, Payload: f.Payload, At: s.lastRead, Buffered: !read}, nil
+					return notification{Kind: f.Kind, Channel: f.Channel, Payload: f.Payload, At: s.lastRead, Buffered: !fresh}, nil
 				case frameError:
 					err := replyError(string(f.Text))
 					s.disconnect()
@@ -190,6 +193,7 @@ func (s *subscription) receive(ctx context.Context, timeout time.Duration) (noti
 				return notification{At: time.Now()}, fmt.Errorf("redis backend: subscription: %w", err)
 			}
 		}
+		fresh = fresh || s.r == s.w
 		if err := s.fill(timeout); err != nil {
 			var netErr net.Error
 			if errors.As(err, &netErr) && netErr.Timeout() {
@@ -198,7 +202,6 @@ func (s *subscription) receive(ctx context.Context, timeout time.Duration) (noti
 			s.disconnect()
 			return notification{At: time.Now()}, err
 		}
-		read = true
 	}
 }
 
