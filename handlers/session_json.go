@@ -52,6 +52,15 @@ type SessionDetailJSON struct {
 	Findings []model.Finding `json:"findings"` // findings citing this session
 	// Ended is how a session no longer in the store ended; absent while it lives.
 	Ended *EndedJSON `json:"ended,omitempty"`
+	// Moved is where a slot migration carried a session that this process does not
+	// follow any more (--nodes): it did not end. Absent otherwise.
+	Moved *MovedJSON `json:"moved,omitempty"`
+}
+
+// MovedJSON is the master a session's key moved to, and when.
+type MovedJSON struct {
+	Node string    `json:"node"`
+	Time time.Time `json:"time"`
 }
 
 // EndedJSON is how a session ended, as far as sessionscope knows.
@@ -225,6 +234,10 @@ func (h *Handlers) endedDetail(c echo.Context, ref string) (SessionDetailJSON, e
 	}
 	if st.kind != "" {
 		resp.Ended = &EndedJSON{Kind: st.kind, Time: st.at.UTC(), To: optRef(st.movedTo)}
+	}
+	if st.handedTo != "" {
+		// Not read here, and not gone: the payload is on the master it moved to.
+		resp.Moved, resp.PayloadUnread = &MovedJSON{Node: st.handedTo, Time: st.at.UTC()}, ""
 	}
 	return resp.nonNil(), nil
 }

@@ -361,6 +361,7 @@ type endedState struct {
 	kind      model.Kind         // how it ended; "" unknown
 	at        time.Time
 	movedTo   string // regenerated away (old key not kept): the session it became
+	handedTo  string // not ended: a migration carried it to this master, not followed here
 	evidence  string // of that regeneration
 	from, to  string // lineage its events tell
 	lastEvent time.Time
@@ -394,6 +395,10 @@ func endedOf(ref string, events []*model.Event, facts tracker.EndedSession, know
 		}
 		st.lastEvent = e.Time
 	}
+	if known && facts.MovedToNode != "" && (st.kind == "" || !st.at.After(facts.At)) {
+		// Moved after whatever its events say ended (an earlier life of the ref).
+		st.kind, st.movedTo, st.handedTo, st.at = "", "", facts.MovedToNode, facts.At
+	}
 	return st
 }
 
@@ -412,6 +417,9 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 		vm.Authenticated, vm.AuthUnknown = r.Authenticated, !r.PayloadRead && !r.Authenticated
 		if r.Authenticated {
 			vm.AuthUntil = fmt.Sprintf("(until %s at %s)", endedVerb(facts.Kind), facts.At.Local().Format("15:04:05.000"))
+			if facts.MovedToNode != "" {
+				vm.AuthUntil = fmt.Sprintf("(when it moved at %s)", facts.At.Local().Format("15:04:05.000"))
+			}
 		}
 		if r.FromRef != "" {
 			vm.From = &views.Link{Text: r.FromRef, URL: sessionURL(r.FromRef)}
@@ -433,6 +441,9 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 			st.at.Local().Format("15:04:05.000"), st.movedTo, st.evidence)
 	case st.kind != "" && st.kind != model.KindRegenerated:
 		ended = fmt.Sprintf("This session ended: %s at %s.", st.kind, st.at.Local().Format("15:04:05.000"))
+	case st.handedTo != "":
+		ended = fmt.Sprintf("This session did not end: at %s a slot migration moved its key to master %s, which this sessionscope does not follow (--nodes). "+
+			"The sessionscope that follows %[2]s shows the rest of its life.", st.at.Local().Format("15:04:05.000"), st.handedTo)
 	}
 	if past, ok := inspector.PastOf(ref, events); ok && vm.Born.ISO == "" && !past.Born.IsZero() {
 		// Its birth is in the timeline the history keeps, before this run found it.
@@ -457,6 +468,10 @@ func (h *Handlers) endedSession(c echo.Context, ref string, events []*model.Even
 	vm.Ended = ended
 	vm.RequestsURL, vm.FlowURL = sessionTrafficURLs(ref)
 	vm.PayloadNote = "The payload is gone with the session."
+	if st.handedTo != "" {
+		vm.TTL = "on master " + st.handedTo
+		vm.PayloadNote = "The payload is on master " + st.handedTo + ", which this sessionscope does not follow."
+	}
 	vm.Timeline = h.timelineWithGaps(events, h.lifeGaps(c.Request().Context(), events, ref, time.Time{}, st.lastEvent), ref)
 	vm.Timeline.Note = timelineNote
 	for _, f := range sessionFindings(h.d.Src, ref) {

@@ -386,7 +386,7 @@ func (t *Tracker) endEvent(e *entry, kind model.Kind) *model.Event {
 	if s.payload != nil && s.payload.decoded != nil {
 		ev.Format = string(s.payload.decoded.Format)
 	}
-	t.rememberEnded(s, kind, e.first)
+	t.rememberEnded(s, kind, "", e.first)
 	t.removeSession(s)
 	return ev
 }

@@ -16,11 +16,16 @@ import (
 // copy of the session's metadata without its payload, about 150 bytes.
 const maxEnded = 10_000
 
-// EndedSession is the last known state of a session that is no longer in the store.
+// EndedSession is the last known state of a session that is no longer in the store,
+// or no longer where this process follows it.
 type EndedSession struct {
 	Row  SessionRow // as the table last held it; Format names the last payload read
 	Kind model.Kind // how it ended: destroyed, expired, evicted or regenerated (moved to a new id)
-	At   time.Time  // when it ended
+	At   time.Time  // when it ended, or moved
+	// MovedToNode, set instead of Kind, is the master a slot migration carried the key
+	// to, one this process does not follow (--nodes): the session did not end, it
+	// lives on there, and the process that follows that master reports the rest.
+	MovedToNode string
 }
 
 type endedSession struct {
@@ -28,6 +33,7 @@ type endedSession struct {
 	regen  regenRefs
 	format string
 	kind   model.Kind
+	moved  string // the master a migration carried it to (handOver); kind is "" then
 	at     int64
 }
 
@@ -56,13 +62,13 @@ func (et *endedTable) add(e *endedSession) {
 	et.byRef[e.s.ref] = e
 }
 
-// rememberEnded keeps s's last known facts before it leaves the table. Called with
-// t.mu held, on the tracker goroutine.
-func (t *Tracker) rememberEnded(s *session, kind model.Kind, at time.Time) {
+// rememberEnded keeps s's last known facts before it leaves the table: how it ended,
+// or the master it moved to. Called with t.mu held, on the tracker goroutine.
+func (t *Tracker) rememberEnded(s *session, kind model.Kind, movedTo string, at time.Time) {
 	if t.sessions.get(s.key) != s {
 		return // never tracked: nothing is known of it
 	}
-	e := &endedSession{s: *s, regen: t.sessions.regenOf(s), kind: kind, at: at.UnixNano()}
+	e := &endedSession{s: *s, regen: t.sessions.regenOf(s), kind: kind, moved: movedTo, at: at.UnixNano()}
 	e.s.payload = nil
 	if s.payload != nil && s.payload.decoded != nil {
 		e.format = string(s.payload.decoded.Format)
@@ -82,7 +88,7 @@ func (t *Tracker) EndedSession(ref string) (EndedSession, error) {
 			row := t.row(&s)
 			regenRow(&row, s.flags, e.regen) // the copy is not in the table
 			row.Format = e.format
-			return EndedSession{Row: row, Kind: e.kind, At: time.Unix(0, e.at)}, nil
+			return EndedSession{Row: row, Kind: e.kind, At: time.Unix(0, e.at), MovedToNode: e.moved}, nil
 		}
 	}
 	return EndedSession{}, fmt.Errorf("ended session %s: %w", ref, ErrNotFound)

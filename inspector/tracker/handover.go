@@ -53,6 +53,8 @@ func (t *Tracker) handOver(e *entry) {
 		// session (arrive): this del is the migration's late half.
 		return
 	}
+	// Its page here says where it went, rather than that it ended.
+	t.rememberEnded(s, "", e.result.res.Node, e.first)
 	t.removeSession(s)
 	t.stats.HandedOver.Add(1)
 	t.stats.Migrated.Add(1)

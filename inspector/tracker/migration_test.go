@@ -228,6 +228,17 @@ func TestSlotMigrationPartial(t *testing.T) {
 			case tc.wantNode != "" && d.Row.Node != tc.wantNode:
 				t.Errorf("session on %q, want %q", d.Row.Node, tc.wantNode)
 			}
+			if tc.wantNode == "" {
+				// What its page here says: where it went, or how it ended.
+				wantMoved, wantKind := "", model.KindDestroyed
+				if tc.handed > 0 {
+					wantMoved, wantKind = tc.holder, ""
+				}
+				es, err := tr.EndedSession(model.Ref(key[len("PHPREDIS_SESSION:"):]))
+				if err != nil || es.MovedToNode != wantMoved || es.Kind != wantKind {
+					t.Errorf("remembered as moved to %q, ended %q (%v); want moved to %q, ended %q", es.MovedToNode, es.Kind, err, wantMoved, wantKind)
+				}
+			}
 			st := tr.Stats()
 			if st.HandedOver.Load() != tc.handed || st.Arrived.Load() != tc.arrived {
 				t.Errorf("handed over %d, arrived %d; want %d, %d", st.HandedOver.Load(), st.Arrived.Load(), tc.handed, tc.arrived)

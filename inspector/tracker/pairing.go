@@ -94,7 +94,7 @@ func (t *Tracker) birthEvent(e *entry, existing *session, newC *cachedPayload) *
 			fromRegen.to = s.ref
 			t.sessions.setRegen(from, fromRegen)
 		} else {
-			t.rememberEnded(from, model.KindRegenerated, e.first)
+			t.rememberEnded(from, model.KindRegenerated, "", e.first)
 			t.removeSession(from)
 		}
 	} else {

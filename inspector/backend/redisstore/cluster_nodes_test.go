@@ -112,6 +112,12 @@ func TestClusterNodesSplitMigration(t *testing.T) {
 	if n := inA.Stats().HandedOver.Load(); n != int64(len(moving)) {
 		t.Errorf("A handed over %d sessions, want %d", n, len(moving))
 	}
+	for _, k := range moving {
+		// A's page of the session says where it went, not that it ended.
+		if es, err := inA.EndedSession(refOf(k)); err != nil || es.MovedToNode != to.Addr || es.Kind != "" {
+			t.Errorf("A remembers %s as moved to %q, ended %q (%v); want moved to %s", k, es.MovedToNode, es.Kind, err, to.Addr)
+		}
+	}
 	if n := inB.Stats().Arrived.Load(); n != int64(len(moving)) {
 		t.Errorf("B took on %d sessions, want %d", n, len(moving))
 	}
