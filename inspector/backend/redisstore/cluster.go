@@ -55,7 +55,7 @@ func (s *Store) detectCluster(ctx context.Context) error {
 	}
 	switch {
 	case !enabled && len(s.cfg.Nodes) > 0:
-		return fmt.Errorf("--nodes: Redis at %s is not a cluster node (INFO cluster does not say cluster_enabled:1): --nodes picks masters of a Redis Cluster; drop it: %w", s.opts.Addr, ErrNotAMaster)
+		return notAMasterError(fmt.Sprintf("--nodes: Redis at %s is not a cluster node (INFO cluster does not say cluster_enabled:1), and --nodes picks masters of a Redis Cluster; drop --nodes, or point --redis at a node of the cluster", s.opts.Addr))
 	case !enabled && !s.cfg.Cluster:
 		return nil
 	case !enabled:

@@ -17,6 +17,13 @@ import (
 // master of the cluster: a usage error, fixed by naming one that is.
 var ErrNotAMaster = errors.New("not a master of the cluster")
 
+// notAMasterError is an ErrNotAMaster whose text is its own sentence, for a refusal
+// that ErrNotAMaster's words would only repeat.
+type notAMasterError string
+
+func (e notAMasterError) Error() string      { return string(e) }
+func (notAMasterError) Is(target error) bool { return target == ErrNotAMaster }
+
 // A process given Config.Nodes follows only those masters: it subscribes to their
 // keyevents and inventories their keys, and leaves the other masters to other
 // processes (split a cluster bigger than one process can follow; see docs/scaling.md).

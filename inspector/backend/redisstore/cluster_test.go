@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -359,8 +360,8 @@ func TestCluster(t *testing.T) {
 	})
 }
 
-// TestClusterFlagOnSingleRedis: --cluster on a Redis that is not a cluster node is
-// refused with one line naming the flag; without the flag the same server is a plain
+// TestClusterFlagOnSingleRedis: --cluster or --nodes on a Redis that is not a cluster
+// node is refused with one line naming the flag; without the flag the same server is a plain
 // store.
 func TestClusterFlagOnSingleRedis(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
@@ -368,6 +369,10 @@ func TestClusterFlagOnSingleRedis(t *testing.T) {
 	_, err := redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL(), Matcher: matcher, Cluster: true})
 	if err == nil || !strings.Contains(err.Error(), "--cluster: Redis at "+srv.Addr+" is not a cluster node") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("want one line refusing --cluster, got %v", err)
+	}
+	_, err = redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL(), Matcher: matcher, Nodes: []string{srv.Addr}})
+	if want := "--nodes: Redis at " + srv.Addr + " is not a cluster node (INFO cluster does not say cluster_enabled:1), and --nodes picks masters of a Redis Cluster; drop --nodes, or point --redis at a node of the cluster"; err == nil || !strings.HasSuffix(err.Error(), ": "+want) || !errors.Is(err, redisstore.ErrNotAMaster) {
+		t.Fatalf("--nodes on a single Redis: %v, want ErrNotAMaster saying\n%s", err, want)
 	}
 	store, err := redisstore.Open(context.Background(), redisstore.Config{URL: srv.URL(), Matcher: matcher})
 	if err != nil {
