@@ -19,6 +19,7 @@ import (
 func StartReplica(t testing.TB, master *Server) *Server {
 	t.Helper()
 	r := Start(t, Options{Args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port)}})
+	logOnFailure(t, r, "replica")
 	sentinelWait(t, 20*time.Second, "replica "+r.Addr+" to sync with "+master.Addr, func() bool {
 		info, err := Command(r.Addr, "INFO", "replication")
 		return err == nil && strings.Contains(info, "master_link_status:up")
@@ -64,6 +65,10 @@ func StartSentinel(t testing.TB, name string, master *Server, replicas int) *Ser
 			continue
 		}
 		t.Cleanup(s.Stop)
+		// A failover is the servers' own doing: when a test of one fails, what they
+		// logged (elections, promotions, resyncs) says what happened.
+		logOnFailure(t, s, "sentinel")
+		logOnFailure(t, master, "master")
 		sentinelWait(t, 30*time.Second, fmt.Sprintf("sentinel %s to discover %d replica(s) of %s", s.Addr, replicas, name), func() bool {
 			reply, err := Command(s.Addr, "SENTINEL", "REPLICAS", name)
 			return err == nil && strings.Count(reply, "\nslave\n") >= replicas
@@ -76,6 +81,15 @@ func StartSentinel(t testing.TB, name string, master *Server, replicas int) *Ser
 
 // LogTail is the tail of the server's log file, for a failure message.
 func (s *Server) LogTail() string { return tail(s.log) }
+
+// logOnFailure logs the tail of s's log at the end of a test that failed.
+func logOnFailure(t testing.TB, s *Server, role string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("redistest: the %s %s logged:\n%s", role, s.Addr, s.LogTail())
+		}
+	})
+}
 
 func sentinelWait(t testing.TB, limit time.Duration, what string, ok func() bool) {
 	t.Helper()
