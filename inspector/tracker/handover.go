@@ -17,18 +17,7 @@ func (t *Tracker) requestLocate(e *entry) {
 	if e.reading {
 		return // a del is its own command's entry: nothing else reads for it
 	}
-	if !t.limiter.Allow() {
-		t.stats.BudgetDenied.Add(1)
-		return
-	}
-	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, TTLOnly: true, Locate: true}, m: e.m}
-	select {
-	case t.fetchReq <- job:
-		e.reading, e.readTTLOnly, e.readGen = true, true, e.writeGen
-		t.stats.Reads.Add(1)
-	default:
-		t.stats.BudgetDenied.Add(1)
-	}
+	t.startRead(e, backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, TTLOnly: true, Locate: true})
 }
 
 // handedOver reports whether the entry's deletion was the source's half of a slot

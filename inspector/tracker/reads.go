@@ -26,24 +26,28 @@ func (t *Tracker) requestRead(e *entry, ttlOnly bool) {
 	if !ttlOnly && e.result != nil && !e.result.res.TTLOnly && e.readGen == e.writeGen {
 		return // the payload read already saw the last write
 	}
+	req := backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}
+	if !t.startRead(e, req) && !ttlOnly {
+		e.unread = model.UnreadBudget
+	}
+}
+
+// startRead sends e's read to the fetcher within the read budget and reports whether
+// it went. A spent budget or a saturated read pipeline (treated as budget spent rather
+// than waited for) counts as denied.
+func (t *Tracker) startRead(e *entry, req backend.ReadRequest) bool {
 	if !t.limiter.Allow() {
 		t.stats.BudgetDenied.Add(1)
-		if !ttlOnly {
-			e.unread = model.UnreadBudget
-		}
-		return
+		return false
 	}
-	job := fetchJob{entry: e, req: backend.ReadRequest{Key: e.key, Type: e.m.Framework.Type, MaxBytes: t.cfg.MaxPayloadBytes, TTLOnly: ttlOnly}, m: e.m}
 	select {
-	case t.fetchReq <- job:
-		e.reading, e.readTTLOnly, e.readGen = true, ttlOnly, e.writeGen
+	case t.fetchReq <- fetchJob{entry: e, req: req, m: e.m}:
+		e.reading, e.readTTLOnly, e.readGen = true, req.TTLOnly, e.writeGen
 		t.stats.Reads.Add(1)
+		return true
 	default:
-		// The read pipeline is saturated: treat it as budget spent rather than wait.
 		t.stats.BudgetDenied.Add(1)
-		if !ttlOnly {
-			e.unread = model.UnreadBudget
-		}
+		return false
 	}
 }
 
